@@ -1,0 +1,112 @@
+// The artifact model (pure): everything herd compiles (config files, images, overlays) is an Artifact in one ArtifactSet.
+import { createHash } from 'node:crypto';
+
+/**
+ * What a change to an artifact means for a running cluster, from least to most disruptive.
+ * none: nothing to do; runtime-refresh: wwclient picks it up within a minute; slurm-reconfigure: `scontrol reconfigure`;
+ * daemon-reload / daemon-restart: the named service; reboot: the affected nodes must reboot.
+ */
+export type ImpactClass = 'none' | 'runtime-refresh' | 'slurm-reconfigure' | 'daemon-reload' | 'daemon-restart' | 'reboot';
+
+export const IMPACT_ORDER: readonly ImpactClass[] = ['none', 'runtime-refresh', 'slurm-reconfigure', 'daemon-reload', 'daemon-restart', 'reboot'];
+
+export interface Impact {
+  readonly class: ImpactClass;
+  /** For daemon-reload/daemon-restart: the systemd unit (e.g. warewulfd, slurmctld, nfs-server). */
+  readonly service?: string;
+  /** Human explanation shown in plans, e.g. "warewulfd reads nodes.conf only at start or reload". */
+  readonly reason?: string;
+}
+
+/** Kind of artifact: how plan renders its diff. */
+export type ArtifactKind = 'config' | 'image' | 'overlay' | 'kernel' | 'index' | 'secret';
+
+/** A file inside an archive artifact (image or overlay), as the content index lists it. */
+export interface ContentEntry {
+  readonly path: string;
+  readonly type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'socket';
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly size: number;
+  /** sha256 hex of file content (files), of the link target (symlinks/hardlinks); absent otherwise. */
+  readonly sha256?: string;
+}
+
+export interface Artifact {
+  /** Path relative to the target root, no leading slash, e.g. `etc/slurm/slurm.conf`. */
+  readonly path: string;
+  readonly kind: ArtifactKind;
+  /** Bytes, present for small artifacts. Large ones (images) carry `produce` instead and a precomputed sha256/size. */
+  readonly bytes?: Uint8Array;
+  /** Lazy producer for large artifacts: writes the content to a sink; must produce exactly `sha256`/`size`. */
+  readonly produce?: () => AsyncIterable<Uint8Array>;
+  readonly sha256: string;
+  readonly size: number;
+  /** Octal permission bits, e.g. 0o644. */
+  readonly mode: number;
+  readonly owner: string;
+  readonly group: string;
+  /** Node names affected by a change (empty: no node directly). */
+  readonly nodes: readonly string[];
+  readonly impact: Impact;
+  /** Secrets never show in plans or logs: only their hash. */
+  readonly secret?: boolean;
+  /** For image/overlay artifacts: what is inside, for content diffs. */
+  readonly contents?: readonly ContentEntry[];
+  /** Short human description, e.g. "Slurm configuration". */
+  readonly description?: string;
+}
+
+export interface ArtifactSet {
+  /** Sorted by path; paths are unique. */
+  readonly artifacts: readonly Artifact[];
+}
+
+export function sha256Hex(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export interface TextArtifactInput {
+  path: string;
+  text: string;
+  kind?: ArtifactKind;
+  mode?: number;
+  owner?: string;
+  group?: string;
+  nodes?: readonly string[];
+  impact: Impact;
+  secret?: boolean;
+  description?: string;
+}
+
+/** Build a small in-memory artifact from text. */
+export function textArtifact(input: TextArtifactInput): Artifact {
+  const bytes = new TextEncoder().encode(input.text);
+  const a: Artifact = {
+    path: input.path,
+    kind: input.kind ?? 'config',
+    bytes,
+    sha256: sha256Hex(bytes),
+    size: bytes.length,
+    mode: input.mode ?? 0o644,
+    owner: input.owner ?? 'root',
+    group: input.group ?? 'root',
+    nodes: input.nodes ?? [],
+    impact: input.impact,
+  };
+  return {
+    ...a,
+    ...(input.secret ? { secret: true } : {}),
+    ...(input.description ? { description: input.description } : {}),
+  };
+}
+
+/** Sort artifacts by path and reject duplicates (two compilers claiming one path is a bug). */
+export function artifactSet(artifacts: Iterable<Artifact>): ArtifactSet {
+  const sorted = [...artifacts].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.path === sorted[i - 1]!.path) throw new Error(`internal: two artifacts claim ${sorted[i]!.path}`);
+  }
+  return { artifacts: sorted };
+}

@@ -1,0 +1,178 @@
+// The cluster spec's shape, in zod (pure). Source of truth for schema/cluster.schema.json.
+// Shape only: no refine/transform, because JSON Schema cannot carry them and ajv must agree with zod.
+// Cross-field and value checks (addresses, MACs, hostlists, Slurm times) live in src/spec/rules with their own rule ids.
+import { z } from 'zod';
+
+export const API_VERSION = 'herd.dev/v1alpha1';
+
+const name = z.string().min(1).describe('A name: letters, digits, dot, dash, underscore.');
+const sizeString = z
+  .string()
+  .regex(/^\s*\d+(\.\d+)?\s*(B|K|M|G|T|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/)
+  .describe('A size such as 6GiB, 512MiB or 1.5TiB (binary units; a bare number is MiB).');
+const size = z.union([z.number().int().nonnegative(), sizeString]);
+const slurmTime = z
+  .union([z.string(), z.number().int()])
+  .describe('A Slurm time: minutes, M:S, H:M:S, D-H, D-H:M, D-H:M:S, or UNLIMITED. Note 2:00 is two minutes.');
+const extras = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+  .describe('Slurm keys passed through verbatim (checked against the keys Slurm knows and the keys herd owns).');
+
+export const gpuSchema = z.strictObject({
+  type: z.string().min(1).describe('GRES type, e.g. a100.'),
+  count: z.number().int().min(1).max(64),
+  file: z.string().optional().describe('Device files for gres.conf, default /dev/nvidia[0-(count-1)].'),
+});
+
+/** Settings shared by `defaults`, `profiles` and node entries. Scalars override down the chain; maps merge by key; `overlays` concatenates (a `~name` item removes one); other lists replace. */
+const nodeSettingsShape = {
+  image: name.optional().describe('Image the node boots (a key of images).'),
+  overlays: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Overlays added to the inherited list; each overlay\'s kind (system/runtime) comes from its definition. "~name" removes one.'),
+  device: z.string().min(1).optional().describe('Kernel name of the provisioning NIC on the node, e.g. enp1s0.'),
+  driver: z.string().min(1).optional().describe('Kernel module driving the provisioning NIC (checked in the built image), e.g. virtio_net.'),
+  memory: size.optional().describe('Installed RAM. The initramfs root lives in it, so it must exceed twice the image.'),
+  cpus: z.number().int().min(1).max(65536).optional(),
+  sockets: z.number().int().min(1).max(1024).optional(),
+  cores_per_socket: z.number().int().min(1).max(4096).optional(),
+  threads_per_core: z.number().int().min(1).max(64).optional(),
+  gpus: gpuSchema.optional(),
+  tags: z.record(z.string(), z.string()).optional().describe('Free-form tags, passed to Warewulf and templates.'),
+  slurm: z
+    .strictObject({
+      features: z.array(z.string().min(1)).optional(),
+      weight: z.number().int().min(0).max(4294967294).optional(),
+      extra: extras.optional(),
+    })
+    .optional(),
+};
+
+export const nodeSettingsSchema = z.strictObject(nodeSettingsShape);
+
+export const nodeEntrySchema = z.strictObject({
+  ...nodeSettingsShape,
+  profiles: z.array(name).optional().describe('Profiles applied in order, after defaults and before this entry.'),
+  mac: z
+    .union([z.string(), z.array(z.string()), z.record(z.string(), z.string())])
+    .optional()
+    .describe('MAC of a single node; a list in hostlist order for a range; or a map node name -> MAC.'),
+  address: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe('IPv4 address of a single node; for a range, the first address (the rest follow in order) or a list.'),
+});
+
+export const imageSchema = z.strictObject({
+  source: z
+    .string()
+    .min(1)
+    .describe(
+      'docker://host/repo:tag@sha256:..., oci:DIR (OCI layout), oci-archive:FILE, docker-archive:FILE, dir:ROOTFS or tar:ROOTFS.tar; relative paths are relative to the spec.',
+    ),
+  kernel: z
+    .strictObject({
+      version: z.string().min(1).optional().describe('Kernel version to boot (uname -r or a prefix); default the only or newest.'),
+      args: z.array(z.string().min(1)).optional(),
+      copy_to_boot: z.boolean().optional().describe('Also place boot/vmlinuz-<ver> in the image (older tools only look there).'),
+    })
+    .optional(),
+  pins: z
+    .record(z.string(), z.union([z.number().int().min(0).max(4294967294), z.strictObject({ uid: z.number().int().min(0).max(4294967294).optional(), gid: z.number().int().min(0).max(4294967294).optional() })]))
+    .optional()
+    .describe('UID/GID pins: `munge: 995` pins user and group munge to 995; {uid, gid} pins them separately.'),
+  files: z
+    .array(
+      z.strictObject({
+        path: z.string().min(1),
+        type: z.enum(['file', 'directory', 'symlink']).optional(),
+        content: z.string().optional(),
+        target: z.string().optional(),
+        mode: z.union([z.string().regex(/^0?[0-7]{3,4}$/), z.number().int()]).optional(),
+        owner: z.string().optional(),
+        group: z.string().optional(),
+      }),
+    )
+    .optional()
+    .describe('Files and directories added to the image.'),
+  requires: z.array(z.string().min(1)).optional().describe('Programs the built image must contain (checked in the artifact).'),
+  exclude: z.array(z.string().min(1)).optional().describe('Paths left out of the image, in addition to its own /etc/warewulf/excludes.'),
+  size: size.optional().describe('Declared unpacked size, checked against node memory before the image is built.'),
+});
+
+export const overlaySchema = z.strictObject({
+  kind: z.enum(['system', 'runtime']).describe('system: applied in the initramfs before the OS starts; runtime: applied after boot by wwclient.'),
+  source: z.string().min(1).optional().describe('Template folder, relative to the spec; default overlays/<name>.'),
+});
+
+export const partitionSchema = z.strictObject({
+  nodes: z.union([z.string(), z.array(z.string())]).optional().describe('Hostlist(s) of nodes, e.g. c[001-128].'),
+  profiles: z.array(name).optional().describe('Every node using one of these profiles.'),
+  default: z.boolean().optional(),
+  max_time: slurmTime.optional(),
+  default_time: slurmTime.optional(),
+  priority_tier: z.number().int().min(0).max(65535).optional(),
+  preempt_mode: z.enum(['OFF', 'CANCEL', 'REQUEUE', 'SUSPEND']).optional(),
+  state: z.enum(['UP', 'DOWN', 'DRAIN', 'INACTIVE']).optional(),
+  extra: extras.optional(),
+});
+
+export const clusterSchema = z.strictObject({
+  apiVersion: z.literal(API_VERSION).describe('Format version of this file.'),
+  kind: z.literal('Cluster'),
+  name: name.describe('Cluster name (also Slurm ClusterName unless slurm.cluster_name is set).'),
+  warewulf: z
+    .strictObject({
+      version: z.enum(['4.6.0', '4.6.1', '4.6.2', '4.6.3', '4.6.4', '4.6.5']).optional().describe('Warewulf release on the head node; default 4.6.5.'),
+      layout: z.enum(['upstream', 'openhpc']).optional().describe('upstream: /var/lib/warewulf; openhpc: /srv/warewulf. Default upstream.'),
+      base_overlays: z.array(z.string().min(1)).optional().describe("Overlays every node starts with; default Warewulf's default profile for the version."),
+    })
+    .optional(),
+  head: z.strictObject({
+    name: name.describe('Head node hostname (Slurm controller).'),
+    address: z.string().describe('Head address on the provisioning network.'),
+  }),
+  network: z.strictObject({
+    cidr: z.string().describe('Provisioning network, e.g. 10.0.0.0/24.'),
+    netmask: z.string().optional().describe('Dotted netmask; derived from cidr when omitted (must agree with it).'),
+    gateway: z.string().optional(),
+    dns: z.array(z.string()).optional(),
+    domain: z.string().optional(),
+    interface: z.string().min(1).describe('Head NIC serving the provisioning network (put in the trusted firewall zone).'),
+    dhcp_range: z.strictObject({ start: z.string(), end: z.string() }).optional(),
+  }),
+  nfs: z
+    .record(
+      z.string(),
+      z.strictObject({
+        export: z.string().optional().describe('Path exported by the server; default the mount point.'),
+        server: z.string().optional().describe('Server address or name; default the head.'),
+        options: z.string().optional().describe('Mount options; default defaults,nofail,_netdev.'),
+        export_options: z.string().optional().describe('exports(5) options; default rw,sync,no_subtree_check.'),
+      }),
+    )
+    .optional()
+    .describe('NFS mounts on every node, keyed by mount point.'),
+  images: z.record(z.string(), imageSchema),
+  overlays: z.record(z.string(), overlaySchema).optional().describe('Site overlays (and kind overrides of built-in ones).'),
+  inventory: z.string().optional().describe('CSV beside the spec with a header row: name,mac[,address,...]; joined to nodes by name.'),
+  defaults: nodeSettingsSchema.optional(),
+  profiles: z.record(z.string(), nodeSettingsSchema).optional(),
+  nodes: z.record(z.string(), nodeEntrySchema).describe('Nodes keyed by hostname or hostlist (c[001-128]).'),
+  slurm: z
+    .strictObject({
+      cluster_name: z.string().optional(),
+      return_to_service: z.number().int().min(0).max(2).optional(),
+      preempt_mode: z.enum(['OFF', 'CANCEL', 'REQUEUE', 'SUSPEND,GANG']).optional().describe('Global PreemptMode for the condo model; default REQUEUE when priority tiers differ.'),
+      partitions: z.record(z.string(), partitionSchema),
+      extra: extras.optional(),
+    })
+    .optional(),
+});
+
+export type ClusterSpec = z.infer<typeof clusterSchema>;
+export type NodeSettingsSpec = z.infer<typeof nodeSettingsSchema>;
+export type NodeEntrySpec = z.infer<typeof nodeEntrySchema>;
+export type ImageSpec = z.infer<typeof imageSchema>;
+export type PartitionSpec = z.infer<typeof partitionSchema>;
