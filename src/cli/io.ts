@@ -1,0 +1,32 @@
+// The runtime context every command receives (I/O shell): streams, env and cwd travel here, never via globals.
+import type { Readable, Writable } from 'node:stream';
+
+export interface CliIO {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+export type OutputFormat = 'text' | 'json' | 'github' | 'markdown';
+
+export interface CommandContext {
+  readonly io: CliIO;
+  readonly format: OutputFormat;
+  readonly color: boolean;
+  /** True only when stdin is a TTY and not in CI: prompts are allowed. */
+  readonly interactive: boolean;
+}
+
+export function write(stream: Writable, text: string): void {
+  stream.write(text);
+}
+
+/** Colour only for a TTY, with NO_COLOR unset or empty and TERM not dumb (no-color.org). */
+export function wantsColor(stream: Writable, env: CliIO['env'], override?: boolean): boolean {
+  if (override !== undefined) return override;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
+  if (env.TERM === 'dumb') return false;
+  return Boolean((stream as { isTTY?: boolean }).isTTY);
+}

@@ -1,0 +1,108 @@
+// herd's CLI entry point (I/O shell): main(argv, io) parses flags, runs one command and returns its exit code; nothing calls process.exit.
+import { parseArgs } from 'node:util';
+import type { Command, OptionSpec } from './command.ts';
+import { EXIT, EXIT_TABLE_TEXT } from './exit-codes.ts';
+import type { CliIO, CommandContext, OutputFormat } from './io.ts';
+import { wantsColor } from './io.ts';
+import { isHerdFailure } from '../diagnostics/diagnostic.ts';
+import { renderFailure } from '../diagnostics/render-text.ts';
+
+/** Commands are lazy-imported so `herd validate` never loads the image builder. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  validate: { summary: 'check a cluster spec and report every problem at once', load: async () => (await import('./commands/validate.ts')).command },
+  explain: { summary: 'explain a validation rule and the trap behind it', load: async () => (await import('./commands/explain.ts')).command },
+};
+
+export function registerCommand(name: string, summary: string, load: () => Promise<Command>): void {
+  COMMANDS[name] = { summary, load };
+}
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  format: { type: 'string' },
+  color: { type: 'boolean' },
+  'no-color': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export const VERSION = '0.1.0';
+
+function topHelp(): string {
+  const names = Object.keys(COMMANDS).sort();
+  const width = Math.max(...names.map((n) => n.length));
+  return [
+    'herd: declarative cluster-as-code for stateless Warewulf 4 + Slurm clusters',
+    '',
+    'Usage: herd <command> [options]',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(width)}  ${COMMANDS[n]!.summary}`),
+    '',
+    'Global options: --format text|json (and github/markdown where a command supports them), --color, --no-color, --help',
+    '',
+    EXIT_TABLE_TEXT,
+    '',
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  return [`Usage: herd ${c.name} ${c.usage}`, '', c.summary, ...(c.help ? ['', c.help] : []), '', EXIT_TABLE_TEXT, ''].join('\n');
+}
+
+/** Run herd with the given arguments; returns the process exit code. */
+export async function main(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(topHelp());
+    return name === undefined ? EXIT.couldNotRun : EXIT.ok;
+  }
+  if (name === '--version' || name === 'version') {
+    io.stdout.write(`herd ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const entry = COMMANDS[name];
+  if (!entry) {
+    const guess = Object.keys(COMMANDS).find((c) => c.startsWith(name.slice(0, 3)));
+    io.stderr.write(`herd: unknown command "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}\n\n${topHelp()}`);
+    return EXIT.couldNotRun;
+  }
+  const command = await entry.load();
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...rest], options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+  } catch (e) {
+    io.stderr.write(`herd ${name}: ${(e as Error).message}\n\n${commandHelp(command)}`);
+    return EXIT.couldNotRun;
+  }
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  if (values.help) {
+    io.stdout.write(commandHelp(command));
+    return EXIT.ok;
+  }
+  const format = (values.format as string | undefined) ?? 'text';
+  if (!['text', 'json', 'github', 'markdown'].includes(format)) {
+    io.stderr.write(`herd ${name}: --format must be text, json, github or markdown, not "${format}"\n`);
+    return EXIT.couldNotRun;
+  }
+  const colorOverride = values.color ? true : values['no-color'] ? false : undefined;
+  const ctx: CommandContext = {
+    io,
+    format: format as OutputFormat,
+    color: format === 'json' ? false : wantsColor(io.stderr, io.env, colorOverride),
+    interactive: Boolean((io.stdin as { isTTY?: boolean }).isTTY) && !io.env.CI,
+  };
+  try {
+    return await command.run({ positionals: parsed.positionals, values: parsed.values }, ctx);
+  } catch (e) {
+    if (isHerdFailure(e)) {
+      io.stderr.write(renderFailure(e, ctx.color));
+      return EXIT.couldNotRun;
+    }
+    const err = e as Error;
+    io.stderr.write(
+      `herd: internal error: ${String(err?.message ?? e).replaceAll(io.cwd, '<cwd>')}\n` +
+        `This is a bug in herd ${VERSION}; please report it with the command you ran.\n` +
+        (io.env.HERD_DEBUG ? `${err?.stack ?? ''}\n` : ''),
+    );
+    return EXIT.internal;
+  }
+}

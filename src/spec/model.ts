@@ -1,0 +1,174 @@
+// The resolved cluster model (pure types): the one immutable value every later stage compiles from.
+// Every value that came from the spec keeps a SourceRef so later stages can point errors at the line that caused it.
+import type { SourceRef } from '../diagnostics/diagnostic.ts';
+
+export type WarewulfVersion = '4.6.0' | '4.6.1' | '4.6.2' | '4.6.3' | '4.6.4' | '4.6.5';
+export type WarewulfLayout = 'upstream' | 'openhpc';
+
+export interface WarewulfModel {
+  readonly version: WarewulfVersion;
+  readonly layout: WarewulfLayout;
+  /** Warewulf state dir: /var/lib/warewulf (upstream) or /srv/warewulf (OpenHPC), without leading slash. */
+  readonly stateDir: string;
+  readonly tftpDir: string;
+  readonly baseOverlays: readonly string[];
+  readonly at: SourceRef;
+}
+
+export interface NetworkModel {
+  readonly cidr: string;
+  readonly network: string;
+  readonly prefix: number;
+  readonly netmask: string;
+  readonly broadcast: string;
+  readonly gateway?: string;
+  readonly dns: readonly string[];
+  readonly domain?: string;
+  readonly interface: string;
+  readonly dhcpRange: { readonly start: string; readonly end: string };
+  readonly at: SourceRef;
+}
+
+export interface HeadModel {
+  readonly name: string;
+  readonly address: string;
+  readonly at: SourceRef;
+}
+
+export interface NfsMountModel {
+  readonly mountPoint: string;
+  readonly server: string;
+  readonly export: string;
+  readonly options: string;
+  readonly exportOptions: string;
+  readonly at: SourceRef;
+}
+
+export interface ImageFileModel {
+  readonly path: string;
+  readonly type: 'file' | 'directory' | 'symlink';
+  readonly content?: string;
+  readonly target?: string;
+  readonly mode: number;
+  readonly owner: string;
+  readonly group: string;
+  readonly at: SourceRef;
+}
+
+export type ImageSourceKind = 'docker' | 'oci' | 'oci-archive' | 'docker-archive' | 'dir' | 'tar';
+
+export interface ImageModel {
+  readonly name: string;
+  readonly source: string;
+  readonly sourceKind: ImageSourceKind;
+  /** Location part of the source (registry reference or path relative to the spec dir). */
+  readonly sourceRef: string;
+  readonly kernel: { readonly version?: string; readonly args: readonly string[]; readonly copyToBoot: boolean };
+  readonly pins: { readonly users: Readonly<Record<string, number>>; readonly groups: Readonly<Record<string, number>> };
+  readonly files: readonly ImageFileModel[];
+  readonly requires: readonly string[];
+  readonly exclude: readonly string[];
+  readonly sizeMiB?: number;
+  /** Nodes booting this image, sorted. */
+  readonly nodes: readonly string[];
+  readonly at: { readonly self: SourceRef; readonly source: SourceRef; readonly kernel: SourceRef; readonly pins: SourceRef; readonly requires: SourceRef; readonly size?: SourceRef };
+}
+
+export type OverlayKind = 'system' | 'runtime';
+
+export interface OverlayModel {
+  readonly name: string;
+  readonly kind: OverlayKind;
+  readonly builtin: boolean;
+  /** Site template folder relative to the spec dir (site overlays only). */
+  readonly source?: string;
+  /** Files in the template folder, relative to it (site overlays only). */
+  readonly files: readonly string[];
+  readonly at: SourceRef;
+}
+
+export interface GpuModel {
+  readonly type: string;
+  readonly count: number;
+  readonly file: string;
+}
+
+export interface NodeModel {
+  readonly name: string;
+  /** The spec's nodes key this node came from (a name or hostlist). */
+  readonly entry: string;
+  readonly profiles: readonly string[];
+  readonly image: string;
+  readonly systemOverlays: readonly string[];
+  readonly runtimeOverlays: readonly string[];
+  readonly mac: string;
+  readonly address: string;
+  readonly prefix: number;
+  readonly netmask: string;
+  readonly gateway?: string;
+  readonly device?: string;
+  readonly driver?: string;
+  readonly memoryMiB?: number;
+  readonly cpus: number;
+  readonly sockets: number;
+  readonly coresPerSocket: number;
+  readonly threadsPerCore: number;
+  readonly gpus?: GpuModel;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly slurm: { readonly features: readonly string[]; readonly weight?: number; readonly extra: Readonly<Record<string, string>> };
+  readonly partitions: readonly string[];
+  /** Where each setting came from (defaults, a profile, or the node entry). */
+  readonly at: Readonly<Record<string, SourceRef>>;
+}
+
+export interface PartitionModel {
+  readonly name: string;
+  readonly nodes: readonly string[];
+  readonly default: boolean;
+  readonly maxTime: string;
+  readonly defaultTime?: string;
+  readonly priorityTier: number;
+  readonly preemptMode?: string;
+  readonly state: string;
+  readonly extra: Readonly<Record<string, string>>;
+  readonly at: SourceRef;
+}
+
+export interface SlurmModel {
+  readonly clusterName: string;
+  readonly returnToService: number;
+  readonly preemptType: 'preempt/none' | 'preempt/partition_prio';
+  readonly preemptMode: string;
+  readonly partitions: readonly PartitionModel[];
+  readonly extra: Readonly<Record<string, string>>;
+  readonly at: SourceRef;
+}
+
+export interface ProfileModel {
+  readonly name: string;
+  readonly at: SourceRef;
+}
+
+export interface ClusterModel {
+  readonly name: string;
+  readonly specFile: string;
+  readonly warewulf: WarewulfModel;
+  readonly head: HeadModel;
+  readonly network: NetworkModel;
+  readonly nfs: readonly NfsMountModel[];
+  readonly images: Readonly<Record<string, ImageModel>>;
+  readonly overlays: Readonly<Record<string, OverlayModel>>;
+  readonly profiles: Readonly<Record<string, ProfileModel>>;
+  /** Every node, sorted by hostname (natural order). */
+  readonly nodes: readonly NodeModel[];
+  readonly slurm: SlurmModel;
+}
+
+/** Freeze a value and everything under it, so no later stage can mutate the shared model. */
+export function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}

@@ -1,0 +1,254 @@
+// Node resolution (pure): expand hostlists, merge defaults -> profiles -> entry with provenance, join MACs and addresses.
+import { diagnosticAt, relatedAt, type Diagnostic, type SourceRef, type SpecPath } from '../diagnostics/diagnostic.ts';
+import type { PositionIndex } from './positions.ts';
+import type { ClusterSpec, NodeEntrySpec, NodeSettingsSpec } from './schema.ts';
+import type { InventoryRow } from './inventory.ts';
+import { compareHostnames, expandHostlist } from './hostlist.ts';
+import { formatIPv4, inNetwork, normalizeMac, parseIPv4, type IPv4Network } from './ipv4.ts';
+import { parseSizeMiB } from './units.ts';
+import { didYouMean } from './did-you-mean.ts';
+
+/** A node after merging, before overlays are split by kind and partitions attached. */
+export interface DraftNode {
+  name: string;
+  entry: string;
+  profiles: string[];
+  image?: string;
+  overlays: string[];
+  mac?: string;
+  address?: string;
+  device?: string;
+  driver?: string;
+  memoryMiB?: number;
+  cpus?: number;
+  sockets?: number;
+  coresPerSocket?: number;
+  threadsPerCore?: number;
+  gpus?: { type: string; count: number; file?: string };
+  tags: Record<string, string>;
+  slurm: { features: string[]; weight?: number; extra: Record<string, string> };
+  at: Record<string, SourceRef>;
+}
+
+interface Layer {
+  readonly path: SpecPath;
+  readonly settings: NodeSettingsSpec;
+  readonly refs: Map<string, SourceRef>;
+}
+
+const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+export interface NodeResolution {
+  readonly nodes: DraftNode[];
+  readonly diagnostics: Diagnostic[];
+}
+
+/** Expand and merge every node entry. `net` is the provisioning network when it parsed (for address checks). */
+export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory: readonly InventoryRow[], inventoryFile: string | undefined, net: IPv4Network | undefined, dropped: ReadonlySet<string>): NodeResolution {
+  const diagnostics: Diagnostic[] = [];
+  const layerOf = (path: SpecPath, settings: NodeSettingsSpec): Layer => ({ path, settings, refs: new Map() });
+  const refOf = (layer: Layer, field: string): SourceRef => {
+    let r = layer.refs.get(field);
+    if (!r) {
+      r = index.at([...layer.path, field]);
+      layer.refs.set(field, r);
+    }
+    return r;
+  };
+  const defaults = spec.defaults ? layerOf(['defaults'], spec.defaults) : undefined;
+  const profileLayers = new Map<string, Layer>();
+  for (const [name, p] of Object.entries(spec.profiles ?? {})) profileLayers.set(name, layerOf(['profiles', name], p));
+
+  const invByName = new Map(inventory.map((r) => [r.name, r]));
+  const usedInventory = new Set<string>();
+  const nodes: DraftNode[] = [];
+  const firstSeen = new Map<string, SourceRef>();
+
+  for (const [entryKey, entry] of Object.entries(spec.nodes)) {
+    const entryPath: SpecPath = ['nodes', entryKey];
+    const keyRef = index.keyAt(entryPath);
+    const expanded = expandHostlist(entryKey);
+    if (!expanded.ok) {
+      diagnostics.push(
+        diagnosticAt({ ...keyRef, column: (keyRef.column ?? 1) + expanded.error.offset }, 'node/hostlist-syntax', 'error', `"${entryKey}": ${expanded.error.message}`, 'write a name or a Slurm hostlist such as c[001-128] or c[1-2,5]'),
+      );
+      continue;
+    }
+    const names = expanded.names;
+    for (const n of names) {
+      if (!HOSTNAME_RE.test(n)) {
+        diagnostics.push(diagnosticAt(keyRef, 'node/invalid-name', 'error', `"${n}" is not a valid host name`, 'use letters, digits and dashes (no dots, underscores or leading/trailing dash), at most 63 characters'));
+      }
+    }
+    // Profiles: only those listed apply (as in Warewulf, there is no implicit profile besides `defaults`).
+    const layers: Layer[] = defaults ? [defaults] : [];
+    const profNames = entry.profiles ?? [];
+    profNames.forEach((p, i) => {
+      const l = profileLayers.get(p);
+      if (l) layers.push(l);
+      else if (!dropped.has(`profiles:${p}`)) {
+        const guess = didYouMean(p, profileLayers.keys());
+        diagnostics.push(diagnosticAt(index.at([...entryPath, 'profiles', i]), 'ref/unknown-profile', 'error', `profile "${p}" is not defined`, guess ? `did you mean "${guess}"?` : `define it under profiles: or remove it (defined: ${[...profileLayers.keys()].join(', ') || 'none'})`));
+      }
+    });
+    const own = layerOf(entryPath, entry);
+    layers.push(own);
+    const base = mergeLayers(layers, refOf);
+
+    const macs = assignList('mac', entry.mac, names, entryPath, index, diagnostics);
+    const addrs = assignAddresses(entry.address, names, entryPath, index, net, diagnostics);
+    names.forEach((name, i) => {
+      const at: Record<string, SourceRef> = { ...base.at, name: keyRef };
+      const node: DraftNode = { ...base.node, name, entry: entryKey, profiles: [...profNames], tags: { ...base.node.tags }, slurm: { ...base.node.slurm, extra: { ...base.node.slurm.extra } }, at };
+      const m = macs[i];
+      if (m) {
+        node.mac = m.value;
+        at.mac = m.at;
+      }
+      const a = addrs[i];
+      if (a) {
+        node.address = a.value;
+        at.address = a.at;
+      }
+      const row = invByName.get(name);
+      if (row) {
+        usedInventory.add(name);
+        joinInventory(node, row, diagnostics);
+      }
+      const prev = firstSeen.get(name);
+      if (prev) {
+        diagnostics.push(diagnosticAt(keyRef, 'node/duplicate-name', 'error', `node ${name} is defined twice`, 'each node name may appear in one nodes entry only', [relatedAt(prev, `first defined here`)]));
+        return;
+      }
+      firstSeen.set(name, keyRef);
+      nodes.push(node);
+    });
+  }
+  for (const row of inventory) {
+    if (!usedInventory.has(row.name) && inventoryFile) {
+      diagnostics.push(diagnosticAt(row.at, 'inventory/unknown-node', 'warning', `inventory row for ${row.name}, which no nodes entry defines`, 'add the node to the spec or remove the row'));
+    }
+  }
+  nodes.sort((a, b) => compareHostnames(a.name, b.name));
+  return { nodes, diagnostics };
+}
+
+function joinInventory(node: DraftNode, row: InventoryRow, diagnostics: Diagnostic[]): void {
+  if (row.mac !== undefined) {
+    if (node.mac !== undefined && normalizeMac(node.mac) !== normalizeMac(row.mac)) {
+      diagnostics.push(diagnosticAt(row.macAt, 'inventory/conflict', 'error', `inventory gives ${node.name} MAC ${row.mac} but the spec says ${node.mac}`, 'keep the MAC in one place', [relatedAt(node.at.mac, 'set in the spec here')]));
+    } else if (node.mac === undefined) {
+      node.mac = row.mac;
+      node.at.mac = row.macAt!;
+    }
+  }
+  if (row.address !== undefined) {
+    if (node.address !== undefined && node.address !== row.address) {
+      diagnostics.push(diagnosticAt(row.addressAt, 'inventory/conflict', 'error', `inventory gives ${node.name} address ${row.address} but the spec says ${node.address}`, 'keep the address in one place', [relatedAt(node.at.address, 'set in the spec here')]));
+    } else if (node.address === undefined) {
+      node.address = row.address;
+      node.at.address = row.addressAt!;
+    }
+  }
+  for (const [k, v] of Object.entries(row.extra)) if (!(k in node.tags)) node.tags[k] = v;
+}
+
+/** Merge settings down the chain. Scalars: last setter wins. Maps: by key. `overlays`: concatenated, `~name` removes. */
+function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => SourceRef): { node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at'>; at: Record<string, SourceRef> } {
+  const at: Record<string, SourceRef> = {};
+  const node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at'> = { overlays: [], tags: {}, slurm: { features: [], extra: {} } };
+  for (const l of layers) {
+    const s = l.settings;
+    if (s.image !== undefined) (node.image = s.image), (at.image = refOf(l, 'image'));
+    if (s.device !== undefined) (node.device = s.device), (at.device = refOf(l, 'device'));
+    if (s.driver !== undefined) (node.driver = s.driver), (at.driver = refOf(l, 'driver'));
+    if (s.memory !== undefined) (node.memoryMiB = parseSizeMiB(s.memory)), (at.memory = refOf(l, 'memory'));
+    if (s.cpus !== undefined) (node.cpus = s.cpus), (at.cpus = refOf(l, 'cpus'));
+    if (s.sockets !== undefined) (node.sockets = s.sockets), (at.sockets = refOf(l, 'sockets'));
+    if (s.cores_per_socket !== undefined) (node.coresPerSocket = s.cores_per_socket), (at.cores_per_socket = refOf(l, 'cores_per_socket'));
+    if (s.threads_per_core !== undefined) (node.threadsPerCore = s.threads_per_core), (at.threads_per_core = refOf(l, 'threads_per_core'));
+    if (s.gpus !== undefined) (node.gpus = { ...s.gpus }), (at.gpus = refOf(l, 'gpus'));
+    if (s.tags) Object.assign(node.tags, s.tags);
+    if (s.overlays) {
+      for (const o of s.overlays) {
+        if (o.startsWith('~')) node.overlays = node.overlays.filter((x) => x !== o.slice(1));
+        else if (!node.overlays.includes(o)) node.overlays.push(o);
+      }
+      at.overlays = refOf(l, 'overlays');
+    }
+    if (s.slurm) {
+      if (s.slurm.features) node.slurm.features = [...s.slurm.features];
+      if (s.slurm.weight !== undefined) node.slurm.weight = s.slurm.weight;
+      if (s.slurm.extra) {
+        for (const [k, v] of Object.entries(s.slurm.extra)) node.slurm.extra[k] = String(v);
+        at['slurm.extra'] = refOf(l, 'slurm');
+      }
+    }
+  }
+  return { node, at };
+}
+
+type Assigned = { value: string; at: SourceRef } | undefined;
+
+/** Per-node MACs from a single value, a list in hostlist order (sizes must match) or a name -> MAC map. */
+function assignList(field: 'mac', v: NodeEntrySpec['mac'], names: readonly string[], entryPath: SpecPath, index: PositionIndex, diagnostics: Diagnostic[]): Assigned[] {
+  const out: Assigned[] = names.map(() => undefined);
+  if (v === undefined) return out;
+  const path = [...entryPath, field];
+  if (typeof v === 'string') {
+    if (names.length > 1) {
+      diagnostics.push(diagnosticAt(index.at(path), 'node/list-size-mismatch', 'error', `one MAC for ${names.length} nodes`, 'give a list with one MAC per node, a map name: MAC, or use the inventory CSV'));
+      return out;
+    }
+    out[0] = { value: v, at: index.at(path) };
+  } else if (Array.isArray(v)) {
+    if (v.length !== names.length) {
+      diagnostics.push(diagnosticAt(index.at(path), 'node/list-size-mismatch', 'error', `${v.length} MACs for ${names.length} nodes (${entryPath[1]})`, 'give exactly one MAC per node, in hostlist order'));
+      return out;
+    }
+    v.forEach((m, i) => (out[i] = { value: m, at: index.at([...path, i]) }));
+  } else {
+    const pos = new Map(names.map((n, i) => [n, i]));
+    for (const [n, m] of Object.entries(v)) {
+      const i = pos.get(n);
+      if (i === undefined) {
+        diagnostics.push(diagnosticAt(index.keyAt([...path, n]), 'ref/unknown-node', 'error', `MAC given for ${n}, which is not in ${String(entryPath[1])}`, 'key the map by the names the hostlist expands to'));
+        continue;
+      }
+      out[i] = { value: m, at: index.at([...path, n]) };
+    }
+  }
+  return out;
+}
+
+/** Addresses: explicit per node, a list (sizes must match), or a start address assigned in hostlist order. */
+function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], entryPath: SpecPath, index: PositionIndex, net: IPv4Network | undefined, diagnostics: Diagnostic[]): Assigned[] {
+  const out: Assigned[] = names.map(() => undefined);
+  if (v === undefined) return out;
+  const path = [...entryPath, 'address'];
+  if (Array.isArray(v)) {
+    if (v.length !== names.length) {
+      diagnostics.push(diagnosticAt(index.at(path), 'node/list-size-mismatch', 'error', `${v.length} addresses for ${names.length} nodes (${String(entryPath[1])})`, 'give one address per node in hostlist order, or a single start address'));
+      return out;
+    }
+    v.forEach((a, i) => (out[i] = { value: a, at: index.at([...path, i]) }));
+    return out;
+  }
+  const ref = index.at(path);
+  if (names.length === 1) {
+    out[0] = { value: v, at: ref };
+    return out;
+  }
+  const start = parseIPv4(v);
+  if (start === undefined) {
+    names.forEach((_, i) => (out[i] = { value: v, at: ref }));
+    return out;
+  }
+  const last = start + names.length - 1;
+  if (last > 0xffffffff || (net && !inNetwork(last, net))) {
+    diagnostics.push(diagnosticAt(ref, 'net/address-range-overflow', 'error', `${names.length} nodes from ${v} run to ${last > 0xffffffff ? 'past 255.255.255.255' : formatIPv4(last)}, outside the provisioning network`, 'start lower or widen network.cidr'));
+    return out;
+  }
+  names.forEach((_, i) => (out[i] = { value: formatIPv4(start + i), at: ref }));
+  return out;
+}

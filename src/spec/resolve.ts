@@ -1,0 +1,401 @@
+// Resolution (pure): a shape-valid spec plus the files it references become the one immutable ClusterModel.
+import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
+import type { PositionIndex } from './positions.ts';
+import type { ClusterSpec } from './schema.ts';
+import type { ClusterModel, ImageModel, ImageSourceKind, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
+import { deepFreeze } from './model.ts';
+import { parseInventory, type InventoryRow } from './inventory.ts';
+import { resolveNodes, type DraftNode } from './resolve-nodes.ts';
+import { builtinOverlays, defaultBaseOverlays } from './warewulf-facts.ts';
+import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
+import { compareHostnames, expandHostlist } from './hostlist.ts';
+import { parseSizeMiB, parseSlurmTime } from './units.ts';
+import { didYouMean } from './did-you-mean.ts';
+
+/** Files a spec pulls in, read by the I/O twin: the inventory CSV and each site overlay's file listing. */
+export interface AuxInputs {
+  /** Inventory CSV text by spec-relative path (undefined: missing). */
+  readonly inventory?: { readonly file: string; readonly text: string | undefined };
+  /** Site overlay template listings by overlay name (undefined: folder missing). */
+  readonly overlayFiles: Readonly<Record<string, readonly string[] | undefined>>;
+}
+
+/** The spec-relative paths the I/O twin must read before resolving. */
+export function auxiliaryPaths(spec: ClusterSpec): { inventory?: string; overlays: Record<string, string> } {
+  const overlays: Record<string, string> = {};
+  for (const [name, o] of Object.entries(spec.overlays ?? {})) {
+    const builtin = builtinOverlays(spec.warewulf?.version ?? '4.6.5')[name] !== undefined;
+    if (o.source !== undefined || !builtin) overlays[name] = o.source ?? `overlays/${name}`;
+  }
+  return spec.inventory ? { inventory: spec.inventory, overlays } : { overlays };
+}
+
+export interface Resolution {
+  readonly model?: ClusterModel;
+  readonly diagnostics: Diagnostic[];
+}
+
+const SOURCE_KINDS: readonly ImageSourceKind[] = ['docker', 'oci-archive', 'docker-archive', 'oci', 'dir', 'tar'];
+
+export function parseImageSource(source: string): { kind: ImageSourceKind; ref: string } | undefined {
+  for (const k of SOURCE_KINDS) {
+    const prefix = k === 'docker' ? 'docker://' : `${k}:`;
+    if (source.startsWith(prefix) && source.length > prefix.length) return { kind: k, ref: source.slice(prefix.length) };
+  }
+  return undefined;
+}
+
+/** Resolve the spec into the cluster model, reporting what cannot be resolved. */
+export function resolveSpec(specFile: string, spec: ClusterSpec, index: PositionIndex, aux: AuxInputs, dropped: ReadonlySet<string> = new Set()): Resolution {
+  const diagnostics: Diagnostic[] = [];
+  const version: WarewulfVersion = spec.warewulf?.version ?? '4.6.5';
+  const layout = spec.warewulf?.layout ?? 'upstream';
+  const builtins = builtinOverlays(version);
+
+  // Network: the prefix is mandatory (a node without one boots with a blank address=, the seed's trap).
+  const netRef = index.at(['network', 'cidr']);
+  const cidr = parseCidr(spec.network.cidr);
+  let net: IPv4Network | undefined;
+  if (!cidr.ok) {
+    if (cidr.reason === 'missing-prefix') {
+      diagnostics.push(diagnosticAt(netRef, 'net/missing-prefix', 'error', `network.cidr "${spec.network.cidr}" has no prefix length`, 'write it as address/prefix, e.g. 10.0.0.0/24: without a netmask Warewulf writes a blank address= and the node boots with no IP'));
+    } else diagnostics.push(diagnosticAt(netRef, 'net/malformed-address', 'error', `network.cidr "${spec.network.cidr}" is not an IPv4 network`, 'write it as address/prefix, e.g. 10.0.0.0/24'));
+  } else {
+    net = cidr.net;
+    if (cidr.hostBitsSet) diagnostics.push(diagnosticAt(netRef, 'net/host-bits-set', 'warning', `network.cidr "${spec.network.cidr}" has host bits set; the network is ${formatIPv4(net.network)}/${net.prefix}`, `write ${formatIPv4(net.network)}/${net.prefix}`));
+    if (spec.network.netmask !== undefined) {
+      const m = parseIPv4(spec.network.netmask);
+      const p = m === undefined ? undefined : netmaskToPrefix(m);
+      if (p === undefined) diagnostics.push(diagnosticAt(index.at(['network', 'netmask']), 'net/inconsistent-netmask', 'error', `netmask "${spec.network.netmask}" is not a contiguous dotted netmask`, `remove it (derived from cidr: ${formatIPv4(net.netmask)})`));
+      else if (p !== net.prefix) diagnostics.push(diagnosticAt(index.at(['network', 'netmask']), 'net/inconsistent-netmask', 'error', `netmask ${spec.network.netmask} is /${p} but network.cidr is /${net.prefix}`, `remove netmask or make it ${formatIPv4(net.netmask)}`));
+    }
+  }
+  const checkIp = (value: string, ref: SourceRef, what: string): number | undefined => {
+    const ip = parseIPv4(value);
+    if (ip === undefined) {
+      diagnostics.push(diagnosticAt(ref, value.includes('/') ? 'net/address-with-prefix' : 'net/malformed-address', 'error', `${what} "${value}" is not an IPv4 address`, value.includes('/') ? 'give the bare address; the prefix comes from network.cidr' : 'write a dotted IPv4 address such as 10.0.0.2'));
+    }
+    return ip;
+  };
+  const headRef = index.at(['head', 'address']);
+  const headIp = checkIp(spec.head.address, headRef, 'head.address');
+  if (net && headIp !== undefined && !inNetwork(headIp, net)) {
+    diagnostics.push(diagnosticAt(headRef, 'net/address-outside-network', 'error', `head.address ${spec.head.address} is outside ${spec.network.cidr}`, 'use an address inside network.cidr or widen it'));
+  }
+  if (spec.network.gateway !== undefined) {
+    const g = checkIp(spec.network.gateway, index.at(['network', 'gateway']), 'network.gateway');
+    if (net && g !== undefined && !inNetwork(g, net)) diagnostics.push(diagnosticAt(index.at(['network', 'gateway']), 'net/address-outside-network', 'error', `network.gateway ${spec.network.gateway} is outside ${spec.network.cidr}`, 'a gateway must be on the network it serves'));
+  }
+  (spec.network.dns ?? []).forEach((d, i) => checkIp(d, index.at(['network', 'dns', i]), 'network.dns entry'));
+
+  // Inventory.
+  let inventory: InventoryRow[] = [];
+  if (spec.inventory) {
+    const inv = aux.inventory;
+    if (!inv || inv.text === undefined) {
+      diagnostics.push(diagnosticAt(index.at(['inventory']), 'inventory/missing-file', 'error', `inventory file "${spec.inventory}" does not exist`, 'create it beside the spec (header row: name,mac,address) or remove the inventory key'));
+    } else {
+      const parsed = parseInventory(inv.file, inv.text);
+      inventory = parsed.rows;
+      diagnostics.push(...parsed.diagnostics);
+    }
+  }
+
+  // Overlays: built-ins by name, site ones from template folders next to the spec.
+  const overlays: Record<string, OverlayModel> = {};
+  for (const [name, kind] of Object.entries(builtins)) overlays[name] = { name, kind, builtin: true, files: [], at: index.at(['warewulf']) };
+  for (const [name, o] of Object.entries(spec.overlays ?? {})) {
+    const at = index.at(['overlays', name, 'kind']);
+    const isBuiltin = builtins[name] !== undefined && o.source === undefined;
+    if (isBuiltin) {
+      overlays[name] = { name, kind: o.kind, builtin: true, files: [], at };
+      continue;
+    }
+    const source = o.source ?? `overlays/${name}`;
+    const files = aux.overlayFiles[name];
+    if (files === undefined) {
+      diagnostics.push(diagnosticAt(index.at(['overlays', name]), 'overlay/missing-source', 'error', `site overlay "${name}" has no template folder at ${source}`, `create ${source}/ beside the spec (files inside it are laid out as on the node) or set overlays.${name}.source`));
+    }
+    overlays[name] = { name, kind: o.kind, builtin: false, source, files: [...(files ?? [])].sort(), at };
+  }
+  const baseOverlays = spec.warewulf?.base_overlays ?? defaultBaseOverlays(version);
+  baseOverlays.forEach((o, i) => {
+    if (!overlays[o]) {
+      const guess = didYouMean(o, Object.keys(overlays));
+      diagnostics.push(diagnosticAt(index.at(['warewulf', 'base_overlays', i]), 'ref/unknown-overlay', 'error', `overlay "${o}" does not exist in Warewulf ${version} and is not defined under overlays:`, guess ? `did you mean "${guess}"?` : 'define it under overlays: with a template folder'));
+    }
+  });
+
+  // Images.
+  const images: Record<string, ImageModel> = {};
+  for (const [name, im] of Object.entries(spec.images)) {
+    const p = ['images', name];
+    if (!/^[\w\-.:]+$/.test(name)) diagnostics.push(diagnosticAt(index.keyAt(p), 'image/invalid-name', 'error', `image name "${name}" has characters Warewulf does not allow`, 'use letters, digits, _, -, . and : only'));
+    const src = parseImageSource(im.source);
+    if (!src) {
+      diagnostics.push(diagnosticAt(index.at([...p, 'source']), 'image/source-syntax', 'error', `image source "${im.source}" has no known transport`, 'use docker://registry/repo:tag@sha256:..., oci:DIR, oci-archive:FILE, docker-archive:FILE, dir:ROOTFS or tar:ROOTFS.tar'));
+    }
+    const users: Record<string, number> = {};
+    const groups: Record<string, number> = {};
+    for (const [who, pin] of Object.entries(im.pins ?? {})) {
+      if (typeof pin === 'number') {
+        users[who] = pin;
+        groups[who] = pin;
+      } else {
+        if (pin.uid !== undefined) users[who] = pin.uid;
+        if (pin.gid !== undefined) groups[who] = pin.gid;
+      }
+    }
+    images[name] = {
+      name,
+      source: im.source,
+      sourceKind: src?.kind ?? 'dir',
+      sourceRef: src?.ref ?? im.source,
+      kernel: { ...(im.kernel?.version ? { version: im.kernel.version } : {}), args: im.kernel?.args ?? ['quiet', 'crashkernel=no', 'net.ifnames=1'], copyToBoot: im.kernel?.copy_to_boot ?? false },
+      pins: { users, groups },
+      files: (im.files ?? []).map((f, i) => ({
+        path: f.path,
+        type: f.type ?? (f.target !== undefined ? 'symlink' : f.content !== undefined ? 'file' : 'directory'),
+        ...(f.content !== undefined ? { content: f.content } : {}),
+        ...(f.target !== undefined ? { target: f.target } : {}),
+        mode: typeof f.mode === 'number' ? f.mode : f.mode !== undefined ? parseInt(f.mode, 8) : f.content === undefined && f.target === undefined ? 0o755 : 0o644,
+        owner: f.owner ?? 'root',
+        group: f.group ?? f.owner ?? 'root',
+        at: index.at([...p, 'files', i]),
+      })),
+      requires: im.requires ?? [],
+      exclude: im.exclude ?? [],
+      ...(im.size !== undefined ? { sizeMiB: parseSizeMiB(im.size) } : {}),
+      nodes: [],
+      at: { self: index.keyAt(p), source: index.at([...p, 'source']), kernel: index.at([...p, 'kernel']), pins: index.at([...p, 'pins']), requires: index.at([...p, 'requires']), ...(im.size !== undefined ? { size: index.at([...p, 'size']) } : {}) },
+    };
+  }
+
+  // Nodes.
+  const res = resolveNodes(spec, index, inventory, aux.inventory?.file, net, dropped);
+  diagnostics.push(...res.diagnostics);
+  const nodes = res.nodes.map((d) => finishNode(d, { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version }));
+
+  // Slurm partitions.
+  const partitions: PartitionModel[] = [];
+  const nodeNames = new Set(nodes.map((n) => n.name));
+  const byProfile = new Map<string, string[]>();
+  for (const n of nodes) for (const p of n.profiles) byProfile.set(p, [...(byProfile.get(p) ?? []), n.name]);
+  const slurm = spec.slurm;
+  for (const [pname, part] of Object.entries(slurm?.partitions ?? {})) {
+    const pp = ['slurm', 'partitions', pname];
+    const members = new Set<string>();
+    const exprs = part.nodes === undefined ? [] : Array.isArray(part.nodes) ? part.nodes : [part.nodes];
+    exprs.forEach((expr, i) => {
+      const ref = index.at(Array.isArray(part.nodes) ? [...pp, 'nodes', i] : [...pp, 'nodes']);
+      const ex = expandHostlist(expr);
+      if (!ex.ok) {
+        diagnostics.push(diagnosticAt(ref, 'node/hostlist-syntax', 'error', `"${expr}": ${ex.error.message}`, 'write a Slurm hostlist such as c[001-128]'));
+        return;
+      }
+      const unknown = ex.names.filter((n) => !nodeNames.has(n));
+      if (unknown.length > 0) {
+        const sample = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? `, … (${unknown.length} in all)` : '');
+        diagnostics.push(diagnosticAt(ref, 'ref/unknown-node', 'error', `partition ${pname} names nodes that are not defined: ${sample}`, 'define them under nodes: or fix the hostlist (slurmctld refuses to start on an unknown node)'));
+      }
+      for (const n of ex.names) if (nodeNames.has(n)) members.add(n);
+    });
+    (part.profiles ?? []).forEach((prof, i) => {
+      if (!(spec.profiles ?? {})[prof]) {
+        if (!dropped.has(`profiles:${prof}`)) diagnostics.push(diagnosticAt(index.at([...pp, 'profiles', i]), 'ref/unknown-profile', 'error', `profile "${prof}" is not defined`, 'define it under profiles: or remove it'));
+        return;
+      }
+      for (const n of byProfile.get(prof) ?? []) members.add(n);
+    });
+    if (members.size === 0 && exprs.length + (part.profiles?.length ?? 0) === 0) {
+      diagnostics.push(diagnosticAt(index.keyAt(pp), 'slurm/empty-partition', 'error', `partition ${pname} has no nodes`, 'give it nodes: (a hostlist) or profiles:'));
+    }
+    const time = (field: 'max_time' | 'default_time'): string | undefined => {
+      const v = part[field];
+      if (v === undefined) return undefined;
+      const t = parseSlurmTime(v);
+      return t.ok ? t.canonical : undefined;
+    };
+    partitions.push({
+      name: pname,
+      nodes: [...members].sort(compareHostnames),
+      default: part.default ?? false,
+      maxTime: time('max_time') ?? 'UNLIMITED',
+      ...(time('default_time') ? { defaultTime: time('default_time')! } : {}),
+      priorityTier: part.priority_tier ?? 1,
+      ...(part.preempt_mode ? { preemptMode: part.preempt_mode } : {}),
+      state: part.state ?? 'UP',
+      extra: Object.fromEntries(Object.entries(part.extra ?? {}).map(([k, v]) => [k, String(v)])),
+      at: index.keyAt(pp),
+    });
+  }
+  const tiers = new Set(partitions.map((p) => p.priorityTier));
+  const preemptMode = slurm?.preempt_mode ?? (tiers.size > 1 ? 'REQUEUE' : 'OFF');
+  const partsOf = new Map<string, string[]>();
+  for (const p of partitions) for (const n of p.nodes) partsOf.set(n, [...(partsOf.get(n) ?? []), p.name]);
+  const finalNodes = nodes.map((n) => ({ ...n, partitions: partsOf.get(n.name) ?? [] }));
+  for (const n of finalNodes) {
+    const im = images[n.image];
+    if (im) (im.nodes as string[]).push(n.name);
+  }
+
+  const nfs: NfsMountModel[] = Object.entries(spec.nfs ?? {}).map(([mountPoint, m]) => ({
+    mountPoint,
+    server: m.server ?? spec.head.address,
+    export: m.export ?? mountPoint,
+    options: m.options ?? 'defaults,nofail,_netdev',
+    exportOptions: m.export_options ?? 'rw,sync,no_subtree_check',
+    at: index.keyAt(['nfs', mountPoint]),
+  }));
+
+  // The model is built even when resolution found errors, so the semantic rules can still report everything at once;
+  // callers hand it to later stages only when no error was found.
+  if (!net || headIp === undefined) return { diagnostics };
+
+  const model: ClusterModel = {
+    name: spec.name,
+    specFile,
+    warewulf: { version, layout, stateDir: layout === 'openhpc' ? 'srv/warewulf' : 'var/lib/warewulf', tftpDir: layout === 'openhpc' ? 'srv/tftpboot' : 'var/lib/tftpboot', baseOverlays, at: index.at(['warewulf']) },
+    head: { name: spec.head.name, address: spec.head.address, at: index.at(['head']) },
+    network: {
+      cidr: `${formatIPv4(net.network)}/${net.prefix}`,
+      network: formatIPv4(net.network),
+      prefix: net.prefix,
+      netmask: formatIPv4(net.netmask),
+      broadcast: formatIPv4(net.broadcast),
+      ...(spec.network.gateway ? { gateway: spec.network.gateway } : {}),
+      dns: spec.network.dns ?? [],
+      ...(spec.network.domain ? { domain: spec.network.domain } : {}),
+      interface: spec.network.interface,
+      dhcpRange: spec.network.dhcp_range ?? defaultDhcpRange(net, [headIp, ...finalNodes.map((n) => parseIPv4(n.address)!), ...(spec.network.gateway ? [parseIPv4(spec.network.gateway)!] : [])], finalNodes.length),
+      at: index.at(['network']),
+    },
+    nfs,
+    images,
+    overlays,
+    profiles: Object.fromEntries(Object.keys(spec.profiles ?? {}).map((p) => [p, { name: p, at: index.keyAt(['profiles', p]) }])),
+    nodes: finalNodes,
+    slurm: {
+      clusterName: slurm?.cluster_name ?? spec.name,
+      returnToService: slurm?.return_to_service ?? 2,
+      preemptType: preemptMode === 'OFF' ? 'preempt/none' : 'preempt/partition_prio',
+      preemptMode,
+      partitions,
+      extra: Object.fromEntries(Object.entries(slurm?.extra ?? {}).map(([k, v]) => [k, String(v)])),
+      at: index.at(['slurm']),
+    },
+  };
+  return { model: deepFreeze(model), diagnostics };
+}
+
+/**
+ * A DHCP pool for PXE/iPXE that never overlaps static addresses: the largest free block at the top of the network,
+ * at least twice the node count when it fits (PXE and iPXE each take a lease: warewulf#802).
+ */
+function defaultDhcpRange(net: IPv4Network, used: number[], nodeCount: number): { start: string; end: string } {
+  const taken = new Set(used);
+  const lastHost = net.broadcast - 1;
+  let end = lastHost;
+  while (end > net.network && taken.has(end)) end--;
+  let start = end;
+  const want = Math.max(32, nodeCount * 2);
+  while (start - 1 > net.network && !taken.has(start - 1) && end - start + 1 < want) start--;
+  return { start: formatIPv4(start), end: formatIPv4(end) };
+}
+
+interface FinishCtx {
+  spec: ClusterSpec;
+  index: PositionIndex;
+  net: IPv4Network | undefined;
+  overlays: Record<string, OverlayModel>;
+  images: Record<string, ImageModel>;
+  baseOverlays: readonly string[];
+  diagnostics: Diagnostic[];
+  dropped: ReadonlySet<string>;
+  version: WarewulfVersion;
+}
+
+function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
+  const at = d.at;
+  const where = at.name!;
+  if (d.image === undefined) {
+    c.diagnostics.push(diagnosticAt(where, 'node/missing-image', 'error', `node ${d.name} has no image`, 'set image: on the node, a profile it uses, or defaults'));
+  } else if (!c.images[d.image] && !c.dropped.has(`images:${d.image}`)) {
+    const guess = didYouMean(d.image, Object.keys(c.images));
+    c.diagnostics.push(diagnosticAt(at.image, 'ref/unknown-image', 'error', `image "${d.image}" is not defined (node ${d.name})`, guess ? `did you mean "${guess}"?` : `define it under images: (defined: ${Object.keys(c.images).join(', ') || 'none'})`));
+  }
+  let mac = '';
+  if (d.mac === undefined) {
+    c.diagnostics.push(diagnosticAt(where, 'net/missing-mac', 'error', `node ${d.name} has no MAC address`, 'Warewulf recognises a PXE-booting node only by its MAC: set mac: or add a row to the inventory CSV'));
+  } else {
+    const m = normalizeMac(d.mac);
+    if (!m) c.diagnostics.push(diagnosticAt(at.mac, 'net/malformed-mac', 'error', `"${d.mac}" is not a MAC address (node ${d.name})`, 'write six hex pairs separated by colons, e.g. 52:54:00:aa:00:01'));
+    else {
+      mac = m;
+      const first = parseInt(m.slice(0, 2), 16);
+      if (first & 1) c.diagnostics.push(diagnosticAt(at.mac, 'net/malformed-mac', 'error', `${d.mac} is a multicast MAC and cannot belong to a NIC (node ${d.name})`, 'check the MAC; the first byte of a NIC address is even'));
+    }
+  }
+  let address = '';
+  if (d.address === undefined) {
+    c.diagnostics.push(diagnosticAt(where, 'net/missing-address', 'error', `node ${d.name} has no address`, 'set address: (a range takes its first address and counts up) or add an address column to the inventory'));
+  } else {
+    const ip = parseIPv4(d.address);
+    if (ip === undefined) {
+      const withPrefix = d.address.includes('/');
+      c.diagnostics.push(diagnosticAt(at.address, withPrefix ? 'net/address-with-prefix' : 'net/malformed-address', 'error', `"${d.address}" is not an IPv4 address (node ${d.name})`, withPrefix ? 'give the bare address; the prefix comes from network.cidr for every node' : 'write a dotted IPv4 address such as 10.0.0.2'));
+    } else {
+      address = d.address;
+      if (c.net && !inNetwork(ip, c.net)) {
+        c.diagnostics.push(diagnosticAt(at.address, 'net/address-outside-network', 'error', `${d.address} (node ${d.name}) is outside ${c.spec.network.cidr}`, 'use an address inside network.cidr or widen it'));
+      } else if (c.net && c.net.prefix < 31 && (ip === c.net.network || ip === c.net.broadcast)) {
+        c.diagnostics.push(diagnosticAt(at.address, 'net/reserved-address', 'error', `${d.address} (node ${d.name}) is the ${ip === c.net.network ? 'network' : 'broadcast'} address of ${c.spec.network.cidr}`, 'pick a host address'));
+      }
+    }
+  }
+  // Overlays: the base list, then the merged node list; each lands in system or runtime by its definition.
+  const all: string[] = [...c.baseOverlays];
+  for (const o of d.overlays) if (!all.includes(o)) all.push(o);
+  const systemOverlays: string[] = [];
+  const runtimeOverlays: string[] = [];
+  for (const o of all) {
+    const def = c.overlays[o];
+    if (!def) {
+      if (c.baseOverlays.includes(o)) continue;
+      const guess = didYouMean(o, Object.keys(c.overlays));
+      c.diagnostics.push(diagnosticAt(at.overlays, 'ref/unknown-overlay', 'error', `overlay "${o}" is neither a Warewulf ${c.version} overlay nor defined under overlays: (node ${d.name})`, guess ? `did you mean "${guess}"?` : 'define it under overlays: with kind and a template folder'));
+      continue;
+    }
+    (def.kind === 'system' ? systemOverlays : runtimeOverlays).push(o);
+  }
+  // CPU topology: fill in what is missing so Sockets*CoresPerSocket*ThreadsPerCore = CPUs.
+  const sockets = d.sockets ?? 1;
+  const threads = d.threadsPerCore ?? 1;
+  const cores = d.coresPerSocket ?? (d.cpus !== undefined ? Math.max(1, Math.floor(d.cpus / (sockets * threads))) : 1);
+  const cpus = d.cpus ?? sockets * cores * threads;
+  return {
+    name: d.name,
+    entry: d.entry,
+    profiles: d.profiles,
+    image: d.image ?? '',
+    systemOverlays,
+    runtimeOverlays,
+    mac,
+    address,
+    prefix: c.net?.prefix ?? 0,
+    netmask: c.net ? formatIPv4(prefixToNetmask(c.net.prefix)) : '',
+    ...(c.spec.network.gateway ? { gateway: c.spec.network.gateway } : {}),
+    ...(d.device ? { device: d.device } : {}),
+    ...(d.driver ? { driver: d.driver } : {}),
+    ...(d.memoryMiB !== undefined ? { memoryMiB: d.memoryMiB } : {}),
+    cpus,
+    sockets,
+    coresPerSocket: cores,
+    threadsPerCore: threads,
+    ...(d.gpus ? { gpus: { type: d.gpus.type, count: d.gpus.count, file: d.gpus.file ?? (d.gpus.count === 1 ? '/dev/nvidia0' : `/dev/nvidia[0-${d.gpus.count - 1}]`) } } : {}),
+    tags: d.tags,
+    slurm: d.slurm,
+    partitions: [],
+    at,
+  };
+}

@@ -1,0 +1,18 @@
+// Every semantic rule, run in order over the resolved model (pure).
+import type { Diagnostic } from '../../diagnostics/diagnostic.ts';
+import type { RuleCheck, RuleContext } from './rule.ts';
+import { checkDhcpRange, checkNetworkUniqueness } from './network.ts';
+import { checkCpuTopology, checkDefaultPartition, checkPreemption, checkSlurmExtras, checkSlurmTimes } from './slurm.ts';
+import { checkMemoryForImage, checkNfsClient, checkPinCollisions, checkPinnedSources, checkSlurmPrograms } from './images.ts';
+import { checkEarlyBootFiles } from './overlays.ts';
+
+export const RULE_CHECKS: readonly RuleCheck[] = [
+  checkNetworkUniqueness, checkDhcpRange,
+  checkDefaultPartition, checkSlurmTimes, checkSlurmExtras, checkPreemption, checkCpuTopology,
+  checkPinnedSources, checkPinCollisions, checkNfsClient, checkSlurmPrograms, checkMemoryForImage,
+  checkEarlyBootFiles,
+];
+
+export function checkRules(ctx: RuleContext): Diagnostic[] {
+  return RULE_CHECKS.flatMap((check) => check(ctx));
+}
