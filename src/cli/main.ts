@@ -10,6 +10,7 @@ import { renderFailure } from '../diagnostics/render-text.ts';
 /** Commands are lazy-imported so `herd validate` never loads the image builder. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   validate: { summary: 'check a cluster spec and report every problem at once', load: async () => (await import('./commands/validate.ts')).command },
+  build: { summary: 'compile a cluster spec and write its artifacts to a folder', load: async () => (await import('./commands/build.ts')).command },
   explain: { summary: 'explain a validation rule and the trap behind it', load: async () => (await import('./commands/explain.ts')).command },
 };
 

@@ -1,0 +1,91 @@
+// Warewulf 4.6 nodes.conf from the resolved model (pure). Every key emitted is one Warewulf 4.6 reads (see warewulf-keys.ts).
+import { Document, isPair, isScalar, visit } from 'yaml';
+import type { ClusterModel, NodeModel } from '../spec/model.ts';
+import { compareHostnames } from '../spec/hostlist.ts';
+import { factorProfiles, unflatten, type FieldMap } from './factor-profiles.ts';
+
+/** The netname herd uses for the provisioning NIC, the same on profiles and nodes so Warewulf merges them field by field. */
+export const NETNAME = 'default';
+
+/** Flatten one node's Warewulf settings into `a/b/c` paths so profiles can take the shared ones. */
+function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
+  const im = model.images[n.image]!;
+  const nd = `network devices/${NETNAME}`;
+  const f: FieldMap = {
+    'cluster name': model.name,
+    'image name': n.image,
+    'ipxe template': 'default',
+    init: '/sbin/init',
+    root: 'initramfs',
+    'system overlay': [...n.systemOverlays],
+    'runtime overlay': [...n.runtimeOverlays],
+    'kernel/args': [...im.kernel.args],
+    [`${nd}/type`]: 'ethernet',
+    [`${nd}/onboot`]: 'true',
+    [`${nd}/hwaddr`]: n.mac,
+    [`${nd}/ipaddr`]: n.address,
+    // Never blank: a missing netmask makes Warewulf write `address=` with no prefix and the node boots without an IP.
+    [`${nd}/netmask`]: n.netmask,
+  };
+  if (im.kernel.version) f['kernel/version'] = im.kernel.version;
+  // Client NFS mounts ride in the fstab resource that Warewulf's fstab overlay renders (with nofail,_netdev by default,
+  // so a /home that is not up yet never blocks boot).
+  if (model.nfs.length > 0) {
+    f['resources/fstab'] = model.nfs.map((m) => ({ spec: `${m.server}:${m.export}`, file: m.mountPoint, vfstype: 'nfs', mntops: m.options, freq: 0, passno: 0 }));
+  }
+  if (n.gateway) f[`${nd}/gateway`] = n.gateway;
+  if (n.device) f[`${nd}/device`] = n.device;
+  model.network.dns.forEach((d, i) => (f[`${nd}/tags/DNS${i + 1}`] = d));
+  if (model.network.domain) f[`${nd}/tags/DNSSEARCH`] = model.network.domain;
+  for (const [k, v] of Object.entries(n.tags)) f[`tags/${k}`] = v;
+  return f;
+}
+
+const KEY_ORDER = ['comment', 'profiles', 'cluster name', 'image name', 'ipxe template', 'init', 'root', 'kernel', 'system overlay', 'runtime overlay', 'network devices', 'primary network', 'tags', 'resources'];
+const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'tags'];
+
+function ordered(obj: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of order) if (k in obj) out[k] = obj[k];
+  for (const k of Object.keys(obj).sort()) if (!(k in out)) out[k] = obj[k];
+  return out;
+}
+
+function shape(fields: FieldMap, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const o = { ...extra, ...unflatten(fields) } as Record<string, unknown>;
+  const devs = o['network devices'] as Record<string, Record<string, unknown>> | undefined;
+  if (devs) for (const k of Object.keys(devs)) devs[k] = ordered(devs[k]!, NETDEV_ORDER);
+  if (o.kernel) o.kernel = ordered(o.kernel as Record<string, unknown>, ['version', 'args']);
+  return ordered(o, KEY_ORDER);
+}
+
+/**
+ * Render nodes.conf. Every node lists `default` first (Warewulf applies only listed profiles), then its spec profiles.
+ * Settings shared by all nodes of a profile move into that profile; the rest stays on the node.
+ */
+export function renderNodesConf(model: ClusterModel, header: string): string {
+  const nodes = [...model.nodes].sort((a, b) => compareHostnames(a.name, b.name));
+  const profilesOf = new Map(nodes.map((n) => [n.name, ['default', ...n.profiles]]));
+  const factored = factorProfiles({
+    nodes: new Map(nodes.map((n) => [n.name, nodeFields(model, n)])),
+    profilesOf,
+    listFields: new Set(['system overlay', 'runtime overlay', 'kernel/args', 'resources/fstab']),
+  });
+  const profileNames = ['default', ...Object.keys(model.profiles).sort().filter((p) => p !== 'default')];
+  const nodeprofiles: Record<string, unknown> = {};
+  for (const p of profileNames) {
+    const fields = factored.profiles.get(p) ?? {};
+    nodeprofiles[p] = shape(fields, { comment: p === 'default' ? `herd: settings shared by every node of cluster ${model.name}` : `herd: spec profile ${p}` });
+  }
+  const nodesOut: Record<string, unknown> = {};
+  for (const n of nodes) nodesOut[n.name] = shape(factored.nodes.get(n.name) ?? {}, { profiles: profilesOf.get(n.name) });
+  const doc = { nodeprofiles, nodes: nodesOut };
+  const yaml = new Document(doc);
+  // MACs are quoted: a YAML 1.1 reader could take an all-digit MAC such as 52:54:00:00:00:01 for a base-60 number.
+  visit(yaml, {
+    Pair(_, pair) {
+      if (isPair(pair) && isScalar(pair.key) && pair.key.value === 'hwaddr' && isScalar(pair.value)) pair.value.type = 'QUOTE_DOUBLE';
+    },
+  });
+  return header + yaml.toString({ indent: 2, lineWidth: 0, defaultStringType: 'PLAIN', defaultKeyType: 'PLAIN' });
+}

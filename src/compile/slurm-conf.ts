@@ -1,0 +1,127 @@
+// slurm.conf and gres.conf from the resolved model (pure): literal NodeAddr always, one NodeName line per hardware class.
+import type { ClusterModel, NodeModel } from '../spec/model.ts';
+import { compareHostnames, compressHostlist, compressOrdered } from '../spec/hostlist.ts';
+
+/** Memory the kernel keeps for itself: slurmd drains a node whose reported memory is below RealMemory. */
+export function kernelReserveMiB(memoryMiB: number): number {
+  return Math.max(256, Math.ceil(memoryMiB * 0.03));
+}
+
+/**
+ * RealMemory promised to jobs: installed RAM minus the kernel's reservation and minus the image, because a stateless
+ * node's root filesystem lives in RAM (its tmpfs) and jobs must not be promised it.
+ */
+export function realMemoryMiB(model: ClusterModel, n: NodeModel): number | undefined {
+  if (n.memoryMiB === undefined) return undefined;
+  const image = model.images[n.image]?.sizeMiB ?? 0;
+  return Math.max(1, Math.floor(n.memoryMiB - kernelReserveMiB(n.memoryMiB) - image));
+}
+
+function hardwareFields(model: ClusterModel, n: NodeModel): [string, string][] {
+  const f: [string, string][] = [
+    ['CPUs', String(n.cpus)],
+    ['Sockets', String(n.sockets)],
+    ['CoresPerSocket', String(n.coresPerSocket)],
+    ['ThreadsPerCore', String(n.threadsPerCore)],
+  ];
+  const mem = realMemoryMiB(model, n);
+  if (mem !== undefined) f.push(['RealMemory', String(mem)]);
+  if (n.gpus) f.push(['Gres', `gpu:${n.gpus.type}:${n.gpus.count}`]);
+  if (n.slurm.features.length > 0) f.push(['Features', n.slurm.features.join(',')]);
+  if (n.slurm.weight !== undefined) f.push(['Weight', String(n.slurm.weight)]);
+  for (const [k, v] of Object.entries(n.slurm.extra).sort(([a], [b]) => (a < b ? -1 : 1))) f.push([k, v]);
+  f.push(['State', 'UNKNOWN']);
+  return f;
+}
+
+/** Longest line we emit; bigger groups are split so no parser buffer is ever at risk. */
+const MAX_LINE = 4000;
+
+/** NodeName lines: nodes with identical hardware share a line; NodeAddr lists addresses in the same order as the names expand. */
+export function nodeLines(model: ClusterModel): string[] {
+  const groups = new Map<string, { fields: [string, string][]; nodes: NodeModel[] }>();
+  for (const n of model.nodes) {
+    const fields = hardwareFields(model, n);
+    const key = JSON.stringify(fields);
+    const g = groups.get(key);
+    if (g) g.nodes.push(n);
+    else groups.set(key, { fields, nodes: [n] });
+  }
+  const lines: string[] = [];
+  const emit = (nodes: NodeModel[], fields: [string, string][]): void => {
+    const sorted = [...nodes].sort((a, b) => compareHostnames(a.name, b.name));
+    const names = compressHostlist(sorted.map((n) => n.name));
+    // compressHostlist expands back in sorted order, so the addresses follow that order (never a name slurmd must resolve).
+    const addrs = compressOrdered(sorted.map((n) => n.address));
+    const line = `NodeName=${names} NodeAddr=${addrs} ${fields.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    if (line.length > MAX_LINE && sorted.length > 1) {
+      const half = Math.ceil(sorted.length / 2);
+      emit(sorted.slice(0, half), fields);
+      emit(sorted.slice(half), fields);
+    } else lines.push(line);
+  };
+  const ordered = [...groups.values()].sort((a, b) => compareHostnames(a.nodes[0]!.name, b.nodes[0]!.name));
+  for (const g of ordered) emit(g.nodes, g.fields);
+  return lines;
+}
+
+export function renderSlurmConf(model: ClusterModel, header: string): string {
+  const s = model.slurm;
+  const hasGpus = model.nodes.some((n) => n.gpus);
+  const global: [string, string][] = [
+    ['ClusterName', s.clusterName],
+    ['SlurmctldHost', `${model.head.name}(${model.head.address})`],
+    ['SlurmUser', 'slurm'],
+    ['SlurmdUser', 'root'],
+    ['AuthType', 'auth/munge'],
+    ['CredType', 'cred/munge'],
+    ['StateSaveLocation', '/var/spool/slurmctld'],
+    ['SlurmdSpoolDir', '/var/spool/slurmd'],
+    ['SlurmctldPidFile', '/run/slurmctld.pid'],
+    ['SlurmdPidFile', '/run/slurmd.pid'],
+    ['SlurmctldLogFile', '/var/log/slurm/slurmctld.log'],
+    ['SlurmdLogFile', '/var/log/slurm/slurmd.log'],
+    // cgroup tracking and confinement work on stateless nodes as long as the image mounts cgroupfs (systemd does).
+    ['ProctrackType', 'proctrack/cgroup'],
+    ['TaskPlugin', 'task/cgroup,task/affinity'],
+    ['SelectType', 'select/cons_tres'],
+    ['SelectTypeParameters', 'CR_Core_Memory'],
+    ['SchedulerType', 'sched/backfill'],
+    ['MpiDefault', 'none'],
+    // 2: a stateless node that went down in the boot race returns to service as soon as it registers.
+    ['ReturnToService', String(s.returnToService)],
+    ['SlurmdTimeout', '300'],
+    ['SlurmctldTimeout', '120'],
+  ];
+  if (hasGpus) global.push(['GresTypes', 'gpu']);
+  global.push(['PreemptType', s.preemptType]);
+  if (s.preemptType !== 'preempt/none') global.push(['PreemptMode', s.preemptMode]);
+  const extras = Object.entries(s.extra).sort(([a], [b]) => (a < b ? -1 : 1));
+  const lines = [...global.map(([k, v]) => `${k}=${v}`), ...extras.map(([k, v]) => `${k}=${v}`)];
+  lines.push('#', '# Nodes: one line per hardware class, literal NodeAddr in the order the names expand.');
+  lines.push(...nodeLines(model));
+  lines.push('#', '# Partitions: owners (higher PriorityTier) preempt guests when preemption is on.');
+  for (const p of s.partitions) {
+    const f: string[] = [`PartitionName=${p.name}`, `Nodes=${compressHostlist(p.nodes)}`, `Default=${p.default ? 'YES' : 'NO'}`, `MaxTime=${p.maxTime}`];
+    if (p.defaultTime) f.push(`DefaultTime=${p.defaultTime}`);
+    f.push(`PriorityTier=${p.priorityTier}`);
+    if (p.preemptMode) f.push(`PreemptMode=${p.preemptMode}`);
+    for (const [k, v] of Object.entries(p.extra).sort(([a], [b]) => (a < b ? -1 : 1))) f.push(`${k}=${v}`);
+    f.push(`State=${p.state}`);
+    lines.push(f.join(' '));
+  }
+  return header + lines.join('\n') + '\n';
+}
+
+/** gres.conf for GPU nodes: one line per (type, count, file) class. */
+export function renderGresConf(model: ClusterModel, header: string): string | undefined {
+  const groups = new Map<string, string[]>();
+  for (const n of model.nodes) {
+    if (!n.gpus) continue;
+    const key = `Name=gpu Type=${n.gpus.type} File=${n.gpus.file}`;
+    groups.set(key, [...(groups.get(key) ?? []), n.name]);
+  }
+  if (groups.size === 0) return undefined;
+  const lines = [...groups].map(([k, names]) => `NodeName=${compressHostlist(names)} ${k}`).sort();
+  return header + lines.join('\n') + '\n';
+}

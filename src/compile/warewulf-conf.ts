@@ -1,0 +1,39 @@
+// Warewulf 4.6 warewulf.conf from the resolved model (pure).
+import { stringify } from 'yaml';
+import type { ClusterModel } from '../spec/model.ts';
+import { atLeast } from '../spec/warewulf-facts.ts';
+
+export function renderWarewulfConf(model: ClusterModel, header: string): string {
+  const net = model.network;
+  // EL10 heads (OpenHPC 4, Warewulf >= 4.6.4) serve DHCP and TFTP with dnsmasq instead of dhcpd/tftp.
+  const dnsmasq = model.warewulf.layout === 'openhpc' && atLeast(model.warewulf.version, '4.6.4');
+  const conf = {
+    ipaddr: model.head.address,
+    netmask: net.netmask,
+    network: net.network,
+    warewulf: {
+      port: 9873,
+      secure: false,
+      'update interval': 60,
+      // Off: warewulfd would rebuild a node's overlays from its own templates whenever nodes.conf is newer than them,
+      // silently replacing the overlays herd built (and it misses image and template changes anyway: warewulf#1018).
+      'autobuild overlays': false,
+      'host overlay': true,
+    },
+    dhcp: {
+      enabled: true,
+      template: 'default',
+      'range start': net.dhcpRange.start,
+      'range end': net.dhcpRange.end,
+      'systemd name': dnsmasq ? 'dnsmasq' : 'dhcpd',
+    },
+    tftp: { enabled: true, tftproot: `/${model.warewulf.tftpDir}`, 'systemd name': dnsmasq ? 'dnsmasq' : 'tftp' },
+    nfs: {
+      enabled: model.nfs.some((m) => m.server === model.head.address),
+      'export paths': model.nfs.filter((m) => m.server === model.head.address).map((m) => ({ path: m.export, 'export options': m.exportOptions })),
+      'systemd name': 'nfs-server',
+    },
+    ssh: { 'key types': ['ed25519', 'ecdsa', 'rsa'] },
+  };
+  return header + stringify(conf, { indent: 2, lineWidth: 0 });
+}
