@@ -1,0 +1,56 @@
+// Benchmark: validate (and compile) a generated 10,000-node spec, next to the time merely to parse its YAML.
+// Budgets (issues #3, #4): validate well under 1 s; compile under 1 s beyond validation; slurm.conf a handful of lines.
+import { parseDocument } from 'yaml';
+import { checkSpec } from '../src/spec/check-spec.ts';
+import { compileCluster } from '../src/compile/compile-cluster.ts';
+
+export function generateSpec(nodes: number): string {
+  const lines = [
+    'apiVersion: herd.dev/v1alpha1', 'kind: Cluster', 'name: big', 'head: { name: head, address: 10.0.0.1 }',
+    'network: { cidr: 10.0.0.0/16, gateway: 10.0.0.1, interface: eth0 }', 'nfs: { /home: {} }',
+    'images:', '  cpu: { source: "oci:images/cpu", requires: [slurmd, munged, mount.nfs], size: 2GiB }', '  gpu: { source: "oci:images/gpu", requires: [slurmd, munged, mount.nfs], size: 6GiB }',
+    'profiles:', '  cpu: { image: cpu, memory: 256GiB, cpus: 64, sockets: 2, cores_per_socket: 32 }', '  big: { image: cpu, memory: 1TiB, cpus: 128, sockets: 2, cores_per_socket: 64 }',
+    '  gpu: { image: gpu, memory: 512GiB, cpus: 48, sockets: 2, cores_per_socket: 24, gpus: { type: a100, count: 4 } }', 'nodes:',
+  ];
+  // Worst case for the loader: one explicit entry per node (no ranges), each with its own MAC and address.
+  for (let i = 0; i < nodes; i++) {
+    const prof = i < nodes * 0.8 ? 'cpu' : i < nodes * 0.9 ? 'big' : 'gpu';
+    const ip = 0x0a000000 + 256 + i;
+    const mac = `02:00:00:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+    lines.push(`  n${String(i + 1).padStart(5, '0')}: { profiles: [${prof}], mac: "${mac}", address: ${[(ip >>> 24) & 255, (ip >>> 16) & 255, (ip >>> 8) & 255, ip & 255].join('.')} }`);
+  }
+  lines.push('slurm:', '  partitions:', `    all: { nodes: "n[00001-${String(nodes).padStart(5, '0')}]", default: true, max_time: "1-00:00:00" }`);
+  return lines.join('\n') + '\n';
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+function time(fn: () => void, runs = 5): number {
+  const ts: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    fn();
+    ts.push(performance.now() - t);
+  }
+  return median(ts);
+}
+
+export function benchValidate(): void {
+  const text = generateSpec(10_000);
+  const aux = () => ({ overlayFiles: {} });
+  const parseMs = time(() => parseDocument(text));
+  let model;
+  const validateMs = time(() => {
+    model = checkSpec('big.yaml', text, aux).model;
+  });
+  if (!model) throw new Error('generated spec did not validate');
+  const compileMs = time(() => compileCluster(model!, { specDisplayPath: 'big.yaml' }));
+  const set = compileCluster(model, { specDisplayPath: 'big.yaml' });
+  const slurm = new TextDecoder().decode(set.artifacts.find((a) => a.path === 'etc/slurm/slurm.conf')!.bytes!);
+  console.log('validate: 10,000-node spec (one entry per node), median of 5');
+  console.log(`  yaml parse only   ${parseMs.toFixed(0).padStart(6)} ms`);
+  console.log(`  herd validate     ${validateMs.toFixed(0).padStart(6)} ms   ratio ${(validateMs / parseMs).toFixed(2)}x parse   budget < 1000 ms: ${validateMs < 1000 ? 'OK' : 'OVER'}`);
+  console.log(`  herd compile      ${compileMs.toFixed(0).padStart(6)} ms   (beyond validation)   budget < 1000 ms: ${compileMs < 1000 ? 'OK' : 'OVER'}`);
+  console.log(`  slurm.conf        ${slurm.split('\n').filter((l) => l.startsWith('NodeName=')).length} NodeName lines, ${slurm.split('\n').length - 1} lines in all`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) benchValidate();
