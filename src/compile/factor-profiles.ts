@@ -17,7 +17,9 @@ export interface FactorOutput {
   readonly nodes: Map<string, FieldMap>;
 }
 
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** Comparable form of a field value: primitives as themselves, structures serialised once per node. */
+type Canon = string | number | boolean | null | undefined;
+const canon = (v: unknown): Canon => (v !== null && typeof v === 'object' ? JSON.stringify(v) : (v as Canon));
 
 /**
  * For each profile, keep the fields on which all its nodes agree. Scalars then merge "last setter wins" to the same value,
@@ -26,13 +28,17 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
  */
 export function factorProfiles(input: FactorInput): FactorOutput {
   const members = new Map<string, string[]>();
-  for (const [node, profs] of input.profilesOf) for (const p of profs) members.set(p, [...(members.get(p) ?? []), node]);
+  for (const [node, profs] of input.profilesOf) for (const p of profs) { const list = members.get(p); if (list) list.push(node); else members.set(p, [node]); }
+  const canonOf = new Map<string, Map<string, Canon>>();
+  for (const [node, fields] of input.nodes) canonOf.set(node, new Map(Object.entries(fields).map(([k, v]) => [k, canon(v)])));
   const profiles = new Map<string, FieldMap>();
   for (const [p, nodes] of members) {
     const first = input.nodes.get(nodes[0]!) ?? {};
+    const firstCanon = canonOf.get(nodes[0]!)!;
     const common: FieldMap = {};
     for (const [field, value] of Object.entries(first)) {
-      if (nodes.every((n) => field in (input.nodes.get(n) ?? {}) && same(input.nodes.get(n)![field], value))) common[field] = value;
+      const c = firstCanon.get(field);
+      if (nodes.every((n) => { const m = canonOf.get(n); return m !== undefined && m.has(field) && m.get(field) === c; })) common[field] = value;
     }
     profiles.set(p, common);
   }

@@ -1,5 +1,5 @@
 // Warewulf 4.6 nodes.conf from the resolved model (pure). Every key emitted is one Warewulf 4.6 reads (see warewulf-keys.ts).
-import { Document, isPair, isScalar, visit } from 'yaml';
+import { emitYaml, type YamlValue } from '../artifacts/yaml-emit.ts';
 import type { ClusterModel, NodeModel } from '../spec/model.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 import { factorProfiles, unflatten, type FieldMap } from './factor-profiles.ts';
@@ -80,12 +80,6 @@ export function renderNodesConf(model: ClusterModel, header: string): string {
   const nodesOut: Record<string, unknown> = {};
   for (const n of nodes) nodesOut[n.name] = shape(factored.nodes.get(n.name) ?? {}, { profiles: profilesOf.get(n.name) });
   const doc = { nodeprofiles, nodes: nodesOut };
-  const yaml = new Document(doc);
-  // MACs are quoted: a YAML 1.1 reader could take an all-digit MAC such as 52:54:00:00:00:01 for a base-60 number.
-  visit(yaml, {
-    Pair(_, pair) {
-      if (isPair(pair) && isScalar(pair.key) && pair.key.value === 'hwaddr' && isScalar(pair.value)) pair.value.type = 'QUOTE_DOUBLE';
-    },
-  });
-  return header + yaml.toString({ indent: 2, lineWidth: 0, defaultStringType: 'PLAIN', defaultKeyType: 'PLAIN' });
+  // MACs are always quoted: a YAML 1.1 reader could take an all-digit MAC such as 52:54:00:00:00:01 for a base-60 number.
+  return header + emitYaml(doc as YamlValue, { quoteKeys: new Set(['hwaddr']) });
 }

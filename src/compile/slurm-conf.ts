@@ -119,7 +119,7 @@ export function renderGresConf(model: ClusterModel, header: string): string | un
   for (const n of model.nodes) {
     if (!n.gpus) continue;
     const key = `Name=gpu Type=${n.gpus.type} File=${n.gpus.file}`;
-    groups.set(key, [...(groups.get(key) ?? []), n.name]);
+    { const list = groups.get(key); if (list) list.push(n.name); else groups.set(key, [n.name]); }
   }
   if (groups.size === 0) return undefined;
   const lines = [...groups].map(([k, names]) => `NodeName=${compressHostlist(names)} ${k}`).sort();

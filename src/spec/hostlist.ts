@@ -13,6 +13,10 @@ export type HostlistResult = { readonly ok: true; readonly names: string[] } | {
 
 /** Refuse expansions larger than this: a typo like c[1-99999999] must not eat the machine. */
 export const MAX_HOSTLIST_EXPANSION = 1_000_000;
+/** Slurm refuses a single bracket range of more names than this ("Too many hosts in range"). */
+export const MAX_RANGE_SIZE = 65_536;
+/** Slurm keeps numeric suffixes in an unsigned long. */
+const MAX_SUFFIX = 18446744073709551615n;
 
 interface Segment {
   readonly text: string;
@@ -92,12 +96,15 @@ function expandRanges(inner: string, base: number): string[] | HostlistError {
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
     if (!m) return { message: `"${part}" is not a number or a range like 1-4`, offset: base + pos };
     const loStr = m[1]!;
-    const lo = Number(loStr);
-    const hi = m[2] === undefined ? lo : Number(m[2]);
+    // BigInt: suffixes past 2^53 must still count exactly (Slurm uses 64-bit unsigned).
+    const lo = BigInt(loStr);
+    const hi = m[2] === undefined ? lo : BigInt(m[2]);
+    if (hi > MAX_SUFFIX || lo > MAX_SUFFIX) return { message: `"${part}" is larger than Slurm's largest host number`, offset: base + pos };
     if (hi < lo) return { message: `range "${part}" runs backwards`, offset: base + pos };
-    if (hi - lo + 1 > MAX_HOSTLIST_EXPANSION) return { message: `range "${part}" is larger than ${MAX_HOSTLIST_EXPANSION}`, offset: base + pos };
+    if (hi - lo + 1n > BigInt(MAX_RANGE_SIZE)) return { message: `range "${part}" has more than ${MAX_RANGE_SIZE} names, which Slurm refuses; split it`, offset: base + pos };
     const width = loStr.length;
-    for (let n = lo; n <= hi; n++) out.push(String(n).padStart(width, '0'));
+    if (hi <= BigInt(Number.MAX_SAFE_INTEGER)) for (let n = Number(lo); n <= Number(hi); n++) out.push(String(n).padStart(width, '0'));
+    else for (let n = lo; n <= hi; n++) out.push(String(n).padStart(width, '0'));
     pos += part.length + 1;
   }
   return out;
@@ -105,23 +112,22 @@ function expandRanges(inner: string, base: number): string[] | HostlistError {
 
 interface HostName {
   readonly prefix: string;
-  /** Numeric suffix, or -1 when the name has none. */
-  readonly num: number;
+  /** Numeric suffix (BigInt so suffixes past 2^53 stay exact), or -1n when the name has none. */
+  readonly num: bigint;
   readonly width: number;
 }
 
 function splitName(name: string): HostName {
   const m = /^(.*?)(\d+)$/.exec(name);
-  // Slurm keeps suffixes within unsigned long; very long digit runs are treated as plain text to stay exact.
-  if (!m || m[2]!.length > 15) return { prefix: name, num: -1, width: 0 };
-  return { prefix: m[1]!, num: Number(m[2]), width: m[2]!.length };
+  if (!m || BigInt(m[2]!) > MAX_SUFFIX) return { prefix: name, num: -1n, width: 0 };
+  return { prefix: m[1]!, num: BigInt(m[2]!), width: m[2]!.length };
 }
 
-const digits = (n: number): number => String(n).length;
-const zeroPadding = (n: number, width: number): number => Math.max(0, width - digits(n));
+const digits = (n: bigint): number => String(n).length;
+const zeroPadding = (n: bigint, width: number): number => Math.max(0, width - digits(n));
 
 /** Slurm's width equivalence: c9 and c10 share a range, c1 and c01 do not. Returns a width printing both numbers exactly as written, or -1. */
-function equivalentWidth(nw: number, n: number, mw: number, m: number): number {
+function equivalentWidth(nw: number, n: bigint, mw: number, m: bigint): number {
   if (nw === mw) return nw;
   const nPadded = zeroPadding(n, nw) > 0;
   const mPadded = zeroPadding(m, mw) > 0;
@@ -133,8 +139,8 @@ function equivalentWidth(nw: number, n: number, mw: number, m: number): number {
 
 interface Range {
   prefix: string;
-  lo: number;
-  hi: number;
+  lo: bigint;
+  hi: bigint;
   width: number;
 }
 
@@ -143,7 +149,7 @@ export function compareHostnames(a: string, b: string): number {
   const x = splitName(a);
   const y = splitName(b);
   if (x.prefix !== y.prefix) return x.prefix < y.prefix ? -1 : 1;
-  if (x.num !== y.num) return x.num - y.num;
+  if (x.num !== y.num) return x.num < y.num ? -1 : 1;
   return x.width - y.width;
 }
 
@@ -159,7 +165,7 @@ export function compressOrdered(names: readonly string[]): string {
   for (const name of names) {
     const h = splitName(name);
     const last = ranges[ranges.length - 1];
-    if (last && h.num >= 0 && last.lo >= 0 && last.prefix === h.prefix && h.num === last.hi + 1) {
+    if (last && h.num >= 0n && last.lo >= 0n && last.prefix === h.prefix && h.num === last.hi + 1n) {
       const w = equivalentWidth(last.width, last.hi, h.width, h.num);
       if (w >= 0) {
         last.hi = h.num;
@@ -172,13 +178,13 @@ export function compressOrdered(names: readonly string[]): string {
   const parts: string[] = [];
   for (let i = 0; i < ranges.length; ) {
     const r = ranges[i]!;
-    if (r.lo < 0) {
+    if (r.lo < 0n) {
       parts.push(r.prefix);
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < ranges.length && ranges[j]!.lo >= 0 && ranges[j]!.prefix === r.prefix) j++;
+    while (j < ranges.length && ranges[j]!.lo >= 0n && ranges[j]!.prefix === r.prefix) j++;
     const group = ranges.slice(i, j);
     if (group.length === 1 && r.lo === r.hi) parts.push(r.prefix + pad(r.lo, r.width));
     else parts.push(`${r.prefix}[${group.map(fmtRange).join(',')}]`);
@@ -187,5 +193,5 @@ export function compressOrdered(names: readonly string[]): string {
   return parts.join(',');
 }
 
-const pad = (n: number, width: number): string => String(n).padStart(width, '0');
+const pad = (n: bigint, width: number): string => String(n).padStart(width, '0');
 const fmtRange = (r: Range): string => (r.lo === r.hi ? pad(r.lo, r.width) : `${pad(r.lo, r.width)}-${pad(r.hi, r.width)}`);

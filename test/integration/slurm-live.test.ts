@@ -1,0 +1,91 @@
+// Integration: the lab slurm.conf drives a live Slurm 22.05 cluster (controller + 2 slurmd in namespaces): idle nodes, srun, condo preemption.
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { pollUntil, withLabCluster, type ClusterContext } from './slurm/harness.ts';
+
+const lab = readFileSync(new URL('../fixtures/slurm/lab.slurm.conf', import.meta.url), 'utf8');
+const head = { name: 'head', addr: '10.0.0.1' };
+const nodes = [
+  { name: 'c1', addr: '10.0.0.2' },
+  { name: 'c2', addr: '10.0.0.3' },
+];
+
+/** `node partition state` triples from sinfo, sorted. */
+async function sinfoNodes(ctx: ClusterContext): Promise<string[]> {
+  const r = await ctx.run(['sinfo', '--noheader', '--Node', '--format=%N %P %t']);
+  return r.stdout.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/).join(' ')).sort();
+}
+
+const ALL_IDLE = ['c1 normal* idle', 'c1 owners idle', 'c2 normal* idle', 'c2 owners idle'];
+
+async function waitIdle(ctx: ClusterContext): Promise<void> {
+  let seen: string[] = [];
+  await pollUntil(async () => JSON.stringify((seen = await sinfoNodes(ctx))) === JSON.stringify(ALL_IDLE), { timeoutMs: 30_000, what: 'c1 and c2 idle' })
+    .catch((e: Error) => {
+      throw new Error(`${e.message}; last sinfo: ${JSON.stringify(seen)}\nslurmctld:\n${ctx.log('slurmctld')}\nc1:\n${ctx.log('c1')}`);
+    });
+}
+
+/** One job's fields from `scontrol show job -o`, e.g. {JobState: 'RUNNING', Restarts: '0', NodeList: 'c[1-2]'}. */
+async function job(ctx: ClusterContext, id: string): Promise<Record<string, string>> {
+  const r = await ctx.run(['scontrol', 'show', 'job', '-o', id]);
+  expect(r.code, r.stderr).toBe(0);
+  return Object.fromEntries([...r.stdout.matchAll(/(\w+)=(\S*)/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+async function sbatch(ctx: ClusterContext, args: string[]): Promise<string> {
+  const r = await ctx.run(['sbatch', '--parsable', '--output=/dev/null', ...args]);
+  expect(r.code, r.stderr).toBe(0);
+  const id = r.stdout.trim();
+  expect(id).toMatch(/^\d+$/);
+  return id;
+}
+
+describe('live lab cluster from lab.slurm.conf', () => {
+  it('shows c1 and c2 idle in partitions normal (default) and owners', async () => {
+    await withLabCluster(lab, nodes, head, async (ctx) => {
+      await waitIdle(ctx);
+      expect(await sinfoNodes(ctx)).toEqual(ALL_IDLE);
+    });
+  });
+
+  it('runs srun -N2 -l hostname on both nodes', async () => {
+    await withLabCluster(lab, nodes, head, async (ctx) => {
+      await waitIdle(ctx);
+      const r = await ctx.run(['srun', '-N2', '-l', 'hostname'], { timeoutMs: 30_000 });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      // Task lines arrive in completion order; the label says which task printed which.
+      expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['0: c1', '1: c2']);
+    });
+  });
+
+  it('an owners job preempts a running guest job, which is requeued', async () => {
+    await withLabCluster(lab, nodes, head, async (ctx) => {
+      await waitIdle(ctx);
+      // CR_Core_Memory shares nodes by core: only jobs that need every core (--exclusive) compete, so only they preempt.
+      const guest = await sbatch(ctx, ['--requeue', '--partition=normal', '--nodes=2', '--exclusive', '--wrap=sleep 300']);
+      await pollUntil(async () => (await job(ctx, guest)).JobState === 'RUNNING', { timeoutMs: 30_000, what: `guest job ${guest} running` });
+      expect((await job(ctx, guest)).NodeList).toBe('c[1-2]');
+
+      const owner = await sbatch(ctx, ['--partition=owners', '--nodes=2', '--exclusive', '--wrap=sleep 300']);
+      let g: Record<string, string> = {};
+      let o: Record<string, string> = {};
+      await pollUntil(
+        async () => {
+          [g, o] = [await job(ctx, guest), await job(ctx, owner)];
+          return o.JobState === 'RUNNING' && g.JobState === 'PENDING';
+        },
+        { timeoutMs: 30_000, what: 'owner running and guest requeued' },
+      ).catch((e: Error) => {
+        const brief = (j: Record<string, string>): string => `${j.JobState}/${j.Reason} Restarts=${j.Restarts} NodeList=${j.NodeList}`;
+        throw new Error(`${e.message}: guest ${brief(g)}, owner ${brief(o)}`);
+      });
+      expect(o.NodeList).toBe('c[1-2]');
+      expect(o.Partition).toBe('owners');
+      expect(g.Restarts).toBe('1');
+      expect(g.Requeue).toBe('1');
+      expect(ctx.log('slurmctld')).toContain(`preempted JobId=${guest} has been requeued to reclaim resources for JobId=${owner}`);
+    });
+  });
+});
