@@ -96,8 +96,15 @@ export function renderSlurmConf(model: ClusterModel, header: string): string {
   if (hasGpus) global.push(['GresTypes', 'gpu']);
   global.push(['PreemptType', s.preemptType]);
   if (s.preemptType !== 'preempt/none') global.push(['PreemptMode', s.preemptMode]);
+  // Site extras override herd's defaults in place (a key twice makes slurmctld complain), the rest follow sorted.
   const extras = Object.entries(s.extra).sort(([a], [b]) => (a < b ? -1 : 1));
-  const lines = [...global.map(([k, v]) => `${k}=${v}`), ...extras.map(([k, v]) => `${k}=${v}`)];
+  const rest: [string, string][] = [];
+  for (const [k, v] of extras) {
+    const i = global.findIndex(([g]) => g.toLowerCase() === k.toLowerCase());
+    if (i >= 0) global[i] = [global[i]![0], v];
+    else rest.push([k, v]);
+  }
+  const lines = [...global.map(([k, v]) => `${k}=${v}`), ...rest.map(([k, v]) => `${k}=${v}`)];
   lines.push('#', '# Nodes: one line per hardware class, literal NodeAddr in the order the names expand.');
   lines.push(...nodeLines(model));
   lines.push('#', '# Partitions: owners (higher PriorityTier) preempt guests when preemption is on.');

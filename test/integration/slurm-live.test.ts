@@ -1,9 +1,10 @@
-// Integration: the lab slurm.conf drives a live Slurm 22.05 cluster (controller + 2 slurmd in namespaces): idle nodes, srun, condo preemption.
-import { readFileSync } from 'node:fs';
+// Integration: the slurm.conf herd generates for clusters/lab drives a live Slurm 22.05 cluster (controller + 2 slurmd in namespaces): idle nodes, srun, condo preemption.
 import { describe, expect, it } from 'vitest';
 import { pollUntil, withLabCluster, type ClusterContext } from './slurm/harness.ts';
+import { compileSpecAt } from '../../src/pipeline.ts';
 
-const lab = readFileSync(new URL('../fixtures/slurm/lab.slurm.conf', import.meta.url), 'utf8');
+const compiled = await compileSpecAt('clusters/lab', new URL('../../', import.meta.url).pathname);
+const lab = new TextDecoder().decode(compiled.artifacts!.artifacts.find((a) => a.path === 'etc/slurm/slurm.conf')!.bytes!);
 const head = { name: 'head', addr: '10.0.0.1' };
 const nodes = [
   { name: 'c1', addr: '10.0.0.2' },
@@ -41,7 +42,7 @@ async function sbatch(ctx: ClusterContext, args: string[]): Promise<string> {
   return id;
 }
 
-describe('live lab cluster from lab.slurm.conf', () => {
+describe('live lab cluster from the slurm.conf herd generates for clusters/lab', () => {
   it('shows c1 and c2 idle in partitions normal (default) and owners', async () => {
     await withLabCluster(lab, nodes, head, async (ctx) => {
       await waitIdle(ctx);
