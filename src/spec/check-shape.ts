@@ -92,6 +92,10 @@ function issueToDiagnostics(issue: z.core.$ZodIssue, root: unknown, index: Posit
     }
     case 'invalid_value': {
       const actual = valueAt(root, path);
+      if (actual === undefined) {
+        const key = path[path.length - 1];
+        return [diagnosticAt(index.at(path.slice(0, -1)), 'schema/missing-key', 'error', `missing required key "${String(key)}" in ${path.slice(0, -1).join('.') || 'the top level'}`, `add ${String(key)}: ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`)];
+      }
       if (path.length === 1 && path[0] === 'apiVersion') {
         return [diagnosticAt(index.at(path), 'schema/unsupported-version', 'error', `apiVersion ${typeName(actual)} is not one this herd understands`, `use apiVersion: ${API_VERSION} (or upgrade herd)`)];
       }

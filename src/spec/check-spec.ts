@@ -18,11 +18,30 @@ export interface SpecCheck {
 /** Reads the referenced files for a parsed spec; the I/O twin supplies it, tests pass a map. */
 export type AuxReader = (paths: ReturnType<typeof auxiliaryPaths>) => AuxInputs;
 
+/** One place, one rule, one report: nodes sharing a profile line would otherwise repeat the same finding per node. */
+function collapseRepeats(ds: readonly Diagnostic[]): Diagnostic[] {
+  const groups = new Map<string, Diagnostic[]>();
+  const order: string[] = [];
+  for (const d of ds) {
+    const key = d.line === undefined ? `${order.length}\u0000unique` : `${d.rule}\u0000${d.file}\u0000${d.line}\u0000${d.column}`;
+    const g = groups.get(key);
+    if (g) g.push(d);
+    else {
+      groups.set(key, [d]);
+      order.push(key);
+    }
+  }
+  return order.map((k) => {
+    const g = groups.get(k)!;
+    return g.length === 1 ? g[0]! : { ...g[0]!, message: `${g[0]!.message} (and ${g.length - 1} more like it here)` };
+  });
+}
+
 /** Load, shape-check, resolve and rule-check a spec. Never throws; all diagnostics come back sorted. */
 export function checkSpec(file: string, bytes: Uint8Array | string, readAux: AuxReader): SpecCheck {
   const loaded = loadYaml(file, bytes);
   const finish = (ds: Diagnostic[], spec?: ClusterSpec, model?: ClusterModel): SpecCheck => {
-    const all = sortDiagnostics(applySuppressions(file, loaded.text, ds));
+    const all = sortDiagnostics(collapseRepeats(applySuppressions(file, loaded.text, ds)));
     return hasErrors(all) || !model ? { diagnostics: all, ...(spec ? { spec } : {}) } : { model, spec: spec!, diagnostics: all };
   };
   if (loaded.value === undefined || hasErrors(loaded.diagnostics)) return finish(loaded.diagnostics);

@@ -79,6 +79,7 @@ function expandItem(item: string, base: number): HostlistResult {
   }
   let out = [''];
   for (const s of segments) {
+    if (out.length * s.choices!.length > MAX_HOSTLIST_EXPANSION) return fail(`hostlist expands to more than ${MAX_HOSTLIST_EXPANSION} names`, base);
     const next: string[] = [];
     for (const prefix of out) for (const ch of s.choices!) next.push(prefix + s.text + ch);
     out = next;

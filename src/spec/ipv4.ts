@@ -2,7 +2,7 @@
 
 /** Parse dotted-quad IPv4 strictly (no leading zeros, which some tools read as octal). */
 export function parseIPv4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.trim());
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
   if (!m) return undefined;
   let n = 0;
   for (let i = 1; i <= 4; i++) {

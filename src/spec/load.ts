@@ -1,5 +1,5 @@
 // YAML loading with source positions (pure): bytes in, a plain value plus a position index and diagnostics out; never throws.
-import { LineCounter, parseDocument, type YAMLError } from 'yaml';
+import { isAlias, isPair, isScalar, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
 import { diagnosticAt, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { indexPositions, type PositionIndex } from './positions.ts';
 
@@ -13,6 +13,58 @@ export interface LoadedYaml {
 
 /** Billion-laughs guard: more alias expansions than this is refused. */
 const MAX_ALIAS_COUNT = 1000;
+/** Deeper documents are refused before parsing: the yaml composer recurses, and a stack overflow can leave V8 unable to go on. */
+export const MAX_NESTING = 200;
+
+/** Upper bound of the nesting depth (flow brackets plus block indentation and compact `- - -`), outside quotes and comments. */
+function nestingDepth(text: string): { depth: number; line: number; column: number } {
+  let flow = 0;
+  let worst = { depth: 0, line: 1, column: 1 };
+  let line = 1;
+  let lineStart = 0;
+  let quote: string | null = null;
+  let atLineStart = true;
+  let block = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '\n') {
+      line++;
+      lineStart = i + 1;
+      atLineStart = true;
+      block = 0;
+      if (quote === "'" || quote === '"') continue;
+      continue;
+    }
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (atLineStart) {
+      if (c === ' ') {
+        block++;
+        continue;
+      }
+      if (c === '-' && text[i + 1] === ' ') {
+        block += 2;
+        i++;
+        continue;
+      }
+      atLineStart = false;
+    }
+    if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) {
+      const nl = text.indexOf('\n', i);
+      i = (nl < 0 ? text.length : nl) - 1;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') flow++;
+    else if (c === ']' || c === '}') flow = Math.max(0, flow - 1);
+    const depth = flow + Math.floor(block / 2);
+    if (depth > worst.depth) worst = { depth, line, column: i - lineStart + 1 };
+  }
+  return worst;
+}
 
 const yamlRule: Record<string, string> = {
   DUPLICATE_KEY: 'yaml/duplicate-key',
@@ -69,6 +121,15 @@ export function loadYaml(file: string, input: Uint8Array | string): LoadedYaml {
   }
   const lineCounter = new LineCounter();
   const diagnostics: Diagnostic[] = [];
+  const depth = nestingDepth(text);
+  if (depth.depth > MAX_NESTING) {
+    return {
+      text,
+      value: undefined,
+      index: emptyIndex,
+      diagnostics: [diagnosticAt({ file, path: [], line: depth.line, column: depth.column }, 'yaml/syntax', 'error', `the document is nested more than ${MAX_NESTING} levels deep`, 'a cluster spec needs a handful of levels; flatten this structure')],
+    };
+  }
   try {
     const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true, keepSourceTokens: false });
     const index = indexPositions(file, doc, lineCounter);
@@ -87,6 +148,22 @@ export function loadYaml(file: string, input: Uint8Array | string): LoadedYaml {
     for (const e of doc.errors) diagnostics.push(toDiag(e, 'error'));
     for (const w of doc.warnings) diagnostics.push(toDiag(w, 'warning'));
     if (doc.errors.length > 0) return { text, value: undefined, index, diagnostics };
+    // An alias to an anchor that does not exist, and the __proto__ key (which plain JS objects would silently swallow).
+    visit(doc, {
+      Alias(_, node) {
+        if (isAlias(node) && node.resolve(doc) === undefined) {
+          const p = lineCounter.linePos(node.range?.[0] ?? 0);
+          diagnostics.push(diagnosticAt({ file, path: [], line: p.line, column: p.col }, 'yaml/alias', 'error', `alias *${node.source} refers to no anchor &${node.source}`, `define &${node.source} before it is used, or write the value out`));
+        }
+      },
+      Pair(_, pair) {
+        if (isPair(pair) && isScalar(pair.key) && pair.key.value === '__proto__') {
+          const p = lineCounter.linePos(pair.key.range?.[0] ?? 0);
+          diagnostics.push(diagnosticAt({ file, path: [], line: p.line, column: p.col }, 'yaml/syntax', 'error', 'the key __proto__ is reserved', 'rename it'));
+        }
+      },
+    });
+    if (diagnostics.some((d) => d.severity === 'error')) return { text, value: undefined, index, diagnostics };
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });

@@ -27,6 +27,10 @@ export interface DraftNode {
   gpus?: { type: string; count: number; file?: string };
   tags: Record<string, string>;
   slurm: { features: string[]; weight?: number; extra: Record<string, string> };
+  /** `~name` items: overlays removed from the inherited and base lists. */
+  removedOverlays: string[];
+  /** Facts already reported wrong for this node (a list-size mismatch, a dropped profile): no follow-on "missing" errors. */
+  unreported: Set<'mac' | 'address' | 'image'>;
   at: Record<string, SourceRef>;
 }
 
@@ -83,10 +87,12 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
     // Profiles: only those listed apply (as in Warewulf, there is no implicit profile besides `defaults`).
     const layers: Layer[] = defaults ? [defaults] : [];
     const profNames = entry.profiles ?? [];
+    let profileDropped = false;
     profNames.forEach((p, i) => {
       const l = profileLayers.get(p);
       if (l) layers.push(l);
-      else if (!dropped.has(`profiles:${p}`)) {
+      else if (dropped.has(`profiles:${p}`)) profileDropped = true;
+      else {
         const guess = didYouMean(p, profileLayers.keys());
         diagnostics.push(diagnosticAt(index.at([...entryPath, 'profiles', i]), 'ref/unknown-profile', 'error', `profile "${p}" is not defined`, guess ? `did you mean "${guess}"?` : `define it under profiles: or remove it (defined: ${[...profileLayers.keys()].join(', ') || 'none'})`));
       }
@@ -95,11 +101,19 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
     layers.push(own);
     const base = mergeLayers(layers, refOf);
 
+    const before = diagnostics.length;
     const macs = assignList('mac', entry.mac, names, entryPath, index, diagnostics);
+    const macFailed = diagnostics.length > before;
+    const before2 = diagnostics.length;
     const addrs = assignAddresses(entry.address, names, entryPath, index, net, diagnostics);
+    const addrFailed = diagnostics.length > before2;
     names.forEach((name, i) => {
       const at: Record<string, SourceRef> = { ...base.at, name: keyRef };
-      const node: DraftNode = { ...base.node, name, entry: entryKey, profiles: [...profNames], tags: { ...base.node.tags }, slurm: { ...base.node.slurm, extra: { ...base.node.slurm.extra } }, at };
+      const unreported = new Set<'mac' | 'address' | 'image'>();
+      if (macFailed) unreported.add('mac');
+      if (addrFailed) unreported.add('address');
+      if (profileDropped) unreported.add('image');
+      const node: DraftNode = { ...base.node, name, entry: entryKey, profiles: [...profNames], tags: { ...base.node.tags }, slurm: { ...base.node.slurm, extra: { ...base.node.slurm.extra } }, unreported, at };
       const m = macs[i];
       if (m) {
         node.mac = m.value;
@@ -154,9 +168,9 @@ function joinInventory(node: DraftNode, row: InventoryRow, diagnostics: Diagnost
 }
 
 /** Merge settings down the chain. Scalars: last setter wins. Maps: by key. `overlays`: concatenated, `~name` removes. */
-function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => SourceRef): { node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at'>; at: Record<string, SourceRef> } {
+function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => SourceRef): { node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'>; at: Record<string, SourceRef> } {
   const at: Record<string, SourceRef> = {};
-  const node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at'> = { overlays: [], tags: {}, slurm: { features: [], extra: {} } };
+  const node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'> = { overlays: [], removedOverlays: [], tags: {}, slurm: { features: [], extra: {} } };
   for (const l of layers) {
     const s = l.settings;
     if (s.image !== undefined) (node.image = s.image), (at.image = refOf(l, 'image'));
@@ -171,8 +185,13 @@ function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => S
     if (s.tags) Object.assign(node.tags, s.tags);
     if (s.overlays) {
       for (const o of s.overlays) {
-        if (o.startsWith('~')) node.overlays = node.overlays.filter((x) => x !== o.slice(1));
-        else if (!node.overlays.includes(o)) node.overlays.push(o);
+        if (o.startsWith('~')) {
+          node.overlays = node.overlays.filter((x) => x !== o.slice(1));
+          if (!node.removedOverlays.includes(o.slice(1))) node.removedOverlays.push(o.slice(1));
+        } else {
+          node.removedOverlays = node.removedOverlays.filter((x) => x !== o);
+          if (!node.overlays.includes(o)) node.overlays.push(o);
+        }
       }
       at.overlays = refOf(l, 'overlays');
     }

@@ -167,20 +167,21 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       exclude: im.exclude ?? [],
       ...(im.size !== undefined ? { sizeMiB: parseSizeMiB(im.size) } : {}),
       nodes: [],
-      at: { self: index.keyAt(p), source: index.at([...p, 'source']), kernel: index.at([...p, 'kernel']), pins: index.at([...p, 'pins']), requires: index.at([...p, 'requires']), ...(im.size !== undefined ? { size: index.at([...p, 'size']) } : {}) },
+      at: { self: index.keyAt(p), source: index.at([...p, 'source']), kernel: index.at([...p, 'kernel']), pins: index.at([...p, 'pins']), requires: index.has([...p, 'requires']) ? index.at([...p, 'requires']) : index.keyAt(p), ...(im.size !== undefined ? { size: index.at([...p, 'size']) } : {}) },
     };
   }
 
   // Nodes.
   const res = resolveNodes(spec, index, inventory, aux.inventory?.file, net, dropped);
   diagnostics.push(...res.diagnostics);
-  const nodes = res.nodes.map((d) => finishNode(d, { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version }));
+  const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), reportedOverlays: new Set() };
+  const nodes = res.nodes.map((d) => finishNode(d, finishCtx));
 
   // Slurm partitions.
   const partitions: PartitionModel[] = [];
   const nodeNames = new Set(nodes.map((n) => n.name));
   const byProfile = new Map<string, string[]>();
-  for (const n of nodes) for (const p of n.profiles) byProfile.set(p, [...(byProfile.get(p) ?? []), n.name]);
+  for (const n of nodes) for (const p of n.profiles) { const list = byProfile.get(p); if (list) list.push(n.name); else byProfile.set(p, [n.name]); }
   const slurm = spec.slurm;
   for (const [pname, part] of Object.entries(slurm?.partitions ?? {})) {
     const pp = ['slurm', 'partitions', pname];
@@ -232,7 +233,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   const tiers = new Set(partitions.map((p) => p.priorityTier));
   const preemptMode = slurm?.preempt_mode ?? (tiers.size > 1 ? 'REQUEUE' : 'OFF');
   const partsOf = new Map<string, string[]>();
-  for (const p of partitions) for (const n of p.nodes) partsOf.set(n, [...(partsOf.get(n) ?? []), p.name]);
+  for (const p of partitions) for (const n of p.nodes) { const list = partsOf.get(n); if (list) list.push(p.name); else partsOf.set(n, [p.name]); }
   const finalNodes = nodes.map((n) => ({ ...n, partitions: partsOf.get(n.name) ?? [] }));
   for (const n of finalNodes) {
     const im = images[n.image];
@@ -313,20 +314,22 @@ interface FinishCtx {
   diagnostics: Diagnostic[];
   dropped: ReadonlySet<string>;
   version: WarewulfVersion;
+  overlaySplits: Map<string, { system: string[]; runtime: string[]; unknown: string[] }>;
+  reportedOverlays: Set<string>;
 }
 
 function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
   const at = d.at;
   const where = at.name!;
   if (d.image === undefined) {
-    c.diagnostics.push(diagnosticAt(where, 'node/missing-image', 'error', `node ${d.name} has no image`, 'set image: on the node, a profile it uses, or defaults'));
+    if (!d.unreported.has('image')) c.diagnostics.push(diagnosticAt(where, 'node/missing-image', 'error', `node ${d.name} has no image`, 'set image: on the node, a profile it uses, or defaults'));
   } else if (!c.images[d.image] && !c.dropped.has(`images:${d.image}`)) {
     const guess = didYouMean(d.image, Object.keys(c.images));
     c.diagnostics.push(diagnosticAt(at.image, 'ref/unknown-image', 'error', `image "${d.image}" is not defined (node ${d.name})`, guess ? `did you mean "${guess}"?` : `define it under images: (defined: ${Object.keys(c.images).join(', ') || 'none'})`));
   }
   let mac = '';
   if (d.mac === undefined) {
-    c.diagnostics.push(diagnosticAt(where, 'net/missing-mac', 'error', `node ${d.name} has no MAC address`, 'Warewulf recognises a PXE-booting node only by its MAC: set mac: or add a row to the inventory CSV'));
+    if (!d.unreported.has('mac')) c.diagnostics.push(diagnosticAt(where, 'net/missing-mac', 'error', `node ${d.name} has no MAC address`, 'Warewulf recognises a PXE-booting node only by its MAC: set mac: or add a row to the inventory CSV'));
   } else {
     const m = normalizeMac(d.mac);
     if (!m) c.diagnostics.push(diagnosticAt(at.mac, 'net/malformed-mac', 'error', `"${d.mac}" is not a MAC address (node ${d.name})`, 'write six hex pairs separated by colons, e.g. 52:54:00:aa:00:01'));
@@ -338,7 +341,7 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
   }
   let address = '';
   if (d.address === undefined) {
-    c.diagnostics.push(diagnosticAt(where, 'net/missing-address', 'error', `node ${d.name} has no address`, 'set address: (a range takes its first address and counts up) or add an address column to the inventory'));
+    if (!d.unreported.has('address')) c.diagnostics.push(diagnosticAt(where, 'net/missing-address', 'error', `node ${d.name} has no address`, 'set address: (a range takes its first address and counts up) or add an address column to the inventory'));
   } else {
     const ip = parseIPv4(d.address);
     if (ip === undefined) {
@@ -354,20 +357,31 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
     }
   }
   // Overlays: the base list, then the merged node list; each lands in system or runtime by its definition.
-  const all: string[] = [...c.baseOverlays];
-  for (const o of d.overlays) if (!all.includes(o)) all.push(o);
-  const systemOverlays: string[] = [];
-  const runtimeOverlays: string[] = [];
-  for (const o of all) {
-    const def = c.overlays[o];
-    if (!def) {
-      if (c.baseOverlays.includes(o)) continue;
-      const guess = didYouMean(o, Object.keys(c.overlays));
-      c.diagnostics.push(diagnosticAt(at.overlays, 'ref/unknown-overlay', 'error', `overlay "${o}" is neither a Warewulf ${c.version} overlay nor defined under overlays: (node ${d.name})`, guess ? `did you mean "${guess}"?` : 'define it under overlays: with kind and a template folder'));
-      continue;
+  // Nodes of one entry share the same list, so the split is memoised (10,000 nodes, a handful of distinct lists).
+  const memoKey = `${d.overlays.join('\n')}\u0000${d.removedOverlays.join('\n')}`;
+  let split = c.overlaySplits.get(memoKey);
+  if (!split) {
+    const all: string[] = c.baseOverlays.filter((o) => !d.removedOverlays.includes(o));
+    for (const o of d.overlays) if (!all.includes(o)) all.push(o);
+    split = { system: [], runtime: [], unknown: [] };
+    for (const o of all) {
+      const def = c.overlays[o];
+      if (!def) {
+        if (!c.baseOverlays.includes(o)) split.unknown.push(o);
+        continue;
+      }
+      (def.kind === 'system' ? split.system : split.runtime).push(o);
     }
-    (def.kind === 'system' ? systemOverlays : runtimeOverlays).push(o);
+    c.overlaySplits.set(memoKey, split);
   }
+  for (const o of split.unknown) {
+    if (c.reportedOverlays.has(`${d.entry}|${o}`)) continue;
+    c.reportedOverlays.add(`${d.entry}|${o}`);
+    const guess = didYouMean(o, Object.keys(c.overlays));
+    c.diagnostics.push(diagnosticAt(at.overlays, 'ref/unknown-overlay', 'error', `overlay "${o}" is neither a Warewulf ${c.version} overlay nor defined under overlays: (node ${d.name})`, guess ? `did you mean "${guess}"?` : 'define it under overlays: with kind and a template folder'));
+  }
+  const systemOverlays = split.system;
+  const runtimeOverlays = split.runtime;
   // CPU topology: fill in what is missing so Sockets*CoresPerSocket*ThreadsPerCore = CPUs.
   const sockets = d.sockets ?? 1;
   const threads = d.threadsPerCore ?? 1;

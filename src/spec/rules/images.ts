@@ -31,7 +31,7 @@ export const checkNfsClient: RuleCheck = ({ model }) => {
   if (model.nfs.length === 0) return [];
   return Object.values(model.images)
     .filter((im) => im.nodes.length > 0 && !im.requires.some((r) => r === 'mount.nfs' || r.endsWith('/mount.nfs')))
-    .map((im) => diagnosticAt(im.at.requires.path.length === 4 ? im.at.requires : im.at.self, 'image/missing-nfs-client', 'error', `the cluster mounts ${model.nfs.map((m) => m.mountPoint).join(', ')} over NFS but image ${im.name} does not require mount.nfs`, `add mount.nfs to images.${im.name}.requires and install nfs-utils (EL) or nfs-common (Debian) in its Containerfile`));
+    .map((im) => diagnosticAt(im.at.requires, 'image/missing-nfs-client', 'error', `the cluster mounts ${model.nfs.map((m) => m.mountPoint).join(', ')} over NFS but image ${im.name} does not require mount.nfs`, `add mount.nfs to images.${im.name}.requires and install nfs-utils (EL) or nfs-common (Debian) in its Containerfile`));
 };
 
 /** Slurm nodes need slurmd and munged in their image. */
@@ -41,7 +41,7 @@ export const checkSlurmPrograms: RuleCheck = ({ model }) => {
     const inPartition = model.nodes.some((n) => n.image === im.name && n.partitions.length > 0);
     if (!inPartition) continue;
     const missing = ['slurmd', 'munged'].filter((p) => !im.requires.includes(p));
-    if (missing.length > 0) out.push(diagnosticAt(im.at.requires.path.length === 4 ? im.at.requires : im.at.self, 'image/missing-slurm-programs', 'warning', `image ${im.name} boots Slurm nodes but does not require ${missing.join(' and ')}`, `add ${missing.join(', ')} to images.${im.name}.requires so the build verifies they are in the image`));
+    if (missing.length > 0) out.push(diagnosticAt(im.at.requires, 'image/missing-slurm-programs', 'warning', `image ${im.name} boots Slurm nodes but does not require ${missing.join(' and ')}`, `add ${missing.join(', ')} to images.${im.name}.requires so the build verifies they are in the image`));
   }
   return out;
 };
