@@ -1,0 +1,214 @@
+// `herd apply [spec | saved-plan]` (I/O shell): plan under the target lock, get consent, write atomically, then say what to restart or reboot.
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { sha256Hex } from '../../artifacts/artifact.ts';
+import { herdFailure, isHerdFailure, type Diagnostic, type HerdFailure } from '../../diagnostics/diagnostic.ts';
+import { renderFailure } from '../../diagnostics/render-text.ts';
+import { applyBlocker } from '../../plan/apply-blocker.ts';
+import { toPlanDocument, type ApplyResultJson, type PlanMeta } from '../../plan/plan-json.ts';
+import { summarizePlan } from '../../plan/plan-types.ts';
+import { renderApplyJson } from '../../plan/render-json.ts';
+import { renderNextStepsText, renderPlanText } from '../../plan/render-text.ts';
+import { parseSavedPlan, staleReason, type SavedPlan } from '../../plan/saved-plan.ts';
+import { applyPlan, type ApplyOp, type ApplyResult } from '../../state/apply.ts';
+import { ownerResolverForThisMachine } from '../../state/owners.ts';
+import { openTarget, type TargetSession } from '../../state/target.ts';
+import type { Command } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
+import type { CommandContext } from '../io.ts';
+import {
+  compileDesired,
+  defaultDeps,
+  displayPath,
+  herdVersionOf,
+  lockTimeoutMs,
+  onLockWait,
+  planMetaOf,
+  reportFailure,
+  targetRootFor,
+  tellLockEvents,
+  type StateCommandDeps,
+} from './plan.ts';
+
+/** A saved plan when `arg` is one; undefined for a spec path. */
+function readSavedPlan(arg: string, cwd: string): SavedPlan | undefined {
+  const abs = resolve(cwd, arg);
+  let text: string;
+  try {
+    if (!statSync(abs).isFile()) return undefined;
+    text = readFileSync(abs, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const parsed = parseSavedPlan(text, arg);
+  if (parsed === undefined) return undefined;
+  if (!parsed.ok) throw parsed.failure;
+  return parsed.plan;
+}
+
+function specCommitOf(dir: string): string | null {
+  try {
+    return execFileSync('git', ['-C', dir, 'rev-parse', '--verify', '--quiet', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
+  const rl = createInterface({ input: ctx.io.stdin, output: ctx.io.stderr, terminal: false });
+  try {
+    const answer = await new Promise<string>((res) => {
+      rl.once('close', () => res(''));
+      rl.question(question, res);
+    });
+    return answer.trim() === 'yes';
+  } finally {
+    rl.close();
+  }
+}
+
+const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replaceAll("'", `'\\''`)}'`);
+
+/**
+ * Test-only hooks, read from the environment at the CLI edge: HERD_TEST_PAUSE_AFTER_OP=N stops (without exiting) after the Nth file operation
+ * so a test can SIGKILL the process at a known point; HERD_TEST_OP_DELAY_MS slows every operation so concurrent runs overlap;
+ * HERD_TEST_OP_LOG=FILE appends "pid n kind path" per operation so a test can check two applies never interleave.
+ */
+function testHook(ctx: CommandContext): ((op: ApplyOp) => Promise<void>) | undefined {
+  const pauseAt = Number(ctx.io.env.HERD_TEST_PAUSE_AFTER_OP ?? NaN);
+  const delay = Number(ctx.io.env.HERD_TEST_OP_DELAY_MS ?? 0);
+  const log = ctx.io.env.HERD_TEST_OP_LOG;
+  if (!Number.isInteger(pauseAt) && !(delay > 0) && !log) return undefined;
+  return async (op) => {
+    if (log) appendFileSync(log, `${process.pid} ${op.n} ${op.kind} ${op.path ?? ''}\n`);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (op.n === pauseAt) {
+      ctx.io.stderr.write(`herd-test: paused after op ${op.n} ${op.kind} ${op.path ?? ''}\n`);
+      await new Promise(() => setInterval(() => {}, 1 << 30));
+    }
+  };
+}
+
+export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command {
+  return {
+    name: 'apply',
+    summary: 'apply the spec (or a saved plan) to the target: atomic, locked, drift-aware',
+    usage: '[spec | plan-file] [--root DIR] [--yes] [--overwrite-drift] [--lock-timeout SECONDS] [--format text|json]',
+    help: [
+      'spec: a cluster.yaml or its folder (default: current folder); plan-file: a plan saved by `herd plan --out`, applied exactly or refused if stale.',
+      '--root DIR             target root (default: .herd/<cluster>/root beside the spec; on a head node: /)',
+      '--yes                  apply without asking (needed when not interactive)',
+      '--overwrite-drift      replace files changed on the target outside herd',
+      '--lock-timeout SECONDS wait this long for another herd holding the target lock',
+    ].join('\n'),
+    options: { root: { type: 'string' }, yes: { type: 'boolean' }, 'overwrite-drift': { type: 'boolean' }, 'lock-timeout': { type: 'string' } },
+    async run(args, ctx) {
+      if (ctx.format !== 'text' && ctx.format !== 'json') return reportFailure(ctx, 'apply', herdFailure('cli/usage', 'herd apply supports --format text or json', 'use herd plan --format markdown for a review comment'), EXIT.couldNotRun);
+      const arg = args.positionals[0] ?? '.';
+      const overwriteDrift = Boolean(args.values['overwrite-drift']);
+      let session: TargetSession | undefined;
+      let meta: PlanMeta | undefined;
+      let diagnostics: readonly Diagnostic[] = [];
+      const json = (exitCode: number, failure?: HerdFailure, done?: ApplyResult): number => {
+        if (ctx.format !== 'json') return exitCode;
+        const result: ApplyResultJson | null =
+          session && meta
+            ? {
+                plan: toPlanDocument(session.plan, meta),
+                applied: done?.applied ?? false,
+                counts: { created: done?.created ?? 0, updated: done?.updated ?? 0, deleted: done?.deleted ?? 0, recorded: done?.recorded ?? 0 },
+                manifestHash: done?.manifestHash ?? session.stored.manifestHash,
+              }
+            : null;
+        ctx.io.stdout.write(renderApplyJson(result, { exitCode, diagnostics, ...(failure ? { failure } : {}) }));
+        return exitCode;
+      };
+      const refuse = (failure: HerdFailure, exitCode: number = EXIT.couldNotRun): number => {
+        if (ctx.format === 'json') return json(exitCode, failure);
+        ctx.io.stderr.write(renderFailure(failure, ctx.color));
+        return exitCode;
+      };
+      try {
+        const timeout = lockTimeoutMs(args.values);
+        const saved = readSavedPlan(arg, ctx.io.cwd);
+        if (saved && typeof args.values.root === 'string' && resolve(ctx.io.cwd, args.values.root) !== saved.root) {
+          return refuse(herdFailure('cli/usage', `the saved plan ${arg} is for the target ${saved.root}, not ${args.values.root}`, `drop --root, or run herd plan --root ${args.values.root} --out ${arg} again`));
+        }
+        const compiled = await compileDesired(saved ? saved.specFile : arg, ctx, deps);
+        if (!compiled.ok) {
+          if (ctx.format === 'json') ctx.io.stdout.write(renderApplyJson(null, { exitCode: compiled.exitCode, diagnostics: compiled.diagnostics }));
+          return compiled.exitCode;
+        }
+        const { result } = compiled;
+        diagnostics = result.diagnostics;
+        const herdVersion = await herdVersionOf(deps);
+        const root = saved ? saved.root : targetRootFor(args.values, result, ctx.io.cwd);
+        const stale = (why: string) =>
+          refuse(herdFailure('state/stale-plan', `the saved plan ${arg} is stale: ${why}`, `run herd plan${saved ? ` ${quote(displayPath(saved.specFile, ctx.io.cwd))}` : ''} --out ${quote(arg)} again, review it, then herd apply ${quote(arg)}`));
+        if (saved && (saved.herdVersion !== herdVersion || saved.specHash !== result.specHash)) {
+          return stale(saved.herdVersion !== herdVersion ? `it was made by herd ${saved.herdVersion}, this is herd ${herdVersion}` : 'the spec changed since it was made');
+        }
+        session = await openTarget(root, result.artifacts, {
+          purpose: 'apply',
+          command: `herd apply ${arg}`,
+          lockTimeoutMs: timeout,
+          ...(deps.now ? { now: deps.now } : {}),
+          onLockWait: onLockWait(ctx),
+        });
+        tellLockEvents(ctx, session);
+        meta = planMetaOf(result, session, herdVersion, ctx.io.cwd);
+        const plan = session.plan;
+        if (saved) {
+          const why = staleReason(saved, { herdVersion, specHash: result.specHash, manifestHash: session.stored.manifestHash, plan, hash: sha256Hex });
+          if (why) return stale(why);
+        }
+        const summary = summarizePlan(plan);
+        if (ctx.format === 'text') ctx.io.stdout.write(renderPlanText(plan, meta, { color: ctx.color }));
+        const blocker = applyBlocker(plan, overwriteDrift);
+        if (blocker) return refuse(blocker);
+        if (summary.changesPresent && !saved && !args.values.yes) {
+          const exact = `herd apply ${quote(arg)}${typeof args.values.root === 'string' ? ` --root ${quote(args.values.root)}` : ''}${overwriteDrift ? ' --overwrite-drift' : ''} --yes`;
+          if (!(ctx.interactive && ctx.format === 'text')) {
+            return refuse(herdFailure('state/consent-required', `herd apply changes ${meta.root} and needs consent, but this run is not interactive`, `run: ${exact}   (or review first: herd plan --out plan.herd, then herd apply plan.herd)`));
+          }
+          if (!(await confirm(ctx, `\nApply these changes to ${meta.root}? Only 'yes' is accepted: `))) {
+            ctx.io.stderr.write('Apply cancelled; nothing was changed.\n');
+            return EXIT.couldNotRun;
+          }
+        }
+        const hook = testHook(ctx);
+        const done = await applyPlan({
+          root,
+          lock: session.lock!,
+          desired: result.artifacts,
+          stored: session.stored,
+          live: session.live,
+          plan,
+          cluster: result.clusterName ?? 'cluster',
+          overwriteDrift,
+          generation: { specHash: result.specHash, specCommit: specCommitOf(result.specDir), herdVersion },
+          now: deps.now ?? (() => new Date()),
+          resolveOwner: ownerResolverForThisMachine(),
+          ...(hook ? { onOp: hook } : {}),
+        });
+        if (ctx.format === 'json') return json(EXIT.ok, undefined, done);
+        if (summary.changesPresent) {
+          ctx.io.stdout.write(`\nApplied to ${meta.root}: ${done.created} created, ${done.updated} updated, ${done.deleted} deleted.\n`);
+          ctx.io.stdout.write(renderNextStepsText(plan));
+        } else if (done.recorded > 0) {
+          ctx.io.stdout.write(`Recorded ${done.recorded} already-matching file(s) in the state manifest.\n`);
+        }
+        return EXIT.ok;
+      } catch (e) {
+        if (!isHerdFailure(e)) throw e;
+        return refuse(e, e.rule === 'state/apply-failed' ? EXIT.findings : EXIT.couldNotRun);
+      } finally {
+        session?.release();
+      }
+    },
+  };
+}
+
+export const command: Command = makeApplyCommand();

@@ -1,0 +1,161 @@
+// `herd plan [spec]` (I/O shell): compile the spec, compare it with the target's state and live files, and show or save the plan.
+import { isAbsolute, relative, resolve } from 'node:path';
+import { sha256Hex } from '../../artifacts/artifact.ts';
+import { hasErrors, herdFailure, isHerdFailure, type Diagnostic, type HerdFailure } from '../../diagnostics/diagnostic.ts';
+import { renderDiagnostics, renderFailure, summarize } from '../../diagnostics/render-text.ts';
+import { compileSpecAt, type CompileOptions, type CompileResult } from '../../pipeline.ts';
+import type { PlanMeta } from '../../plan/plan-json.ts';
+import { summarizePlan } from '../../plan/plan-types.ts';
+import { renderApplyJson, renderPlanJson } from '../../plan/render-json.ts';
+import { renderPlanMarkdown } from '../../plan/render-markdown.ts';
+import { renderPlanText } from '../../plan/render-text.ts';
+import { buildSavedPlan, serializeSavedPlan } from '../../plan/saved-plan.ts';
+import { writeFileAtomic } from '../../state/atomic-write.ts';
+import { describeHolder, type LockInfo } from '../../state/lock.ts';
+import { defaultRootFor } from '../../state/paths.ts';
+import { openTarget, type TargetSession } from '../../state/target.ts';
+import type { Command, ParsedArgs } from '../command.ts';
+import { EXIT } from '../exit-codes.ts';
+import type { CommandContext } from '../io.ts';
+
+export interface StateCommandDeps {
+  /** The compiler; tests inject synthetic artifact sets here. */
+  readonly compile: (path: string, cwd: string, options: CompileOptions) => Promise<CompileResult>;
+  /** Defaults to the CLI's VERSION. */
+  readonly herdVersion?: string;
+  readonly now?: () => Date;
+}
+
+export const defaultDeps: StateCommandDeps = { compile: compileSpecAt };
+
+export async function herdVersionOf(deps: StateCommandDeps): Promise<string> {
+  return deps.herdVersion ?? (await import('../main.ts')).VERSION;
+}
+
+/** A path as the user should see it: relative to cwd when it is below it. */
+export function displayPath(abs: string, cwd: string): string {
+  const rel = relative(cwd, abs);
+  return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? abs : rel;
+}
+
+export function lockTimeoutMs(values: ParsedArgs['values']): number {
+  const raw = values['lock-timeout'];
+  if (raw === undefined) return 0;
+  const seconds = Number(raw);
+  if (typeof raw !== 'string' || !Number.isFinite(seconds) || seconds < 0) throw herdFailure('cli/usage', `--lock-timeout must be a number of seconds, not "${String(raw)}"`, 'e.g. --lock-timeout 60');
+  return seconds * 1000;
+}
+
+export type Compiled = { ok: true; result: CompileResult & { artifacts: NonNullable<CompileResult['artifacts']> } } | { ok: false; exitCode: number; diagnostics: readonly Diagnostic[] };
+
+/** Compile the spec; diagnostics go to stderr in text mode. An invalid spec is exit 1, an unreadable one a thrown HerdFailure. */
+export async function compileDesired(specArg: string, ctx: CommandContext, deps: StateCommandDeps): Promise<Compiled> {
+  const epoch = ctx.io.env.SOURCE_DATE_EPOCH;
+  const options: CompileOptions = epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {};
+  const result = await deps.compile(specArg, ctx.io.cwd, options);
+  const ds = result.diagnostics;
+  if (ctx.format !== 'json' && ds.length > 0) ctx.io.stderr.write(renderDiagnostics(ds, result.sources, ctx.color) + `\n${result.displayPath}: ${summarize(ds)}\n`);
+  if (hasErrors(ds) || !result.artifacts) return { ok: false, exitCode: EXIT.findings, diagnostics: ds };
+  return { ok: true, result: { ...result, artifacts: result.artifacts } };
+}
+
+/** `--root`, else the local folder beside the spec: `.herd/<cluster>/root`. */
+export function targetRootFor(values: ParsedArgs['values'], result: CompileResult, cwd: string): string {
+  const root = values.root;
+  if (typeof root === 'string' && root !== '') return resolve(cwd, root);
+  return defaultRootFor(result.specDir, result.clusterName ?? 'cluster');
+}
+
+export function tellLockEvents(ctx: CommandContext, session: Pick<TargetSession, 'lock'>): void {
+  const took = session.lock?.tookOver;
+  if (took && ctx.format !== 'json') ctx.io.stderr.write(`herd: took over a stale lock left by ${describeHolder(took)}, which is no longer running\n`);
+}
+
+export const onLockWait = (ctx: CommandContext) => (holder: LockInfo | undefined) => {
+  if (ctx.format !== 'json') ctx.io.stderr.write(`herd: waiting for the lock held by ${describeHolder(holder)}\n`);
+};
+
+/** Report a failure in the requested format and return its exit code. */
+export function reportFailure(ctx: CommandContext, command: 'plan' | 'apply', failure: HerdFailure, exitCode: number, diagnostics: readonly Diagnostic[] = []): number {
+  if (ctx.format === 'json') {
+    const run = { exitCode, diagnostics, failure };
+    ctx.io.stdout.write(command === 'plan' ? renderPlanJson(null, null, run) : renderApplyJson(null, run));
+  } else {
+    ctx.io.stderr.write(renderFailure(failure, ctx.color));
+  }
+  return exitCode;
+}
+
+export function planMetaOf(result: CompileResult, session: TargetSession, herdVersion: string, cwd: string): PlanMeta {
+  return { herdVersion, cluster: result.clusterName ?? null, root: displayPath(session.root, cwd), specHash: result.specHash, manifestHash: session.stored.manifestHash };
+}
+
+export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
+  return {
+    name: 'plan',
+    summary: 'show what apply would change on the target, with diffs, drift and impact',
+    usage: '[spec] [--root DIR] [--out FILE] [--detailed-exitcode] [--lock-timeout SECONDS] [--format text|json|markdown]',
+    help: [
+      'spec: a cluster.yaml or the folder holding it (default: current folder).',
+      '--root DIR             target root (default: .herd/<cluster>/root beside the spec; on a head node: /)',
+      '--out FILE             save the plan (hashes only, no content) for `herd apply FILE`',
+      '--detailed-exitcode    exit 0 for no changes, 2 for changes or drift, 1 for an invalid spec, 3 when plan could not run',
+      '--lock-timeout SECONDS wait this long for another herd holding the target lock (default: fail at once)',
+      '--format markdown      a pull-request comment; --format json: the shape in docs/plan-json.md',
+    ].join('\n'),
+    options: { root: { type: 'string' }, out: { type: 'string' }, 'detailed-exitcode': { type: 'boolean' }, 'lock-timeout': { type: 'string' } },
+    async run(args, ctx) {
+      if (ctx.format === 'github') return reportFailure(ctx, 'plan', herdFailure('cli/usage', 'herd plan supports --format text, json or markdown', 'use --format markdown for a pull-request comment'), EXIT.couldNotRun);
+      const specArg = args.positionals[0] ?? '.';
+      let session: TargetSession | undefined;
+      try {
+        const timeout = lockTimeoutMs(args.values);
+        const compiled = await compileDesired(specArg, ctx, deps);
+        if (!compiled.ok) {
+          if (ctx.format === 'json') ctx.io.stdout.write(renderPlanJson(null, null, { exitCode: compiled.exitCode, diagnostics: compiled.diagnostics }));
+          return compiled.exitCode;
+        }
+        const { result } = compiled;
+        const herdVersion = await herdVersionOf(deps);
+        const root = targetRootFor(args.values, result, ctx.io.cwd);
+        session = await openTarget(root, result.artifacts, {
+          purpose: 'plan',
+          command: `herd plan ${specArg}`,
+          lockTimeoutMs: timeout,
+          ...(deps.now ? { now: deps.now } : {}),
+          onLockWait: onLockWait(ctx),
+        });
+        tellLockEvents(ctx, session);
+        const meta = planMetaOf(result, session, herdVersion, ctx.io.cwd);
+        const summary = summarizePlan(session.plan);
+        const exitCode = args.values['detailed-exitcode'] && summary.changesPresent ? EXIT.changes : EXIT.ok;
+
+        const out = args.values.out;
+        if (typeof out === 'string') {
+          const saved = buildSavedPlan(session.plan, {
+            herdVersion,
+            cluster: result.clusterName ?? null,
+            specFile: result.specFile,
+            root,
+            specHash: result.specHash,
+            manifestHash: session.stored.manifestHash,
+            hash: sha256Hex,
+          });
+          await writeFileAtomic(resolve(ctx.io.cwd, out), Buffer.from(serializeSavedPlan(saved)), 0o644);
+          if (ctx.format !== 'json') ctx.io.stderr.write(`herd: saved the plan to ${out}; apply exactly this plan with: herd apply ${out}\n`);
+        }
+        if (ctx.format === 'json') ctx.io.stdout.write(renderPlanJson(session.plan, meta, { exitCode, diagnostics: result.diagnostics }));
+        else if (ctx.format === 'markdown') ctx.io.stdout.write(renderPlanMarkdown(session.plan, meta));
+        else ctx.io.stdout.write(renderPlanText(session.plan, meta, { color: ctx.color }));
+        return exitCode;
+      } catch (e) {
+        if (isHerdFailure(e)) return reportFailure(ctx, 'plan', e, EXIT.couldNotRun);
+        throw e;
+      } finally {
+        session?.release();
+      }
+    },
+  };
+}
+
+export const command: Command = makePlanCommand();

@@ -1,0 +1,25 @@
+// What stops an apply before it writes anything (pure): drift the operator has not agreed to overwrite.
+import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
+import type { Plan } from './plan-types.ts';
+
+/** A failure when the plan may not be applied as is; undefined when it may. `not-a-file` drift blocks even with overwriteDrift. */
+export function applyBlocker(plan: Plan, overwriteDrift: boolean): HerdFailure | undefined {
+  const inTheWay = plan.actions.filter((a) => a.drift?.kind === 'not-a-file').map((a) => a.path);
+  if (inTheWay.length > 0) {
+    return herdFailure(
+      'state/not-a-file',
+      `something other than a regular file is where herd must write: ${inTheWay.join(', ')}`,
+      'herd never replaces directories, symlinks or devices; move them away by hand and run herd plan again',
+    );
+  }
+  const drifted = plan.actions.filter((a) => a.drift?.blocking).map((a) => a.path);
+  if (drifted.length > 0 && !overwriteDrift) {
+    const shown = drifted.slice(0, 5).join(', ') + (drifted.length > 5 ? ` and ${drifted.length - 5} more` : '');
+    return herdFailure(
+      'state/drift',
+      `${drifted.length} file(s) on the target changed outside herd since the last apply: ${shown}`,
+      'look at the drift in herd plan; keep the change by putting it in the spec, or pass --overwrite-drift to replace it',
+    );
+  }
+  return undefined;
+}

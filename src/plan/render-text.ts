@@ -1,0 +1,129 @@
+// The human plan (pure): drift, changes grouped by node with diffs, impact and next steps, rendered from a Plan value only.
+import { impactGroups, nextSteps, type NextStep } from './impact.ts';
+import type { PlanMeta } from './plan-json.ts';
+import { isChange, summarizePlan, type Plan, type PlanAction } from './plan-types.ts';
+import {
+  ACTION_SYMBOL,
+  contentDiffLines,
+  contentDiffSummary,
+  describeChange,
+  describeDrift,
+  groupByNodes,
+  impactLabel,
+} from './render-common.ts';
+
+export interface TextRenderOptions {
+  readonly color: boolean;
+}
+
+type Paint = (code: string, s: string) => string;
+const painter = (color: boolean): Paint => (code, s) => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+const ACTION_COLOR = { create: '32', update: '33', delete: '31', 'no-op': '0' } as const;
+
+function indent(text: string, pad: string): string[] {
+  return text.replace(/\n$/, '').split('\n').map((l) => pad + l);
+}
+
+function diffLines(diff: string, pad: string, paint: Paint): string[] {
+  return indent(diff, pad).map((l) => {
+    const body = l.slice(pad.length);
+    if (body.startsWith('+++') || body.startsWith('---')) return pad + paint('1', body);
+    if (body.startsWith('+')) return pad + paint('32', body);
+    if (body.startsWith('-')) return pad + paint('31', body);
+    if (body.startsWith('@@')) return pad + paint('36', body);
+    return l;
+  });
+}
+
+function actionLines(a: PlanAction, paint: Paint): string[] {
+  const head = `${paint(ACTION_COLOR[a.action], `${ACTION_SYMBOL[a.action]} ${a.path}`)}  ${a.action}${a.reasons.length ? ` (${a.reasons.join(', ')})` : ''}  → ${impactLabel(a.impact)}`;
+  const out = [`    ${head}`];
+  const detail = describeChange(a);
+  if (detail) out.push(`        ${detail}`);
+  if (a.drift) out.push(`        ${paint('35', `! drift: ${describeDrift(a.drift, a.secret)}`)}`);
+  if (a.secret) {
+    out.push(`        content hidden: secret`);
+    return out;
+  }
+  const summary = contentDiffSummary(a);
+  if (summary) out.push(`        ${summary}`);
+  for (const line of contentDiffLines(a)) out.push(`          ${line}`);
+  if (a.diff) out.push(...diffLines(a.diff, '        ', paint));
+  return out;
+}
+
+function stepLines(steps: readonly NextStep[]): string[] {
+  const out: string[] = [];
+  let i = 1;
+  for (const s of steps) {
+    if (s.command) out.push(`  ${i++}. ${s.command}`, `       ${s.description}`);
+    else out.push(`  -  ${s.description}`);
+  }
+  return out;
+}
+
+/** Render the plan for a terminal: drift first, then changes grouped by node, impact and what to run after apply. */
+export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOptions): string {
+  const paint = painter(options.color);
+  const summary = summarizePlan(plan);
+  const out: string[] = [`herd plan: cluster ${meta.cluster ?? '(unnamed)'}, target ${meta.root}`, ''];
+
+  if (plan.interrupted) {
+    const i = plan.interrupted;
+    const temps = i.leftoverTempFiles.length ? `; ${i.leftoverTempFiles.length} temp file(s) are left and the next apply removes them` : '';
+    out.push(paint('35', `! An earlier apply did not finish (pid ${i.pid} on ${i.host}, "${i.command}", since ${i.since})${temps}.`), '');
+  }
+
+  const drifted = plan.actions.filter((a) => a.drift);
+  if (drifted.length > 0) {
+    out.push(paint('1', 'Drift: changed on the target outside herd'));
+    for (const a of drifted) {
+      out.push(`  ${paint('35', `! ${a.path}`)}  ${describeDrift(a.drift!, a.secret)}`);
+      if (a.drift!.diff && !a.secret) out.push(...diffLines(a.drift!.diff, '      ', paint));
+    }
+    if (drifted.some((a) => a.drift!.blocking)) out.push('  herd apply refuses to overwrite drifted files unless --overwrite-drift is given.');
+    out.push('');
+  }
+
+  const changes = plan.actions.filter(isChange);
+  if (changes.length === 0) {
+    out.push(`No changes. The target matches the spec (${summary.unchanged} artifact${summary.unchanged === 1 ? '' : 's'} unchanged).`);
+    if (summary.stateOnly > 0) out.push(`${summary.stateOnly} file(s) already match but their record is out of date; the next apply records them.`);
+    return out.join('\n') + '\n';
+  }
+
+  out.push(paint('1', 'Changes, grouped by node:'));
+  for (const g of groupByNodes(changes)) {
+    out.push('', `  ${paint('1', g.nodes || '(no node: head and shared files)')}`);
+    for (const a of g.actions) out.push(...actionLines(a, paint));
+  }
+  out.push('');
+
+  const groups = impactGroups(plan);
+  if (groups.length > 0) {
+    out.push(paint('1', 'Impact on the running cluster:'));
+    const width = Math.max(...groups.map((g) => (g.service ? `${g.class} ${g.service}` : g.class).length));
+    for (const g of groups) {
+      const label = (g.service ? `${g.class} ${g.service}` : g.class).padEnd(width);
+      out.push(`  ${label}  ${g.hostlist || '-'}  (${g.paths.length} file${g.paths.length === 1 ? '' : 's'})`);
+    }
+    out.push('', paint('1', 'After apply:'), ...stepLines(nextSteps(groups)), '');
+  }
+
+  const secretCount = changes.filter((a) => a.secret).length;
+  if (secretCount > 0) out.push(`${secretCount} secret file(s) shown by hash only.`);
+  out.push(
+    `Plan: ${summary.create} to create, ${summary.update} to update, ${summary.delete} to delete, ${summary.unchanged} unchanged` +
+      (summary.drift ? `; ${summary.drift} drifted${summary.blockingDrift ? ` (${summary.blockingDrift} blocking)` : ''}` : '') +
+      '.',
+  );
+  return out.join('\n') + '\n';
+}
+
+/** Render what to do after an apply (the next steps only), for `herd apply`'s closing message. */
+export function renderNextStepsText(plan: Plan): string {
+  const steps = nextSteps(impactGroups(plan));
+  if (steps.length === 0) return 'Nothing to restart or reboot.\n';
+  return ['Next steps:', ...stepLines(steps), ''].join('\n');
+}

@@ -1,0 +1,137 @@
+// Stored-state formats (pure): the state manifest herd keeps in the target and the pending-apply journal, as versioned zod schemas.
+// They live in the core (not src/state) because planChanges reads them; src/state only moves their bytes.
+import { z } from 'zod';
+import { IMPACT_ORDER, type ImpactClass } from '../artifacts/artifact.ts';
+import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
+import { canonicalJson } from './canonical-json.ts';
+
+export const STATE_FORMAT_VERSION = 1 as const;
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+const decimal = z.string().regex(/^\d+$/);
+
+export const impactSchema = z.strictObject({
+  class: z.enum(IMPACT_ORDER as [ImpactClass, ...ImpactClass[]]),
+  service: z.string().optional(),
+  reason: z.string().optional(),
+});
+
+/** What lstat said right after herd wrote the file: the fast path trusts the recorded hash while these still match. */
+export const recordedStatSchema = z.strictObject({
+  size: z.number().int().nonnegative(),
+  mtimeNs: decimal,
+  ctimeNs: decimal,
+  ino: decimal,
+});
+
+export const manifestEntrySchema = z.strictObject({
+  path: z.string().min(1),
+  kind: z.enum(['config', 'image', 'overlay', 'kernel', 'index', 'secret']),
+  sha256,
+  size: z.number().int().nonnegative(),
+  mode: z.number().int().min(0).max(0o7777),
+  /** Desired owner and group by name, recorded even when herd could not chown. */
+  owner: z.string(),
+  group: z.string(),
+  /** Numeric ids herd applied, or null when it did not chown (not root, or the name is unknown on this machine). */
+  uid: z.number().int().nullable(),
+  gid: z.number().int().nullable(),
+  secret: z.boolean().optional(),
+  nodes: z.array(z.string()),
+  impact: impactSchema,
+  /** Index into `generations`: which apply (spec, herd version) produced these bytes. */
+  generation: z.number().int().nonnegative(),
+  stat: recordedStatSchema,
+});
+
+export const generationSchema = z.strictObject({
+  generation: z.number().int().nonnegative(),
+  specHash: sha256,
+  /** Git commit of the spec's repository when known. */
+  specCommit: z.string().nullable(),
+  herdVersion: z.string(),
+  appliedAt: z.string(),
+});
+
+export const stateManifestSchema = z.strictObject({
+  formatVersion: z.literal(STATE_FORMAT_VERSION),
+  kind: z.literal('herd-state'),
+  cluster: z.string(),
+  generations: z.array(generationSchema),
+  entries: z.array(manifestEntrySchema),
+});
+
+export type ManifestEntry = z.infer<typeof manifestEntrySchema>;
+export type Generation = z.infer<typeof generationSchema>;
+export type StateManifest = z.infer<typeof stateManifestSchema>;
+export type RecordedStat = z.infer<typeof recordedStatSchema>;
+
+/**
+ * Written before the first change of an apply and removed after the manifest: the hashes an apply may have put at each path.
+ * After a crash it tells the next plan which unrecorded bytes are herd's own (so they are not mistaken for drift) and which temp files to clean.
+ */
+export const pendingJournalSchema = z.strictObject({
+  formatVersion: z.literal(STATE_FORMAT_VERSION),
+  kind: z.literal('herd-pending'),
+  pid: z.number().int(),
+  host: z.string(),
+  command: z.string(),
+  since: z.string(),
+  paths: z.record(z.string(), z.array(sha256)),
+});
+export type PendingJournal = z.infer<typeof pendingJournalSchema>;
+
+/** One upgrade per old formatVersion, each to the next version; empty while only version 1 exists. */
+const UPGRADES: Record<number, (old: Record<string, unknown>) => Record<string, unknown>> = {};
+
+function parseVersioned<T>(
+  text: string,
+  what: string,
+  schema: z.ZodType<T>,
+  file: string,
+): { ok: true; value: T } | { ok: false; failure: HerdFailure } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { ok: false, failure: herdFailure('state/unreadable', `${file} is not valid JSON: ${(e as Error).message}`, `restore it from a backup, or move it away to start from an empty ${what}`) };
+  }
+  let doc = json as Record<string, unknown>;
+  let version = typeof doc?.formatVersion === 'number' ? doc.formatVersion : NaN;
+  if (version > STATE_FORMAT_VERSION) {
+    return {
+      ok: false,
+      failure: herdFailure('state/unsupported-version', `${file} has formatVersion ${version}; this herd understands up to ${STATE_FORMAT_VERSION}`, 'use the herd version that last applied to this target (or newer)'),
+    };
+  }
+  while (UPGRADES[version]) {
+    doc = UPGRADES[version]!(doc);
+    version += 1;
+  }
+  const parsed = schema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue ? `${issue.path.join('.') || '(top)'}: ${issue.message}` : 'unknown shape';
+    return { ok: false, failure: herdFailure('state/unreadable', `${file} is not a valid herd ${what} (${where})`, `restore it from a backup, or move it away to start from an empty ${what}`) };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+/** Parse and validate a state manifest's text; never throws. */
+export function parseStateManifest(text: string, file = 'state.json') {
+  return parseVersioned<StateManifest>(text, 'state manifest', stateManifestSchema, file);
+}
+
+export function parsePendingJournal(text: string, file = 'pending.json') {
+  return parseVersioned<PendingJournal>(text, 'pending-apply journal', pendingJournalSchema, file);
+}
+
+/** The manifest's stored bytes: canonical JSON, entries sorted by path, so one state has one hash. */
+export function serializeStateManifest(m: StateManifest): string {
+  const entries = [...m.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return canonicalJson({ ...m, entries }) + '\n';
+}
+
+export function serializePendingJournal(p: PendingJournal): string {
+  return canonicalJson(p) + '\n';
+}

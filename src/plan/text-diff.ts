@@ -1,0 +1,31 @@
+// Unified text diffs for config artifacts (pure), via the `diff` package; binary or oversized content gets no diff.
+import { createTwoFilesPatch } from 'diff';
+
+/** Above this, a diff is more noise than help in a plan; the hashes still show the change. */
+export const MAX_DIFF_BYTES = 1024 * 1024;
+
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** The text of `bytes` when it is UTF-8 without NUL bytes and small enough to diff; undefined otherwise. */
+export function diffableText(bytes: Uint8Array): string | undefined {
+  if (bytes.length > MAX_DIFF_BYTES || bytes.includes(0)) return undefined;
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Unified diff (3 lines of context) from `before` to `after`; an absent side is the empty file.
+ * Returns undefined when either side is not diffable text, or when the texts are equal.
+ */
+export function unifiedDiff(path: string, before: Uint8Array | undefined, after: Uint8Array | undefined, labels: readonly [string, string]): string | undefined {
+  const a = before === undefined ? '' : diffableText(before);
+  const b = after === undefined ? '' : diffableText(after);
+  if (a === undefined || b === undefined || a === b) return undefined;
+  return createTwoFilesPatch(before === undefined ? '/dev/null' : `a/${path}`, after === undefined ? '/dev/null' : `b/${path}`, a, b, labels[0], labels[1], {
+    context: 3,
+    headerOptions: { includeIndex: false, includeUnderline: false, includeFileHeaders: true },
+  });
+}
