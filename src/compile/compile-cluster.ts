@@ -28,7 +28,7 @@ export function compileConfig(model: ClusterModel, ctx: CompileContext): Artifac
       mode: 0o640,
       group: 'warewulf',
       nodes: all,
-      impact: { class: 'daemon-reload', service: 'warewulfd', reason: 'warewulfd reads nodes.conf only at start or reload; then rebuild overlays (herd apply does)' },
+      impact: { class: 'daemon-reload', service: 'warewulfd', reason: 'warewulfd reads nodes.conf only at start or reload; then rebuild the overlays (wwctl overlay build)' },
       description: 'Warewulf node registry',
     }),
     textArtifact({
