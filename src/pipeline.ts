@@ -4,11 +4,22 @@ import { hasErrors } from './diagnostics/diagnostic.ts';
 import type { ArtifactSet } from './artifacts/artifact.ts';
 import type { ClusterModel } from './spec/model.ts';
 import { loadSpecFromDisk } from './spec/load-from-disk.ts';
-import { compileCluster } from './compile/compile-cluster.ts';
+import { compileConfig } from './compile/compile-cluster.ts';
+import { artifactSet } from './artifacts/artifact.ts';
+import { buildClusterImages, defaultCacheDir } from './image/build/build-images.ts';
+import type { BuildProgress } from './image/build/build-image.ts';
+import { availableParallelism } from 'node:os';
 
 export interface CompileOptions {
   /** SOURCE_DATE_EPOCH (seconds) for archive timestamps; from the environment at the CLI edge. */
   readonly sourceDateEpoch?: number;
+  /** Build node images too (default true). Config-only callers (goldens, slurmctld checks) turn it off. */
+  readonly images?: boolean;
+  /** Parallel compression workers for image builds (default: available cores). */
+  readonly workers?: number;
+  /** Build cache; default `.herd/<cluster>/cache` beside the spec. */
+  readonly cacheDir?: string;
+  readonly onProgress?: (event: BuildProgress) => void;
 }
 
 export interface CompileResult {
@@ -26,13 +37,14 @@ export interface CompileResult {
   readonly model?: ClusterModel;
   /** Present when there were no error diagnostics. */
   readonly artifacts?: ArtifactSet;
+  /** Image build summary lines (built, reused from cache, pending). */
+  readonly imageSummary?: readonly string[];
   /** Source texts by display path, for code frames. */
   readonly sources: ReadonlyMap<string, string>;
 }
 
 /** Resolve `path` (a spec file or a folder holding cluster.yaml), load, validate and compile it. Throws a HerdFailure when the spec can't be read. */
 export async function compileSpecAt(path: string, cwd: string, options: CompileOptions = {}): Promise<CompileResult> {
-  void options;
   const spec = loadSpecFromDisk(path, cwd);
   const sources = new Map<string, string>();
   for (const [abs, bytes] of spec.inputs) {
@@ -41,6 +53,19 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
   }
   const base = { diagnostics: spec.diagnostics, specFile: spec.specPath, specDir: spec.specDir, displayPath: spec.displayPath, specHash: spec.specHash, sources };
   if (!spec.model || hasErrors(spec.diagnostics)) return { ...base, ...(spec.spec ? { clusterName: spec.spec.name } : {}) };
-  const artifacts = compileCluster(spec.model, { specDisplayPath: spec.displayPath });
-  return { ...base, clusterName: spec.model.name, model: spec.model, artifacts };
+  const config = compileConfig(spec.model, { specDisplayPath: spec.displayPath });
+  if (options.images === false) return { ...base, clusterName: spec.model.name, model: spec.model, artifacts: artifactSet(config) };
+  // Images: built offline (registry images come from the cache `herd pull` fills), reused when unchanged.
+  const images = await buildClusterImages(spec.model, {
+    specDir: spec.specDir,
+    cacheDir: options.cacheDir ?? defaultCacheDir(spec.specDir, spec.model.name),
+    workers: options.workers ?? Math.max(1, availableParallelism()),
+    offline: true,
+    ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const diagnostics = [...spec.diagnostics, ...images.diagnostics];
+  const withImages = { ...base, diagnostics, clusterName: spec.model.name, model: spec.model, imageSummary: images.summary };
+  if (hasErrors(images.diagnostics)) return withImages;
+  return { ...withImages, artifacts: artifactSet([...config, ...images.artifacts], images.pending) };
 }

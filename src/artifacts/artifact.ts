@@ -58,10 +58,20 @@ export interface Artifact {
   readonly description?: string;
 }
 
+/** Artifacts that could not be produced this run (e.g. an image whose source is not cached offline): whatever herd applied before under `prefix` is kept as it is. */
+export interface PendingArtifacts {
+  readonly prefix: string;
+  readonly reason: string;
+}
+
 export interface ArtifactSet {
   /** Sorted by path; paths are unique. */
   readonly artifacts: readonly Artifact[];
+  /** Paths herd must neither change nor delete this run. */
+  readonly pending?: readonly PendingArtifacts[];
 }
+
+export const isPendingPath = (set: ArtifactSet, path: string): boolean => (set.pending ?? []).some((p) => path === p.prefix || path.startsWith(p.prefix));
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
@@ -103,10 +113,10 @@ export function textArtifact(input: TextArtifactInput): Artifact {
 }
 
 /** Sort artifacts by path and reject duplicates (two compilers claiming one path is a bug). */
-export function artifactSet(artifacts: Iterable<Artifact>): ArtifactSet {
+export function artifactSet(artifacts: Iterable<Artifact>, pending: readonly PendingArtifacts[] = []): ArtifactSet {
   const sorted = [...artifacts].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]!.path === sorted[i - 1]!.path) throw new Error(`internal: two artifacts claim ${sorted[i]!.path}`);
   }
-  return { artifacts: sorted };
+  return pending.length > 0 ? { artifacts: sorted, pending } : { artifacts: sorted };
 }

@@ -71,3 +71,33 @@ export const RULES: Readonly<Record<string, RuleDoc>> = {
   'overlay/missing-source': { summary: 'A site overlay without its template folder.', rationale: 'Site overlays are folders beside the spec, laid out as on the node.' },
   'overlay/early-boot-in-runtime': { summary: 'An early-boot file in a runtime overlay.', rationale: SEED + 'a file that must exist before early boot (a tmpfiles.d rule, units, mounts) cannot live in a runtime overlay, because wwclient applies those after the OS is already up. It bit both slurmd and the /home mount.' },
 };
+
+/**
+ * Rules reported while building images (herd build/plan/apply), about the image content rather than the spec text.
+ * Typed by the builder's problem codes, so a new code without documentation does not compile. Covered by unit tests
+ * of src/image/fix and src/image/verify and by the image integration test, not by validate fixtures.
+ */
+export const BUILD_RULES: Readonly<Record<import('../image/fix/report.ts').ImageProblemCode | 'image/pending' | 'image/build-failed', RuleDoc>> = {
+  'image/pending': { summary: 'An image that cannot be built offline now.', rationale: 'plan and apply never contact registries: a docker:// source must be in the local cache (`herd pull`), and a local source must exist. Until then the image is reported pending and whatever was applied before is left untouched.' },
+  'image/build-failed': { summary: 'An image source that could not be read.', rationale: 'A corrupt or tampered blob, an unsupported layer format or an unreadable file stops the build; nothing is written.' },
+  'image/no-kernel': { summary: 'No kernel where Warewulf 4.6 looks for one.', rationale: SEED + 'on EL10 the kernel package puts vmlinuz in /lib/modules/<ver>/ only. herd looks where Warewulf 4.6 does (boot/vmlinuz-*, lib/modules/*/vmlinuz, ...); with none, nodes cannot boot.' },
+  'image/kernel-version': { summary: 'The kernel version the spec names is not in the image.', rationale: 'kernel.version must match an installed kernel (uname -r, a prefix, or a path).' },
+  'image/kernel-copy': { summary: 'The kernel could not be copied to /boot.', rationale: 'copy_to_boot places boot/vmlinuz-<ver> for tools that only look in /boot, which is what bit the seed lab.' },
+  'image/pin-collision': RULES['image/pin-collision']!,
+  'image/pin-shared-id': { summary: 'Two pins in one image share an ID.', rationale: 'Files of one account would belong to the other.' },
+  'image/pin-missing-account': { summary: 'A pinned account does not exist in the image.', rationale: 'The package that creates it (e.g. munge) must be installed in the image for the pin to mean anything.' },
+  'image/unknown-owner': { summary: 'An extra file is owned by a user the image does not have.', rationale: 'Owners are resolved through the image\'s own (pinned) /etc/passwd.' },
+  'image/unknown-group': { summary: 'An extra file is owned by a group the image does not have.', rationale: 'Groups are resolved through the image\'s own (pinned) /etc/group.' },
+  'image/file-conflict': { summary: 'An extra file collides with something in the image.', rationale: 'e.g. a file where the image has a directory with content.' },
+  'image/bad-file': { summary: 'An extra file entry is not usable.', rationale: 'e.g. a path outside the image or a symlink without a target.' },
+  'image/bad-exclude': { summary: 'An exclude pattern is not a valid pattern.', rationale: 'Patterns follow Go filepath.Match, as Warewulf\'s /etc/warewulf/excludes does.' },
+  'image/missing-program': { summary: 'A required program is not in the built image.', rationale: SEED + 'without mount.nfs /home failed with "mount program didn\'t pass remote address"; herd checks the built archive, not the source.' },
+  'image/missing-driver': { summary: 'The NIC driver of the nodes is neither built in nor a module in the image.', rationale: 'Without it the node has no network after boot.' },
+  'image/pin-not-applied': { summary: 'A pinned ID does not hold in the built archive.', rationale: SEED + 'the munge UID was fixed in passwd but not on /var/log/munge, and munged would not start.' },
+  'image/too-big-for-ram': { summary: 'The unpacked image does not fit in half of a node\'s RAM.', rationale: SEED + '"Initramfs unpacking failed: write error": the initramfs tmpfs is capped at half of RAM, and everything past the cap, overlays included, is silently dropped.' },
+  'image/size-over-declared': { summary: 'The built image is larger than images.<name>.size says.', rationale: 'validate checks node memory against the declared size, so it must not understate the real one.' },
+  'image/archive-bad-entry': { summary: 'The built archive has an entry herd cannot read back.', rationale: 'A packer bug: the archive is verified with an independent reader before it is used.' },
+};
+
+/** Every rule herd can report, for `herd explain`. */
+export const ALL_RULES: Readonly<Record<string, RuleDoc>> = { ...RULES, ...BUILD_RULES };

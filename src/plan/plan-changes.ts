@@ -1,5 +1,5 @@
 // planChanges (pure): compare the desired artifact set with the state manifest and the live target, giving sorted typed actions.
-import type { Artifact, ArtifactSet, Impact } from '../artifacts/artifact.ts';
+import { isPendingPath, type Artifact, type ArtifactSet, type Impact } from '../artifacts/artifact.ts';
 import { diffContents } from './content-diff.ts';
 import { ABSENT, type ChangeReason, type Drift, type FileState, type LiveFile, type LiveState, type Plan, type PlanAction } from './plan-types.ts';
 import type { ManifestEntry, StateManifest } from './state-manifest.ts';
@@ -132,7 +132,8 @@ export function planChanges(desired: ArtifactSet, manifest: StateManifest | unde
   const wanted = new Map(desired.artifacts.map((a) => [a.path, a]));
   const recorded = new Map((manifest?.entries ?? []).map((e) => [e.path, e]));
   const journaled = live.pending?.paths ?? {};
-  const paths = [...new Set([...wanted.keys(), ...recorded.keys(), ...Object.keys(journaled)])].sort(comparePaths);
+  // Pending artifacts (not producible this run) are left exactly as the last apply recorded them.
+  const paths = [...new Set([...wanted.keys(), ...recorded.keys(), ...Object.keys(journaled)])].filter((p) => wanted.has(p) || !isPendingPath(desired, p)).sort(comparePaths);
   const actions: PlanAction[] = [];
   for (const path of paths) {
     const d = wanted.get(path);

@@ -5,7 +5,7 @@
 // over its target, chmod/chown, unlink deletions → fsync the touched directories → store content indexes → write the manifest → drop the journal.
 import { chmodSync, chownSync, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Artifact, ArtifactSet } from '../artifacts/artifact.ts';
+import { isPendingPath, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
 import { applyBlocker } from '../plan/apply-blocker.ts';
 import { isArchive } from '../plan/plan-changes.ts';
@@ -250,6 +250,9 @@ function buildManifest(input: ApplyInput, desired: ReadonlyMap<string, Artifact>
       stat,
     });
   }
+  // Entries of pending artifacts (not producible this run) are carried over unchanged.
+  for (const e of previous?.entries ?? []) if (!desired.has(e.path) && isPendingPath(input.desired, e.path)) entries.push(e);
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const used = new Set(entries.map((e) => e.generation));
   const generations: Generation[] = (previous?.generations ?? []).filter((g) => used.has(g.generation));
   if (used.has(generation)) {

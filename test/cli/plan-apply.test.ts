@@ -171,7 +171,7 @@ describe('plan and apply on the real lab spec (compileSpecAt)', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'herd-lab-'));
-    cpSync(lab, join(dir, 'lab'), { recursive: true });
+    cpSync(lab, join(dir, 'lab'), { recursive: true, filter: (src) => !src.includes('/.herd') });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.ts';
-import { RULES } from '../../src/diagnostics/rule-catalog.ts';
+import { ALL_RULES as RULES } from '../../src/diagnostics/rule-catalog.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const INVALID = 'test/golden/validate/net/duplicate-mac';

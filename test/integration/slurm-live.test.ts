@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { pollUntil, withLabCluster, type ClusterContext } from './slurm/harness.ts';
 import { compileSpecAt } from '../../src/pipeline.ts';
 
-const compiled = await compileSpecAt('clusters/lab', new URL('../../', import.meta.url).pathname);
+const compiled = await compileSpecAt('clusters/lab', new URL('../../', import.meta.url).pathname, { images: false });
 const lab = new TextDecoder().decode(compiled.artifacts!.artifacts.find((a) => a.path === 'etc/slurm/slurm.conf')!.bytes!);
 const head = { name: 'head', addr: '10.0.0.1' };
 const nodes = [

@@ -7,6 +7,7 @@ import { compileSpecAt } from '../../pipeline.ts';
 import { renderDiagnostics, summarize } from '../../diagnostics/render-text.ts';
 import { renderEnvelope } from '../../diagnostics/render-json.ts';
 import { herdFailure } from '../../diagnostics/diagnostic.ts';
+import { progressReporter } from '../progress.ts';
 
 export const command: Command = {
   name: 'build',
@@ -17,7 +18,12 @@ export const command: Command = {
   async run(args, ctx) {
     const out = args.values.out as string | undefined;
     if (!out) throw herdFailure('cli/usage', 'herd build needs --out DIR', 'e.g. herd build clusters/lab --out build/lab');
-    const r = await compileSpecAt(args.positionals[0] ?? '.', ctx.io.cwd);
+    const epoch = ctx.io.env.SOURCE_DATE_EPOCH;
+    const r = await compileSpecAt(args.positionals[0] ?? '.', ctx.io.cwd, {
+      ...(epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
+      ...(progressReporter(ctx) ? { onProgress: progressReporter(ctx)! } : {}),
+    });
+    if (ctx.format === 'text' && r.imageSummary && r.imageSummary.length > 0) ctx.io.stderr.write(r.imageSummary.map((l) => `${l}\n`).join(''));
     if (!r.artifacts) {
       if (ctx.format === 'json') ctx.io.stdout.write(renderEnvelope('build', EXIT.findings, r.diagnostics));
       else ctx.io.stderr.write(renderDiagnostics(r.diagnostics, r.sources, ctx.color) + `\n${r.displayPath}: ${summarize(r.diagnostics)}\n`);

@@ -1,7 +1,7 @@
 // `herd explain <rule>` (I/O shell): print why a rule exists, with the trap behind it.
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
-import { RULES } from '../../diagnostics/rule-catalog.ts';
+import { ALL_RULES as RULES } from '../../diagnostics/rule-catalog.ts';
 import { didYouMean } from '../../spec/did-you-mean.ts';
 
 export const command: Command = {
