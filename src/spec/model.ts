@@ -164,11 +164,21 @@ export interface ClusterModel {
   readonly slurm: SlurmModel;
 }
 
-/** Freeze a value and everything under it, so no later stage can mutate the shared model. */
+/** Freeze a value and everything under it, so no later stage can mutate the shared model. Shared sub-objects are visited once. */
 export function deepFreeze<T>(v: T): T {
-  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  const stack: unknown[] = [v];
+  while (stack.length > 0) {
+    const x = stack.pop();
+    if (x === null || typeof x !== 'object' || Object.isFrozen(x)) continue;
+    Object.freeze(x);
+    if (Array.isArray(x)) {
+      for (const item of x) if (item !== null && typeof item === 'object') stack.push(item);
+    } else {
+      for (const k in x) {
+        const item = (x as Record<string, unknown>)[k];
+        if (item !== null && typeof item === 'object') stack.push(item);
+      }
+    }
   }
   return v;
 }
