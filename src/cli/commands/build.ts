@@ -1,5 +1,6 @@
 // `herd build [path] --out DIR` (I/O shell): write the compiled artifact set as a directory tree, byte-identical on every run.
-import { mkdirSync, writeFileSync, chmodSync, rmSync, renameSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, chmodSync, rmSync, renameSync, existsSync, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -38,9 +39,11 @@ export const command: Command = {
       mkdirSync(dirname(p), { recursive: true });
       if (a.bytes) writeFileSync(p, a.bytes);
       else if (a.produce) {
-        const chunks: Uint8Array[] = [];
-        for await (const c of a.produce()) chunks.push(c);
-        writeFileSync(p, Buffer.concat(chunks));
+        // Stream large artifacts (images) to disk: never hold one in memory.
+        const out = createWriteStream(p);
+        for await (const c of a.produce()) if (!out.write(c)) await once(out, 'drain');
+        out.end();
+        await once(out, 'finish');
       }
       chmodSync(p, a.mode);
     }
