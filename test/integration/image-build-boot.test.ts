@@ -102,6 +102,23 @@ describe('herd builds a bootable image from a real rootfs', () => {
     expect(sha(bytes)).toBe(get(first, 'provision/images/tiny.img').sha256);
   }, 600_000);
 
+  it('builds the same bytes from an OCI image layout of the same rootfs (made with umoci)', async () => {
+    const spec = join(work, 'cluster');
+    const layout = join(spec, 'layout');
+    execFileSync('umoci', ['init', '--layout', layout]);
+    execFileSync('umoci', ['new', '--image', `${layout}:tiny`]);
+    execFileSync('umoci', ['insert', '--image', `${layout}:tiny`, join(spec, 'rootfs'), '/']);
+    writeFileSync(join(spec, 'cluster.yaml'), SPEC.replace('source: dir:rootfs', 'source: oci:layout:tiny'));
+    try {
+      const oci = await compileSpecAt(spec, work, { sourceDateEpoch: 1_700_000_000, cacheDir: join(work, 'cache-oci') });
+      expect(oci.diagnostics.filter((d) => d.severity === 'error'), JSON.stringify(oci.diagnostics, null, 2)).toEqual([]);
+      expect(get(oci, 'provision/images/tiny.img').contents).toEqual(get(first, 'provision/images/tiny.img').contents);
+      expect(get(oci, 'provision/images/tiny.img').sha256).toBe(get(first, 'provision/images/tiny.img').sha256);
+    } finally {
+      writeFileSync(join(spec, 'cluster.yaml'), SPEC);
+    }
+  }, 600_000);
+
   it('is read back identically by GNU cpio and bsdtar, matching the content index', async () => {
     const img = join(work, 'tiny.img');
     writeFileSync(img, await bytesOf(get(first, 'provision/images/tiny.img')));
