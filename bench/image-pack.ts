@@ -1,6 +1,8 @@
 // Benchmark (I/O): herd's directory → .img.gz packer against `find | cpio -o -H newc | gzip -6` and `… | pigz -6`.
-// Run: node --import tsx bench/image-pack.ts [--runs N] [--dir /tmp/herd-bench-rootfs] [--regen]
-// The rootfs (≥ 1 GiB, ≥ 50,000 files) is generated once, deterministically, and cached under --dir.
+// Run: node --import tsx bench/image-pack.ts [--runs N] [--dir /tmp/herd-bench-rootfs] [--regen] [--gen-only]
+//        [--skip-gzip] [--workers N] [--block-size BYTES]
+// The rootfs (≥ 1 GiB, ≥ 50,000 files) is generated once, deterministically, and cached under --dir. Each run times
+// herd in a child process (so its peak RSS, worker threads included, is its own), then the two shell pipelines.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync, statSync, symlinkSync, linkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

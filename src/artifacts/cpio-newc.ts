@@ -65,10 +65,15 @@ export interface CpioOptions {
   readonly chunkSize?: number;
   /** Pad the archive end to a multiple of this (GNU cpio: 512). Default 512; 4 means no extra padding. */
   readonly padTo?: number;
+  /**
+   * Reuse one batch buffer: each chunk is valid only until the next is requested. Saves an allocation per chunk (and
+   * the garbage collections they trigger); only for consumers that copy or finish with a chunk before pulling the next.
+   */
+  readonly transientChunks?: boolean;
 }
 
 export interface CpioStream {
-  /** The archive bytes; each chunk is a fresh buffer the consumer may keep. Iterate once. */
+  /** The archive bytes; each chunk is a fresh buffer the consumer may keep (unless `transientChunks`). Iterate once. */
   readonly chunks: AsyncIterable<Uint8Array>;
   /** The content index in archive order; throws until `chunks` has been fully consumed. */
   contents(): readonly ContentEntry[];
@@ -314,7 +319,7 @@ export function cpioNewc(entries: readonly CpioEntry[], options: CpioOptions = {
     const take = (): Buffer => {
       const out = buf.subarray(0, fill);
       written += fill;
-      buf = Buffer.allocUnsafe(chunkSize);
+      if (!options.transientChunks) buf = Buffer.allocUnsafe(chunkSize);
       fill = 0;
       return out;
     };

@@ -7,6 +7,7 @@
 // serial gzip), and ended with a sync flush so the pieces concatenate byte-aligned; the last block ends with
 // Z_FINISH. The CRC-32 and length in the trailer cover the whole input; the CRC is computed here on the calling
 // thread with zlib.crc32 (about 0.25 s per GiB), which keeps workers free of ordering concerns.
+// Blocks travel to and from the workers through SharedArrayBuffer slots (see gzip-worker.ts), not per-block buffers.
 // Output bytes depend on (input, level, blockSize) only, never on the number of workers or timing.
 import { Worker } from 'node:worker_threads';
 import zlib from 'node:zlib';
@@ -24,51 +25,58 @@ export interface GzipParallelOptions {
   readonly blockSize?: number;
   /** Blocks submitted but not yet yielded; bounds memory. Default 4 per worker (at least 4). */
   readonly maxInFlight?: number;
+  /**
+   * Yield views into reused shared buffers, valid only until the next chunk is requested, instead of a fresh copy of
+   * each block. Only for consumers that copy or finish with a chunk before pulling the next (not for stream.write).
+   */
+  readonly transientChunks?: boolean;
 }
 
 const DICT = 32 * 1024;
 
 interface Job {
   readonly seq: number;
-  readonly buf: ArrayBuffer;
+  readonly slot: number;
   readonly dictLen: number;
   readonly dataLen: number;
   readonly last: boolean;
   readonly level: number;
 }
 
-/** The same computation as the worker, for workers: 0. */
-function deflateBlock(job: Job): Uint8Array {
-  const all = new Uint8Array(job.buf);
-  const opts: zlib.ZlibOptions = { level: job.level, finishFlush: job.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
-  if (job.dictLen > 0) opts.dictionary = all.subarray(0, job.dictLen);
-  return zlib.deflateRawSync(all.subarray(job.dictLen, job.dictLen + job.dataLen), opts);
-}
-
-/** A compressed block, and the job's input buffer once it may be reused. */
-interface Done {
-  readonly out: Uint8Array;
-  readonly buf: ArrayBuffer | undefined;
+/** Shared input/output memory: slot i of `input` holds [dictionary][data], slot i of `output` its deflate bytes. */
+interface Slots {
+  readonly input: Uint8Array;
+  readonly output: Uint8Array;
+  readonly slotIn: number;
+  readonly slotOut: number;
 }
 
 interface Pool {
-  run(job: Job): Promise<Done>;
+  /** Resolves to the block's deflate bytes: a view of its output slot, or an own buffer. */
+  run(job: Job): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
 interface WorkerReply {
   seq: number;
-  out?: ArrayBuffer;
-  buf?: ArrayBuffer;
+  len?: number;
+  big?: ArrayBuffer;
   error?: string;
 }
 
-function inlinePool(): Pool {
-  return { run: (job) => Promise.resolve().then(() => ({ out: deflateBlock(job), buf: job.buf })), close: async () => {} };
+/** The same computation as the worker, for workers: 0. */
+function inlinePool(m: Slots): Pool {
+  const deflate = (job: Job): Uint8Array => {
+    const base = job.slot * m.slotIn;
+    const opts: zlib.ZlibOptions = { level: job.level, finishFlush: job.last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
+    if (job.dictLen > 0) opts.dictionary = m.input.subarray(base, base + job.dictLen);
+    return zlib.deflateRawSync(m.input.subarray(base + job.dictLen, base + job.dictLen + job.dataLen), opts);
+  };
+  return { run: (job) => Promise.resolve().then(() => deflate(job)), close: async () => {} };
 }
 
-function workerPool(size: number): Pool {
-  const waiting = new Map<number, { resolve: (d: Done) => void; reject: (e: Error) => void }>();
+function workerPool(size: number, m: Slots): Pool {
+  const waiting = new Map<number, { slot: number; resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
   const queue: Job[] = [];
   const idle: Worker[] = [];
   const workers: Worker[] = [];
@@ -80,19 +88,19 @@ function workerPool(size: number): Pool {
     waiting.clear();
     queue.length = 0;
   };
-  const post = (w: Worker, job: Job): void => {
-    w.postMessage(job, [job.buf]);
-  };
+  const workerData = { input: m.input.buffer, output: m.output.buffer, slotIn: m.slotIn, slotOut: m.slotOut };
   for (let i = 0; i < size; i++) {
     // execArgv: [] keeps the parent's loaders (e.g. --import tsx) out of the workers: the eval'd script needs none.
-    const w = new Worker(GZIP_WORKER_SOURCE, { eval: true, execArgv: [] });
-    w.on('message', (m: WorkerReply) => {
-      const p = waiting.get(m.seq);
-      waiting.delete(m.seq);
-      if (m.error !== undefined || !m.out) p?.reject(new Error(`gzip worker: ${m.error ?? 'no output'}`));
-      else p?.resolve({ out: new Uint8Array(m.out), buf: m.buf });
+    const w = new Worker(GZIP_WORKER_SOURCE, { eval: true, execArgv: [], workerData });
+    w.on('message', (r: WorkerReply) => {
+      const p = waiting.get(r.seq);
+      waiting.delete(r.seq);
+      if (p) {
+        if (r.error !== undefined || r.len === undefined) p.reject(new Error(`gzip worker: ${r.error ?? 'no output'}`));
+        else p.resolve(r.big ? new Uint8Array(r.big) : m.output.subarray(p.slot * m.slotOut, p.slot * m.slotOut + r.len));
+      }
       const next = queue.shift();
-      if (next) post(w, next);
+      if (next) w.postMessage(next);
       else idle.push(w);
     });
     w.on('error', (err) => fail(new Error(`gzip worker crashed: ${err.message}`)));
@@ -105,10 +113,10 @@ function workerPool(size: number): Pool {
   return {
     run(job) {
       if (failure) return Promise.reject(failure);
-      return new Promise<Done>((resolve, reject) => {
-        waiting.set(job.seq, { resolve, reject });
+      return new Promise<Uint8Array>((resolve, reject) => {
+        waiting.set(job.seq, { slot: job.slot, resolve, reject });
         const w = idle.pop();
-        if (w) post(w, job);
+        if (w) w.postMessage(job);
         else queue.push(job);
       });
     },
@@ -133,7 +141,7 @@ function gzipTrailer(crc: number, length: number): Uint8Array {
 }
 
 interface Slot {
-  readonly promise: Promise<Done>;
+  readonly promise: Promise<Uint8Array>;
   value?: Uint8Array;
 }
 
@@ -149,39 +157,41 @@ export async function* gzipParallel(source: AsyncIterable<Uint8Array> | Iterable
   if (!Number.isInteger(blockSize) || blockSize < DICT) throw new Error(`gzip: blockSize must be an integer ≥ ${DICT}`);
   if (!Number.isInteger(workers) || workers < 0) throw new Error(`gzip: workers must be a non-negative integer`);
   const maxInFlight = options.maxInFlight ?? Math.max(4, 4 * workers);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new Error(`gzip: maxInFlight must be a positive integer`);
+  const own = (b: Uint8Array): Uint8Array => (options.transientChunks ? b : b.slice());
 
-  const pool = workers === 0 ? inlinePool() : workerPool(workers);
+  // Job j uses slot j % slots. Slot reuse is safe: job j + slots is filled only after job j was yielded and the
+  // consumer asked for more, because at most maxInFlight jobs are submitted and not yet yielded.
+  const slots = maxInFlight + 1;
+  const slotIn = DICT + blockSize;
+  const slotOut = blockSize + (blockSize >> 4) + 1024; // above zlib's deflateBound for one block plus a sync flush
+  const mem: Slots = { input: new Uint8Array(new SharedArrayBuffer(slots * slotIn)), output: new Uint8Array(new SharedArrayBuffer(slots * slotOut)), slotIn, slotOut };
+  const pool = workers === 0 ? inlinePool(mem) : workerPool(workers, mem);
   const inflight: Slot[] = [];
   let seq = 0;
   let crc = 0;
   let total = 0;
-  // Input buffers come back from the workers and are reused: allocating (and zeroing) one per block costs more than deflate's setup.
-  const spare: ArrayBuffer[] = [];
-  const fresh = (): Uint8Array => new Uint8Array(spare.pop() ?? new ArrayBuffer(DICT + blockSize));
-  let block = fresh();
   let dictLen = 0;
   let dataLen = 0;
 
   const submit = (last: boolean): void => {
-    const job: Job = { seq: seq++, buf: block.buffer as ArrayBuffer, dictLen, dataLen, last, level };
+    const slot = seq % slots;
+    const job: Job = { seq, slot, dictLen, dataLen, last, level };
+    seq++;
     if (!last) {
-      // The next block's dictionary is this block's last 32 KiB; copy it before the buffer is transferred away.
-      const next = fresh();
-      next.set(block.subarray(dictLen + dataLen - DICT, dictLen + dataLen), 0);
-      block = next;
+      // The next block's dictionary is the last 32 KiB of this one's data.
+      const end = slot * slotIn + dictLen + dataLen;
+      mem.input.copyWithin((seq % slots) * slotIn, end - DICT, end);
       dictLen = DICT;
       dataLen = 0;
     }
-    const slot: Slot = { promise: pool.run(job) };
+    const s: Slot = { promise: pool.run(job) };
     // A rejection is observed when the slot is awaited in order; this handler only keeps it from counting as unhandled.
-    slot.promise.then(
-      (d) => {
-        slot.value = d.out;
-        if (d.buf && d.buf.byteLength === DICT + blockSize) spare.push(d.buf);
-      },
+    s.promise.then(
+      (v) => (s.value = v),
       () => {},
     );
-    inflight.push(slot);
+    inflight.push(s);
   };
 
   try {
@@ -192,17 +202,17 @@ export async function* gzipParallel(source: AsyncIterable<Uint8Array> | Iterable
       for (let off = 0; off < piece.length; ) {
         if (dataLen === blockSize) {
           submit(false);
-          while (inflight.length >= maxInFlight) yield (await inflight.shift()!.promise).out;
-          while (inflight[0]?.value) yield inflight.shift()!.value!;
+          while (inflight.length >= maxInFlight) yield own(await inflight.shift()!.promise);
+          while (inflight[0]?.value) yield own(inflight.shift()!.value!);
         }
         const n = Math.min(blockSize - dataLen, piece.length - off);
-        block.set(piece.subarray(off, off + n), dictLen + dataLen);
+        mem.input.set(piece.subarray(off, off + n), (seq % slots) * slotIn + dictLen + dataLen);
         dataLen += n;
         off += n;
       }
     }
     submit(true);
-    while (inflight.length > 0) yield (await inflight.shift()!.promise).out;
+    while (inflight.length > 0) yield own(await inflight.shift()!.promise);
     yield gzipTrailer(crc, total);
   } finally {
     await pool.close();

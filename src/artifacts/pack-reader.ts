@@ -4,8 +4,11 @@
 // reads hit the disk. Synchronous reads on the calling thread stall the whole pipeline; promise-based reads cost
 // ~3x the CPU per small file (measured: 67 µs against 23 µs for open/read/close), and CPU is what the compressor
 // workers need. A reader thread doing plain synchronous reads overlaps the disk with compression at the lowest CPU
-// cost, and hands over one transferred arena per 4 MiB instead of one message per file.
-// Flow control: at most ARENAS arenas are posted and not yet consumed (a shared counter the reader waits on).
+// cost, and sends one message per 4 MiB arena instead of one per file.
+// Memory: the arenas are slots of one SharedArrayBuffer, so nothing is allocated or transferred per arena (each
+// transfer counts as new external memory and drives full GCs of the calling thread's heap).
+// Flow control: the reader takes a credit (a shared counter) before filling an arena and the calling thread returns
+// it once every piece of that arena has been handed out and the consumer has asked for the next one.
 import { Worker } from 'node:worker_threads';
 
 const ARENA = 4 << 20;
@@ -17,28 +20,35 @@ const READER_SOURCE = `
 'use strict';
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { files, arenaSize, piece, credits } = workerData;
-let arena = new Uint8Array(new ArrayBuffer(arenaSize));
+const { files, arenaSize, arenas, piece, credits, memory } = workerData;
+const mem = new Uint8Array(memory);
+let arena = -1;
+let base = 0;
 let fill = 0;
 let items = [];
-function post() {
-  if (items.length === 0) return;
+function acquire() {
   for (let c = Atomics.load(credits, 0); c <= 0; c = Atomics.load(credits, 0)) Atomics.wait(credits, 0, c);
   Atomics.sub(credits, 0, 1);
-  parentPort.postMessage({ arena: arena.buffer, items }, [arena.buffer]);
-  arena = new Uint8Array(new ArrayBuffer(arenaSize));
+  arena++;
+  base = (arena % arenas) * arenaSize;
   fill = 0;
   items = [];
+}
+function post(more) {
+  if (items.length === 0) return;
+  parentPort.postMessage({ slot: arena % arenas, items });
+  if (more) acquire();
 }
 function readInto(fd, want) {
   let got = 0;
   while (got < want) {
-    const n = fs.readSync(fd, arena, fill + got, want - got, null);
+    const n = fs.readSync(fd, mem, base + fill + got, want - got, null);
     if (n === 0) break;
     got += n;
   }
   return got;
 }
+acquire();
 for (let k = 0; k < files.length; k++) {
   const [abs, size] = files[k];
   let fd = -1;
@@ -46,7 +56,7 @@ for (let k = 0; k < files.length; k++) {
     fd = fs.openSync(abs, 'r');
     if (size < arenaSize) {
       // Reading size+1 bytes shows in the same call whether the file grew since lstat.
-      if (arenaSize - fill < size + 1) post();
+      if (arenaSize - fill < size + 1) post(true);
       const got = readInto(fd, size + 1);
       if (got !== size) throw new Error('changed while being archived (' + size + ' bytes at lstat, ' + (got > size ? 'more' : got) + ' now)');
       items.push({ file: k, off: fill, len: size, end: true });
@@ -54,7 +64,7 @@ for (let k = 0; k < files.length; k++) {
     } else {
       for (let left = size; left > 0; ) {
         const n = Math.min(piece, left);
-        if (arenaSize - fill < n) post();
+        if (arenaSize - fill < n) post(true);
         if (readInto(fd, n) !== n) throw new Error('shrank while being archived');
         left -= n;
         items.push({ file: k, off: fill, len: n, end: left === 0 });
@@ -68,7 +78,7 @@ for (let k = 0; k < files.length; k++) {
     if (fd >= 0) fs.closeSync(fd);
   }
 }
-post();
+post(false);
 `;
 
 interface ReadItem {
@@ -80,7 +90,7 @@ interface ReadItem {
 }
 
 export interface FileReader {
-  /** File number k's bytes (k = 0, 1, 2 … in order). Pieces are views of arenas that are never reused. */
+  /** File number k's bytes (k = 0, 1, 2 … in order). Pieces are views of shared arenas, valid until the next is requested. */
   take(k: number): AsyncGenerator<Uint8Array>;
   close(): Promise<void>;
 }
@@ -89,13 +99,14 @@ export interface FileReader {
 export function startReader(files: readonly (readonly [string, number])[]): FileReader {
   const credits = new Int32Array(new SharedArrayBuffer(4));
   credits[0] = ARENAS;
-  const worker = new Worker(READER_SOURCE, { eval: true, execArgv: [], workerData: { files, arenaSize: ARENA, piece: PIECE, credits } });
+  const memory = new SharedArrayBuffer(ARENAS * ARENA);
+  const worker = new Worker(READER_SOURCE, { eval: true, execArgv: [], workerData: { files, arenaSize: ARENA, arenas: ARENAS, piece: PIECE, credits, memory } });
   const arrived: { arena: Uint8Array; items: ReadItem[] }[] = [];
   let wake: (() => void) | undefined;
   let failure: Error | undefined;
   let closed = false;
-  worker.on('message', (m: { arena: ArrayBuffer; items: ReadItem[] }) => {
-    arrived.push({ arena: new Uint8Array(m.arena), items: m.items });
+  worker.on('message', (m: { slot: number; items: ReadItem[] }) => {
+    arrived.push({ arena: new Uint8Array(memory, m.slot * ARENA, ARENA), items: m.items });
     wake?.();
   });
   worker.on('error', (err) => {

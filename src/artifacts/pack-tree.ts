@@ -107,8 +107,9 @@ export function scanDirectory(root: string, options: ScanOptions = {}): CpioEntr
 
 /** The walk itself: entries (files without data) paired with their absolute paths. */
 function walkTree(root: string, options: ScanOptions): [CpioEntry, string][] {
-  const rootDev = fs.lstatSync(root).dev;
+  const rootDev = fs.statSync(root).dev;
   const sde = options.sourceDateEpoch;
+  if (sde !== undefined && (!Number.isInteger(sde) || sde < 0)) throw new Error(`pack: sourceDateEpoch must be a non-negative integer, got ${sde}`);
   const xdev = options.oneFileSystem ?? true;
   const out: [CpioEntry, string][] = [];
   const stack: string[] = [''];
@@ -159,7 +160,10 @@ interface Sink {
   abort(): Promise<void>;
 }
 
-/** A file sink batching into 4 MiB writes with at most two in flight, or a stream sink honouring back-pressure. */
+/**
+ * A file sink batching into 4 MiB writes (three buffers in rotation, so writes overlap the work), or a stream sink
+ * honouring back-pressure. Both copy what they are given before returning: the chunks they get are transient.
+ */
 async function openSink(target: string | Writable): Promise<Sink> {
   const hash = createHash('sha256');
   let size = 0;
@@ -168,7 +172,7 @@ async function openSink(target: string | Writable): Promise<Sink> {
       async write(chunk) {
         hash.update(chunk);
         size += chunk.length;
-        if (!target.write(chunk)) await new Promise<void>((resolve, reject) => {
+        if (!target.write(Buffer.from(chunk))) await new Promise<void>((resolve, reject) => {
           const done = (err?: Error): void => {
             target.off('drain', done);
             target.off('error', done);
@@ -189,31 +193,27 @@ async function openSink(target: string | Writable): Promise<Sink> {
   const partial = `${target}.partial`;
   const fh = await fs.promises.open(partial, 'w');
   const BATCH = 4 << 20;
-  let buf = Buffer.allocUnsafe(BATCH);
+  let buf: Buffer = Buffer.allocUnsafe(BATCH);
   let fill = 0;
   let pos = 0;
-  const pending: Promise<unknown>[] = [];
+  const spare: Buffer[] = [];
+  const pending: { done: Promise<unknown>; buf: Buffer }[] = [];
   const flush = async (): Promise<void> => {
     if (fill === 0) return;
-    const out = buf.subarray(0, fill);
-    pending.push(fh.write(out, 0, out.length, pos));
-    pos += out.length;
-    buf = Buffer.allocUnsafe(BATCH);
+    pending.push({ done: fh.write(buf, 0, fill, pos), buf });
+    pos += fill;
     fill = 0;
-    while (pending.length > 2) await pending.shift();
+    if (pending.length > 2) {
+      const oldest = pending.shift()!;
+      await oldest.done;
+      spare.push(oldest.buf);
+    }
+    buf = spare.pop() ?? Buffer.allocUnsafe(BATCH);
   };
   return {
     async write(chunk) {
       hash.update(chunk);
       size += chunk.length;
-      if (chunk.length >= BATCH / 4) {
-        // Large chunks (fresh buffers nobody modifies) go out as they are, after what is batched before them.
-        await flush();
-        pending.push(fh.write(chunk, 0, chunk.length, pos));
-        pos += chunk.length;
-        while (pending.length > 2) await pending.shift();
-        return;
-      }
       for (let off = 0; off < chunk.length; ) {
         const n = Math.min(chunk.length - off, BATCH - fill);
         buf.set(chunk.subarray(off, off + n), fill);
@@ -224,13 +224,13 @@ async function openSink(target: string | Writable): Promise<Sink> {
     },
     async end() {
       await flush();
-      await Promise.all(pending.splice(0));
+      await Promise.all(pending.splice(0).map((p) => p.done));
       await fh.close();
       await fs.promises.rename(partial, target);
       return { sha256: hash.digest('hex'), size };
     },
     async abort() {
-      await Promise.allSettled(pending.splice(0));
+      await Promise.allSettled(pending.splice(0).map((p) => p.done));
       await fh.close().catch(() => {});
       await fs.promises.rm(partial, { force: true });
     },
@@ -268,7 +268,8 @@ export async function packDirectory(root: string, outputs: PackOutputs, options:
   const { entries, reader } = withReader(walkTree(root, options));
   const sinks: Sink[] = [];
   try {
-    const archive = cpioNewc(entries);
+    // Every consumer below copies a chunk before asking for the next, so both stages may reuse their buffers.
+    const archive = cpioNewc(entries, { transientChunks: true });
     const img = outputs.img === undefined ? undefined : await openSink(outputs.img);
     if (img) sinks.push(img);
     const gz = outputs.gz === undefined ? undefined : await openSink(outputs.gz);
@@ -280,7 +281,12 @@ export async function packDirectory(root: string, outputs: PackOutputs, options:
       }
     }
     if (gz) {
-      const compressed = gzipParallel(tee(), { workers: options.workers ?? availableParallelism(), level: options.level ?? 6, ...(options.blockSize ? { blockSize: options.blockSize } : {}) });
+      const compressed = gzipParallel(tee(), {
+        workers: options.workers ?? availableParallelism(),
+        level: options.level ?? 6,
+        transientChunks: true,
+        ...(options.blockSize ? { blockSize: options.blockSize } : {}),
+      });
       for await (const chunk of compressed) await gz.write(chunk);
     } else {
       for await (const chunk of tee()) void chunk;

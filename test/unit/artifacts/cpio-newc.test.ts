@@ -185,6 +185,20 @@ describe('cpio newc writer', () => {
     expect(gnuList(Buffer.concat(parts))).toHaveLength(5001);
   });
 
+  it('with transientChunks reuses one buffer and writes the same bytes', async () => {
+    const big = Array.from({ length: 3000 }, (_, i) => file(`f${String(i).padStart(4, '0')}`, `${i}`.repeat(20)));
+    const ref = (await write(big)).bytes;
+    const copies: Buffer[] = [];
+    const seen = new Set<ArrayBufferLike>();
+    for await (const c of cpioNewc(big, { transientChunks: true, chunkSize: 16 * 1024 }).chunks) {
+      copies.push(Buffer.from(c));
+      seen.add(c.buffer);
+    }
+    expect(Buffer.concat(copies).equals(ref)).toBe(true);
+    expect(copies.length).toBeGreaterThan(5);
+    expect(seen.size).toBe(1);
+  });
+
   it('is byte-for-byte reproducible', async () => {
     const a = await write(tree);
     const b = await write(tree);

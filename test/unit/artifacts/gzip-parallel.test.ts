@@ -76,6 +76,20 @@ describe('gzipParallel', () => {
     expect((await gz(ragged, { workers: 2, blockSize: B })).bytes.equals(ref)).toBe(true);
   });
 
+  it('with transientChunks yields reused views that give the same bytes when copied before the next pull', async () => {
+    const ref = (await gz(data, { workers: 2, blockSize: B })).bytes;
+    const views: Uint8Array[] = [];
+    const copies: Buffer[] = [];
+    for await (const c of gzipParallel([data], { workers: 2, blockSize: B, maxInFlight: 2, transientChunks: true })) {
+      views.push(c);
+      copies.push(Buffer.from(c));
+    }
+    expect(Buffer.concat(copies).equals(ref)).toBe(true);
+    // The views share memory that later blocks overwrote, which is why the option is opt-in.
+    expect(views.slice(1, -1).every((v) => v.buffer instanceof SharedArrayBuffer)).toBe(true);
+    expect(Buffer.concat(views).equals(ref)).toBe(false);
+  });
+
   it('primes each block with the previous 32 KiB: size stays within 1% of serial zlib at the same level', async () => {
     const big = sample(2 << 20, 7);
     for (const level of [1, 6, 9]) {
