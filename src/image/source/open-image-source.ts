@@ -49,6 +49,27 @@ async function closeOnError<T>(index: ArchiveIndex, f: () => Promise<T>): Promis
   }
 }
 
+/** An ImageSource for the layered transports: metadata already read, layers applied on buildTree(). */
+function layeredSource(
+  ref: string,
+  transport: 'oci' | 'oci-archive' | 'docker-archive',
+  where: string,
+  img: { readonly manifestDigest?: string | undefined; readonly config: NonNullable<ImageSource['config']>; readonly layers: readonly LayerInfo[] },
+  close: () => Promise<void>,
+): ImageSource {
+  return {
+    ref,
+    transport,
+    where,
+    ...(img.manifestDigest === undefined ? {} : { manifestDigest: img.manifestDigest }),
+    config: img.config,
+    layers: img.layers,
+    warnings: [],
+    buildTree: (b) => applyLayers(img.layers, b),
+    close,
+  };
+}
+
 /**
  * Open an image input named by the spec's `source:` syntax. Metadata (index, manifest, config) is read and
  * verified now; layers are read, verified and applied by buildTree(). Call close() when done.
@@ -68,33 +89,13 @@ export async function openImageSource(ref: string, opts: OpenImageOptions): Prom
     case 'oci': {
       await expect(parsed.path, 'directory', ref);
       const img = await readOciLayout(dirAccess(parsed.path), parsed.tag, platform);
-      return {
-        ref,
-        transport: 'oci',
-        where: withTag(parsed.path, parsed.tag),
-        manifestDigest: img.manifestDigest,
-        config: img.config,
-        layers: img.layers,
-        warnings: [],
-        buildTree: (b) => applyLayers(img.layers, b),
-        close: noop,
-      };
+      return layeredSource(ref, 'oci', withTag(parsed.path, parsed.tag), img, noop);
     }
     case 'oci-archive': {
       await expect(parsed.path, 'file', ref);
       const index = await indexArchive(parsed.path, scratch);
       const img = await closeOnError(index, () => readOciLayout(archiveAccess(index), parsed.tag, platform));
-      return {
-        ref,
-        transport: 'oci-archive',
-        where: withTag(parsed.path, parsed.tag),
-        manifestDigest: img.manifestDigest,
-        config: img.config,
-        layers: img.layers,
-        warnings: [],
-        buildTree: (b) => applyLayers(img.layers, b),
-        close: () => index.close(),
-      };
+      return layeredSource(ref, 'oci-archive', withTag(parsed.path, parsed.tag), img, () => index.close());
     }
     case 'docker-archive': {
       await expect(parsed.path, 'file', ref);
@@ -108,17 +109,7 @@ export async function openImageSource(ref: string, opts: OpenImageOptions): Prom
         const d = await readDockerArchive(index, parsed.reference, parsed.sourceIndex, platform);
         return { config: d.config, layers: d.layers, manifestDigest: undefined };
       });
-      return {
-        ref,
-        transport: 'docker-archive',
-        where,
-        ...(img.manifestDigest === undefined ? {} : { manifestDigest: img.manifestDigest }),
-        config: img.config,
-        layers: img.layers,
-        warnings: [],
-        buildTree: (b) => applyLayers(img.layers, b),
-        close: () => index.close(),
-      };
+      return layeredSource(ref, 'docker-archive', where, img, () => index.close());
     }
     case 'tar': {
       await expect(parsed.path, 'file', ref);
