@@ -17,9 +17,17 @@ export interface FactorOutput {
   readonly nodes: Map<string, FieldMap>;
 }
 
-/** Comparable form of a field value: primitives as themselves, structures serialised once per node. */
-type Canon = string | number | boolean | null | undefined;
-const canon = (v: unknown): Canon => (v !== null && typeof v === 'object' ? JSON.stringify(v) : (v as Canon));
+/** Structured values serialised once each (nodes usually share the very same arrays, which compare by identity first). */
+const jsonCache = new WeakMap<object, string>();
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  const ja = jsonCache.get(a) ?? JSON.stringify(a);
+  const jb = jsonCache.get(b) ?? JSON.stringify(b);
+  jsonCache.set(a, ja);
+  jsonCache.set(b, jb);
+  return ja === jb;
+}
 
 /**
  * For each profile, keep the fields on which all its nodes agree. Scalars then merge "last setter wins" to the same value,
@@ -29,41 +37,50 @@ const canon = (v: unknown): Canon => (v !== null && typeof v === 'object' ? JSON
 export function factorProfiles(input: FactorInput): FactorOutput {
   const members = new Map<string, string[]>();
   for (const [node, profs] of input.profilesOf) for (const p of profs) { const list = members.get(p); if (list) list.push(node); else members.set(p, [node]); }
-  const canonOf = new Map<string, Map<string, Canon>>();
-  for (const [node, fields] of input.nodes) canonOf.set(node, new Map(Object.entries(fields).map(([k, v]) => [k, canon(v)])));
   const profiles = new Map<string, FieldMap>();
   for (const [p, nodes] of members) {
     const first = input.nodes.get(nodes[0]!) ?? {};
-    const firstCanon = canonOf.get(nodes[0]!)!;
     const common: FieldMap = {};
     for (const [field, value] of Object.entries(first)) {
-      const c = firstCanon.get(field);
-      if (nodes.every((n) => { const m = canonOf.get(n); return m !== undefined && m.has(field) && m.get(field) === c; })) common[field] = value;
+      let all = true;
+      for (const n of nodes) {
+        const f = input.nodes.get(n);
+        if (!f || !(field in f) || !same(f[field], value)) {
+          all = false;
+          break;
+        }
+      }
+      if (all) common[field] = value;
     }
     profiles.set(p, common);
   }
   // A later profile repeating what an earlier-listed profile already gives all its nodes is redundant: drop it there.
   for (const [p, nodes] of members) {
-    for (const field of Object.keys(profiles.get(p)!)) {
+    const fields = profiles.get(p)!;
+    for (const field of Object.keys(fields)) {
       const redundant = nodes.every((n) => {
         const profs = input.profilesOf.get(n)!;
-        const earlier = profs.slice(0, profs.indexOf(p));
-        return earlier.some((q) => field in (profiles.get(q) ?? {}));
+        for (const q of profs) {
+          if (q === p) return false;
+          if (field in (profiles.get(q) ?? {})) return true;
+        }
+        return false;
       });
-      if (redundant) delete profiles.get(p)![field];
+      if (redundant) delete fields[field];
     }
   }
   for (const field of input.listFields) {
     for (const profs of input.profilesOf.values()) {
-      const carriers = profs.filter((p) => field in (profiles.get(p) ?? {}));
-      if (carriers.length > 1) for (const p of carriers) delete profiles.get(p)![field];
+      let carriers = 0;
+      for (const p of profs) if (field in (profiles.get(p) ?? {})) carriers++;
+      if (carriers > 1) for (const p of profs) delete profiles.get(p)![field];
     }
   }
   const nodes = new Map<string, FieldMap>();
   for (const [node, fields] of input.nodes) {
-    const profs = input.profilesOf.get(node) ?? [];
+    const profs = (input.profilesOf.get(node) ?? []).map((p) => profiles.get(p) ?? {});
     const own: FieldMap = {};
-    for (const [field, value] of Object.entries(fields)) if (!profs.some((p) => field in (profiles.get(p) ?? {}))) own[field] = value;
+    for (const field in fields) if (!profs.some((p) => field in p)) own[field] = fields[field];
     nodes.set(node, own);
   }
   return { profiles, nodes };

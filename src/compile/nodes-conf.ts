@@ -7,6 +7,16 @@ import { factorProfiles, unflatten, type FieldMap } from './factor-profiles.ts';
 /** The netname herd uses for the provisioning NIC, the same on profiles and nodes so Warewulf merges them field by field. */
 export const NETNAME = 'default';
 
+const fstabCache = new WeakMap<ClusterModel, unknown[]>();
+function fstabOf(model: ClusterModel): unknown[] {
+  let v = fstabCache.get(model);
+  if (!v) {
+    v = model.nfs.map((m) => ({ spec: `${m.server}:${m.export}`, file: m.mountPoint, vfstype: 'nfs', mntops: m.options, freq: 0, passno: 0 }));
+    fstabCache.set(model, v);
+  }
+  return v;
+}
+
 /** Flatten one node's Warewulf settings into `a/b/c` paths so profiles can take the shared ones. */
 function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   const im = model.images[n.image]!;
@@ -17,9 +27,10 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
     'ipxe template': 'default',
     init: '/sbin/init',
     root: 'initramfs',
-    'system overlay': [...n.systemOverlays],
-    'runtime overlay': [...n.runtimeOverlays],
-    'kernel/args': [...im.kernel.args],
+    // Shared arrays (not copies): nodes with the same lists then compare by identity when profiles are factored.
+    'system overlay': n.systemOverlays,
+    'runtime overlay': n.runtimeOverlays,
+    'kernel/args': im.kernel.args,
     [`${nd}/type`]: 'ethernet',
     [`${nd}/onboot`]: 'true',
     [`${nd}/hwaddr`]: n.mac,
@@ -30,9 +41,7 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   if (im.kernel.version) f['kernel/version'] = im.kernel.version;
   // Client NFS mounts ride in the fstab resource that Warewulf's fstab overlay renders (with nofail,_netdev by default,
   // so a /home that is not up yet never blocks boot).
-  if (model.nfs.length > 0) {
-    f['resources/fstab'] = model.nfs.map((m) => ({ spec: `${m.server}:${m.export}`, file: m.mountPoint, vfstype: 'nfs', mntops: m.options, freq: 0, passno: 0 }));
-  }
+  if (model.nfs.length > 0) f['resources/fstab'] = fstabOf(model);
   if (n.gateway) f[`${nd}/gateway`] = n.gateway;
   if (n.device) f[`${nd}/device`] = n.device;
   model.network.dns.forEach((d, i) => (f[`${nd}/tags/DNS${i + 1}`] = d));
