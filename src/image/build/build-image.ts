@@ -116,8 +116,14 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     });
   } catch (e) {
     const err = e as { code?: string; message?: string; hint?: string };
-    const pending = err.code === 'IMAGE.NOT_CACHED';
-    return failure(im.name, pending, pending ? `image ${im.name}: ${im.source} is not in the local cache and herd does not contact registries during plan` : `image ${im.name}: ${err.message ?? String(e)}`, pending ? `run \`herd pull\` on a machine with registry access (it fills ${join(cache, 'registry')}), or use an oci: layout` : err.hint);
+    // Not cached (registry) or not built yet (a local layout the site's image pipeline produces): pending, not broken.
+    if (err.code === 'IMAGE.NOT_CACHED') {
+      return failure(im.name, true, `image ${im.name}: ${im.source} is not in the local cache and herd does not contact registries during plan`, `run \`herd pull\` on a machine with registry access (it fills ${join(cache, 'registry')}), or use an oci: layout`);
+    }
+    if (err.code === 'not-found') {
+      return failure(im.name, true, `image ${im.name}: ${err.message ?? String(e)}`, 'build or copy the image there first (e.g. buildah push oci:...), or fix the path in source:');
+    }
+    return failure(im.name, false, `image ${im.name}: ${err.message ?? String(e)}`, err.hint);
   }
   try {
     const sourceId = source.manifestDigest ?? (source.layers.length > 0 ? source.layers.map((l) => l.diffId ?? l.digest ?? '').join(',') : undefined);
