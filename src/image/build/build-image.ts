@@ -115,7 +115,9 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
       },
     });
   } catch (e) {
-    const err = e as { code?: string; message?: string; hint?: string };
+    const raw = e as { code?: string; message?: string; hint?: string };
+    // Paths in messages relative to the spec folder, as the spec names them.
+    const err = { ...raw, message: raw.message?.replaceAll(`${opts.specDir}/`, '') };
     // Not cached (registry) or not built yet (a local layout the site's image pipeline produces): pending, not broken.
     if (err.code === 'IMAGE.NOT_CACHED') {
       return failure(im.name, true, `image ${im.name}: ${im.source} is not in the local cache and herd does not contact registries during plan`, `run \`herd pull\` on a machine with registry access (it fills ${join(cache, 'registry')}), or use an oci: layout`);
