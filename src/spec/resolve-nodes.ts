@@ -115,7 +115,8 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
       if (macFailed) unreported.add('mac');
       if (addrFailed) unreported.add('address');
       if (profileDropped) unreported.add('image');
-      const node: DraftNode = { ...base.node, name, entry: entryKey, profiles: [...profNames], tags: { ...base.node.tags }, slurm: { ...base.node.slurm, extra: { ...base.node.slurm.extra } }, unreported, at };
+      // Nodes of one entry share the merged settings; joinInventory copies tags before adding to them.
+      const node: DraftNode = { ...base.node, name, entry: entryKey, profiles: profNames, unreported, at };
       const m = macs[i];
       if (m) {
         node.mac = m.value;
@@ -166,7 +167,8 @@ function joinInventory(node: DraftNode, row: InventoryRow, diagnostics: Diagnost
       node.at.address = row.addressAt!;
     }
   }
-  for (const [k, v] of Object.entries(row.extra)) if (!(k in node.tags)) node.tags[k] = v;
+  const extra = Object.entries(row.extra).filter(([k]) => !(k in node.tags));
+  if (extra.length > 0) node.tags = { ...node.tags, ...Object.fromEntries(extra) };
 }
 
 /** Merge settings down the chain. Scalars: last setter wins. Maps: by key. `overlays`: concatenated, `~name` removes. */

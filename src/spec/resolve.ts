@@ -174,7 +174,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   // Nodes.
   const res = resolveNodes(spec, index, inventory, aux.inventory?.file, net, dropped);
   diagnostics.push(...res.diagnostics);
-  const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), reportedOverlays: new Set() };
+  const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), reportedOverlays: new Set(), netmask: net ? formatIPv4(prefixToNetmask(net.prefix)) : '' };
   const nodes = res.nodes.map((d) => finishNode(d, finishCtx));
 
   // Slurm partitions.
@@ -234,7 +234,8 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   const preemptMode = slurm?.preempt_mode ?? (tiers.size > 1 ? 'REQUEUE' : 'OFF');
   const partsOf = new Map<string, string[]>();
   for (const p of partitions) for (const n of p.nodes) { const list = partsOf.get(n); if (list) list.push(p.name); else partsOf.set(n, [p.name]); }
-  const finalNodes = nodes.map((n) => ({ ...n, partitions: partsOf.get(n.name) ?? [] }));
+  for (const n of nodes) (n as { partitions: readonly string[] }).partitions = partsOf.get(n.name) ?? [];
+  const finalNodes = nodes;
   for (const n of finalNodes) {
     const im = images[n.image];
     if (im) (im.nodes as string[]).push(n.name);
@@ -315,6 +316,7 @@ interface FinishCtx {
   dropped: ReadonlySet<string>;
   version: WarewulfVersion;
   overlaySplits: Map<string, { system: string[]; runtime: string[]; unknown: string[] }>;
+  netmask: string;
   reportedOverlays: Set<string>;
 }
 
@@ -387,7 +389,8 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
   const threads = d.threadsPerCore ?? 1;
   const cores = d.coresPerSocket ?? (d.cpus !== undefined ? Math.max(1, Math.floor(d.cpus / (sockets * threads))) : 1);
   const cpus = d.cpus ?? sockets * cores * threads;
-  return {
+  // Built by assignment rather than conditional spreads: this runs once per node (10,000 at a time).
+  const node: { -readonly [K in keyof NodeModel]: NodeModel[K] } = {
     name: d.name,
     entry: d.entry,
     profiles: d.profiles,
@@ -397,19 +400,20 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
     mac,
     address,
     prefix: c.net?.prefix ?? 0,
-    netmask: c.net ? formatIPv4(prefixToNetmask(c.net.prefix)) : '',
-    ...(c.spec.network.gateway ? { gateway: c.spec.network.gateway } : {}),
-    ...(d.device ? { device: d.device } : {}),
-    ...(d.driver ? { driver: d.driver } : {}),
-    ...(d.memoryMiB !== undefined ? { memoryMiB: d.memoryMiB } : {}),
+    netmask: c.netmask,
     cpus,
     sockets,
     coresPerSocket: cores,
     threadsPerCore: threads,
-    ...(d.gpus ? { gpus: { type: d.gpus.type, count: d.gpus.count, file: d.gpus.file ?? (d.gpus.count === 1 ? '/dev/nvidia0' : `/dev/nvidia[0-${d.gpus.count - 1}]`) } } : {}),
     tags: d.tags,
     slurm: d.slurm,
     partitions: [],
     at,
   };
+  if (c.spec.network.gateway) node.gateway = c.spec.network.gateway;
+  if (d.device) node.device = d.device;
+  if (d.driver) node.driver = d.driver;
+  if (d.memoryMiB !== undefined) node.memoryMiB = d.memoryMiB;
+  if (d.gpus) node.gpus = { type: d.gpus.type, count: d.gpus.count, file: d.gpus.file ?? (d.gpus.count === 1 ? '/dev/nvidia0' : `/dev/nvidia[0-${d.gpus.count - 1}]`) };
+  return node;
 }
