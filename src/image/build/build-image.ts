@@ -1,7 +1,7 @@
 // Build one node image (I/O shell): source -> in-memory tree -> declarative fixes -> cpio newc + parallel gzip ->
 // verification of the BUILT archive -> a content-addressed build cache. What `wwctl image import/exec/build` do, rootless.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
@@ -67,6 +67,7 @@ export interface ImageBuildFailure {
 }
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+const sha256Bytes = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 function settingsKey(im: ImageModel): unknown {
   return { kernel: im.kernel, pins: im.pins, files: im.files.map(({ at: _at, ...f }) => f), exclude: im.exclude };
@@ -83,15 +84,6 @@ function treeFingerprint(tree: FsTree): string {
   return h.digest('hex');
 }
 
-async function hashFile(path: string): Promise<BuiltFile> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    h.update(c as Buffer);
-    size += (c as Buffer).length;
-  }
-  return { path, sha256: h.digest('hex'), size };
-}
 
 function failure(image: string, pending: boolean, message: string, hint?: string): ImageBuildFailure {
   return hint === undefined ? { kind: 'image-build-failure', image, pending, message } : { kind: 'image-build-failure', image, pending, message, hint };
@@ -155,61 +147,51 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     await mkdir(tmp, { recursive: true });
     const entries = treeToCpioEntries(tree, opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch });
     const stream = cpioNewc(entries);
-    const img = createWriteStream(join(tmp, 'image.img'));
-    const gz = createWriteStream(join(tmp, 'image.img.gz'));
+    // One pass: each cpio chunk is written to the .img and hashed on its way into the parallel gzip, whose output is
+    // written to the .img.gz and hashed too. gzipParallel pulls with bounded read-ahead, so memory stays bounded.
+    const imgPath = join(tmp, 'image.img');
+    const gzPath = join(tmp, 'image.img.gz');
+    const img = createWriteStream(imgPath);
+    const gz = createWriteStream(gzPath);
+    const imgHash = createHash('sha256');
+    const gzHash = createHash('sha256');
     let packed = 0;
-    // Tee: every cpio chunk goes to the .img file and into the parallel gzip, which writes the .img.gz.
-    const queue: Uint8Array[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    const feed = (async function* () {
-      for (;;) {
-        const c = queue.shift();
-        if (c) {
-          yield c;
-          continue;
-        }
-        if (done) return;
-        await new Promise<void>((r) => (wake = r));
+    let gzSize = 0;
+    const teeToImg = async function* (): AsyncGenerator<Uint8Array> {
+      for await (const chunk of stream.chunks) {
+        if (!img.write(chunk)) await once(img, 'drain');
+        imgHash.update(chunk);
+        packed += chunk.length;
+        opts.onProgress?.({ phase: 'pack', image: im.name, bytes: packed, files: entries.length });
+        yield chunk;
       }
-    })();
-    const gzDone = (async () => {
-      for await (const c of gzipParallel(feed, { workers: opts.workers, level: 6 })) if (!gz.write(c)) await once(gz, 'drain');
-      gz.end();
-      await once(gz, 'finish');
-    })();
-    for await (const chunk of stream.chunks) {
-      if (!img.write(chunk)) await once(img, 'drain');
-      queue.push(chunk);
-      wake?.();
-      packed += chunk.length;
-      opts.onProgress?.({ phase: 'pack', image: im.name, bytes: packed, files: entries.length });
-      // Bounded memory: let the compressor catch up when the queue grows.
-      while (queue.length > 32) await new Promise((r) => setImmediate(r));
+    };
+    for await (const c of gzipParallel(teeToImg(), { workers: opts.workers, level: 6 })) {
+      gzHash.update(c);
+      gzSize += c.length;
+      if (!gz.write(c)) await once(gz, 'drain');
     }
-    done = true;
-    wake?.();
     img.end();
-    await once(img, 'finish');
-    await gzDone;
+    gz.end();
+    await Promise.all([once(img, 'finish'), once(gz, 'finish')]);
     const kernelBytes: Uint8Array[] = [];
     for await (const c of readContent(fixed.kernel.content)) kernelBytes.push(c.slice());
-    await writeFile(join(tmp, 'vmlinuz'), Buffer.concat(kernelBytes));
+    const kernel = Buffer.concat(kernelBytes);
+    await writeFile(join(tmp, 'vmlinuz'), kernel);
     const contents = stream.contents();
-    const rel = async (f: string): Promise<BuiltFile> => ({ ...(await hashFile(join(tmp, f))), path: f });
     const meta: CachedMeta = {
       builder: IMAGE_BUILDER_VERSION,
       key,
-      img: await rel('image.img'),
-      gz: await rel('image.img.gz'),
-      kernel: await rel('vmlinuz'),
+      img: { path: 'image.img', sha256: imgHash.digest('hex'), size: packed },
+      gz: { path: 'image.img.gz', sha256: gzHash.digest('hex'), size: gzSize },
+      kernel: { path: 'vmlinuz', sha256: sha256Bytes(kernel), size: kernel.length },
       kernelVersion: fixed.kernel.version,
       kernelPath: fixed.kernel.path,
       report: fixed.report,
       fixProblems: fixed.problems,
       contents: [...contents],
       // Read the built archive back with an independent reader and keep what verification needs.
-      archiveIndex: await readArchiveIndex(join(tmp, 'image.img')),
+      archiveIndex: await readArchiveIndex(imgPath),
     };
     await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
     await rm(outDir(key), { recursive: true, force: true });
