@@ -3,7 +3,7 @@ import type { Diagnostic } from './diagnostics/diagnostic.ts';
 import { hasErrors } from './diagnostics/diagnostic.ts';
 import type { ArtifactSet } from './artifacts/artifact.ts';
 import type { ClusterModel } from './spec/model.ts';
-import { loadSpecFromDisk } from './spec/load-from-disk.ts';
+import { loadSpecFromDisk, sourceTexts } from './spec/load-from-disk.ts';
 import { compileConfig } from './compile/compile-cluster.ts';
 import { artifactSet } from './artifacts/artifact.ts';
 import { buildClusterImages, defaultCacheDir } from './image/build/build-images.ts';
@@ -46,11 +46,7 @@ export interface CompileResult {
 /** Resolve `path` (a spec file or a folder holding cluster.yaml), load, validate and compile it. Throws a HerdFailure when the spec can't be read. */
 export async function compileSpecAt(path: string, cwd: string, options: CompileOptions = {}): Promise<CompileResult> {
   const spec = loadSpecFromDisk(path, cwd);
-  const sources = new Map<string, string>();
-  for (const [abs, bytes] of spec.inputs) {
-    const rel = abs === spec.specPath ? spec.displayPath : abs.startsWith(cwd + '/') ? abs.slice(cwd.length + 1) : abs;
-    sources.set(rel, Buffer.from(bytes).toString('utf8'));
-  }
+  const sources = sourceTexts(spec, cwd);
   const base = { diagnostics: spec.diagnostics, specFile: spec.specPath, specDir: spec.specDir, displayPath: spec.displayPath, specHash: spec.specHash, sources };
   if (!spec.model || hasErrors(spec.diagnostics)) return { ...base, ...(spec.spec ? { clusterName: spec.spec.name } : {}) };
   const config = compileConfig(spec.model, { specDisplayPath: spec.displayPath });

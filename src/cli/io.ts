@@ -23,6 +23,12 @@ export function write(stream: Writable, text: string): void {
   stream.write(text);
 }
 
+/** SOURCE_DATE_EPOCH from the environment, when it is a whole number of seconds (reproducible archive timestamps). */
+export function sourceDateEpochOf(env: CliIO['env']): { sourceDateEpoch?: number } {
+  const epoch = env.SOURCE_DATE_EPOCH;
+  return epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {};
+}
+
 /** Colour only for a TTY, with NO_COLOR unset or empty and TERM not dumb (no-color.org). */
 export function wantsColor(stream: Writable, env: CliIO['env'], override?: boolean): boolean {
   if (override !== undefined) return override;

@@ -42,6 +42,16 @@ function listFiles(dir: string): string[] {
   return out.sort();
 }
 
+/** The text of every file a spec read, keyed by the path diagnostics name it with (the spec's display path, else relative to cwd), for code frames. */
+export function sourceTexts(spec: SpecOnDisk, cwd: string): Map<string, string> {
+  const sources = new Map<string, string>();
+  for (const [abs, bytes] of spec.inputs) {
+    const rel = abs === spec.specPath ? spec.displayPath : abs.startsWith(cwd + '/') ? abs.slice(cwd.length + 1) : abs;
+    sources.set(rel, Buffer.from(bytes).toString('utf8'));
+  }
+  return sources;
+}
+
 export function loadSpecFromDisk(path: string, cwd: string): SpecOnDisk {
   const specPath = locateSpec(path, cwd);
   const specDir = resolve(specPath, '..');

@@ -9,6 +9,7 @@ import { renderDiagnostics, summarize } from '../../diagnostics/render-text.ts';
 import { renderEnvelope } from '../../diagnostics/render-json.ts';
 import { herdFailure } from '../../diagnostics/diagnostic.ts';
 import { progressReporter } from '../progress.ts';
+import { sourceDateEpochOf } from '../io.ts';
 
 export const command: Command = {
   name: 'build',
@@ -19,11 +20,8 @@ export const command: Command = {
   async run(args, ctx) {
     const out = args.values.out as string | undefined;
     if (!out) throw herdFailure('cli/usage', 'herd build needs --out DIR', 'e.g. herd build clusters/lab --out build/lab');
-    const epoch = ctx.io.env.SOURCE_DATE_EPOCH;
-    const r = await compileSpecAt(args.positionals[0] ?? '.', ctx.io.cwd, {
-      ...(epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}),
-      ...(progressReporter(ctx) ? { onProgress: progressReporter(ctx)! } : {}),
-    });
+    const onProgress = progressReporter(ctx);
+    const r = await compileSpecAt(args.positionals[0] ?? '.', ctx.io.cwd, { ...sourceDateEpochOf(ctx.io.env), ...(onProgress ? { onProgress } : {}) });
     if (ctx.format === 'text' && r.imageSummary && r.imageSummary.length > 0) ctx.io.stderr.write(r.imageSummary.map((l) => `${l}\n`).join(''));
     if (!r.artifacts) {
       if (ctx.format === 'json') ctx.io.stdout.write(renderEnvelope('build', EXIT.findings, r.diagnostics));

@@ -16,7 +16,7 @@ import { defaultRootFor } from '../../state/paths.ts';
 import { openTarget, type TargetSession } from '../../state/target.ts';
 import type { Command, ParsedArgs } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
-import type { CommandContext } from '../io.ts';
+import { sourceDateEpochOf, type CommandContext } from '../io.ts';
 
 export interface StateCommandDeps {
   /** The compiler; tests inject synthetic artifact sets here. */
@@ -50,8 +50,7 @@ export type Compiled = { ok: true; result: CompileResult & { artifacts: NonNulla
 
 /** Compile the spec; diagnostics go to stderr in text mode. An invalid spec is exit 1, an unreadable one a thrown HerdFailure. */
 export async function compileDesired(specArg: string, ctx: CommandContext, deps: StateCommandDeps): Promise<Compiled> {
-  const epoch = ctx.io.env.SOURCE_DATE_EPOCH;
-  const options: CompileOptions = epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {};
+  const options: CompileOptions = sourceDateEpochOf(ctx.io.env);
   const result = await deps.compile(specArg, ctx.io.cwd, options);
   const ds = result.diagnostics;
   if (ctx.format !== 'json' && ds.length > 0) ctx.io.stderr.write(renderDiagnostics(ds, result.sources, ctx.color) + `\n${result.displayPath}: ${summarize(ds)}\n`);

@@ -1,7 +1,7 @@
 // `herd validate [path]` (I/O shell): report every problem in a spec at once, with positions and hints.
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
-import { loadSpecFromDisk } from '../../spec/load-from-disk.ts';
+import { loadSpecFromDisk, sourceTexts } from '../../spec/load-from-disk.ts';
 import { renderDiagnostics, renderGithub, summarize } from '../../diagnostics/render-text.ts';
 import { renderEnvelope } from '../../diagnostics/render-json.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
@@ -28,11 +28,7 @@ export const command: Command = {
       ctx.io.stdout.write(renderGithub(shown));
       return code;
     }
-    const sources = new Map<string, string>();
-    for (const [abs, bytes] of spec.inputs) {
-      const rel = abs === spec.specPath ? spec.displayPath : abs.startsWith(ctx.io.cwd + '/') ? abs.slice(ctx.io.cwd.length + 1) : abs;
-      sources.set(rel, Buffer.from(bytes).toString('utf8'));
-    }
+    const sources = sourceTexts(spec, ctx.io.cwd);
     if (shown.length > 0) ctx.io.stderr.write(renderDiagnostics(shown, sources, ctx.color) + '\n');
     if (shown.length < ds.length) ctx.io.stderr.write(`(${ds.length - shown.length} more not shown)\n`);
     if (spec.model && !failed) {
