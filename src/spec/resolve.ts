@@ -6,7 +6,7 @@ import type { ClusterModel, ImageModel, ImageSourceKind, NfsMountModel, NodeMode
 import { deepFreeze } from './model.ts';
 import { parseInventory, type InventoryRow } from './inventory.ts';
 import { resolveNodes, type DraftNode } from './resolve-nodes.ts';
-import { builtinOverlays, defaultBaseOverlays } from './warewulf-facts.ts';
+import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION } from './warewulf-facts.ts';
 import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
 import { compareHostnames, expandHostlist } from './hostlist.ts';
 import { parseSizeMiB, parseSlurmTime } from './units.ts';
@@ -20,12 +20,18 @@ export interface AuxInputs {
   readonly overlayFiles: Readonly<Record<string, readonly string[] | undefined>>;
 }
 
+/** A site overlay's template folder; undefined when the entry only re-kinds a built-in overlay (no source of its own). */
+function siteOverlayFolder(name: string, o: { readonly source?: string | undefined }, builtins: Readonly<Record<string, unknown>>): string | undefined {
+  return o.source !== undefined || builtins[name] === undefined ? (o.source ?? `overlays/${name}`) : undefined;
+}
+
 /** The spec-relative paths the I/O twin must read before resolving. */
 export function auxiliaryPaths(spec: ClusterSpec): { inventory?: string; overlays: Record<string, string> } {
   const overlays: Record<string, string> = {};
+  const builtins = builtinOverlays(spec.warewulf?.version ?? DEFAULT_WAREWULF_VERSION);
   for (const [name, o] of Object.entries(spec.overlays ?? {})) {
-    const builtin = builtinOverlays(spec.warewulf?.version ?? '4.6.5')[name] !== undefined;
-    if (o.source !== undefined || !builtin) overlays[name] = o.source ?? `overlays/${name}`;
+    const folder = siteOverlayFolder(name, o, builtins);
+    if (folder !== undefined) overlays[name] = folder;
   }
   return spec.inventory ? { inventory: spec.inventory, overlays } : { overlays };
 }
@@ -48,7 +54,7 @@ export function parseImageSource(source: string): { kind: ImageSourceKind; ref: 
 /** Resolve the spec into the cluster model, reporting what cannot be resolved. */
 export function resolveSpec(specFile: string, spec: ClusterSpec, index: PositionIndex, aux: AuxInputs, dropped: ReadonlySet<string> = new Set()): Resolution {
   const diagnostics: Diagnostic[] = [];
-  const version: WarewulfVersion = spec.warewulf?.version ?? '4.6.5';
+  const version: WarewulfVersion = spec.warewulf?.version ?? DEFAULT_WAREWULF_VERSION;
   const layout = spec.warewulf?.layout ?? 'upstream';
   const builtins = builtinOverlays(version);
 
@@ -106,12 +112,11 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   for (const [name, kind] of Object.entries(builtins)) overlays[name] = { name, kind, builtin: true, files: [], at: index.at(['warewulf']) };
   for (const [name, o] of Object.entries(spec.overlays ?? {})) {
     const at = index.at(['overlays', name, 'kind']);
-    const isBuiltin = builtins[name] !== undefined && o.source === undefined;
-    if (isBuiltin) {
+    const source = siteOverlayFolder(name, o, builtins);
+    if (source === undefined) {
       overlays[name] = { name, kind: o.kind, builtin: true, files: [], at };
       continue;
     }
-    const source = o.source ?? `overlays/${name}`;
     const files = aux.overlayFiles[name];
     if (files === undefined) {
       diagnostics.push(diagnosticAt(index.at(['overlays', name]), 'overlay/missing-source', 'error', `site overlay "${name}" has no template folder at ${source}`, `create ${source}/ beside the spec (files inside it are laid out as on the node) or set overlays.${name}.source`));

@@ -1,6 +1,9 @@
 // What Warewulf 4.6.x ships, per release (pure data): distribution overlays, their natural kind, and default overlay lists.
 import type { OverlayKind, WarewulfVersion } from './model.ts';
 
+/** The release herd targets when the spec does not name one. */
+export const DEFAULT_WAREWULF_VERSION: WarewulfVersion = '4.6.5';
+
 const ORDER: readonly WarewulfVersion[] = ['4.6.0', '4.6.1', '4.6.2', '4.6.3', '4.6.4', '4.6.5'];
 export const atLeast = (v: WarewulfVersion, min: WarewulfVersion): boolean => ORDER.indexOf(v) >= ORDER.indexOf(min);
 
