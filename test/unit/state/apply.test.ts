@@ -4,12 +4,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isHerdFailure } from '../../../src/diagnostics/diagnostic.ts';
 import { summarizePlan } from '../../../src/plan/plan-types.ts';
 import { writePending } from '../../../src/state/manifest-io.ts';
 import { manifestFileOf, pendingFileOf } from '../../../src/state/paths.ts';
 import { versionSet } from './synthetic-artifacts.ts';
-import { applyTo, planOf, snapshot } from './target-helpers.ts';
+import { applyTo, herdFailureOf, planOf, snapshot } from './target-helpers.ts';
 
 let root: string;
 beforeEach(() => {
@@ -21,16 +20,6 @@ afterEach(() => rmSync(root, { recursive: true, force: true }));
 function sha256sum(paths: string[]): Record<string, string> {
   const out = execFileSync('sha256sum', paths.map((p) => join(root, p)), { encoding: 'utf8' });
   return Object.fromEntries(out.trim().split('\n').map((l) => [l.slice(66).slice(root.length + 1), l.slice(0, 64)]));
-}
-
-async function rejection(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    if (isHerdFailure(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
 }
 
 describe('apply', () => {
@@ -82,7 +71,7 @@ describe('apply', () => {
     await applyTo(root, a);
     writeFileSync(join(root, 'etc/hosts'), 'hand edit\n');
     const before = snapshot(root);
-    const f = await rejection(applyTo(root, versionSet('B')));
+    const f = await herdFailureOf(applyTo(root, versionSet('B')));
     expect(f.rule).toBe('state/drift');
     expect(f.message).toContain('etc/hosts');
     expect(snapshot(root)).toEqual(before);
@@ -93,7 +82,7 @@ describe('apply', () => {
   it('leaves the target and its state byte-identical when an artifact does not hash as promised', async () => {
     await applyTo(root, versionSet('A'));
     const before = snapshot(root);
-    const f = await rejection(applyTo(root, versionSet('B', { corruptImage: true })));
+    const f = await herdFailureOf(applyTo(root, versionSet('B', { corruptImage: true })));
     expect(f.rule).toBe('state/apply-failed');
     expect(f.message).toMatch(/rocky\.img.*sha256.*nothing on the target was changed/s);
     expect(snapshot(root)).toEqual(before);

@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { herdFailureOf } from './target-helpers.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isHerdFailure } from '../../../src/diagnostics/diagnostic.ts';
 import { acquireLock, readLock } from '../../../src/state/lock.ts';
 import { lockFileOf, stateDirOf } from '../../../src/state/paths.ts';
 
@@ -13,16 +13,6 @@ beforeEach(() => {
   root = mkdtempSync(join(tmpdir(), 'herd-lock-'));
 });
 afterEach(() => rmSync(root, { recursive: true, force: true }));
-
-async function failureOf(p: Promise<unknown>) {
-  try {
-    await p;
-  } catch (e) {
-    if (isHerdFailure(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a failure');
-}
 
 function plantLock(info: Record<string, unknown>) {
   mkdirSync(stateDirOf(root), { recursive: true });
@@ -35,7 +25,7 @@ const deadPid = () => spawnSync('true').pid!;
 describe('acquireLock', () => {
   it('lets one holder in and names it to the next: pid, host, command, since', async () => {
     const first = await acquireLock(root, { command: 'herd apply clusters/lab', now: () => new Date('2024-05-06T07:08:09Z') });
-    const f = await failureOf(acquireLock(root, { command: 'herd plan' }));
+    const f = await herdFailureOf(acquireLock(root, { command: 'herd plan' }));
     expect(f.rule).toBe('state/lock-held');
     expect(f.message).toContain(`pid ${process.pid} on ${hostname()}`);
     expect(f.message).toContain('"herd apply clusters/lab"');
@@ -76,7 +66,7 @@ describe('acquireLock', () => {
 
   it('never takes over a lock from another host', async () => {
     plantLock({ pid: deadPid(), host: 'other-head' });
-    const f = await failureOf(acquireLock(root, { command: 'herd apply' }));
+    const f = await herdFailureOf(acquireLock(root, { command: 'herd apply' }));
     expect(f.message).toContain('on other-head');
     expect(f.hint).toContain('cannot tell whether a process on other-head is alive');
     expect(JSON.parse(readFileSync(lockFileOf(root), 'utf8')).host).toBe('other-head');

@@ -8,6 +8,7 @@ import type { ScanStats } from '../../../src/state/live-scan.ts';
 import { openTarget } from '../../../src/state/target.ts';
 import { ownerResolverForThisMachine } from '../../../src/state/owners.ts';
 import { sha256Hex } from '../../../src/artifacts/artifact.ts';
+import { isHerdFailure } from '../../../src/diagnostics/diagnostic.ts';
 
 export async function planOf(root: string, set: ArtifactSet, stats?: ScanStats) {
   const s = await openTarget(root, set, { purpose: 'plan', command: 'test plan', ...(stats ? { stats } : {}) });
@@ -66,4 +67,15 @@ export async function bytesOf(a: ArtifactSet['artifacts'][number]): Promise<Uint
   const chunks: Uint8Array[] = [];
   for await (const c of a.produce!()) chunks.push(c);
   return Buffer.concat(chunks);
+}
+
+/** The HerdFailure a promise rejects with; fails the test when it resolves or throws anything else. */
+export async function herdFailureOf(p: Promise<unknown>) {
+  try {
+    await p;
+  } catch (e) {
+    if (isHerdFailure(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
 }
