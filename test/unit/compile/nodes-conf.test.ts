@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadSpecFromDisk } from '../../../src/spec/load-from-disk.ts';
-import { checkSpec } from '../../../src/spec/check-spec.ts';
+import { miniModel } from './mini-spec.ts';
 import { renderNodesConf } from '../../../src/compile/nodes-conf.ts';
 import { KERNEL_KEYS, netdevKeys, NODE_ONLY_KEYS, PROFILE_KEYS } from '../../../src/compile/warewulf-keys.ts';
 import type { ClusterModel } from '../../../src/spec/model.ts';
@@ -80,15 +80,9 @@ describe('nodes.conf', () => {
   });
 
   it('quotes MACs and writes lower case', () => {
-    const model = checkSpec('x.yaml', `apiVersion: herd.dev/v1alpha1
-kind: Cluster
-name: t
-head: { name: h, address: 10.0.0.1 }
-network: { cidr: 10.0.0.0/24, interface: eth0 }
-images: { i: { source: "oci:x" } }
-nodes:
+    const model = miniModel(`nodes:
   n1: { image: i, mac: "52:54:00:00:00:0A", address: 10.0.0.5 }
-`, () => ({ overlayFiles: {} })).model!;
+`);
     expect(renderNodesConf(model, '')).toContain('hwaddr: "52:54:00:00:00:0a"');
   });
 

@@ -4,9 +4,9 @@ import { loadSpecFromDisk } from '../../../src/spec/load-from-disk.ts';
 import { nodeLines, realMemoryMiB, renderGresConf, renderSlurmConf } from '../../../src/compile/slurm-conf.ts';
 import { expandHostlist } from '../../../src/spec/hostlist.ts';
 import { generateRangedSpec } from '../../../bench/validate.ts';
+import { miniModel } from './mini-spec.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
-const aux = () => ({ overlayFiles: {} });
 
 /** Parse NodeName lines back into name -> address pairs, with the hostlist expansion Slurm uses. */
 function addressesFromLines(lines: string[]): Map<string, string> {
@@ -52,20 +52,14 @@ describe('slurm.conf', () => {
   });
 
   it('pairs scattered addresses with the right names', () => {
-    const model = checkSpec('x.yaml', `apiVersion: herd.dev/v1alpha1
-kind: Cluster
-name: t
-head: { name: h, address: 10.0.0.1 }
-network: { cidr: 10.0.0.0/24, interface: eth0 }
-images: { i: { source: "oci:x" } }
-defaults: { image: i, cpus: 4 }
+    const model = miniModel(`defaults: { image: i, cpus: 4 }
 nodes:
   n3: { mac: "02:00:00:00:00:03", address: 10.0.0.7 }
   n1: { mac: "02:00:00:00:00:01", address: 10.0.0.9 }
   n2: { mac: "02:00:00:00:00:02", address: 10.0.0.8 }
   n10: { mac: "02:00:00:00:00:04", address: 10.0.0.20 }
 slurm: { partitions: { p: { nodes: "n[1-3,10]", default: true } } }
-`, aux).model!;
+`);
     const lines = nodeLines(model);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('NodeName=n[1-3,10] NodeAddr=10.0.0.[9,8,7,20]');
