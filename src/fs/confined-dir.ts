@@ -1,0 +1,408 @@
+// The one mechanism every path herd reads or writes goes through (I/O): a directory opened once, and paths below it resolved
+// component by component through directory descriptors, never following a symlink that leaves it.
+//
+// Node has no openat(2), so a held directory descriptor N is addressed as /proc/self/fd/N: the kernel resolves that magic link
+// to the very directory the descriptor holds (not to a path that may have changed since), then looks up the next name in it.
+// Opening each component with O_NOFOLLOW | O_DIRECTORY relative to its parent's descriptor gives openat semantics: a symlink
+// swapped in after a check is never followed by accident, because nothing is ever resolved by path twice. Symlinks met on
+// the way are resolved by herd itself and followed only while they stay inside the directory (host semantics: an absolute
+// target must name a place under the directory's real path); the last component is never followed, so a file herd opens
+// is the file at that name, or the open fails. Files are checked on their open descriptor (fstat), not by path again.
+import { closeSync, constants as C, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
+import { posix, resolve } from 'node:path';
+
+/** Why a path below a confined directory cannot be used. `at` is the relative path of the component that stopped the walk. */
+export type BlockedKind = 'escape' | 'not-a-directory' | 'loop' | 'special';
+
+export class PathBlocked extends Error {
+  readonly kind: BlockedKind;
+  /** The path that was asked for, relative to the confined directory. */
+  readonly rel: string;
+  /** The component that stopped the walk ('' for the directory itself). */
+  readonly at: string;
+  /** The symlink's target, for kind 'escape' and 'loop'. */
+  readonly target?: string;
+  constructor(kind: BlockedKind, rel: string, at: string, message: string, target?: string) {
+    super(message);
+    this.kind = kind;
+    this.rel = rel;
+    this.at = at;
+    if (target !== undefined) this.target = target;
+  }
+}
+
+export const isPathBlocked = (e: unknown): e is PathBlocked => e instanceof PathBlocked;
+
+const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
+const MAX_HOPS = 40;
+/** Directory descriptors kept open for reuse; the cache is emptied (between operations, never during one) when it grows past this. */
+const MAX_CACHED = 256;
+const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+const fdPath = (fd: number, name?: string): string => (name === undefined ? `/proc/self/fd/${fd}` : `/proc/self/fd/${fd}/${name}`);
+
+/** Kernel filesystems that are never a target or an input: walking them spins, hangs or reads secrets (/proc/self/environ). */
+const SPECIAL_FS = new Set([0x9fa0, 0x62656572, 0x1cd1, 0x63677270, 0x27e0eb, 0x64626720, 0x73636673, 0x74726163, 0xcafe4a11, 0x6e736673, 0xf97cff8c, 0x67596969]);
+const SPECIAL_TREES = ['/proc', '/sys', '/dev'];
+
+/** True when `real` (a real path) is on a kernel pseudo filesystem: /proc, /sys, /dev and their kin. */
+export function isSpecialPlace(real: string, statfsType?: number): boolean {
+  if (SPECIAL_TREES.some((t) => real === t || real.startsWith(t + '/'))) return true;
+  return statfsType !== undefined && SPECIAL_FS.has(statfsType);
+}
+
+let procChecked = false;
+function needProc(): void {
+  if (procChecked) return;
+  try {
+    if (!lstatSync('/proc/self/fd').isDirectory()) throw new Error('not a directory');
+  } catch {
+    throw new PathBlocked('special', '', '', 'herd needs /proc mounted (Linux) to open paths without following symlinks');
+  }
+  procChecked = true;
+}
+
+/**
+ * Split a relative path into components. Returns undefined for an absolute path, an empty one, NUL bytes, or `..` that climbs
+ * above the start. `.` and empty components are dropped.
+ */
+export function relParts(rel: string): string[] | undefined {
+  if (rel.startsWith('/') || rel.includes('\0')) return undefined;
+  const out: string[] = [];
+  for (const c of rel.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length === 0) return undefined;
+      out.pop();
+    } else out.push(c);
+  }
+  return out;
+}
+
+export interface ConfinedOpenOptions {
+  /** Create the directory (and its parents, following the user's own path) when missing. */
+  readonly create?: boolean;
+  /** What the directory is, for messages: "target root", "spec folder". */
+  readonly what: string;
+}
+
+/** A directory every path below which is opened without leaving it. Close it when done (it holds descriptors). */
+export class ConfinedDir {
+  /** The real path (symlinks of the user's own path resolved once, when opened). */
+  readonly real: string;
+  readonly what: string;
+  private readonly rootFd: number;
+  private readonly cache = new Map<string, number>();
+  private closed = false;
+
+  private constructor(real: string, rootFd: number, what: string) {
+    this.real = real;
+    this.rootFd = rootFd;
+    this.what = what;
+  }
+
+  /**
+   * Open `path` (the user's own path: followed once here). Throws PathBlocked('special') for /proc, /sys, /dev and other kernel
+   * filesystems, PathBlocked('not-a-directory') when it is not a directory; other errors (ENOENT, EACCES) pass through.
+   */
+  static open(path: string, options: ConfinedOpenOptions): ConfinedDir {
+    needProc();
+    const abs = resolve(path);
+    if (options.create) {
+      try {
+        mkdirSync(abs, { recursive: true, mode: 0o755 });
+      } catch (e) {
+        if (errno(e) !== 'EEXIST' && errno(e) !== 'ENOTDIR') throw e;
+      }
+    }
+    const real = realpathSync(abs);
+    let type: number | undefined;
+    try {
+      type = Number(statfsSync(real).type);
+    } catch {
+      type = undefined;
+    }
+    if (isSpecialPlace(real, type)) throw new PathBlocked('special', '', '', `${options.what} ${path} is on a kernel filesystem (${real}); herd never reads or writes there`);
+    let fd: number;
+    try {
+      fd = openSync(real, DIR_FLAGS);
+    } catch (e) {
+      if (errno(e) === 'ENOTDIR' || errno(e) === 'ELOOP') throw new PathBlocked('not-a-directory', '', '', `${options.what} ${path} is not a directory`);
+      throw e;
+    }
+    return new ConfinedDir(real, fd, options.what);
+  }
+
+  /** Host path of `rel`, for display and for tools that need a path; never used to open anything. */
+  hostPath(rel: string): string {
+    return rel === '' ? this.real : posix.join(this.real, rel);
+  }
+
+  private blocked(kind: BlockedKind, rel: string, at: string, target?: string): PathBlocked {
+    const where = this.hostPath(at);
+    const msg =
+      kind === 'escape'
+        ? `${where} is a symlink to ${target}, which leaves the ${this.what} ${this.real}`
+        : kind === 'loop'
+          ? `${where}: too many levels of symlinks`
+          : kind === 'special'
+            ? `${where} is not a regular file or directory`
+            : `${where} is in the way: not a directory`;
+    return new PathBlocked(kind, rel, at, msg, target);
+  }
+
+  /**
+   * Descriptor of the directory `parts` names, resolving in-directory symlinks; creates missing directories when `create`.
+   * Returns undefined when a component is missing (and not created). The descriptor belongs to the cache: do not close it.
+   */
+  private dirFd(parts: readonly string[], rel: string, create: boolean): number | undefined {
+    if (this.closed) throw new Error('ConfinedDir used after close');
+    if (parts.length === 0) return this.rootFd;
+    const key = parts.join('/');
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit;
+    // Walk from the top: a stack of (component, fd) so `..` from a symlink target steps back without reopening by path.
+    const stack: { name: string; fd: number }[] = [];
+    const opened: number[] = [];
+    const queue = [...parts];
+    let hops = 0;
+    const cur = () => (stack.length === 0 ? this.rootFd : stack[stack.length - 1]!.fd);
+    const curRel = (name?: string) => [...stack.map((s) => s.name), ...(name === undefined ? [] : [name])].join('/');
+    try {
+      while (queue.length > 0) {
+        const c = queue.shift()!;
+        if (c === '' || c === '.') continue;
+        if (c === '..') {
+          if (stack.length === 0) throw this.blocked('escape', rel, curRel(), '..');
+          stack.pop();
+          continue;
+        }
+        let fd: number | undefined;
+        try {
+          fd = openSync(fdPath(cur(), c), DIR_FLAGS);
+        } catch (e) {
+          const code = errno(e);
+          if (code === 'ENOENT') {
+            if (!create) return undefined;
+            try {
+              mkdirSync(fdPath(cur(), c), { mode: 0o755 });
+            } catch (e2) {
+              if (errno(e2) !== 'EEXIST') throw e2;
+            }
+            queue.unshift(c); // open it again through the same checks (a symlink may have won the race)
+            if (++hops > MAX_HOPS) throw this.blocked('loop', rel, curRel(c));
+            continue;
+          }
+          if (code !== 'ENOTDIR' && code !== 'ELOOP') throw e;
+          const st = lstatSync(fdPath(cur(), c));
+          if (!st.isSymbolicLink()) throw this.blocked('not-a-directory', rel, curRel(c));
+          if (++hops > MAX_HOPS) throw this.blocked('loop', rel, curRel(c));
+          const target = readlinkSync(fdPath(cur(), c));
+          if (target.startsWith('/')) {
+            const inside = target === this.real ? '' : target.startsWith(this.real + '/') ? target.slice(this.real.length + 1) : this.real === '/' ? target.slice(1) : undefined;
+            if (inside === undefined) throw this.blocked('escape', rel, curRel(c), target);
+            stack.length = 0;
+            queue.unshift(...inside.split('/'));
+          } else {
+            // Relative: resolved from the symlink's own directory; a `..` past the top is caught above.
+            if (!staysBelow(target, stack.length)) throw this.blocked('escape', rel, curRel(c), target);
+            queue.unshift(...target.split('/'));
+          }
+          continue;
+        }
+        opened.push(fd);
+        stack.push({ name: c, fd });
+      }
+    } catch (e) {
+      for (const fd of opened) closeSync(fd);
+      throw e;
+    }
+    // Keep only the final descriptor; the ones on the way are closed.
+    const final = cur();
+    for (const fd of opened) if (fd !== final) closeSync(fd);
+    if (final === this.rootFd) return final;
+    if (this.cache.size >= MAX_CACHED) this.flush();
+    this.cache.set(key, final);
+    return final;
+  }
+
+  /** Close cached directory descriptors (not the top one). Safe between operations. */
+  flush(): void {
+    for (const fd of this.cache.values()) closeSync(fd);
+    this.cache.clear();
+  }
+
+  /** Parent descriptor and last name of `rel`; undefined when a parent is missing. Throws PathBlocked. */
+  private parentOf(rel: string, create: boolean): { fd: number; name: string } | undefined {
+    const parts = relParts(rel);
+    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    if (parts.length === 0) throw new PathBlocked('not-a-directory', rel, '', `${this.hostPath('')}: a file name is needed below the ${this.what}`);
+    const fd = this.dirFd(parts.slice(0, -1), rel, create);
+    return fd === undefined ? undefined : { fd, name: parts[parts.length - 1]! };
+  }
+
+  /** lstat of `rel` (the last component not followed); null when it or a parent does not exist. Throws PathBlocked. */
+  lstat(rel: string): BigIntStats | null {
+    const p = this.parentOf(rel, false);
+    if (!p) return null;
+    try {
+      return lstatSync(fdPath(p.fd, p.name), { bigint: true });
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  /** True when `rel` resolves (parents inside) to an existing directory. */
+  isDirectory(rel: string): boolean {
+    const parts = relParts(rel);
+    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    try {
+      return this.dirFd(parts, rel, false) !== undefined;
+    } catch (e) {
+      if (isPathBlocked(e) && e.kind === 'not-a-directory' && e.at === parts.join('/')) return false;
+      throw e;
+    }
+  }
+
+  /** Create `rel` and its parents as directories (0755), inside. Throws PathBlocked. */
+  mkdirs(rel: string): void {
+    const parts = relParts(rel);
+    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    this.dirFd(parts, rel, true);
+  }
+
+  /**
+   * Open the regular file `rel` for reading without following a symlink at any step; returns the descriptor and its fstat.
+   * Returns undefined when it does not exist. Throws PathBlocked('special') for anything but a regular file (a FIFO is opened
+   * non-blocking, so it never hangs), PathBlocked for a parent in the way.
+   */
+  openRead(rel: string): { fd: number; stat: BigIntStats } | undefined {
+    const p = this.parentOf(rel, false);
+    if (!p) return undefined;
+    let fd: number;
+    try {
+      fd = openSync(fdPath(p.fd, p.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+    } catch (e) {
+      const code = errno(e);
+      if (code === 'ENOENT') return undefined;
+      if (code === 'ELOOP') throw this.blocked('special', rel, rel);
+      throw e;
+    }
+    const stat = fstatSync(fd, { bigint: true });
+    if (!stat.isFile()) {
+      closeSync(fd);
+      throw this.blocked('special', rel, rel);
+    }
+    return { fd, stat };
+  }
+
+  /** Read the regular file `rel`, or undefined when absent; at most `maxBytes` (PathBlocked-free RangeError beyond). */
+  readFile(rel: string, maxBytes = Number.MAX_SAFE_INTEGER): Buffer | undefined {
+    const o = this.openRead(rel);
+    if (!o) return undefined;
+    try {
+      if (o.stat.size > BigInt(maxBytes)) throw new RangeError(`${this.hostPath(rel)} is larger than ${maxBytes} bytes`);
+      return readFileSync(o.fd);
+    } finally {
+      closeSync(o.fd);
+    }
+  }
+
+  /** Entries of the directory `rel` (symlinks inside resolved as above); undefined when it does not exist. */
+  readdir(rel: string): Dirent[] | undefined {
+    const parts = relParts(rel);
+    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const fd = this.dirFd(parts, rel, false);
+    if (fd === undefined) return undefined;
+    return readdirSync(fdPath(fd), { withFileTypes: true });
+  }
+
+  /** readlink of `rel` itself. */
+  readlink(rel: string): string {
+    const p = this.parentOf(rel, false);
+    if (!p) throw Object.assign(new Error(`${this.hostPath(rel)}: no such file`), { code: 'ENOENT' });
+    return readlinkSync(fdPath(p.fd, p.name));
+  }
+
+  /**
+   * Create `rel` exclusively (O_CREAT | O_EXCL | O_NOFOLLOW) with `mode`, parents created when `mkdirs`; returns the write descriptor.
+   * An existing file or symlink at `rel` makes it fail with EEXIST: callers remove their own leftovers first.
+   */
+  createExclusive(rel: string, mode: number, mkdirs = true): number {
+    const p = this.parentOf(rel, mkdirs);
+    if (!p) throw Object.assign(new Error(`${this.hostPath(rel)}: parent directory missing`), { code: 'ENOENT' });
+    return openSync(fdPath(p.fd, p.name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
+  }
+
+  /**
+   * Open the existing regular file `rel` to change its metadata (fchmod/fchown on the descriptor); undefined when absent.
+   * Throws PathBlocked('special') when it is a symlink or anything but a regular file.
+   */
+  openForMetadata(rel: string): number | undefined {
+    return this.openRead(rel)?.fd;
+  }
+
+  /** rename(2) between two paths inside; parents must exist. */
+  rename(fromRel: string, toRel: string): void {
+    const a = this.parentOf(fromRel, false);
+    const b = this.parentOf(toRel, false);
+    if (!a || !b) throw Object.assign(new Error(`rename ${fromRel} -> ${toRel}: parent directory missing`), { code: 'ENOENT' });
+    renameSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
+  }
+
+  /** Remove the file (never a directory) `rel`; returns whether it existed. A symlink is removed itself, never its target. */
+  unlink(rel: string): boolean {
+    const p = this.parentOf(rel, false);
+    if (!p) return false;
+    try {
+      unlinkSync(fdPath(p.fd, p.name));
+      return true;
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  /** fsync the directory `rel` so renames and unlinks in it survive a power cut. */
+  fsyncDir(rel: string): void {
+    const parts = relParts(rel);
+    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const fd = this.dirFd(parts, rel, false);
+    if (fd !== undefined) fsyncSync(fd);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    closeSync(this.rootFd);
+    this.closed = true;
+  }
+}
+
+/** Whether a relative symlink target, read in a directory `depth` levels below the top, stays at or below the top lexically. */
+function staysBelow(target: string, depth: number): boolean {
+  let d = depth;
+  for (const t of target.split('/')) {
+    if (t === '' || t === '.') continue;
+    if (t === '..') {
+      if (--d < 0) return false;
+    } else d++;
+  }
+  return true;
+}
+
+/**
+ * A path the spec names, as a path relative to `baseReal` (the spec folder's real path), or undefined when it leaves it.
+ * Absolute paths are accepted when they lie under the base (as written or as its real path). Symlinks are checked later, by the walk.
+ */
+export function specRelative(p: string, base: string, baseReal: string): string | undefined {
+  let rel: string;
+  if (p.startsWith('/')) {
+    const n = posix.normalize(p);
+    const under = [baseReal, base].find((b) => n === b || n.startsWith(b === '/' ? '/' : b + '/'));
+    if (under === undefined) return undefined;
+    rel = n === under ? '' : n.slice(under === '/' ? 1 : under.length + 1);
+  } else rel = p;
+  const parts = relParts(rel);
+  return parts === undefined ? undefined : parts.join('/');
+}

@@ -1,0 +1,132 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfinedDir, isPathBlocked, specRelative, type PathBlocked } from '../../../src/fs/confined-dir.ts';
+
+let scratch: string;
+let root: string;
+let outside: string;
+beforeEach(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'herd-confined-'));
+  root = join(scratch, 'root');
+  outside = join(scratch, 'outside');
+  mkdirSync(root);
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret'), 'TOP SECRET');
+});
+afterEach(() => rmSync(scratch, { recursive: true, force: true }));
+
+const blockedOf = (f: () => unknown): PathBlocked => {
+  try {
+    f();
+  } catch (e) {
+    if (isPathBlocked(e)) return e;
+    throw e;
+  }
+  throw new Error('expected PathBlocked');
+};
+
+describe('ConfinedDir', () => {
+  it('creates parents and files inside, and reads them back', () => {
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    const fd = d.createExclusive('etc/slurm/slurm.conf', 0o644);
+    writeFileSync(fd, 'x');
+    execFileSync('true');
+    d.close();
+    expect(readFileSync(join(root, 'etc/slurm/slurm.conf'), 'utf8')).toBe('x');
+  });
+
+  it.each([
+    ['absolute symlink leaving the root', (o: string) => o],
+    ['relative symlink climbing out', () => '../outside'],
+  ])('refuses a parent that is a %s, at every depth, and writes nothing outside', (_name, target) => {
+    for (const parent of ['etc', 'etc/slurm', 'var/lib/herd']) {
+      rmSync(root, { recursive: true, force: true });
+      mkdirSync(join(root, parent, '..'), { recursive: true });
+      const depth = parent.split('/').length - 1;
+      const t = target(outside);
+      symlinkSync(t.startsWith('..') ? '../'.repeat(depth) + t : t, join(root, parent));
+      const d = ConfinedDir.open(root, { what: 'target root' });
+      const b = blockedOf(() => d.createExclusive(`${parent}/x/file`, 0o644));
+      expect(b.kind).toBe('escape');
+      expect(b.at).toBe(parent);
+      expect(blockedOf(() => d.lstat(`${parent}/secret`)).kind).toBe('escape');
+      expect(blockedOf(() => d.readFile(`${parent}/secret`)).kind).toBe('escape');
+      d.close();
+      expect(existsSync(join(outside, 'x'))).toBe(false);
+    }
+  });
+
+  it('follows a symlink that stays inside, absolute or relative', () => {
+    mkdirSync(join(root, 'data/ww'), { recursive: true });
+    symlinkSync(join(root, 'data/ww'), join(root, 'srv'));
+    symlinkSync('data', join(root, 'd2'));
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    writeFileSync(d.createExclusive('srv/a', 0o600), 'a');
+    writeFileSync(d.createExclusive('d2/ww/b', 0o600), 'b');
+    expect(readFileSync(join(root, 'data/ww/a'), 'utf8')).toBe('a');
+    expect(d.readFile('data/ww/b')?.toString()).toBe('b');
+    d.close();
+  });
+
+  it('never follows a symlink at the last component', () => {
+    symlinkSync(join(outside, 'secret'), join(root, 'link'));
+    const d = ConfinedDir.open(root, { what: 'spec folder' });
+    expect(blockedOf(() => d.readFile('link')).kind).toBe('special');
+    expect(() => d.createExclusive('link', 0o644)).toThrow(/EEXIST/);
+    expect(d.lstat('link')?.isSymbolicLink()).toBe(true);
+    d.unlink('link');
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('TOP SECRET');
+    d.close();
+  });
+
+  it('does not hang on a FIFO', () => {
+    execFileSync('mkfifo', [join(root, 'fifo')]);
+    const d = ConfinedDir.open(root, { what: 'spec folder' });
+    expect(blockedOf(() => d.readFile('fifo')).kind).toBe('special');
+    d.close();
+  });
+
+  it('detects symlink loops', () => {
+    symlinkSync('b', join(root, 'a'));
+    symlinkSync('a', join(root, 'b'));
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    expect(blockedOf(() => d.lstat('a/x')).kind).toBe('loop');
+    d.close();
+  });
+
+  it('refuses kernel filesystems and files as the directory', () => {
+    expect(blockedOf(() => ConfinedDir.open('/proc/self', { what: 'target root' })).kind).toBe('special');
+    expect(blockedOf(() => ConfinedDir.open('/dev', { what: 'target root' })).kind).toBe('special');
+    expect(blockedOf(() => ConfinedDir.open(join(outside, 'secret'), { what: 'target root' })).kind).toBe('not-a-directory');
+  });
+
+  it('a file in the way of a parent is not-a-directory', () => {
+    writeFileSync(join(root, 'etc'), '');
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    expect(blockedOf(() => d.lstat('etc/hosts')).kind).toBe('not-a-directory');
+    d.close();
+  });
+
+  it('keeps working past the descriptor cache size', () => {
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    for (let i = 0; i < 600; i++) writeFileSync(d.createExclusive(`d${i}/f`, 0o644), String(i));
+    for (let i = 0; i < 600; i++) expect(d.readFile(`d${i}/f`)?.toString()).toBe(String(i));
+    d.close();
+    expect(lstatSync(join(root, 'd599/f')).isFile()).toBe(true);
+  });
+});
+
+describe('specRelative', () => {
+  it('keeps paths inside the spec folder and refuses the rest', () => {
+    expect(specRelative('inventory.csv', '/s', '/s')).toBe('inventory.csv');
+    expect(specRelative('./a/../b.csv', '/s', '/s')).toBe('b.csv');
+    expect(specRelative('/s/x/y', '/s', '/real/s')).toBe('x/y');
+    expect(specRelative('/real/s/x', '/s', '/real/s')).toBe('x');
+    expect(specRelative('/etc/shadow', '/s', '/s')).toBeUndefined();
+    expect(specRelative('../../../../proc/self/environ', '/s', '/s')).toBeUndefined();
+    expect(specRelative('/sx/y', '/s', '/s')).toBeUndefined();
+  });
+});
