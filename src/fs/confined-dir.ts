@@ -8,7 +8,7 @@
 // the way are resolved by herd itself and followed only while they stay inside the directory (host semantics: an absolute
 // target must name a place under the directory's real path); the last component is never followed, so a file herd opens
 // is the file at that name, or the open fails. Files are checked on their open descriptor (fstat), not by path again.
-import { closeSync, constants as C, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, constants as C, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
 import { posix, resolve } from 'node:path';
 
 /** Why a path below a confined directory cannot be used. `at` is the relative path of the component that stopped the walk. */
@@ -182,7 +182,10 @@ export class ConfinedDir {
         } catch (e) {
           const code = errno(e);
           if (code === 'ENOENT') {
-            if (!create) return undefined;
+            if (!create) {
+              for (const o of opened) closeSync(o);
+              return undefined;
+            }
             try {
               mkdirSync(fdPath(cur(), c), { mode: 0o755 });
             } catch (e2) {
@@ -264,6 +267,17 @@ export class ConfinedDir {
     }
   }
 
+  /**
+   * fstat of the directory `rel` (every component resolved as above, the last one too, so an in-directory symlink to a
+   * directory gives that directory); null when it does not exist. Throws PathBlocked, ('not-a-directory') for a file.
+   */
+  statDir(rel: string): BigIntStats | null {
+    const parts = relParts(rel);
+    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const fd = this.dirFd(parts, rel, false);
+    return fd === undefined ? null : fstatSync(fd, { bigint: true });
+  }
+
   /** Create `rel` and its parents as directories (0755), inside. Throws PathBlocked. */
   mkdirs(rel: string): void {
     const parts = relParts(rel);
@@ -294,6 +308,52 @@ export class ConfinedDir {
       throw this.blocked('special', rel, rel);
     }
     return { fd, stat };
+  }
+
+  /**
+   * openRead for a name a user wrote (a spec's `inventory: nodes.csv`): a symlink at the last component is followed too, but
+   * only while it stays inside, at most 40 hops; its `..` are resolved on the directories actually walked, as the kernel would.
+   * Returns undefined when it does not exist; throws PathBlocked('escape') for a link that leaves, ('loop'), or ('special')
+   * for anything but a regular file in the end.
+   */
+  openReadFollowing(rel: string): { fd: number; stat: BigIntStats } | undefined {
+    const first = relParts(rel);
+    if (first === undefined) throw this.blocked('escape', rel, '', rel);
+    let parts: string[] = first;
+    for (let hops = 0; ; hops++) {
+      if (parts.length === 0) throw this.blocked('special', rel, '');
+      const name: string = parts[parts.length - 1]!;
+      const dirParts = parts.slice(0, -1);
+      if (name === '..') {
+        this.dirFd(parts, rel, false); // a directory, or an escape
+        throw this.blocked('special', rel, parts.join('/'));
+      }
+      const dir = this.dirFd(dirParts, rel, false);
+      if (dir === undefined) return undefined;
+      let fd: number;
+      try {
+        fd = openSync(fdPath(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+      } catch (e) {
+        const code = errno(e);
+        if (code === 'ENOENT') return undefined;
+        if (code !== 'ELOOP') throw e;
+        if (hops >= MAX_HOPS) throw this.blocked('loop', rel, parts.join('/'));
+        const target: string = readlinkSync(fdPath(dir, name));
+        const steps = (t: string): string[] => t.split('/').filter((c) => c !== '' && c !== '.');
+        if (target.startsWith('/')) {
+          const inside = target === this.real ? '' : target.startsWith(this.real + '/') ? target.slice(this.real.length + 1) : this.real === '/' ? target.slice(1) : undefined;
+          if (inside === undefined) throw this.blocked('escape', rel, parts.join('/'), target);
+          parts = steps(inside);
+        } else parts = [...dirParts, ...steps(target)]; // raw `..` kept: dirFd climbs the real walk, and refuses leaving
+        continue;
+      }
+      const stat = fstatSync(fd, { bigint: true });
+      if (!stat.isFile()) {
+        closeSync(fd);
+        throw this.blocked('special', rel, parts.join('/'));
+      }
+      return { fd, stat };
+    }
   }
 
   /** Read the regular file `rel`, or undefined when absent; at most `maxBytes` (PathBlocked-free RangeError beyond). */
@@ -348,6 +408,14 @@ export class ConfinedDir {
     const b = this.parentOf(toRel, false);
     if (!a || !b) throw Object.assign(new Error(`rename ${fromRel} -> ${toRel}: parent directory missing`), { code: 'ENOENT' });
     renameSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
+  }
+
+  /** link(2) the existing `fromRel` (never followed) to the new name `toRel`; fails with EEXIST when `toRel` exists. */
+  link(fromRel: string, toRel: string): void {
+    const a = this.parentOf(fromRel, false);
+    const b = this.parentOf(toRel, false);
+    if (!a || !b) throw Object.assign(new Error(`link ${fromRel} -> ${toRel}: parent directory missing`), { code: 'ENOENT' });
+    linkSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
   }
 
   /** Remove the file (never a directory) `rel`; returns whether it existed. A symlink is removed itself, never its target. */

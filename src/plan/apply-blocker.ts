@@ -4,12 +4,13 @@ import type { Plan } from './plan-types.ts';
 
 /** A failure when the plan may not be applied as is; undefined when it may. `not-a-file` drift blocks even with overwriteDrift. */
 export function applyBlocker(plan: Plan, overwriteDrift: boolean): HerdFailure | undefined {
-  const inTheWay = plan.actions.filter((a) => a.drift?.kind === 'not-a-file').map((a) => a.path);
+  const inTheWay = plan.actions.filter((a) => a.drift?.kind === 'not-a-file').map((a) => (a.drift?.detail ? `${a.path} (${a.drift.detail})` : a.path));
   if (inTheWay.length > 0) {
+    const shown = inTheWay.slice(0, 5).join(', ') + (inTheWay.length > 5 ? ` and ${inTheWay.length - 5} more` : '');
     return herdFailure(
       'state/not-a-file',
-      `something other than a regular file is where herd must write: ${inTheWay.join(', ')}`,
-      'herd never replaces directories, symlinks or devices; move them away by hand and run herd plan again',
+      `something other than a regular file is where herd must write: ${shown}`,
+      'herd never replaces directories, symlinks or devices, nor follows a symlink out of the target root; move them away by hand and run herd plan again',
     );
   }
   const drifted = plan.actions.filter((a) => a.drift?.blocking).map((a) => a.path);

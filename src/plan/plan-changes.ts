@@ -60,7 +60,7 @@ function planDesired(d: Artifact, m: ManifestEntry | undefined, l: LiveFile, her
     return { ...base, action: 'create', reasons: [m ? 'missing' : 'new'], before: null, drift, ...(diff ? { diff } : {}) };
   }
   if (l.type === 'other') {
-    return { ...base, action: 'update', reasons: ['content'], before: null, drift: { kind: 'not-a-file', blocking: true, recordedSha256: m?.sha256 ?? null, liveSha256: null } };
+    return { ...base, action: 'update', reasons: ['content'], before: null, drift: { kind: 'not-a-file', blocking: true, recordedSha256: m?.sha256 ?? null, liveSha256: null, ...(l.blocked ? { detail: l.blocked } : {}) } };
   }
   const liveSha = l.sha256!;
   const contentSame = liveSha === d.sha256;

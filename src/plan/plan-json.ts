@@ -35,6 +35,7 @@ const driftJson = z.strictObject({
   recordedSha256: sha256.nullable(),
   liveSha256: sha256.nullable(),
   diff: z.string().optional().describe('unified diff recorded → live; never for secrets'),
+  detail: z.string().optional().describe('not-a-file: what is in the way (a symlink leaving the root, a directory, a device), with its path'),
 });
 const impactJson = z.strictObject({ class: impactClass, service: z.string().optional(), reason: z.string().optional() });
 
@@ -156,7 +157,7 @@ function contentDiffJsonOf(d: ContentDiff) {
 }
 
 function driftJsonOf(d: Drift) {
-  return { kind: d.kind, blocking: d.blocking, recordedSha256: d.recordedSha256, liveSha256: d.liveSha256, ...(d.diff ? { diff: d.diff } : {}) };
+  return { kind: d.kind, blocking: d.blocking, recordedSha256: d.recordedSha256, liveSha256: d.liveSha256, ...(d.diff ? { diff: d.diff } : {}), ...(d.detail ? { detail: d.detail } : {}) };
 }
 
 function changeJson(a: PlanAction): PlanChangeJson {

@@ -34,6 +34,8 @@ export interface Drift {
   readonly liveSha256: string | null;
   /** Unified diff recorded → live, when both texts are known and the file is not secret. */
   readonly diff?: string;
+  /** not-a-file: what is in the way, with its path. */
+  readonly detail?: string;
 }
 
 export interface ContentChange {
@@ -93,6 +95,8 @@ export interface Plan {
 /** lstat of a target file, as scanLive saw it. */
 export interface LiveFile {
   readonly type: 'absent' | 'file' | 'other';
+  /** For 'other': what is in the way, named (a symlink leaving the root, a directory, a device). */
+  readonly blocked?: string;
   readonly sha256?: string;
   readonly size?: number;
   readonly mode?: number;

@@ -76,7 +76,7 @@ export function describeDrift(d: Drift, secret: boolean): string {
     case 'missing':
       return 'deleted outside herd since the last apply; apply writes it again';
     case 'not-a-file':
-      return 'a directory, symlink or device is in the way; herd never replaces it: remove it by hand';
+      return `${d.detail ?? 'a directory, symlink or device is in the way'}; herd never replaces or follows it: remove it by hand`;
   }
 }
 

@@ -2,6 +2,7 @@
 // They live in the core (not src/state) because planChanges reads them; src/state only moves their bytes.
 import { z } from 'zod';
 import { IMPACT_ORDER, type ImpactClass } from '../artifacts/artifact.ts';
+import { unsafeArtifactPath } from '../artifacts/artifact-path.ts';
 import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
 import { canonicalJson } from './canonical-json.ts';
 
@@ -24,8 +25,14 @@ export const recordedStatSchema = z.strictObject({
   ino: decimal,
 });
 
+/** A path read from state: never trusted, it must be one herd could have written (relative, normalised, inside the root, outside herd's state). */
+const targetPath = z.string().superRefine((p, ctx) => {
+  const why = unsafeArtifactPath(p);
+  if (why) ctx.addIssue({ code: 'custom', message: `path ${JSON.stringify(p)} ${why}` });
+});
+
 export const manifestEntrySchema = z.strictObject({
-  path: z.string().min(1),
+  path: targetPath,
   kind: z.enum(['config', 'image', 'overlay', 'kernel', 'index', 'secret']),
   sha256,
   size: z.number().int().nonnegative(),
@@ -77,7 +84,7 @@ export const pendingJournalSchema = z.strictObject({
   host: z.string(),
   command: z.string(),
   since: z.string(),
-  paths: z.record(z.string(), z.array(sha256)),
+  paths: z.record(targetPath, z.array(sha256)),
 });
 export type PendingJournal = z.infer<typeof pendingJournalSchema>;
 

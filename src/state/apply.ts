@@ -3,19 +3,20 @@
 // Order: journal the hashes about to be written → stage every new file as a verified, fsynced temp beside its target (all fallible work:
 // producing images, hash checks, disk space; on failure the temps are removed and nothing on the target has changed) → rename each temp
 // over its target, chmod/chown, unlink deletions → fsync the touched directories → store content indexes → write the manifest → drop the journal.
-import { chmodSync, chownSync, lstatSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fchmodSync, fchownSync, fstatSync } from 'node:fs';
+import { posix } from 'node:path';
 import { isPendingPath, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
+import { isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
 import { applyBlocker } from '../plan/apply-blocker.ts';
 import { isArchive } from '../plan/plan-changes.ts';
 import type { LiveState, Plan, PlanAction } from '../plan/plan-types.ts';
 import { STATE_FORMAT_VERSION, type Generation, type ManifestEntry, type PendingJournal, type RecordedStat, type StateManifest } from '../plan/state-manifest.ts';
-import { commitStaged, fsyncDir, stageFile, unlinkIfPresent } from './atomic-write.ts';
+import { commitStaged, stageFile } from './atomic-write.ts';
 import type { LockHandle } from './lock.ts';
 import { pruneContentIndexes, removePending, writeContentIndex, writeManifest, writePending, type StoredState } from './manifest-io.ts';
 import type { OwnerResolver } from './owners.ts';
-import { targetPathOf, tempPathFor, unsafeArtifactPath } from './paths.ts';
+import { tempPathFor, unsafeArtifactPath } from './paths.ts';
 
 export type ApplyOpKind =
   | 'pending-written'
@@ -40,6 +41,8 @@ export interface ApplyOp {
 
 export interface ApplyInput {
   readonly root: string;
+  /** The target root opened by openTarget: every path below it is resolved without leaving it. */
+  readonly dir: ConfinedDir;
   /** The caller holds the lock for the whole plan-and-apply; apply checks it is still held before the first write. */
   readonly lock: LockHandle;
   readonly desired: ArtifactSet;
@@ -69,16 +72,27 @@ export interface ApplyResult {
 
 const writesContent = (a: PlanAction) => a.action === 'create' || (a.action === 'update' && a.reasons.includes('content'));
 
-function statOf(abs: string): RecordedStat {
-  const st = lstatSync(abs, { bigint: true });
+function statOf(dir: ConfinedDir, rel: string): RecordedStat {
+  const st = dir.lstat(rel);
+  if (!st) throw Object.assign(new Error(`${rel} disappeared right after herd wrote it`), { code: 'ENOENT' });
   return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
 }
 
-function failed(message: string, changedSomething: boolean) {
+/** Why a write failed, in words an admin acts on (disk full, read-only, permissions), without a stack. */
+function causeOf(e: unknown): string {
+  if (isHerdFailure(e) || isPathBlocked(e)) return (e as Error).message;
+  const code = (e as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = { ENOSPC: 'the disk is full', EDQUOT: 'the disk quota is exceeded', EROFS: 'the file system is read-only', EACCES: 'permission denied', EPERM: 'operation not permitted', EIO: 'an I/O error' };
+  return code && known[code] ? `${known[code]} (${(e as Error).message})` : (e as Error).message;
+}
+
+function failed(message: string, changed: readonly string[]) {
+  if (changed.length === 0) return herdFailure('state/apply-failed', `${message}; nothing on the target was changed`, 'fix the cause and apply again');
+  const shown = changed.slice(0, 20).join(', ') + (changed.length > 20 ? ` and ${changed.length - 20} more` : '');
   return herdFailure(
-    'state/apply-failed',
-    `${message}; ${changedSomething ? 'some files were already replaced (each is complete, old or new)' : 'nothing on the target was changed'}`,
-    changedSomething ? 'fix the cause, then run herd plan to see exactly what is left, and apply again' : 'fix the cause and apply again',
+    'state/apply-partial',
+    `${message}; ${changed.length} file(s) were already changed (each is complete, old or new): ${shown}`,
+    'fix the cause, then run herd plan to see exactly what is left (the journal marks these as herd\'s own), and apply again',
   );
 }
 
@@ -87,7 +101,7 @@ function failed(message: string, changedSomething: boolean) {
  * Throws a HerdFailure `state/apply-failed` when a write fails; the message says whether anything on the target changed.
  */
 export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
-  const { root, plan, stored, live } = input;
+  const { root, dir, plan, stored, live } = input;
   const fsync = input.fsync !== false;
   const blocker = applyBlocker(plan, input.overwriteDrift);
   if (blocker) throw blocker;
@@ -102,8 +116,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   if (changes.length === 0 && records.length === 0) {
     // An apply killed after its manifest but before dropping its journal left nothing undone but the journal and its temp files.
     if (stored.pending) {
-      for (const p of Object.keys(stored.pending.paths)) unlinkIfPresent(tempPathFor(targetPathOf(root, p)));
-      removePending(root, fsync);
+      for (const p of Object.keys(stored.pending.paths)) unlinkTemp(dir, tempPathFor(p));
+      removePending(dir, fsync);
     }
     return { applied: false, created: 0, updated: 0, deleted: 0, recorded: 0, manifestHash: stored.manifestHash };
   }
@@ -129,21 +143,27 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       since: input.now().toISOString(),
       paths,
     };
-    await writePending(root, journal, fsync);
+    try {
+      await writePending(dir, journal, fsync);
+    } catch (e) {
+      throw failed(`writing the apply journal failed: ${causeOf(e)}`, []);
+    }
     await op('pending-written');
     for (const p of Object.keys(stored.pending?.paths ?? {})) {
-      if (unlinkIfPresent(tempPathFor(targetPathOf(root, p)))) await op('temp-cleaned', p);
+      if (unlinkTemp(dir, tempPathFor(p))) await op('temp-cleaned', p);
     }
   }
 
-  // Stage: all the fallible work, before the first target file changes.
+  // Stage: all the fallible work, before the first target file changes. Directories are resolved afresh from here on (not from the
+  // plan's scan), so a parent swapped for a symlink since the plan is seen and refused, and a moved directory is not written into.
+  dir.flush();
   const staged = new Map<string, string>();
   try {
     for (const a of writes) {
       const d = desired.get(a.path);
       if (!d) throw herdFailure('state/artifact-unavailable', `${a.path} is in the plan but not in the compiled artifacts`, 'run herd plan again');
       const owner = resolveOwner(d.owner, d.group);
-      const temp = await stageFile(targetPathOf(root, a.path), d, {
+      const temp = await stageFile(dir, a.path, d, {
         mode: d.mode,
         ...(owner ? { owner } : {}),
         fsync,
@@ -153,22 +173,31 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       await op('staged', a.path);
     }
   } catch (e) {
-    for (const temp of staged.values()) unlinkIfPresent(temp);
-    if (stored.pending) await writePending(root, stored.pending, fsync);
-    else removePending(root, fsync);
-    throw failed(isHerdFailure(e) ? e.message : `staging failed: ${(e as Error).message}`, false);
+    for (const temp of staged.values()) unlinkTemp(dir, temp);
+    try {
+      if (stored.pending) await writePending(dir, stored.pending, fsync);
+      else removePending(dir, fsync);
+    } catch {
+      // The journal only lists hashes herd may have written; a stale one makes the next plan more careful, never wrong.
+    }
+    throw failed(isHerdFailure(e) || isPathBlocked(e) ? (e as Error).message : `staging failed: ${causeOf(e)}`, []);
   }
 
   // Commit: each rename is atomic; from here on a crash leaves a mix of old and new files, which the journal explains to the next plan.
+  dir.flush();
   const touchedDirs = new Set<string>();
   const counts = { created: 0, updated: 0, deleted: 0 };
   const ids = new Map<string, { uid: number; gid: number } | undefined>();
+  const changed: string[] = [];
+  let manifestHash: string;
   try {
     for (const a of changes) {
-      const abs = targetPathOf(root, a.path);
       const d = desired.get(a.path);
       if (a.action === 'delete') {
-        if (unlinkIfPresent(abs)) touchedDirs.add(dirname(abs));
+        if (unlinkRecorded(dir, a.path)) {
+          touchedDirs.add(posix.dirname(a.path));
+          changed.push(a.path);
+        }
         counts.deleted++;
         await op('unlinked', a.path);
         continue;
@@ -176,47 +205,82 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       const owner = d ? resolveOwner(d.owner, d.group) : undefined;
       ids.set(a.path, owner);
       if (staged.has(a.path)) {
-        commitStaged(staged.get(a.path)!, abs);
-        touchedDirs.add(dirname(abs));
+        commitStaged(dir, staged.get(a.path)!, a.path);
+        staged.delete(a.path);
+        changed.push(a.path);
+        touchedDirs.add(posix.dirname(a.path));
         await op('renamed', a.path);
       } else if (d) {
-        // Mode- or owner-only update: both are single atomic inode changes, no temp file needed.
-        if (a.reasons.includes('mode')) {
-          chmodSync(abs, d.mode);
-          await op('chmod', a.path);
-        }
-        if (owner) {
-          chownSync(abs, owner.uid, owner.gid);
-          await op('chown', a.path);
-        }
+        // Mode- or owner-only update: single atomic inode changes on a descriptor opened without following symlinks,
+        // so a file swapped for a symlink after the plan is refused instead of changing the symlink's target.
+        await changeMetadata(dir, a.path, a.reasons.includes('mode') ? d.mode : undefined, owner, op);
+        changed.push(a.path);
       }
       if (a.action === 'create') counts.created++;
       else counts.updated++;
     }
     if (fsync) {
-      for (const dir of [...touchedDirs].sort()) {
-        fsyncDir(dir);
-        await op('dir-synced', dir);
+      for (const d of [...touchedDirs].sort()) {
+        dir.fsyncDir(d);
+        await op('dir-synced', d);
       }
     }
+    for (const a of writes) {
+      const d = desired.get(a.path)!;
+      if (isArchive(d) && d.contents && (await writeContentIndex(dir, d.sha256, d.contents, fsync))) await op('index-written', a.path);
+    }
+    manifestHash = await writeManifest(dir, buildManifest(input, desired, ids), fsync);
   } catch (e) {
-    for (const temp of staged.values()) unlinkIfPresent(temp);
-    throw failed(`writing the target failed: ${(e as Error).message}`, true);
+    for (const temp of staged.values()) unlinkTemp(dir, temp);
+    throw failed(`writing the target failed: ${causeOf(e)}`, changed);
   }
-
-  for (const a of writes) {
-    const d = desired.get(a.path)!;
-    if (isArchive(d) && d.contents && (await writeContentIndex(root, d.sha256, d.contents, fsync))) await op('index-written', a.path);
-  }
-
-  const manifestHash = await writeManifest(root, buildManifest(input, desired, ids), fsync);
   await op('manifest-written');
-  pruneContentIndexes(root, new Set([...desired.values()].filter(isArchive).map((d) => d.sha256)));
-  if (stored.pending || changes.length > 0) {
-    removePending(root, fsync);
-    await op('pending-removed');
+  try {
+    pruneContentIndexes(dir, new Set([...desired.values()].filter(isArchive).map((d) => d.sha256)));
+    if (stored.pending || changes.length > 0) {
+      removePending(dir, fsync);
+      await op('pending-removed');
+    }
+  } catch (e) {
+    // Everything is applied and recorded; a journal left behind only makes the next plan re-check these paths.
+    throw herdFailure('state/apply-cleanup', `the apply is complete and recorded, but cleaning up herd's journal failed: ${causeOf(e)}`, 'run herd plan; it finishes the cleanup');
   }
   return { applied: true, ...counts, recorded: records.length, manifestHash };
+}
+
+/** Remove one of herd's own temp files if present (never following a symlink). */
+function unlinkTemp(dir: ConfinedDir, rel: string): boolean {
+  try {
+    return dir.unlink(rel);
+  } catch (e) {
+    if (isPathBlocked(e)) return false;
+    throw e;
+  }
+}
+
+/** Delete a file herd recorded: only a regular file at that exact path (a symlink or directory put there since is left alone). */
+function unlinkRecorded(dir: ConfinedDir, rel: string): boolean {
+  const st = dir.lstat(rel);
+  if (!st || !st.isFile()) return false;
+  return dir.unlink(rel);
+}
+
+async function changeMetadata(dir: ConfinedDir, rel: string, mode: number | undefined, owner: { uid: number; gid: number } | undefined, op: (kind: ApplyOpKind, path?: string) => Promise<void>): Promise<void> {
+  const fd = dir.openForMetadata(rel);
+  if (fd === undefined) throw Object.assign(new Error(`${rel} disappeared since the plan`), { code: 'ENOENT' });
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error(`${rel} is no longer a regular file`);
+    if (mode !== undefined) {
+      fchmodSync(fd, mode);
+      await op('chmod', rel);
+    }
+    if (owner) {
+      fchownSync(fd, owner.uid, owner.gid);
+      await op('chown', rel);
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The manifest after apply: one entry per desired artifact, stat taken now for everything this apply touched. */
@@ -231,7 +295,7 @@ function buildManifest(input: ApplyInput, desired: ReadonlyMap<string, Artifact>
     const m = recorded.get(d.path);
     const touched = a !== undefined && (a.action !== 'no-op' || a.reasons.length > 0);
     const live = input.live.files.get(d.path);
-    const stat = touched || !m ? statOf(targetPathOf(input.root, d.path)) : (live?.stat ?? m.stat);
+    const stat = touched || !m ? statOf(input.dir, d.path) : (live?.stat ?? m.stat);
     const applied = ids.has(d.path) ? ids.get(d.path) : m && m.owner === d.owner && m.group === d.group && m.uid !== null ? { uid: m.uid, gid: m.gid! } : undefined;
     entries.push({
       path: d.path,

@@ -1,8 +1,10 @@
 // Atomic file replacement (I/O): write a temp file in the target's directory, verify and fsync it, rename it over the target, fsync the directory.
+// Every path is relative to a ConfinedDir (the target root), so no step follows a symlink out of it.
 import { createHash } from 'node:crypto';
-import { closeSync, fchmodSync, fchownSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fchmodSync, fchownSync, fsyncSync, writeSync } from 'node:fs';
+import { posix } from 'node:path';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
+import type { ConfinedDir } from '../fs/confined-dir.ts';
 import { tempPathFor } from './paths.ts';
 
 export interface StageSource {
@@ -32,12 +34,12 @@ function writeAll(fd: number, data: Uint8Array): void {
  * Throws a HerdFailure (and removes the temp file) when the bytes do not hash to `source.sha256`: nothing is renamed on a mismatch.
  * Returns the temp path; commitStaged renames it.
  */
-export async function stageFile(target: string, source: StageSource, options: StageOptions): Promise<string> {
+export async function stageFile(dir: ConfinedDir, target: string, source: StageSource, options: StageOptions): Promise<string> {
   const temp = tempPathFor(target);
-  mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
   // A leftover temp of a crashed apply may carry another mode; start afresh at 0600 so a secret is never readable by others, even half-written.
-  rmSync(temp, { force: true });
-  const fd = openSync(temp, 'wx', 0o600);
+  // Exclusive create without following symlinks: a symlink planted at the temp name is removed, never written through.
+  dir.unlink(temp);
+  const fd = dir.createExclusive(temp, 0o600);
   let closed = false;
   try {
     const hash = createHash('sha256');
@@ -72,41 +74,20 @@ export async function stageFile(target: string, source: StageSource, options: St
     return temp;
   } catch (e) {
     if (!closed) closeSync(fd);
-    rmSync(temp, { force: true });
+    dir.unlink(temp);
     throw e;
   }
 }
 
 /** Publish a staged temp file: rename is atomic, so readers see the old file or the new one, never a mix. */
-export function commitStaged(temp: string, target: string): void {
-  renameSync(temp, target);
-}
-
-/** fsync a directory so renames and unlinks in it survive a power cut. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+export function commitStaged(dir: ConfinedDir, temp: string, target: string): void {
+  dir.rename(temp, target);
 }
 
 /** Stage, rename and fsync the directory in one go: for herd's own state files. */
-export async function writeFileAtomic(target: string, bytes: Uint8Array, mode = 0o644, fsync = true): Promise<void> {
+export async function writeFileAtomic(dir: ConfinedDir, target: string, bytes: Uint8Array, mode = 0o644, fsync = true): Promise<void> {
   const source = { bytes, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
-  const temp = await stageFile(target, source, { mode, fsync });
-  commitStaged(temp, target);
-  if (fsync) fsyncDir(dirname(target));
-}
-
-/** Remove a file if present; returns whether it existed. */
-export function unlinkIfPresent(path: string): boolean {
-  try {
-    unlinkSync(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
+  const temp = await stageFile(dir, target, source, { mode, fsync });
+  commitStaged(dir, temp, target);
+  if (fsync) dir.fsyncDir(posix.dirname(target));
 }

@@ -6,33 +6,51 @@
 // ctime is not strictly older than the manifest's own mtime is re-hashed too. What remains trusted is a file rewritten in place with the same
 // size in the same tick as herd's write, before the manifest was written; that needs a concurrent writer during apply, which the lock excludes for herd.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, readSync, type BigIntStats } from 'node:fs';
 import type { ArtifactSet, ContentEntry } from '../artifacts/artifact.ts';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
+import { isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
 import { isArchive, isDiffable } from '../plan/plan-changes.ts';
 import type { LiveFile, LiveState } from '../plan/plan-types.ts';
 import { MAX_DIFF_BYTES } from '../plan/text-diff.ts';
 import { readContentIndex, type StoredState } from './manifest-io.ts';
-import { targetPathOf, tempPathFor } from './paths.ts';
+import { tempPathFor } from './paths.ts';
 
 /** Files above this are hashed by streaming instead of one read. */
 const STREAM_ABOVE = 16 * 1024 * 1024;
 
-async function hashStream(path: string): Promise<string> {
+/** Hash (and, when `keep`, return the bytes of) the open regular file `fd`: streamed above STREAM_ABOVE, one read below. Closes `fd`. */
+async function readOpen(fd: number, size: number, keep: boolean): Promise<{ sha: string; bytes?: Buffer }> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  if (size > STREAM_ABOVE && !keep) {
+    for await (const chunk of createReadStream('', { fd, highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+    return { sha: hash.digest('hex') };
+  }
+  try {
+    const bytes = Buffer.allocUnsafe(size);
+    let off = 0;
+    while (off < size) {
+      const n = readSync(fd, bytes, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    const got = off === size ? bytes : bytes.subarray(0, off);
+    return { sha: hash.update(got).digest('hex'), bytes: got };
+  } finally {
+    closeSync(fd);
+  }
 }
 
-function lstatOrNull(abs: string) {
+type Looked = BigIntStats | null | { readonly blocked: string };
+
+/** lstat through the confined root; a parent in the way (a symlink leaving the root, a file where a directory must be) is reported, not followed. */
+function lookAt(dir: ConfinedDir | undefined, rel: string): Looked {
+  if (!dir) return null;
   try {
-    return lstatSync(abs, { bigint: true });
+    return dir.lstat(rel);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    // A parent path component is a file: nothing can be written here, which the plan reports as not-a-file.
-    if (code === 'ENOTDIR') return 'other' as const;
-    throw herdFailure('state/unreadable', `cannot stat ${abs}: ${(e as Error).message}`, 'check permissions on the target root');
+    if (isPathBlocked(e)) return { blocked: e.message };
+    throw herdFailure('state/unreadable', `cannot stat ${dir.hostPath(rel)}: ${(e as Error).message}`, 'check permissions on the target root');
   }
 }
 
@@ -46,7 +64,7 @@ export interface ScanStats {
  * Look at every path the plan concerns: desired artifacts, recorded entries and paths journaled by an unfinished apply.
  * Keeps file bytes only for text configs whose content differs (for diffs), and loads stored content indexes only for archives that differ.
  */
-export async function scanLive(root: string, desired: ArtifactSet, stored: StoredState, stats?: ScanStats): Promise<LiveState> {
+export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSet, stored: StoredState, stats?: ScanStats): Promise<LiveState> {
   const wanted = new Map(desired.artifacts.map((a) => [a.path, a]));
   const recorded = new Map((stored.manifest?.entries ?? []).map((e) => [e.path, e]));
   const journaled = Object.keys(stored.pending?.paths ?? {});
@@ -55,15 +73,18 @@ export async function scanLive(root: string, desired: ArtifactSet, stored: Store
   const contentIndexes = new Map<string, readonly ContentEntry[]>();
 
   for (const path of paths) {
-    const abs = targetPathOf(root, path);
-    const st = lstatOrNull(abs);
+    const st = lookAt(dir, path);
     if (stats) stats.statted++;
     if (st === null) {
       files.set(path, { type: 'absent' });
       continue;
     }
-    if (st === 'other' || !st.isFile()) {
-      files.set(path, { type: 'other' });
+    if ('blocked' in st) {
+      files.set(path, { type: 'other', blocked: st.blocked });
+      continue;
+    }
+    if (!st.isFile()) {
+      files.set(path, { type: 'other', blocked: `${dir!.hostPath(path)} is a ${kindOf(st)}` });
       continue;
     }
     const stat = { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
@@ -76,23 +97,30 @@ export async function scanLive(root: string, desired: ArtifactSet, stored: Store
       m.stat.mtimeNs === stat.mtimeNs &&
       m.stat.ctimeNs === stat.ctimeNs &&
       m.stat.ino === stat.ino;
+    const d = wanted.get(path);
     let sha: string;
     let bytes: Buffer | undefined;
     if (trusted) {
       sha = m.sha256;
     } else {
       if (stats) stats.hashed++;
-      if (stat.size > STREAM_ABOVE) sha = await hashStream(abs);
-      else {
-        bytes = readFileSync(abs);
-        sha = createHash('sha256').update(bytes).digest('hex');
+      // Read through a descriptor opened without following symlinks; its own fstat decides, not the lstat above.
+      const o = openOrBlocked(dir!, path);
+      if ('blocked' in o) {
+        files.set(path, { type: 'other', blocked: o.blocked });
+        continue;
       }
+      const r = await readOpen(o.fd, Number(o.stat.size), d !== undefined && isDiffable(d) && o.stat.size <= BigInt(MAX_DIFF_BYTES));
+      sha = r.sha;
+      bytes = r.bytes;
     }
-    const d = wanted.get(path);
     const keepBytes = d !== undefined && sha !== d.sha256 && isDiffable(d) && stat.size <= MAX_DIFF_BYTES;
-    if (keepBytes && !bytes) bytes = readFileSync(abs);
+    if (keepBytes && !bytes) {
+      const o = openOrBlocked(dir!, path);
+      if (!('blocked' in o)) bytes = (await readOpen(o.fd, Number(o.stat.size), true)).bytes;
+    }
     if (d && isArchive(d) && d.contents && sha !== d.sha256 && !contentIndexes.has(sha)) {
-      const index = readContentIndex(root, sha);
+      const index = readContentIndex(dir!, sha);
       if (index) contentIndexes.set(sha, index);
     }
     files.set(path, {
@@ -108,11 +136,30 @@ export async function scanLive(root: string, desired: ArtifactSet, stored: Store
     });
   }
 
-  const leftoverTempFiles = journaled.filter((p) => existsSync(tempPathFor(targetPathOf(root, p)))).map((p) => tempPathFor(p));
+  const leftoverTempFiles = journaled.filter((p) => { const l = lookAt(dir, tempPathFor(p)); return l !== null && !('blocked' in l); }).map((p) => tempPathFor(p));
   return {
     files,
     contentIndexes,
     ...(stored.pending ? { pending: stored.pending } : {}),
     ...(leftoverTempFiles.length ? { leftoverTempFiles: leftoverTempFiles.sort() } : {}),
   };
+}
+
+function kindOf(st: BigIntStats): string {
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'device';
+  return 'special file';
+}
+
+function openOrBlocked(dir: ConfinedDir, rel: string): { fd: number; stat: BigIntStats } | { blocked: string } {
+  try {
+    const o = dir.openRead(rel);
+    return o ?? { blocked: `${dir.hostPath(rel)} disappeared while herd looked at it` };
+  } catch (e) {
+    if (isPathBlocked(e)) return { blocked: e.message };
+    throw herdFailure('state/unreadable', `cannot read ${dir.hostPath(rel)}: ${(e as Error).message}`, 'check permissions on the target root');
+  }
 }

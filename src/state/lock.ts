@@ -1,10 +1,30 @@
 // The target lock (I/O): one herd at a time per target root; the lock file names its holder, and a dead holder's lock is taken over.
 // The lock is created by link(2) of a fully written temp file, which fails atomically if the lock exists, so no reader ever sees a half-written lock.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+// Every path goes through the target's ConfinedDir: a symlinked var/ or var/lib/herd never takes the lock (or its temp files) out of the root.
+import { closeSync, fsyncSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
-import { lockFileOf, stateDirOf } from './paths.ts';
+import { ConfinedDir } from '../fs/confined-dir.ts';
+import { LOCK_REL, STATE_DIR } from './paths.ts';
+
+/** A target given as a path (tests, tools) is opened as a ConfinedDir; callers that hold one pass it. */
+type Root = string | ConfinedDir;
+const dirOf = (root: Root): ConfinedDir => (typeof root === 'string' ? ConfinedDir.open(root, { what: 'target root', create: true }) : root);
+
+function readSmall(dir: ConfinedDir, rel: string): string | undefined {
+  try {
+    const o = dir.openRead(rel);
+    if (!o) return undefined;
+    try {
+      return o.stat.size > 65536n ? undefined : readFileSync(o.fd, 'utf8');
+    } finally {
+      closeSync(o.fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
 
 export interface LockInfo {
   readonly pid: number;
@@ -62,12 +82,17 @@ export function holderAlive(info: LockInfo): boolean {
   return true;
 }
 
-export function readLock(root: string): LockInfo | undefined {
+export function readLock(root: Root): LockInfo | undefined {
+  const dir = dirOf(root);
   try {
-    const info = JSON.parse(readFileSync(lockFileOf(root), 'utf8')) as LockInfo;
+    const text = readSmall(dir, LOCK_REL);
+    if (text === undefined) return undefined;
+    const info = JSON.parse(text) as LockInfo;
     return typeof info.pid === 'number' && typeof info.token === 'string' ? info : undefined;
   } catch {
     return undefined;
+  } finally {
+    if (dir !== root) dir.close();
   }
 }
 
@@ -75,20 +100,23 @@ export function describeHolder(h: LockInfo | undefined): string {
   return h ? `pid ${h.pid} on ${h.host} ("${h.command}", since ${h.since})` : 'an unknown process (the lock file is unreadable)';
 }
 
-function writeTemp(path: string, text: string): void {
-  const fd = openSync(path, 'wx', 0o644);
+function writeTemp(dir: ConfinedDir, path: string, text: string): void {
+  const fd = dir.createExclusive(path, 0o644);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
+  } catch (e) {
+    dir.unlink(path);
+    throw e;
   } finally {
     closeSync(fd);
   }
 }
 
 /** link(2) our fully written temp file to `path`; false when `path` already exists. */
-function tryLink(temp: string, path: string): boolean {
+function tryLink(dir: ConfinedDir, temp: string, path: string): boolean {
   try {
-    linkSync(temp, path);
+    dir.link(temp, path);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -102,26 +130,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Remove a dead holder's lock, guarded by a second lock (`lock.takeover`) so two processes that both find it stale cannot remove each other's fresh lock.
  * Returns true when the stale lock is gone.
  */
-function removeStale(root: string, stale: LockInfo, temp: string): boolean {
-  const guard = `${lockFileOf(root)}.takeover`;
-  if (!tryLink(temp, guard)) {
+function removeStale(dir: ConfinedDir, stale: LockInfo, temp: string): boolean {
+  const guard = `${LOCK_REL}.takeover`;
+  if (!tryLink(dir, temp, guard)) {
     let g: LockInfo | undefined;
     try {
-      g = JSON.parse(readFileSync(guard, 'utf8')) as LockInfo;
+      g = JSON.parse(readSmall(dir, guard) ?? 'null') as LockInfo | undefined;
     } catch {
       g = undefined;
     }
     // A taker that died mid-takeover leaves the guard; it is small and same-host, so the same liveness test applies.
-    if (g && !holderAlive(g)) unlinkSync(guard);
+    if (g && !holderAlive(g)) dir.unlink(guard);
     return false;
   }
   try {
-    const current = readLock(root);
+    const current = readLock(dir);
     if (current?.token !== stale.token) return false;
-    unlinkSync(lockFileOf(root));
+    dir.unlink(LOCK_REL);
     return true;
   } finally {
-    unlinkSync(guard);
+    dir.unlink(guard);
   }
 }
 
@@ -130,9 +158,16 @@ function removeStale(root: string, stale: LockInfo, temp: string): boolean {
  * Fails with `state/lock-held` naming the holder (pid, host, command, since) when a live process holds it past `timeoutMs`;
  * a lock left by a dead process on this host is taken over and reported in `tookOver`.
  */
-export async function acquireLock(root: string, options: LockOptions): Promise<LockHandle> {
+export async function acquireLock(root: Root, options: LockOptions): Promise<LockHandle> {
   const now = options.now ?? (() => new Date());
-  mkdirSync(stateDirOf(root), { recursive: true, mode: 0o755 });
+  const dir = dirOf(root);
+  const shown = dir.hostPath(LOCK_REL);
+  try {
+    dir.mkdirs(STATE_DIR);
+  } catch (e) {
+    if (dir !== root) dir.close();
+    throw e;
+  }
   const pidStart = procStart(process.pid);
   const info: LockInfo = {
     pid: process.pid,
@@ -142,46 +177,52 @@ export async function acquireLock(root: string, options: LockOptions): Promise<L
     ...(pidStart !== undefined ? { pidStart } : {}),
     token: randomBytes(12).toString('hex'),
   };
-  const lockFile = lockFileOf(root);
-  const temp = `${lockFile}.${process.pid}.${info.token}`;
-  writeTemp(temp, JSON.stringify(info) + '\n');
+  const temp = `${LOCK_REL}.${process.pid}.${info.token}`;
+  writeTemp(dir, temp, JSON.stringify(info) + '\n');
   const deadline = Date.now() + (options.timeoutMs ?? 0);
   let tookOver: LockInfo | undefined;
   let waited = false;
   try {
     for (;;) {
-      if (tryLink(temp, lockFile)) break;
-      const holder = readLock(root);
+      if (tryLink(dir, temp, LOCK_REL)) break;
+      const holder = readLock(dir);
       if (holder && !holderAlive(holder)) {
-        if (removeStale(root, holder, temp)) tookOver = holder;
+        if (removeStale(dir, holder, temp)) tookOver = holder;
         else await sleep(10);
         continue;
       }
       if (Date.now() >= deadline) {
         throw herdFailure(
           'state/lock-held',
-          `the target ${root} is locked by ${describeHolder(holder)}`,
+          `the target ${dir.real} is locked by ${describeHolder(holder)}`,
           holder && holder.host !== hostname()
-            ? `wait for it to finish; herd cannot tell whether a process on ${holder.host} is alive, so if you are sure it is gone remove ${lockFile}`
+            ? `wait for it to finish; herd cannot tell whether a process on ${holder.host} is alive, so if you are sure it is gone remove ${shown}`
             : holder
               ? 'wait for it to finish, or pass --lock-timeout <seconds> to wait'
-              : `if no herd is running on this target, remove ${lockFile}`,
+              : `if no herd is running on this target, remove ${shown}`,
         );
       }
       if (!waited) options.onWait?.(holder);
       waited = true;
       await sleep(options.pollMs ?? 100);
     }
-  } finally {
-    unlinkSync(temp);
+  } catch (e) {
+    dir.unlink(temp);
+    if (dir !== root) dir.close();
+    throw e;
   }
-  const held = () => readLock(root)?.token === info.token;
+  dir.unlink(temp);
+  let released = false;
+  const held = () => !released && readLock(dir)?.token === info.token;
   return {
     info,
     ...(tookOver ? { tookOver } : {}),
     held,
     release() {
-      if (held()) unlinkSync(lockFile);
+      if (released) return;
+      if (held()) dir.unlink(LOCK_REL);
+      released = true;
+      if (dir !== root) dir.close();
     },
   };
 }

@@ -1,9 +1,9 @@
 // Reading and writing herd's state in a target (I/O): the manifest, the pending-apply journal and the stored content indexes.
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, readFileSync } from 'node:fs';
 import type { ContentEntry } from '../artifacts/artifact.ts';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
+import { isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
 import {
   parsePendingJournal,
   parseStateManifest,
@@ -12,8 +12,11 @@ import {
   type PendingJournal,
   type StateManifest,
 } from '../plan/state-manifest.ts';
-import { fsyncDir, unlinkIfPresent, writeFileAtomic } from './atomic-write.ts';
-import { contentsDirOf, manifestFileOf, pendingFileOf, stateDirOf } from './paths.ts';
+import { writeFileAtomic } from './atomic-write.ts';
+import { CONTENTS_REL, MANIFEST_REL, PENDING_REL, STATE_DIR } from './paths.ts';
+
+/** Files herd keeps in its state directory are small; anything larger is not herd's and is refused, never read whole. */
+const MAX_STATE_FILE = 256 * 1024 * 1024;
 
 export interface StoredState {
   readonly manifest?: StateManifest;
@@ -24,20 +27,31 @@ export interface StoredState {
   readonly pending?: PendingJournal;
 }
 
-function readIfPresent(path: string): Buffer | undefined {
+/** A state file's bytes and its stat (from the open descriptor), or undefined when absent; anything but a regular file inside the root is refused. */
+function readIfPresent(dir: ConfinedDir, rel: string): { bytes: Buffer; mtimeNs: bigint } | undefined {
+  const shown = dir.hostPath(rel);
   try {
-    return readFileSync(path);
+    const o = dir.openRead(rel);
+    if (!o) return undefined;
+    try {
+      if (o.stat.size > BigInt(MAX_STATE_FILE)) throw new Error(`it is larger than ${MAX_STATE_FILE} bytes`);
+      return { bytes: readFileSync(o.fd), mtimeNs: o.stat.mtimeNs };
+    } finally {
+      closeSync(o.fd);
+    }
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    throw herdFailure('state/unreadable', `cannot read ${path}: ${(e as Error).message}`, 'check its permissions (herd plan and apply need read access to the whole target)');
+    if (isPathBlocked(e)) {
+      throw herdFailure('state/unsafe-path', `cannot read herd's state: ${e.message}`, 'herd reads and writes its state only inside the target root; move the symlink or file away and run herd plan again');
+    }
+    throw herdFailure('state/unreadable', `cannot read ${shown}: ${(e as Error).message}`, 'check its permissions (herd plan and apply need read access to the whole target)');
   }
 }
 
 /** Read the manifest and the journal; throws a HerdFailure (state/unreadable, state/unsupported-version) when either is damaged. */
-export function readStoredState(root: string): StoredState {
-  const file = manifestFileOf(root);
-  const bytes = readIfPresent(file);
+export function readStoredState(dir: ConfinedDir): StoredState {
+  const file = dir.hostPath(MANIFEST_REL);
+  const read = readIfPresent(dir, MANIFEST_REL);
+  const bytes = read?.bytes;
   let manifest: StateManifest | undefined;
   let manifestHash: string | null = null;
   let manifestMtimeNs: bigint | null = null;
@@ -46,12 +60,12 @@ export function readStoredState(root: string): StoredState {
     if (!parsed.ok) throw parsed.failure;
     manifest = parsed.value;
     manifestHash = createHash('sha256').update(bytes).digest('hex');
-    manifestMtimeNs = statSync(file, { bigint: true }).mtimeNs;
+    manifestMtimeNs = read!.mtimeNs;
   }
-  const pendingBytes = readIfPresent(pendingFileOf(root));
+  const pendingBytes = readIfPresent(dir, PENDING_REL)?.bytes;
   let pending: PendingJournal | undefined;
   if (pendingBytes) {
-    const parsed = parsePendingJournal(pendingBytes.toString('utf8'), pendingFileOf(root));
+    const parsed = parsePendingJournal(pendingBytes.toString('utf8'), dir.hostPath(PENDING_REL));
     if (!parsed.ok) throw parsed.failure;
     pending = parsed.value;
   }
@@ -59,26 +73,28 @@ export function readStoredState(root: string): StoredState {
 }
 
 /** Atomically replace the manifest; returns the sha256 of the bytes written. */
-export async function writeManifest(root: string, manifest: StateManifest, fsync = true): Promise<string> {
+export async function writeManifest(dir: ConfinedDir, manifest: StateManifest, fsync = true): Promise<string> {
   const bytes = Buffer.from(serializeStateManifest(manifest));
-  await writeFileAtomic(manifestFileOf(root), bytes, 0o644, fsync);
+  await writeFileAtomic(dir, MANIFEST_REL, bytes, 0o644, fsync);
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export async function writePending(root: string, journal: PendingJournal, fsync = true): Promise<void> {
-  await writeFileAtomic(pendingFileOf(root), Buffer.from(serializePendingJournal(journal)), 0o644, fsync);
+export async function writePending(dir: ConfinedDir, journal: PendingJournal, fsync = true): Promise<void> {
+  await writeFileAtomic(dir, PENDING_REL, Buffer.from(serializePendingJournal(journal)), 0o644, fsync);
 }
 
-export function removePending(root: string, fsync = true): void {
-  if (unlinkIfPresent(pendingFileOf(root)) && fsync) fsyncDir(stateDirOf(root));
+export function removePending(dir: ConfinedDir, fsync = true): void {
+  if (dir.unlink(PENDING_REL) && fsync) dir.fsyncDir(STATE_DIR);
 }
 
-const indexFileOf = (root: string, sha: string) => join(contentsDirOf(root), `${sha}.json`);
+const indexFileOf = (sha: string) => `${CONTENTS_REL}/${sha}.json`;
 
 /** The content index stored when an archive with this hash was applied; undefined when none is stored or it is unreadable (diffs are advisory). */
-export function readContentIndex(root: string, sha: string): readonly ContentEntry[] | undefined {
+export function readContentIndex(dir: ConfinedDir, sha: string): readonly ContentEntry[] | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(indexFileOf(root, sha), 'utf8')) as unknown;
+    const bytes = readIfPresent(dir, indexFileOf(sha))?.bytes;
+    if (!bytes) return undefined;
+    const parsed = JSON.parse(bytes.toString('utf8')) as unknown;
     return Array.isArray(parsed) ? (parsed as ContentEntry[]) : undefined;
   } catch {
     return undefined;
@@ -86,23 +102,23 @@ export function readContentIndex(root: string, sha: string): readonly ContentEnt
 }
 
 /** Store an archive's content index by its sha256, so a later plan can diff what changes inside; returns false when already stored. */
-export async function writeContentIndex(root: string, sha: string, entries: readonly ContentEntry[], fsync = true): Promise<boolean> {
-  const file = indexFileOf(root, sha);
-  if (readIfPresent(file)) return false;
-  await writeFileAtomic(file, Buffer.from(JSON.stringify(entries) + '\n'), 0o644, fsync);
+export async function writeContentIndex(dir: ConfinedDir, sha: string, entries: readonly ContentEntry[], fsync = true): Promise<boolean> {
+  const file = indexFileOf(sha);
+  if (dir.lstat(file)) return false;
+  await writeFileAtomic(dir, file, Buffer.from(JSON.stringify(entries) + '\n'), 0o644, fsync);
   return true;
 }
 
-/** Remove stored indexes no manifest entry refers to any more. */
-export function pruneContentIndexes(root: string, keep: ReadonlySet<string>): void {
+/** Remove stored indexes no manifest entry refers to any more: only files herd names `<sha256>.json`, nothing else found there. */
+export function pruneContentIndexes(dir: ConfinedDir, keep: ReadonlySet<string>): void {
   let names: string[];
   try {
-    names = readdirSync(contentsDirOf(root));
+    names = (dir.readdir(CONTENTS_REL) ?? []).filter((e) => e.isFile()).map((e) => e.name);
   } catch {
     return;
   }
   for (const name of names) {
-    const sha = name.replace(/\.json$/, '');
-    if (!keep.has(sha)) unlinkIfPresent(join(contentsDirOf(root), name));
+    const m = /^([0-9a-f]{64})\.json$/.exec(name);
+    if (m && !keep.has(m[1]!)) dir.unlink(`${CONTENTS_REL}/${name}`);
   }
 }

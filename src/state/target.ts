@@ -1,13 +1,14 @@
 // Open a target for planning or applying (I/O): take the lock, read the stored state, scan the live files and plan, in that order.
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import type { ArtifactSet } from '../artifacts/artifact.ts';
-import { herdFailure } from '../diagnostics/diagnostic.ts';
+import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
+import { ConfinedDir, isPathBlocked } from '../fs/confined-dir.ts';
 import { planChanges } from '../plan/plan-changes.ts';
 import type { LiveState, Plan } from '../plan/plan-types.ts';
 import { acquireLock, type LockHandle, type LockInfo } from './lock.ts';
 import { readStoredState, type StoredState } from './manifest-io.ts';
 import { scanLive, type ScanStats } from './live-scan.ts';
-import { stateDirOf, unsafeArtifactPath } from './paths.ts';
+import { STATE_DIR, stateDirOf, unsafeArtifactPath } from './paths.ts';
 
 export interface OpenTargetOptions {
   /** apply: always lock (creating the state directory); plan: lock only if the state directory exists (a fresh target has nothing to protect). */
@@ -22,6 +23,8 @@ export interface OpenTargetOptions {
 
 export interface TargetSession {
   readonly root: string;
+  /** The target root, opened once: every read and write below it goes through this (undefined: plan of a root that does not exist yet). */
+  readonly dir: ConfinedDir | undefined;
   readonly lock: LockHandle | undefined;
   readonly stored: StoredState;
   readonly live: LiveState;
@@ -36,31 +39,87 @@ export async function openTarget(root: string, desired: ArtifactSet, options: Op
     const why = unsafeArtifactPath(a.path);
     if (why) throw herdFailure('state/bad-artifact-path', `artifact path ${a.path} ${why}`, 'this is a compiler bug; please report it');
   }
-  const wantLock = options.purpose === 'apply' || existsSync(stateDirOf(root));
+  const dir = openTargetDir(root, options.purpose === 'apply');
+  let wantLock = false;
+  try {
+    wantLock = dir !== undefined && (options.purpose === 'apply' || dir.isDirectory(STATE_DIR));
+  } catch (e) {
+    dir?.close();
+    if (isPathBlocked(e)) throw unsafeState(e.message);
+    throw e;
+  }
   let lock: LockHandle | undefined;
   if (wantLock) {
     try {
-      lock = await acquireLock(root, {
+      lock = await acquireLock(dir!, {
         command: options.command,
         timeoutMs: options.lockTimeoutMs ?? 0,
         ...(options.now ? { now: options.now } : {}),
         ...(options.onLockWait ? { onWait: options.onLockWait } : {}),
       });
     } catch (e) {
+      dir?.close();
+      if (isPathBlocked(e)) throw unsafeState(e.message);
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
         throw herdFailure('state/unwritable', `cannot take the lock in ${stateDirOf(root)}: ${(e as Error).message}`, 'run herd as a user who may write the target (on a head node: root)');
+      }
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw herdFailure('state/unwritable', `cannot take the lock in ${stateDirOf(root)}: the disk is full (${(e as Error).message}); nothing on the target was changed`, 'free space on the target file system and run herd again');
       }
       throw e;
     }
   }
   try {
-    const stored = readStoredState(root);
-    const live = await scanLive(root, desired, stored, options.stats);
+    const stored = dir ? readStoredState(dir) : { manifestHash: null, manifestMtimeNs: null };
+    const live = await scanLive(dir, desired, stored, options.stats);
     const plan = planChanges(desired, stored.manifest, live);
-    return { root, lock, stored, live, plan, release: () => lock?.release() };
+    return {
+      root,
+      dir,
+      lock,
+      stored,
+      live,
+      plan,
+      release: () => {
+        lock?.release();
+        dir?.close();
+      },
+    };
   } catch (e) {
     lock?.release();
+    dir?.close();
     throw e;
+  }
+}
+
+const unsafeState = (why: string): HerdFailure =>
+  herdFailure('state/unsafe-path', `herd's state directory cannot be used: ${why}`, 'herd keeps its state, lock and temp files inside the target root only; move the symlink or file away and run herd plan again');
+
+/**
+ * Open the target root. The root itself is the user's own path (a symlink there is followed once); below it nothing leaves it.
+ * apply creates a missing root; plan of a missing root sees an empty target (undefined). Kernel filesystems and non-directories are refused.
+ */
+export function openTargetDir(root: string, create: boolean): ConfinedDir | undefined {
+  if (!create) {
+    try {
+      lstatSync(root);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    }
+  }
+  try {
+    return ConfinedDir.open(root, { what: 'target root', create });
+  } catch (e) {
+    if (isPathBlocked(e)) {
+      throw herdFailure('state/bad-root', e.kind === 'special' ? e.message : `the target root ${root} is not a directory`, 'pass --root a directory: / on a head node, or a scratch folder');
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw herdFailure('state/bad-root', `the target root ${root} is not a directory (a file is in its path)`, 'pass --root a directory: / on a head node, or a scratch folder');
+    if (code === 'ENOENT') return undefined;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw herdFailure('state/unwritable', `cannot open the target root ${root}: ${(e as Error).message}`, 'run herd as a user who may write the target (on a head node: root)');
+    }
+    throw herdFailure('state/bad-root', `cannot open the target root ${root}: ${(e as Error).message}`, 'pass --root a directory: / on a head node, or a scratch folder');
   }
 }

@@ -80,8 +80,13 @@ function testHook(ctx: CommandContext): ((op: ApplyOp) => Promise<void>) | undef
   const pauseAt = Number(ctx.io.env.HERD_TEST_PAUSE_AFTER_OP ?? NaN);
   const delay = Number(ctx.io.env.HERD_TEST_OP_DELAY_MS ?? 0);
   const log = ctx.io.env.HERD_TEST_OP_LOG;
-  if (!Number.isInteger(pauseAt) && !(delay > 0) && !log) return undefined;
+  // HERD_TEST_FILL_AFTER_OP=KIND#N:FILE fills FILE's file system to the last byte after the Nth operation of KIND (e.g. renamed#2):
+  // a real ENOSPC at a known point.
+  const fillSpec = /^([a-z-]+)#(\d+):(.+)$/.exec(ctx.io.env.HERD_TEST_FILL_AFTER_OP ?? '');
+  let seen = 0;
+  if (!Number.isInteger(pauseAt) && !(delay > 0) && !log && !fillSpec) return undefined;
   return async (op) => {
+    if (fillSpec && op.kind === fillSpec[1] && ++seen === Number(fillSpec[2])) fillDisk(fillSpec[3]!);
     if (log) appendFileSync(log, `${process.pid} ${op.n} ${op.kind} ${op.path ?? ''}\n`);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (op.n === pauseAt) {
@@ -89,6 +94,17 @@ function testHook(ctx: CommandContext): ((op: ApplyOp) => Promise<void>) | undef
       await new Promise(() => setInterval(() => {}, 1 << 30));
     }
   };
+}
+
+function fillDisk(file: string): void {
+  for (const size of [1 << 20, 64 * 1024, 4096, 512, 1]) {
+    const chunk = Buffer.alloc(size);
+    try {
+      for (;;) appendFileSync(file, chunk);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+    }
+  }
 }
 
 export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command {
@@ -181,6 +197,7 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         const hook = testHook(ctx);
         const done = await applyPlan({
           root,
+          dir: session.dir!,
           lock: session.lock!,
           desired: result.artifacts,
           stored: session.stored,
@@ -203,7 +220,7 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         return EXIT.ok;
       } catch (e) {
         if (!isHerdFailure(e)) throw e;
-        return refuse(e, e.rule === 'state/apply-failed' ? EXIT.findings : EXIT.couldNotRun);
+        return refuse(e, e.rule === 'state/apply-partial' ? EXIT.partial : e.rule === 'state/apply-failed' ? EXIT.applyFailed : EXIT.couldNotRun);
       } finally {
         session?.release();
       }

@@ -1,5 +1,6 @@
 // `herd plan [spec]` (I/O shell): compile the spec, compare it with the target's state and live files, and show or save the plan.
-import { isAbsolute, relative, resolve } from 'node:path';
+import { closeSync, readSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
 import { sha256Hex } from '../../artifacts/artifact.ts';
 import { hasErrors, herdFailure, isHerdFailure, type Diagnostic, type HerdFailure } from '../../diagnostics/diagnostic.ts';
 import { renderDiagnostics, renderFailure, summarize } from '../../diagnostics/render-text.ts';
@@ -10,6 +11,7 @@ import { renderApplyJson, renderPlanJson } from '../../plan/render-json.ts';
 import { renderPlanMarkdown } from '../../plan/render-markdown.ts';
 import { renderPlanText } from '../../plan/render-text.ts';
 import { buildSavedPlan, serializeSavedPlan } from '../../plan/saved-plan.ts';
+import { ConfinedDir } from '../../fs/confined-dir.ts';
 import { writeFileAtomic } from '../../state/atomic-write.ts';
 import { describeHolder, type LockInfo } from '../../state/lock.ts';
 import { defaultRootFor } from '../../state/paths.ts';
@@ -140,7 +142,7 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
             manifestHash: session.stored.manifestHash,
             hash: sha256Hex,
           });
-          await writeFileAtomic(resolve(ctx.io.cwd, out), Buffer.from(serializeSavedPlan(saved)), 0o644);
+          await writeSavedPlanFile(resolve(ctx.io.cwd, out), out, serializeSavedPlan(saved));
           if (ctx.format !== 'json') ctx.io.stderr.write(`herd: saved the plan to ${out}; apply exactly this plan with: herd apply ${out}\n`);
         }
         if (ctx.format === 'json') ctx.io.stdout.write(renderPlanJson(session.plan, meta, { exitCode, diagnostics: result.diagnostics }));
@@ -158,3 +160,39 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
 }
 
 export const command: Command = makePlanCommand();
+
+/**
+ * Write a saved plan to the user's `--out` path: its folder is the user's own path (followed once), the file itself is never
+ * written through a symlink, and an existing file is replaced only when it is a saved plan herd wrote (never a spec or anything else).
+ */
+async function writeSavedPlanFile(abs: string, shown: string, text: string): Promise<void> {
+  const hint = 'choose a new file name, e.g. --out plan.herd';
+  let dir: ConfinedDir;
+  try {
+    dir = ConfinedDir.open(dirname(abs), { what: 'folder' });
+  } catch (e) {
+    throw herdFailure('cli/out-unsafe', `cannot write the saved plan to ${shown}: ${(e as Error).message}`, hint);
+  }
+  try {
+    const name = basename(abs);
+    const st = dir.lstat(name);
+    if (st && !st.isFile()) throw herdFailure('cli/out-unsafe', `${shown} exists and is not a regular file; herd never replaces it`, hint);
+    if (st) {
+      let head = '';
+      try {
+        const o = dir.openRead(name);
+        if (o) {
+          const buf = Buffer.alloc(4096);
+          head = buf.subarray(0, readSync(o.fd, buf, 0, buf.length, 0)).toString('utf8');
+          closeSync(o.fd);
+        }
+      } catch {
+        head = '';
+      }
+      if (!/"kind"\s*:\s*"herd-saved-plan"/.test(head)) throw herdFailure('cli/out-unsafe', `${shown} exists and is not a saved plan herd wrote; herd never replaces it`, hint);
+    }
+    await writeFileAtomic(dir, name, Buffer.from(text), 0o644);
+  } finally {
+    dir.close();
+  }
+}

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, lstatSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,5 +128,23 @@ describe('specRelative', () => {
     expect(specRelative('/etc/shadow', '/s', '/s')).toBeUndefined();
     expect(specRelative('../../../../proc/self/environ', '/s', '/s')).toBeUndefined();
     expect(specRelative('/sx/y', '/s', '/s')).toBeUndefined();
+  });
+});
+
+describe('descriptors', () => {
+  const openFds = () => readdirSync('/proc/self/fd').length;
+  it('are all released: missing paths at every depth, blocked walks, close()', () => {
+    mkdirSync(join(root, 'a/b'), { recursive: true });
+    symlinkSync(outside, join(root, 'a/b/out'));
+    const before = openFds();
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    for (let i = 0; i < 50; i++) {
+      expect(d.lstat('a/b/missing/deeper/x')).toBeNull();
+      expect(d.readFile('a/missing/x')).toBeUndefined();
+      expect(() => d.lstat('a/b/out/x')).toThrow(/leaves/);
+      d.flush();
+    }
+    d.close();
+    expect(openFds()).toBe(before);
   });
 });

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { summarizePlan } from '../../../src/plan/plan-types.ts';
 import { writePending } from '../../../src/state/manifest-io.ts';
 import { manifestFileOf, pendingFileOf } from '../../../src/state/paths.ts';
+import { ConfinedDir } from '../../../src/fs/confined-dir.ts';
 import { versionSet } from './synthetic-artifacts.ts';
 import { applyTo, herdFailureOf, planOf, snapshot } from './target-helpers.ts';
 
@@ -105,7 +106,9 @@ describe('apply', () => {
   it('finishes the cleanup of an apply that died after its manifest: journal and temp files go, nothing else changes', async () => {
     const a = versionSet('A');
     await applyTo(root, a);
-    await writePending(root, { formatVersion: 1, kind: 'herd-pending', pid: 999999, host: 'h', command: 'herd apply', since: 'then', paths: { 'etc/hosts': [a.artifacts[0]!.sha256] } });
+    const dir = ConfinedDir.open(root, { what: 'target root' });
+    await writePending(dir, { formatVersion: 1, kind: 'herd-pending', pid: 999999, host: 'h', command: 'herd apply', since: 'then', paths: { 'etc/hosts': [a.artifacts[0]!.sha256] } });
+    dir.close();
     writeFileSync(join(root, 'etc/.hosts.herd-tmp'), 'half');
     const plan = (await planOf(root, a)).plan;
     expect(plan.interrupted).toMatchObject({ pid: 999999, leftoverTempFiles: ['etc/.hosts.herd-tmp'] });

@@ -25,6 +25,7 @@ export async function applyTo(
   try {
     return await applyPlan({
       root,
+      dir: s.dir!,
       lock: s.lock!,
       desired: set,
       stored: s.stored,
