@@ -4,9 +4,19 @@ import type { Plan } from './plan-types.ts';
 
 /** A failure when the plan may not be applied as is; undefined when it may. `not-a-file` drift blocks even with overwriteDrift. */
 export function applyBlocker(plan: Plan, overwriteDrift: boolean): HerdFailure | undefined {
-  const inTheWay = plan.actions.filter((a) => a.drift?.kind === 'not-a-file').map((a) => (a.drift?.detail ? `${a.path} (${a.drift.detail})` : a.path));
+  // One line per obstacle: six configs below one symlinked etc/ are one problem, named once with the paths it blocks.
+  const byObstacle = new Map<string, string[]>();
+  for (const a of plan.actions) {
+    if (a.drift?.kind !== 'not-a-file') continue;
+    const key = a.drift.detail ?? '';
+    byObstacle.set(key, [...(byObstacle.get(key) ?? []), a.path]);
+  }
+  const inTheWay = [...byObstacle].map(([detail, paths]) => {
+    const list = paths.slice(0, 5).join(', ') + (paths.length > 5 ? ` and ${paths.length - 5} more` : '');
+    return detail ? `${detail} (blocks ${list})` : list;
+  });
   if (inTheWay.length > 0) {
-    const shown = inTheWay.slice(0, 5).join(', ') + (inTheWay.length > 5 ? ` and ${inTheWay.length - 5} more` : '');
+    const shown = inTheWay.slice(0, 5).join('; ') + (inTheWay.length > 5 ? `; and ${inTheWay.length - 5} more` : '');
     return herdFailure(
       'state/not-a-file',
       `something other than a regular file is where herd must write: ${shown}`,
