@@ -278,6 +278,20 @@ export class ConfinedDir {
     return fd === undefined ? null : fstatSync(fd, { bigint: true });
   }
 
+  /**
+   * The directory `rel` below this one as a ConfinedDir of its own (created when `create`), or undefined when missing.
+   * Reached through the same walk, so a folder herd derives from this one (`.herd/<cluster>/root` beside a spec) cannot be a
+   * symlink out of it. The new descriptor is reopened from the walked one (/proc/self/fd/N), never by path.
+   */
+  subdir(rel: string, options: ConfinedOpenOptions): ConfinedDir | undefined {
+    const parts = relParts(rel);
+    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const fd = this.dirFd(parts, rel, options.create ?? false);
+    if (fd === undefined) return undefined;
+    const own = openSync(fdPath(fd), C.O_RDONLY | C.O_DIRECTORY);
+    return new ConfinedDir(readlinkSync(fdPath(own)), own, options.what);
+  }
+
   /** Create `rel` and its parents as directories (0755), inside. Throws PathBlocked. */
   mkdirs(rel: string): void {
     const parts = relParts(rel);
@@ -320,15 +334,25 @@ export class ConfinedDir {
     const first = relParts(rel);
     if (first === undefined) throw this.blocked('escape', rel, '', rel);
     let parts: string[] = first;
+    // The last link followed, so a `..` of its target that climbs out is reported as that link's escape.
+    let link: { at: string; target: string } | undefined;
+    const walk = (p: readonly string[]): number | undefined => {
+      try {
+        return this.dirFd(p, rel, false);
+      } catch (e) {
+        if (link && isPathBlocked(e) && e.kind === 'escape' && e.target === '..') throw this.blocked('escape', rel, link.at, link.target);
+        throw e;
+      }
+    };
     for (let hops = 0; ; hops++) {
       if (parts.length === 0) throw this.blocked('special', rel, '');
       const name: string = parts[parts.length - 1]!;
       const dirParts = parts.slice(0, -1);
       if (name === '..') {
-        this.dirFd(parts, rel, false); // a directory, or an escape
+        walk(parts); // a directory, or an escape
         throw this.blocked('special', rel, parts.join('/'));
       }
-      const dir = this.dirFd(dirParts, rel, false);
+      const dir = walk(dirParts);
       if (dir === undefined) return undefined;
       let fd: number;
       try {
@@ -339,6 +363,7 @@ export class ConfinedDir {
         if (code !== 'ELOOP') throw e;
         if (hops >= MAX_HOPS) throw this.blocked('loop', rel, parts.join('/'));
         const target: string = readlinkSync(fdPath(dir, name));
+        link = { at: parts.join('/'), target };
         const steps = (t: string): string[] => t.split('/').filter((c) => c !== '' && c !== '.');
         if (target.startsWith('/')) {
           const inside = target === this.real ? '' : target.startsWith(this.real + '/') ? target.slice(this.real.length + 1) : this.real === '/' ? target.slice(1) : undefined;

@@ -1,5 +1,6 @@
 // Open a target for planning or applying (I/O): take the lock, read the stored state, scan the live files and plan, in that order.
 import { lstatSync } from 'node:fs';
+import { isAbsolute, relative, sep } from 'node:path';
 import type { ArtifactSet } from '../artifacts/artifact.ts';
 import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
 import { ConfinedDir, isPathBlocked } from '../fs/confined-dir.ts';
@@ -19,6 +20,11 @@ export interface OpenTargetOptions {
   readonly now?: () => Date;
   readonly onLockWait?: (holder: LockInfo | undefined) => void;
   readonly stats?: ScanStats;
+  /**
+   * A folder `root` must stay inside, for roots herd derives itself (the default `.herd/<cluster>/root` beside the spec): the spec
+   * folder's content comes from a pull request, so a committed `.herd -> /` must not turn a demo apply into a write to the real /etc.
+   */
+  readonly confineTo?: string;
 }
 
 export interface TargetSession {
@@ -39,7 +45,7 @@ export async function openTarget(root: string, desired: ArtifactSet, options: Op
     const why = unsafeArtifactPath(a.path);
     if (why) throw herdFailure('state/bad-artifact-path', `artifact path ${a.path} ${why}`, 'this is a compiler bug; please report it');
   }
-  const dir = openTargetDir(root, options.purpose === 'apply');
+  const dir = openTargetDir(root, options.purpose === 'apply', options.confineTo);
   let wantLock = false;
   try {
     wantLock = dir !== undefined && (options.purpose === 'apply' || dir.isDirectory(STATE_DIR));
@@ -100,7 +106,8 @@ const unsafeState = (why: string): HerdFailure =>
  * Open the target root. The root itself is the user's own path (a symlink there is followed once); below it nothing leaves it.
  * apply creates a missing root; plan of a missing root sees an empty target (undefined). Kernel filesystems and non-directories are refused.
  */
-export function openTargetDir(root: string, create: boolean): ConfinedDir | undefined {
+export function openTargetDir(root: string, create: boolean, confineTo?: string): ConfinedDir | undefined {
+  if (confineTo !== undefined) return openDerivedRoot(root, create, confineTo);
   if (!create) {
     try {
       lstatSync(root);
@@ -121,5 +128,27 @@ export function openTargetDir(root: string, create: boolean): ConfinedDir | unde
       throw herdFailure('state/unwritable', `cannot open the target root ${root}: ${(e as Error).message}`, 'run herd as a user who may write the target (on a head node: root)');
     }
     throw herdFailure('state/bad-root', `cannot open the target root ${root}: ${(e as Error).message}`, 'pass --root a directory: / on a head node, or a scratch folder');
+  }
+}
+
+/** A root herd derived from `base` (the spec folder): reached from `base` without leaving it, created there when `create`. */
+function openDerivedRoot(root: string, create: boolean, base: string): ConfinedDir | undefined {
+  const rel = relative(base, root);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) throw herdFailure('state/bad-root', `the target root ${root} is not inside ${base}`, 'pass --root explicitly');
+  let top: ConfinedDir;
+  try {
+    top = ConfinedDir.open(base, { what: 'spec folder' });
+  } catch (e) {
+    throw herdFailure('state/bad-root', `cannot open the spec folder ${base}: ${(e as Error).message}`, 'check the spec path');
+  }
+  try {
+    return top.subdir(rel.split(sep).join('/'), { what: 'target root', create });
+  } catch (e) {
+    if (isPathBlocked(e)) {
+      throw herdFailure('state/unsafe-path', `the default target root cannot be used: ${e.message}`, `herd keeps its local state in ${rel} inside the spec folder; remove the symlink (never commit .herd/), or pass --root explicitly`);
+    }
+    throw e;
+  } finally {
+    top.close();
   }
 }

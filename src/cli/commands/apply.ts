@@ -27,6 +27,7 @@ import {
   onLockWait,
   planMetaOf,
   reportFailure,
+  rootConfinement,
   targetRootFor,
   tellLockEvents,
   type StateCommandDeps,
@@ -167,6 +168,7 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
           return stale(saved.herdVersion !== herdVersion ? `it was made by herd ${saved.herdVersion}, this is herd ${herdVersion}` : 'the spec changed since it was made');
         }
         session = await openTarget(root, result.artifacts, {
+          ...rootConfinement(root, result),
           purpose: 'apply',
           command: `herd apply ${arg}`,
           lockTimeoutMs: timeout,

@@ -60,6 +60,11 @@ export async function compileDesired(specArg: string, ctx: CommandContext, deps:
   return { ok: true, result: { ...result, artifacts: result.artifacts } };
 }
 
+/** The folder a root must stay inside: the spec folder for the default root herd derives from it (its content may come from a pull request). */
+export function rootConfinement(root: string, result: CompileResult): { confineTo?: string } {
+  return root === defaultRootFor(result.specDir, result.clusterName ?? 'cluster') ? { confineTo: result.specDir } : {};
+}
+
 /** `--root`, else the local folder beside the spec: `.herd/<cluster>/root`. */
 export function targetRootFor(values: ParsedArgs['values'], result: CompileResult, cwd: string): string {
   const root = values.root;
@@ -120,6 +125,7 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
         const herdVersion = await herdVersionOf(deps);
         const root = targetRootFor(args.values, result, ctx.io.cwd);
         session = await openTarget(root, result.artifacts, {
+          ...rootConfinement(root, result),
           purpose: 'plan',
           command: `herd plan ${specArg}`,
           lockTimeoutMs: timeout,
