@@ -186,6 +186,8 @@ export async function acquireLock(root: Root, options: LockOptions): Promise<Loc
     for (;;) {
       if (tryLink(dir, temp, LOCK_REL)) break;
       const holder = readLock(dir);
+      // The holder released between our link attempt and the read: try again rather than blame "an unknown process".
+      if (holder === undefined && dir.lstat(LOCK_REL) === null) continue;
       if (holder && !holderAlive(holder)) {
         if (removeStale(dir, holder, temp)) tookOver = holder;
         else await sleep(10);

@@ -1,5 +1,5 @@
 // Crash safety and locking of herd apply, with real processes: SIGKILL at every file operation of an A→B apply, and two applies racing on one root.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { summarizePlan } from '../../src/plan/plan-types.ts';
+import { acquireLock, readLock } from '../../src/state/lock.ts';
 import { isTempName, lockFileOf, pendingFileOf, STATE_DIR } from '../../src/state/paths.ts';
 import { versionSet, type Version } from '../unit/state/synthetic-artifacts.ts';
 import { applyTo, bytesOf, planOf, snapshot } from '../unit/state/target-helpers.ts';
@@ -25,34 +26,62 @@ interface ChildRun {
 
 interface ChildHandle {
   readonly pid: number;
-  /** Resolves when the child reports its test pause (it then waits forever unless killed). */
+  /** Resolves when the child reports its test pause (it then waits forever unless killed); rejects if it exits first. */
   readonly paused: Promise<void>;
   readonly done: Promise<ChildRun>;
+  /** Resolves once the child has printed `text` on stderr; rejects if it exits first. Tests synchronise on what a child says, never on time. */
+  waitFor(text: string): Promise<void>;
   kill(): void;
 }
+
+const PAUSED = 'herd-test: paused after op';
+
+/** Children not yet exited, so a failed test does not leave a paused or queued apply behind. */
+const running = new Set<ChildProcess>();
 
 /** Start `herd apply --yes` of `version` in a child process; with killOnPause, SIGKILL it as soon as it reports the pause. */
 function startChild(version: Version, root: string, env: Record<string, string> = {}, extra: string[] = [], killOnPause = true): ChildHandle {
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD, version, root, ...extra], { cwd: REPO, env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
   let stdout = '';
   let stderr = '';
   let paused = false;
-  let onPause: () => void = () => {};
-  const pausedP = new Promise<void>((r) => (onPause = r));
+  let closed = false;
+  const waiters = new Set<{ text: string; resolve: () => void; reject: (e: Error) => void }>();
+  const waitFor = (text: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (stderr.includes(text)) resolve();
+      else if (closed) reject(new Error(`child ${child.pid} exited without printing "${text}"; its stderr:\n${stderr}`));
+      else waiters.add({ text, resolve, reject });
+    });
   child.stdout.on('data', (c) => (stdout += String(c)));
   child.stderr.on('data', (c) => {
     stderr += String(c);
-    if (!paused && stderr.includes('herd-test: paused after op')) {
+    if (!paused && stderr.includes(PAUSED)) {
       paused = true;
       if (killOnPause) child.kill('SIGKILL');
-      onPause();
+    }
+    for (const w of waiters) {
+      if (stderr.includes(w.text)) {
+        waiters.delete(w);
+        w.resolve();
+      }
     }
   });
   const done = new Promise<ChildRun>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ pid: child.pid!, code, signal, stdout, stderr, paused }));
+    child.on('close', (code, signal) => {
+      closed = true;
+      running.delete(child);
+      for (const w of waiters) w.reject(new Error(`child ${child.pid} exited (${signal ?? code}) without printing "${w.text}"; its stderr:\n${stderr}`));
+      waiters.clear();
+      resolve({ pid: child.pid!, code, signal, stdout, stderr, paused });
+    });
   });
-  return { pid: child.pid!, paused: pausedP, done, kill: () => child.kill('SIGKILL') };
+  const pausedP = waitFor(PAUSED);
+  // Most runs never pause (or are not asked about it): a rejection nobody awaits is not an error.
+  pausedP.catch(() => {});
+  return { pid: child.pid!, paused: pausedP, done, waitFor, kill: () => child.kill('SIGKILL') };
 }
 
 const runChild = (version: Version, root: string, env: Record<string, string> = {}, extra: string[] = []) => startChild(version, root, env, extra).done;
@@ -76,7 +105,10 @@ let root: string;
 beforeEach(() => {
   root = join(mkdtempSync(join(tmpdir(), 'herd-fault-')), 'root');
 });
-afterEach(() => rmSync(join(root, '..'), { recursive: true, force: true }));
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  rmSync(join(root, '..'), { recursive: true, force: true });
+});
 
 describe('apply killed at every file operation', () => {
   it('leaves each file old or new, never torn; the next plan shows exactly what is left; a completing apply converges', async () => {
@@ -137,16 +169,24 @@ describe('apply killed at every file operation', () => {
 describe('two applies on one root', () => {
   /** The order in which pids appear in the op log, collapsed: [p1, p2] means no interleaving. */
   const runsIn = (log: string) => log.trim().split('\n').map((l) => Number(l.split(' ')[0])).filter((p, i, all) => i === 0 || p !== all[i - 1]);
+  const waitingFor = (pid: number) => `herd: waiting for the lock held by pid ${pid} on ${hostname()}`;
 
   it('never interleave when racing: the lock serialises them and the result is one version, whole', async () => {
     for (let round = 0; round < 3; round++) {
       rmSync(root, { recursive: true, force: true });
       const log = join(root, '..', `ops-${round}.log`);
-      const env = { HERD_TEST_OP_LOG: log, HERD_TEST_OP_DELAY_MS: '2' };
-      const [x, y] = await Promise.all([runChild('A', root, env, ['--lock-timeout', '60']), runChild('B', root, env, ['--lock-timeout', '60'])]);
-      expect([x.code, y.code], x.stderr + y.stderr).toEqual([0, 0]);
+      // This test holds the lock until both applies say they are queued behind it, so they surely contend for it the moment it is released.
+      const gate = await acquireLock(root, { command: 'apply-fault test gate' });
+      const x = startChild('A', root, { HERD_TEST_OP_LOG: log }, ['--lock-timeout', '60']);
+      const y = startChild('B', root, { HERD_TEST_OP_LOG: log }, ['--lock-timeout', '60']);
+      await Promise.all([x.waitFor(waitingFor(process.pid)), y.waitFor(waitingFor(process.pid))]);
+      expect(existsSync(log)).toBe(false);
+      gate.release();
+      const [xr, yr] = await Promise.all([x.done, y.done]);
+      expect([xr.code, yr.code], xr.stderr + yr.stderr).toEqual([0, 0]);
       const order = runsIn(readFileSync(log, 'utf8'));
       expect(order).toHaveLength(2);
+      expect([...order].sort((a, b) => a - b)).toEqual([x.pid, y.pid].sort((a, b) => a - b));
       const last: Version = order[1] === x.pid ? 'A' : 'B';
       const want = await expected(last);
       for (const [p, v] of want) expect(onDisk(root, p)).toBe(v);
@@ -156,26 +196,28 @@ describe('two applies on one root', () => {
 
   it('makes the second wait for a holder it names, and with no timeout fail at once (exit 3) naming pid, host, command and since', async () => {
     const log = join(root, '..', 'ops.log');
-    const first = startChild('A', root, { HERD_TEST_OP_LOG: log, HERD_TEST_OP_DELAY_MS: '100' });
-    // Start the second apply only once the first holds the lock and is writing.
-    while (!existsSync(log)) await new Promise((r) => setTimeout(r, 5));
-    const y = await runChild('B', root, { HERD_TEST_OP_LOG: log }, ['--lock-timeout', '60']);
-    const x = await first.done;
-    expect([x.code, y.code]).toEqual([0, 0]);
-    expect(y.stderr).toContain(`herd: waiting for the lock held by pid ${x.pid} on ${hostname()}`);
-    expect(runsIn(readFileSync(log, 'utf8'))).toEqual([x.pid, y.pid]);
+    // The first apply stops, alive and holding the lock, after its first file operation.
+    const first = startChild('A', root, { HERD_TEST_OP_LOG: log, HERD_TEST_PAUSE_AFTER_OP: '1' }, [], false);
+    await first.paused;
+    expect(readLock(root)?.pid).toBe(first.pid);
+    expect(runsIn(readFileSync(log, 'utf8'))).toEqual([first.pid]);
 
-    const holder = startChild('A', root, { HERD_TEST_PAUSE_AFTER_OP: '1' }, [], false);
-    await holder.paused;
-    const refused = await runChild('B', root);
+    const refused = await runChild('B', root, { HERD_TEST_OP_LOG: log });
     expect(refused.code).toBe(3);
     expect(refused.stderr).toContain('state/lock-held');
-    expect(refused.stderr).toMatch(new RegExp(`locked by pid ${holder.pid} on ${hostname()} \\("herd apply [^"]+", since \\d{4}-\\d\\d-\\d\\dT`));
-    holder.kill();
-    await holder.done;
-    const after = await runChild('B', root);
-    expect(after.code).toBe(0);
-    expect(after.stderr).toContain(`took over a stale lock left by pid ${holder.pid}`);
+    expect(refused.stderr).toMatch(new RegExp(`locked by pid ${first.pid} on ${hostname()} \\("herd apply [^"]+", since \\d{4}-\\d\\d-\\d\\dT`));
+
+    const second = startChild('B', root, { HERD_TEST_OP_LOG: log }, ['--lock-timeout', '60']);
+    await second.waitFor(waitingFor(first.pid));
+    // Queued, it has touched nothing: the op log still holds the first apply's one operation.
+    expect(runsIn(readFileSync(log, 'utf8'))).toEqual([first.pid]);
+    first.kill();
+    expect((await first.done).signal).toBe('SIGKILL');
+    const y = await second.done;
+    expect(y.code, y.stderr).toBe(0);
+    expect(y.stderr).toContain(`took over a stale lock left by pid ${first.pid}`);
+    expect(runsIn(readFileSync(log, 'utf8'))).toEqual([first.pid, second.pid]);
     for (const [p, v] of await expected('B')) expect(onDisk(root, p)).toBe(v);
+    expect(existsSync(lockFileOf(root))).toBe(false);
   });
 });

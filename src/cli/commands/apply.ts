@@ -74,22 +74,20 @@ const quote = (s: string) => (/^[\w./:@%+=,-]+$/.test(s) ? s : `'${s.replaceAll(
 
 /**
  * Test-only hooks, read from the environment at the CLI edge: HERD_TEST_PAUSE_AFTER_OP=N stops (without exiting) after the Nth file operation
- * so a test can SIGKILL the process at a known point; HERD_TEST_OP_DELAY_MS slows every operation so concurrent runs overlap;
+ * so a test can SIGKILL the process at a known point (tests synchronise on its "paused" line, never on time);
  * HERD_TEST_OP_LOG=FILE appends "pid n kind path" per operation so a test can check two applies never interleave.
  */
 function testHook(ctx: CommandContext): ((op: ApplyOp) => Promise<void>) | undefined {
   const pauseAt = Number(ctx.io.env.HERD_TEST_PAUSE_AFTER_OP ?? NaN);
-  const delay = Number(ctx.io.env.HERD_TEST_OP_DELAY_MS ?? 0);
   const log = ctx.io.env.HERD_TEST_OP_LOG;
   // HERD_TEST_FILL_AFTER_OP=KIND#N:FILE fills FILE's file system to the last byte after the Nth operation of KIND (e.g. renamed#2):
   // a real ENOSPC at a known point.
   const fillSpec = /^([a-z-]+)#(\d+):(.+)$/.exec(ctx.io.env.HERD_TEST_FILL_AFTER_OP ?? '');
   let seen = 0;
-  if (!Number.isInteger(pauseAt) && !(delay > 0) && !log && !fillSpec) return undefined;
+  if (!Number.isInteger(pauseAt) && !log && !fillSpec) return undefined;
   return async (op) => {
     if (fillSpec && op.kind === fillSpec[1] && ++seen === Number(fillSpec[2])) fillDisk(fillSpec[3]!);
     if (log) appendFileSync(log, `${process.pid} ${op.n} ${op.kind} ${op.path ?? ''}\n`);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (op.n === pauseAt) {
       ctx.io.stderr.write(`herd-test: paused after op ${op.n} ${op.kind} ${op.path ?? ''}\n`);
       await new Promise(() => setInterval(() => {}, 1 << 30));
