@@ -307,6 +307,15 @@ export class ConfinedDir {
   openRead(rel: string): { fd: number; stat: BigIntStats } | undefined {
     const p = this.parentOf(rel, false);
     if (!p) return undefined;
+    // lstat first: a device is never opened at all (opening some has effects); the fstat below still decides, in case of a swap.
+    let pre: ReturnType<typeof lstatSync>;
+    try {
+      pre = lstatSync(fdPath(p.fd, p.name));
+    } catch (e) {
+      if (errno(e) === 'ENOENT') return undefined;
+      throw e;
+    }
+    if (!pre.isFile()) throw this.blocked('special', rel, rel);
     let fd: number;
     try {
       fd = openSync(fdPath(p.fd, p.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
@@ -354,6 +363,16 @@ export class ConfinedDir {
       }
       const dir = walk(dirParts);
       if (dir === undefined) return undefined;
+      // lstat first: a device is never opened at all (opening some has effects, /dev/watchdog arms a reboot); the fstat
+      // below still decides, in case the name was swapped in between.
+      let pre: ReturnType<typeof lstatSync>;
+      try {
+        pre = lstatSync(fdPath(dir, name));
+      } catch (e) {
+        if (errno(e) === 'ENOENT') return undefined;
+        throw e;
+      }
+      if (!pre.isFile() && !pre.isSymbolicLink()) throw this.blocked('special', rel, parts.join('/'));
       let fd: number;
       try {
         fd = openSync(fdPath(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);

@@ -37,11 +37,51 @@ function collapseRepeats(ds: readonly Diagnostic[]): Diagnostic[] {
   });
 }
 
+/** At most this many diagnostics of one rule are listed; the rest are counted in one summary where the first was left out. */
+export const MAX_PER_RULE = 500;
+
+/**
+ * 200,000 nodes without a MAC, each on its own line, would be 200,000 findings: nobody reads past the first screen, and
+ * every output (pull-request annotations above all) drowns. Keep the first MAX_PER_RULE of each rule in sorted order.
+ */
+function capPerRule(sorted: readonly Diagnostic[]): Diagnostic[] {
+  const seen = new Map<string, number>();
+  const out: Diagnostic[] = [];
+  const summaries = new Map<string, { at: number; left: number; error: boolean }>();
+  for (const d of sorted) {
+    const n = (seen.get(d.rule) ?? 0) + 1;
+    seen.set(d.rule, n);
+    if (n <= MAX_PER_RULE) {
+      out.push(d);
+      continue;
+    }
+    const s = summaries.get(d.rule);
+    if (s) {
+      s.left++;
+      s.error ||= d.severity === 'error';
+    } else {
+      summaries.set(d.rule, { at: out.length, left: 1, error: d.severity === 'error' });
+      out.push(d);
+    }
+  }
+  for (const [rule, s] of summaries) {
+    const first = out[s.at]!;
+    const { related: _related, ...located } = first;
+    out[s.at] = {
+      ...located,
+      severity: s.error ? 'error' : first.severity,
+      message: `and ${s.left} more ${rule} finding${s.left === 1 ? '' : 's'} from here on, not listed (the first ${MAX_PER_RULE} are)`,
+      hint: 'fix the ones listed first: findings of one rule by the thousand usually share one cause',
+    };
+  }
+  return out;
+}
+
 /** Load, shape-check, resolve and rule-check a spec. Never throws; all diagnostics come back sorted. */
 export function checkSpec(file: string, bytes: Uint8Array | string, readAux: AuxReader): SpecCheck {
   const loaded = loadYaml(file, bytes);
   const finish = (ds: Diagnostic[], spec?: ClusterSpec, model?: ClusterModel): SpecCheck => {
-    const all = sortDiagnostics(collapseRepeats(applySuppressions(file, loaded.text, ds)));
+    const all = capPerRule(sortDiagnostics(collapseRepeats(applySuppressions(file, loaded.text, ds))));
     return hasErrors(all) || !model ? { diagnostics: all, ...(spec ? { spec } : {}) } : { model, spec: spec!, diagnostics: all };
   };
   if (loaded.value === undefined || hasErrors(loaded.diagnostics)) return finish(loaded.diagnostics);
@@ -50,8 +90,8 @@ export function checkSpec(file: string, bytes: Uint8Array | string, readAux: Aux
   if (!shape.spec) return finish(diagnostics);
   const aux = readAux(auxiliaryPaths(shape.spec));
   const resolution = resolveSpec(file, shape.spec, loaded.index, aux, shape.dropped);
-  diagnostics.push(...resolution.diagnostics);
+  for (const d of resolution.diagnostics) diagnostics.push(d);
   if (!resolution.model) return finish(diagnostics, shape.spec);
-  diagnostics.push(...checkRules({ spec: shape.spec, model: resolution.model, index: loaded.index }));
+  for (const d of checkRules({ spec: shape.spec, model: resolution.model, index: loaded.index })) diagnostics.push(d);
   return finish(diagnostics, shape.spec, shape.diagnostics.length === 0 ? resolution.model : undefined);
 }

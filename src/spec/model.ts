@@ -82,8 +82,13 @@ export interface OverlayModel {
   readonly builtin: boolean;
   /** Site template folder relative to the spec dir (site overlays only). */
   readonly source?: string;
-  /** Files in the template folder, relative to it (site overlays only). */
+  /** Entries of the template folder that are not directories, relative to it (site overlays only); symlinks included. */
   readonly files: readonly string[];
+  /**
+   * The symlinks among `files` (path -> link target, as stored; never followed: a systemd `.wants` link names a path on the
+   * node). Their bytes are not in the spec's inputs; the regular files' are.
+   */
+  readonly symlinks?: Readonly<Record<string, string>>;
   readonly at: SourceRef;
 }
 

@@ -11,13 +11,18 @@ import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseI
 import { compareHostnames, expandHostlist } from './hostlist.ts';
 import { parseSizeMiB, parseSlurmTime } from './units.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { inputProblemDiagnostic, type InputProblem } from './input-problems.ts';
 
 /** Files a spec pulls in, read by the I/O twin: the inventory CSV and each site overlay's file listing. */
 export interface AuxInputs {
-  /** Inventory CSV text by spec-relative path (undefined: missing). */
-  readonly inventory?: { readonly file: string; readonly text: string | undefined };
-  /** Site overlay template listings by overlay name (undefined: folder missing). */
+  /** Inventory CSV text by spec-relative path (undefined: missing), or why it was not read. */
+  readonly inventory?: { readonly file: string; readonly text: string | undefined; readonly problem?: InputProblem };
+  /** Site overlay template listings by overlay name (undefined: folder missing). Symlinks are listed too. */
   readonly overlayFiles: Readonly<Record<string, readonly string[] | undefined>>;
+  /** Symlinks in site overlay folders by overlay name: path in the folder -> link target, listed as they are, never followed. */
+  readonly overlaySymlinks?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** What was met reading a site overlay folder by overlay name: the folder itself (`entry: false`) or an entry inside it. */
+  readonly overlayProblems?: Readonly<Record<string, readonly { readonly entry: boolean; readonly problem: InputProblem }[]>>;
 }
 
 /** A site overlay's template folder; undefined when the entry only re-kinds a built-in overlay (no source of its own). */
@@ -98,12 +103,13 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   let inventory: InventoryRow[] = [];
   if (spec.inventory) {
     const inv = aux.inventory;
-    if (!inv || inv.text === undefined) {
+    if (inv?.problem) diagnostics.push(inputProblemDiagnostic(index.at(['inventory']), { kind: 'inventory' }, inv.problem));
+    else if (!inv || inv.text === undefined) {
       diagnostics.push(diagnosticAt(index.at(['inventory']), 'inventory/missing-file', 'error', `inventory file "${spec.inventory}" does not exist`, 'create it beside the spec (header row: name,mac,address) or remove the inventory key'));
     } else {
       const parsed = parseInventory(inv.file, inv.text);
       inventory = parsed.rows;
-      diagnostics.push(...parsed.diagnostics);
+      for (const d of parsed.diagnostics) diagnostics.push(d);
     }
   }
 
@@ -118,10 +124,16 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       continue;
     }
     const files = aux.overlayFiles[name];
-    if (files === undefined) {
+    const problems = aux.overlayProblems?.[name] ?? [];
+    if (problems.length > 0) {
+      const named = index.has(['overlays', name, 'source']) ? index.at(['overlays', name, 'source']) : index.keyAt(['overlays', name]);
+      for (const p of problems) diagnostics.push(inputProblemDiagnostic(named, { kind: p.entry ? 'overlay-entry' : 'overlay', name }, p.problem));
+    }
+    if (files === undefined && !problems.some((p) => !p.entry)) {
       diagnostics.push(diagnosticAt(index.at(['overlays', name]), 'overlay/missing-source', 'error', `site overlay "${name}" has no template folder at ${source}`, `create ${source}/ beside the spec (files inside it are laid out as on the node) or set overlays.${name}.source`));
     }
-    overlays[name] = { name, kind: o.kind, builtin: false, source, files: [...(files ?? [])].sort(), at };
+    const symlinks = aux.overlaySymlinks?.[name];
+    overlays[name] = { name, kind: o.kind, builtin: false, source, files: [...(files ?? [])].sort(), ...(symlinks && Object.keys(symlinks).length > 0 ? { symlinks } : {}), at };
   }
   const baseOverlays = spec.warewulf?.base_overlays ?? defaultBaseOverlays(version);
   baseOverlays.forEach((o, i) => {
@@ -178,7 +190,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
 
   // Nodes.
   const res = resolveNodes(spec, index, inventory, aux.inventory?.file, net, dropped);
-  diagnostics.push(...res.diagnostics);
+  for (const d of res.diagnostics) diagnostics.push(d);
   const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), reportedOverlays: new Set(), netmask: net ? formatIPv4(prefixToNetmask(net.prefix)) : '' };
   const nodes = res.nodes.map((d) => finishNode(d, finishCtx));
 

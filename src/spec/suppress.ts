@@ -22,9 +22,24 @@ export function applySuppressions(file: string, text: string, diagnostics: reado
     if (m) ignores.push({ line: i + 1, column: line.indexOf('#') + 1, rule: m[1] ?? '', reason: m[2]!.trim(), used: false });
   });
   if (ignores.length === 0) return [...diagnostics];
+  // By line, so a spec with thousands of comments and findings is not checked pair by pair.
+  const byLine = new Map<number, Ignore[]>();
+  for (const ig of ignores) {
+    const list = byLine.get(ig.line);
+    if (list) list.push(ig);
+    else byLine.set(ig.line, [ig]);
+  }
+  const silencerOf = (d: Diagnostic): Ignore | undefined => {
+    if (d.line === undefined) return undefined;
+    for (const line of [d.line - 1, d.line]) {
+      const hit = byLine.get(line)?.find((ig) => ig.rule === d.rule && ig.reason !== '');
+      if (hit) return hit;
+    }
+    return undefined;
+  };
   const out: Diagnostic[] = [];
   for (const d of diagnostics) {
-    const silencer = d.file === file && !d.rule.startsWith('yaml/') && !d.rule.startsWith('schema/') ? ignores.find((ig) => ig.rule === d.rule && ig.reason !== '' && (ig.line === d.line || ig.line + 1 === d.line)) : undefined;
+    const silencer = d.file === file && !d.rule.startsWith('yaml/') && !d.rule.startsWith('schema/') ? silencerOf(d) : undefined;
     if (silencer) silencer.used = true;
     else out.push(d);
   }

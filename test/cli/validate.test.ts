@@ -131,6 +131,15 @@ describe('herd explain and help', () => {
     expect(r.stdout).toContain('warewulf#1264');
   });
 
+  it('explain documents the spec-input rules (paths outside the spec folder, inputs herd will not read)', async () => {
+    for (const id of ['paths/outside-spec-folder', 'paths/unreadable-input']) {
+      const r = await herd(['explain', id]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toBe(`${id}: ${RULES[id]!.summary}\n\n${RULES[id]!.rationale}\n`);
+    }
+    expect((await herd(['explain', 'paths/outside-spec-folder'])).stdout).toContain('pull-request annotations');
+  });
+
   it('explain suggests the closest rule for a typo and exits 3', async () => {
     const r = await herd(['explain', 'net/duplicate-mca']);
     expect(r.code).toBe(3);

@@ -59,11 +59,11 @@ function checkExtras(extra: Record<string, unknown> | undefined, path: (string |
 /** Pass-through keys must be real Slurm keys and must not fight what herd writes. */
 export const checkSlurmExtras: RuleCheck = ({ spec, index }) => {
   const out = checkExtras(spec.slurm?.extra, ['slurm', 'extra'], SLURM_GLOBAL_KEYS, HERD_OWNED_GLOBAL, 'slurm.extra', index);
-  for (const [name, p] of Object.entries(spec.slurm?.partitions ?? {})) out.push(...checkExtras(p.extra, ['slurm', 'partitions', name, 'extra'], SLURM_PARTITION_KEYS, HERD_OWNED_PARTITION, `partition ${name}'s extra`, index));
+  for (const [name, p] of Object.entries(spec.slurm?.partitions ?? {})) for (const d of checkExtras(p.extra, ['slurm', 'partitions', name, 'extra'], SLURM_PARTITION_KEYS, HERD_OWNED_PARTITION, `partition ${name}'s extra`, index)) out.push(d);
   const layers: [(string | number)[], Record<string, unknown> | undefined][] = [[['defaults', 'slurm', 'extra'], spec.defaults?.slurm?.extra]];
   for (const [n, p] of Object.entries(spec.profiles ?? {})) layers.push([['profiles', n, 'slurm', 'extra'], p.slurm?.extra]);
   for (const [n, e] of Object.entries(spec.nodes)) layers.push([['nodes', n, 'slurm', 'extra'], e.slurm?.extra]);
-  for (const [path, extra] of layers) out.push(...checkExtras(extra, path, SLURM_NODE_KEYS, HERD_OWNED_NODE, 'node slurm.extra', index));
+  for (const [path, extra] of layers) for (const d of checkExtras(extra, path, SLURM_NODE_KEYS, HERD_OWNED_NODE, 'node slurm.extra', index)) out.push(d);
   return out;
 };
 
