@@ -1,17 +1,24 @@
 // Build one node image (I/O shell): source -> in-memory tree -> declarative fixes -> cpio newc + parallel gzip ->
 // verification of the BUILT archive -> a content-addressed build cache. What `wwctl image import/exec/build` do, rootless.
+//
+// Unpacking is bounded from the start by what the image may take (the nodes' memory, its declared size; see
+// unpack-budget.ts), and only a build that passed verification is kept: a refused or failed build leaves nothing in the
+// cache. Outputs are written owner-only (an image may carry a secret the spec put there, see extra-files.ts).
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
 import type { ContentEntry } from '../../artifacts/artifact.ts';
 import { cpioNewc } from '../../artifacts/cpio-newc.ts';
 import { gzipParallel } from '../../artifacts/gzip-parallel.ts';
 import type { ImageModel } from '../../spec/model.ts';
+import { isImageError } from '../source/image-error.ts';
 import { openImageSource } from '../source/open-image-source.ts';
 import { layerCache, readContent } from '../tree/content-store.ts';
 import { walkTree, type FsTree } from '../tree/fs-tree.ts';
+import { UnpackBudget } from '../tree/unpack-budget.ts';
+import { unpackLimit } from '../verify/ram-check.ts';
 import { pullImage } from '../registry/index.ts';
 import { treeToCpioEntries } from './tree-to-cpio.ts';
 import { applyImageFixes, checkArchiveIndex, readArchiveIndex, type ArchiveIndexJson, type ImageProblem, type VerifyContext } from './fixes.ts';
@@ -30,6 +37,8 @@ export interface ImageBuildOptions {
   readonly offline: boolean;
   readonly verify: VerifyContext;
   readonly onProgress?: (event: BuildProgress) => void;
+  /** For tests: called once a dir: source is walked, before any of its file content is read. */
+  readonly afterWalk?: () => void | Promise<void>;
 }
 
 export type BuildProgress =
@@ -64,6 +73,8 @@ export interface ImageBuildFailure {
   readonly pending: boolean;
   readonly message: string;
   readonly hint?: string;
+  /** What verification (or the bound on unpacking) found; each is reported at the spec setting it names. */
+  readonly problems?: readonly ImageProblem[];
 }
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -73,13 +84,17 @@ function settingsKey(im: ImageModel): unknown {
   return { kernel: im.kernel, pins: im.pins, files: im.files.map(({ at: _at, ...f }) => f), exclude: im.exclude };
 }
 
-/** Fingerprint of a tree's metadata, for rootfs directories (which have no digest of their own). */
+/**
+ * Fingerprint of a tree, for rootfs directories (which have no digest of their own): metadata plus the sha256 of every
+ * file's content, as read (rootfs-dir.ts hashes each file by descriptor; packing checks the bytes against that hash).
+ */
 function treeFingerprint(tree: FsTree): string {
   const h = createHash('sha256');
   for (const e of walkTree(tree)) {
     const n = e.inode;
     const c = n.content;
-    h.update(`${e.path}\0${n.type}\0${n.mode}\0${n.uid}\0${n.gid}\0${n.mtime}\0${n.size}\0${n.linkname ?? ''}\0${c?.kind === 'range' ? `${c.path}@${c.offset}` : ''}\0${e.hardlinkTo ?? ''}\n`);
+    const content = c === undefined ? '' : c.kind === 'bytes' ? createHash('sha256').update(c.data).digest('hex') : c.sha256 ?? (c.kind === 'range' ? `${c.path}@${c.offset}` : '');
+    h.update(`${e.path}\0${n.type}\0${n.mode}\0${n.uid}\0${n.gid}\0${n.mtime}\0${n.size}\0${n.linkname ?? ''}\0${content}\0${e.hardlinkTo ?? ''}\n`);
   }
   return h.digest('hex');
 }
@@ -89,6 +104,13 @@ function failure(image: string, pending: boolean, message: string, hint?: string
   return hint === undefined ? { kind: 'image-build-failure', image, pending, message } : { kind: 'image-build-failure', image, pending, message, hint };
 }
 
+function refused(image: string, problems: readonly ImageProblem[]): ImageBuildFailure {
+  return { ...failure(image, false, `image ${image}: ${problems.map((p) => p.message).join('; ')}`, problems[0]?.hint), problems };
+}
+
+/** A cached build is checked again against the current nodes; one that no longer passes is refused. */
+const passing = (b: BuiltImage | undefined): BuiltImage | ImageBuildFailure | undefined => (b === undefined || b.problems.length === 0 ? b : refused(b.name, b.problems));
+
 export function isImageBuildFailure(x: unknown): x is ImageBuildFailure {
   return typeof x === 'object' && x !== null && (x as { kind?: unknown }).kind === 'image-build-failure';
 }
@@ -96,20 +118,26 @@ export function isImageBuildFailure(x: unknown): x is ImageBuildFailure {
 /** Build (or reuse from the cache) one image. Never throws for input problems: returns an ImageBuildFailure instead. */
 export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promise<BuiltImage | ImageBuildFailure> {
   const cache = opts.cacheDir;
+  const budget = new UnpackBudget(unpackLimit(opts.verify), im.exclude);
+  // Paths in messages relative to the spec folder, as the spec names them.
+  const rel = (m: string): string => m.replaceAll(`${opts.specDir}/`, '');
+  const tooBig = (problems: readonly ImageProblem[]): ImageBuildFailure => refused(im.name, problems.map((p) => ({ ...p, message: rel(p.message) })));
   let source;
   try {
     source = await openImageSource(im.source, {
       baseDir: opts.specDir,
       scratchDir: join(cache, 'scratch'),
+      budget,
       openRemote: async (ref, platform) => {
         const pulled = await pullImage(ref.reference, { cacheDir: join(cache, 'registry'), offline: opts.offline, platform: `${platform.os}/${platform.architecture}` });
-        return openImageSource(`oci:${pulled.layoutDir}`, { baseDir: opts.specDir, platform });
+        // herd's own registry cache is the folder this layout must stay inside.
+        return openImageSource(`oci:${basename(pulled.layoutDir)}`, { baseDir: dirname(pulled.layoutDir), platform, budget });
       },
     });
   } catch (e) {
+    if (isImageError(e) && e.code === 'too-big') return tooBig(e.problems);
     const raw = e as { code?: string; message?: string; hint?: string };
-    // Paths in messages relative to the spec folder, as the spec names them.
-    const err = { ...raw, message: raw.message?.replaceAll(`${opts.specDir}/`, '') };
+    const err = { ...raw, message: raw.message === undefined ? undefined : rel(raw.message) };
     // Not cached (registry) or not built yet (a local layout the site's image pipeline produces): pending, not broken.
     if (err.code === 'IMAGE.NOT_CACHED') {
       return failure(im.name, true, `image ${im.name}: ${im.source} is not in the local cache and herd does not contact registries during plan`, `run \`herd pull\` on a machine with registry access (it fills ${join(cache, 'registry')}), or use an oci: layout`);
@@ -119,17 +147,21 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     }
     return failure(im.name, false, `image ${im.name}: ${err.message ?? String(e)}`, err.hint);
   }
+  let tmp: string | undefined;
   try {
     const sourceId = source.manifestDigest ?? (source.layers.length > 0 ? source.layers.map((l) => l.diffId ?? l.digest ?? '').join(',') : undefined);
     const keyOf = (id: string): string => sha(JSON.stringify({ builder: IMAGE_BUILDER_VERSION, source: id, settings: settingsKey(im), sde: opts.sourceDateEpoch ?? null }));
     const outDir = (key: string): string => join(cache, 'images', im.name, key);
     if (sourceId !== undefined) {
-      const hit = await fromCache(im.name, keyOf(sourceId), outDir(keyOf(sourceId)), opts.verify);
+      const hit = passing(await fromCache(im.name, keyOf(sourceId), outDir(keyOf(sourceId)), opts.verify));
       if (hit) return hit;
     }
     let files = 0;
     const tree = await source.buildTree({
       cache: layerCache(join(cache, 'layers')),
+      budget,
+      fileHashDir: join(cache, 'file-hashes'),
+      ...(opts.afterWalk ? { afterWalk: opts.afterWalk } : {}),
       onLayer: (_l, i, stats, fromCacheLayer) => {
         files += (stats as { entries?: number }).entries ?? 0;
         opts.onProgress?.({ phase: 'layer', image: im.name, index: i, count: source!.layers.length, files, fromCache: fromCacheLayer });
@@ -137,22 +169,23 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     });
     const key = keyOf(sourceId ?? `tree:${treeFingerprint(tree)}`);
     if (sourceId === undefined) {
-      const hit = await fromCache(im.name, key, outDir(key), opts.verify);
+      const hit = passing(await fromCache(im.name, key, outDir(key), opts.verify));
       if (hit) return hit;
     }
     const fixed = await applyImageFixes(tree, im);
     if (!fixed.kernel) return failure(im.name, false, fixed.problems.map((p) => p.message).join('; ') || `image ${im.name}: no kernel`, fixed.problems[0]?.hint);
-    const tmp = `${outDir(key)}.tmp-${process.pid}`;
+    tmp = `${outDir(key)}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
-    await mkdir(tmp, { recursive: true });
+    await mkdir(dirname(tmp), { recursive: true });
+    await mkdir(tmp, { mode: 0o700 });
     const entries = treeToCpioEntries(tree, opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch });
     const stream = cpioNewc(entries);
     // One pass: each cpio chunk is written to the .img and hashed on its way into the parallel gzip, whose output is
     // written to the .img.gz and hashed too. gzipParallel pulls with bounded read-ahead, so memory stays bounded.
     const imgPath = join(tmp, 'image.img');
     const gzPath = join(tmp, 'image.img.gz');
-    const img = createWriteStream(imgPath);
-    const gz = createWriteStream(gzPath);
+    const img = createWriteStream(imgPath, { mode: 0o600 });
+    const gz = createWriteStream(gzPath, { mode: 0o600 });
     const imgHash = createHash('sha256');
     const gzHash = createHash('sha256');
     let packed = 0;
@@ -166,18 +199,21 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
         yield chunk;
       }
     };
-    for await (const c of gzipParallel(teeToImg(), { workers: opts.workers, level: 6 })) {
-      gzHash.update(c);
-      gzSize += c.length;
-      if (!gz.write(c)) await once(gz, 'drain');
+    try {
+      for await (const c of gzipParallel(teeToImg(), { workers: opts.workers, level: 6 })) {
+        gzHash.update(c);
+        gzSize += c.length;
+        if (!gz.write(c)) await once(gz, 'drain');
+      }
+    } finally {
+      img.end();
+      gz.end();
+      await Promise.all([once(img, 'close'), once(gz, 'close')]);
     }
-    img.end();
-    gz.end();
-    await Promise.all([once(img, 'finish'), once(gz, 'finish')]);
     const kernelBytes: Uint8Array[] = [];
     for await (const c of readContent(fixed.kernel.content)) kernelBytes.push(c.slice());
     const kernel = Buffer.concat(kernelBytes);
-    await writeFile(join(tmp, 'vmlinuz'), kernel);
+    await writeFile(join(tmp, 'vmlinuz'), kernel, { mode: 0o600 });
     const contents = stream.contents();
     const meta: CachedMeta = {
       builder: IMAGE_BUILDER_VERSION,
@@ -193,15 +229,21 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
       // Read the built archive back with an independent reader and keep what verification needs.
       archiveIndex: await readArchiveIndex(imgPath),
     };
-    await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta));
+    // Only a build that passes is kept: a refused one would be served stale, or taken for checked, by the next plan.
+    const problems = [...fixed.problems, ...checkArchiveIndex(meta.archiveIndex, opts.verify)];
+    if (problems.length > 0) return refused(im.name, problems);
+    await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta), { mode: 0o600 });
     await rm(outDir(key), { recursive: true, force: true });
     await rename(tmp, outDir(key));
+    tmp = undefined;
     const built = await fromCache(im.name, key, outDir(key), opts.verify);
     return built ? { ...built, fromCache: false } : failure(im.name, false, `image ${im.name}: build output vanished from ${outDir(key)}`);
   } catch (e) {
+    if (isImageError(e) && e.code === 'too-big') return tooBig(e.problems);
     const err = e as { message?: string; hint?: string };
-    return failure(im.name, false, `image ${im.name}: ${err.message ?? String(e)}`, err.hint);
+    return failure(im.name, false, `image ${im.name}: ${rel(err.message ?? String(e))}`, err.hint);
   } finally {
+    if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
     await source.close();
   }
 }
@@ -215,9 +257,13 @@ async function fromCache(name: string, key: string, dir: string, verify: VerifyC
   const metaPath = join(dir, 'meta.json');
   if (!existsSync(metaPath)) return undefined;
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CachedMeta;
-  for (const f of [meta.img, meta.gz, meta.kernel]) {
-    const st = await stat(join(dir, f.path)).catch(() => undefined);
-    if (!st || st.size !== f.size) return undefined;
+  // Outputs have fixed names; anything else (a meta.json naming ../../etc/shadow, a symlink) is not a build herd wrote.
+  const names = { img: 'image.img', gz: 'image.img.gz', kernel: 'vmlinuz' } as const;
+  for (const k of ['img', 'gz', 'kernel'] as const) {
+    const f = meta[k];
+    if (f?.path !== names[k]) return undefined;
+    const st = await lstat(join(dir, f.path)).catch(() => undefined);
+    if (!st || !st.isFile() || st.size !== f.size) return undefined;
   }
   const problems = [...meta.fixProblems, ...checkArchiveIndex(meta.archiveIndex, verify)];
   const abs = (f: BuiltFile): BuiltFile => ({ ...f, path: join(dir, f.path) });

@@ -1,10 +1,12 @@
 // Build every image the cluster boots (I/O shell) and turn the results into artifacts, pending markers and located diagnostics.
 import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { ConfinedDir, isPathBlocked } from '../../fs/confined-dir.ts';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../../diagnostics/diagnostic.ts';
 import type { Artifact, PendingArtifacts } from '../../artifacts/artifact.ts';
 import type { ClusterModel, ImageModel } from '../../spec/model.ts';
 import { imageArtifacts, imagePaths, type BuiltOutput } from '../../compile/image-artifacts.ts';
+import { secretFiles } from '../fix/extra-files.ts';
 import { buildImage, isImageBuildFailure, type BuildProgress, type BuiltFile } from './build-image.ts';
 import type { ImageProblem, VerifyContext } from './fixes.ts';
 
@@ -15,6 +17,8 @@ export interface ClusterImageOptions {
   readonly workers: number;
   readonly offline: boolean;
   readonly onProgress?: (event: BuildProgress) => void;
+  /** For tests: called once a dir: source is walked, before any of its file content is read. */
+  readonly afterWalk?: () => void | Promise<void>;
 }
 
 export interface ClusterImages {
@@ -57,30 +61,79 @@ function refFor(im: ImageModel, p: ImageProblem): SourceRef {
 
 const stream = (f: BuiltFile): BuiltOutput => ({ sha256: f.sha256, size: f.size, produce: () => createReadStream(f.path, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array> });
 
+/**
+ * The build cache as a real path. One inside the spec folder (the default, .herd/<cluster>/cache) is where a pull request
+ * could commit a symlink, so it is reached and created from the spec folder without leaving it, or refused; herd would
+ * otherwise write images, and read cached ones, wherever the symlink points. One outside is the user's own choice.
+ */
+export function confinedCacheDir(specDir: string, cacheDir: string): { readonly dir: string } | { readonly error: string } {
+  const rel = relative(specDir, cacheDir);
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { dir: cacheDir };
+  let top: ConfinedDir | undefined;
+  try {
+    top = ConfinedDir.open(specDir, { what: 'spec folder' });
+    const sub = top.subdir(rel.split(sep).join('/'), { what: 'image build cache', create: true });
+    if (sub === undefined) return { error: `the image build cache ${rel} could not be created` };
+    const dir = sub.real;
+    sub.close();
+    return { dir };
+  } catch (e) {
+    if (isPathBlocked(e)) return { error: `the image build cache ${rel} cannot be used: ${e.message}` };
+    throw e;
+  } finally {
+    top?.close();
+  }
+}
+
 /** Build all images that some node boots, one after another (each build already uses every core for compression). */
 export async function buildClusterImages(model: ClusterModel, opts: ClusterImageOptions): Promise<ClusterImages> {
   const out: ClusterImages = { artifacts: [], pending: [], diagnostics: [], summary: [] };
+  const booted = Object.values(model.images).filter((im) => im.nodes.length > 0);
+  const cache = booted.length === 0 ? { dir: opts.cacheDir } : confinedCacheDir(opts.specDir, opts.cacheDir);
+  if ('error' in cache) {
+    for (const im of booted) {
+      out.pending.push({ prefix: imagePaths(model, im.name).img, reason: cache.error }, { prefix: imagePaths(model, im.name).chroot, reason: cache.error });
+      out.diagnostics.push(diagnosticAt(im.at.source, 'image/build-failed', 'error', `image ${im.name}: ${cache.error}`, 'herd keeps its build cache inside the spec folder: remove the symlink (never commit .herd/)'));
+    }
+    return out;
+  }
   for (const im of Object.values(model.images).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (im.nodes.length === 0) continue;
+    // A secret in an image reaches every node that boots it and sits in the head's provision tree: say so where the
+    // spec puts it, and keep the image files owner-only with only their hashes in plans.
+    const secrets = secretFiles(im.files);
+    for (const s of secrets) {
+      out.diagnostics.push(
+        diagnosticAt(
+          im.files[s.index]?.at,
+          'image/secret-in-image',
+          'warning',
+          `/${s.path} looks like a secret (${s.why}): every node booting image ${im.name} downloads it, so herd writes the image files owner-only (0600) and shows only their hashes`,
+          'keep keys out of images: deliver them per node through an overlay, or with your configuration management',
+        ),
+      );
+    }
     const r = await buildImage(im, {
       specDir: opts.specDir,
-      cacheDir: opts.cacheDir,
+      cacheDir: cache.dir,
       workers: opts.workers,
       offline: opts.offline,
       verify: verifyContextFor(model, im),
       ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.afterWalk ? { afterWalk: opts.afterWalk } : {}),
     });
     const paths = imagePaths(model, im.name);
     if (isImageBuildFailure(r)) {
       out.pending.push({ prefix: paths.img, reason: r.message }, { prefix: paths.chroot, reason: r.message });
-      out.diagnostics.push(diagnosticAt(im.at.source, r.pending ? 'image/pending' : 'image/build-failed', r.pending ? 'warning' : 'error', r.message, r.hint));
+      if (r.problems !== undefined && r.problems.length > 0) for (const p of r.problems) out.diagnostics.push(diagnosticAt(refFor(im, p), p.code, 'error', p.message, p.hint));
+      else out.diagnostics.push(diagnosticAt(im.at.source, r.pending ? 'image/pending' : 'image/build-failed', r.pending ? 'warning' : 'error', r.message, r.hint));
       out.summary.push(`image ${im.name}: ${r.pending ? 'pending' : 'failed'}: ${r.message}`);
       continue;
     }
     for (const p of r.problems) out.diagnostics.push(diagnosticAt(refFor(im, p), p.code, 'error', p.message, p.hint));
     out.summary.push(`image ${im.name}: ${r.fromCache ? 'unchanged (build cache)' : 'built'}, kernel ${r.kernel.version}, ${r.contents.length} entries, ${(r.gz.size / 1048576).toFixed(1)} MiB gzip${r.report.length ? `; ${r.report.join('; ')}` : ''}`);
-    out.artifacts.push(...imageArtifacts(model, im, { img: stream(r.img), gz: stream(r.gz), kernel: { ...stream(r.kernel), version: r.kernel.version, pathInImage: r.kernel.pathInImage }, contents: r.contents }));
+    out.artifacts.push(...imageArtifacts(model, im, { img: stream(r.img), gz: stream(r.gz), kernel: { ...stream(r.kernel), version: r.kernel.version, pathInImage: r.kernel.pathInImage }, contents: r.contents, secret: secrets.length > 0 }));
   }
   return out;
 }

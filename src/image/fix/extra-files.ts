@@ -5,7 +5,8 @@
 // followed inside the image (on a usr-merged image `/lib/systemd/system/x` lands in usr/lib/...), so a file never
 // replaces the `lib` symlink. At the path itself, a file or symlink replaces whatever is there (tar semantics), while
 // a directory over a directory, or over a symlink to one, only updates the metadata and keeps the contents: replacing
-// `lib -> usr/lib` with an empty directory would unmake the image.
+// `lib -> usr/lib` with an empty directory would unmake the image. Entries that put a secret into the image (a munge key,
+// a host key) are named by secretFiles, so the build can warn and keep the image's files owner-only.
 import { NO_XATTRS, lookup, mkdirAll, newInode, normalizePath, resolvePath, setInode, splitPath, type FsTree, type InodeMeta, type InodeType } from '../tree/fs-tree.ts';
 import { ACCOUNT_FILES, idsByName, parseAccountDb, parseId } from './accounts.ts';
 import { problem, type FixResult, type ImageProblem } from './report.ts';
@@ -133,6 +134,43 @@ function firstNonDir(tree: FsTree, parts: readonly string[]): string {
     if (n !== undefined && n.type !== 'directory') return parts.slice(0, i).join('/');
   }
   return parts.join('/');
+}
+
+/** A files: entry that looks like a secret, and why. */
+export interface SecretFile {
+  /** Index of the entry in the list given. */
+  readonly index: number;
+  readonly path: string;
+  readonly why: string;
+}
+
+const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+const ROOT_OWNERS = new Set(['root', '0']);
+
+/**
+ * Entries that put a secret into the image, which every node downloads and the head keeps as a file: the munge key, ssh
+ * host private keys, a file only its non-root owner may read (mode 0400 or 0600), or content that is a PEM private key.
+ * Pure, on the spec alone, so it holds for cached and pending builds too.
+ */
+export function secretFiles(files: readonly Pick<ExtraFile, 'path' | 'type' | 'content' | 'mode' | 'owner'>[]): SecretFile[] {
+  const out: SecretFile[] = [];
+  for (const [index, f] of files.entries()) {
+    if (f.type !== 'file') continue;
+    const path = normalizePath(f.path);
+    const text = f.content === undefined ? '' : typeof f.content === 'string' ? f.content : Buffer.from(f.content).toString('latin1');
+    const why =
+      path === 'etc/munge/munge.key'
+        ? 'the munge key'
+        : /^etc\/ssh\/ssh_host_[^/]*_key$/.test(path)
+          ? 'an ssh host private key'
+          : PEM_PRIVATE_KEY.test(text)
+            ? 'its content is a PEM private key'
+            : (f.mode === 0o400 || f.mode === 0o600) && !ROOT_OWNERS.has(f.owner)
+              ? `only its owner ${f.owner} may read it (mode 0${f.mode.toString(8)})`
+              : undefined;
+    if (why !== undefined) out.push({ index, path, why });
+  }
+  return out;
 }
 
 /** One line per file, for the build summary. */

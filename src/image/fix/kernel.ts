@@ -202,6 +202,7 @@ function sameContent(a: Inode, b: Inode): boolean {
   if (x === y) return true;
   if (x === undefined || y === undefined) return false;
   if (x.kind === 'range' && y.kind === 'range') return x.path === y.path && x.offset === y.offset && x.size === y.size;
+  if (x.kind === 'host' && y.kind === 'host') return x.sha256 !== undefined && x.sha256 === y.sha256;
   return x.kind === 'bytes' && y.kind === 'bytes' && Buffer.compare(x.data, y.data) === 0;
 }
 

@@ -1,27 +1,44 @@
 // Random access to the members of an archive file (I/O): oci-archive and docker-archive are tars of blobs.
 //
-// An uncompressed archive (what skopeo and docker save write) is indexed by reading only its headers; members are
-// then read in place at their offsets, nothing is extracted. A compressed archive (`docker save | gzip`) cannot be
-// read at offsets, so its members are spilled once into a scratch directory that close() removes.
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+// The archive is read through the handle it was opened with (opened inside the spec folder by open-image-source.ts), never
+// by its name again. An uncompressed archive (what skopeo and docker save write) is indexed by reading only its headers;
+// members are then read in place at their offsets, nothing is extracted. A compressed archive (`docker save | gzip`)
+// cannot be read at offsets, so its members are spilled once into a scratch directory that close() removes; how much
+// may be spilled is bounded by the build's unpack budget.
+import type { FileHandle } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { normalizePath } from '../tree/fs-tree.ts';
 import { fileSource, readTar, streamSource } from '../tree/tar-reader.ts';
-import { decompress, detectCompression, readRange } from './blob-stream.ts';
+import type { UnpackBudget } from '../tree/unpack-budget.ts';
+import { decompress, detectCompression, readOpen, readRange, type PositionalReader } from './blob-stream.ts';
 import { ImageError, ioError } from './image-error.ts';
 
 export interface ArchiveMember {
   /** Normalized member name, e.g. `blobs/sha256/ab…`. */
   readonly name: string;
-  readonly file: string;
+  /** The scratch file it was spilled to; absent when it is read in place from the archive. */
+  readonly spilled?: string;
   readonly offset: number;
   readonly size: number;
 }
 
 export interface ArchiveIndex {
+  /** The archive, for messages. */
   readonly archive: string;
+  /** The open archive members are read from in place. */
+  readonly file: PositionalReader;
   readonly members: ReadonlyMap<string, ArchiveMember>;
+  /** Remove spilled members and close the archive. */
   close(): Promise<void>;
+}
+
+/** An archive opened by the caller; indexArchive owns the handle from then on (closes it on failure and on close()). */
+export interface OpenArchive {
+  readonly fh: FileHandle;
+  readonly size: number;
+  /** For messages. */
+  readonly where: string;
 }
 
 export function memberWhere(index: ArchiveIndex, name: string): string {
@@ -29,7 +46,8 @@ export function memberWhere(index: ArchiveIndex, name: string): string {
 }
 
 export function openMember(index: ArchiveIndex, m: ArchiveMember): AsyncIterable<Uint8Array> {
-  return readRange(m.file, m.offset, m.size, memberWhere(index, m.name));
+  const where = memberWhere(index, m.name);
+  return m.spilled === undefined ? readOpen(index.file, m.offset, m.size, where) : readRange(m.spilled, m.offset, m.size, where);
 }
 
 interface Link {
@@ -52,25 +70,16 @@ function resolveLinks(members: Map<string, ArchiveMember>, links: readonly Link[
   }
 }
 
-export async function indexArchive(archive: string, scratchDir: string): Promise<ArchiveIndex> {
-  let fh;
-  try {
-    fh = await open(archive, 'r');
-  } catch (e) {
-    throw ioError(e, archive, 'opening the archive');
-  }
+export async function indexArchive(file: OpenArchive, scratchDir: string, budget?: UnpackBudget): Promise<ArchiveIndex> {
+  const { fh, size, where: archive } = file;
   const members = new Map<string, ArchiveMember>();
   const links: Link[] = [];
   let spill: string | undefined;
   try {
-    const { size } = await fh.stat();
     const head = new Uint8Array(8);
     await fh.read(head, 0, 8, 0);
     const compression = detectCompression(head);
-    const entries =
-      compression === 'none'
-        ? readTar(fileSource(fh, size, archive))
-        : readTar(streamSource(decompress(readRange(archive, 0, undefined, archive), archive), archive));
+    const entries = compression === 'none' ? readTar(fileSource(fh, size, archive)) : readTar(streamSource(decompress(readOpen(fh, 0, size, archive), archive), archive));
     if (compression !== 'none') spill = await mkdtemp(join(scratchDir, 'herd-archive-'));
     let n = 0;
     for await (const e of entries) {
@@ -78,27 +87,32 @@ export async function indexArchive(archive: string, scratchDir: string): Promise
       if (e.header.type === 'hardlink') links.push({ name, target: normalizePath(e.header.linkname) });
       else if (e.header.type === 'symlink') links.push({ name, target: normalizePath(`${name}/../${e.header.linkname}`) });
       else if (e.header.type !== 'file') continue;
-      else if (spill === undefined) members.set(name, { name, file: archive, offset: e.dataOffset, size: e.header.size });
+      else if (spill === undefined) members.set(name, { name, offset: e.dataOffset, size: e.header.size });
       else {
-        const file = join(spill, String(n++));
-        await writeFile(file, e.body);
-        members.set(name, { name, file, offset: 0, size: e.header.size });
+        budget?.consumed(e.header.size, `${archive}!${name}`, 'archive');
+        const spilled = join(spill, String(n++));
+        await writeFile(spilled, e.body);
+        members.set(name, { name, spilled, offset: 0, size: e.header.size });
       }
     }
   } catch (e) {
     if (spill !== undefined) await rm(spill, { recursive: true, force: true });
+    await fh.close();
     if (e instanceof ImageError) throw e;
     throw ioError(e, archive, 'reading the archive');
-  } finally {
-    await fh.close();
   }
   resolveLinks(members, links);
   const scratch = spill;
+  let closed = false;
   return {
     archive,
+    file: fh,
     members,
     async close() {
+      if (closed) return;
+      closed = true;
       if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+      await fh.close();
     },
   };
 }

@@ -110,7 +110,33 @@ export function digestTap(src: AsyncIterable<Uint8Array>, algo: 'sha256' | 'sha5
   };
 }
 
-/** Bytes `[start, start + size)` of a host file (the whole file from start when size is undefined). */
+/** Something that reads at a position: an open FileHandle, or a descriptor wrapped by `fdReader`. */
+export interface PositionalReader {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
+/**
+ * Bytes `[start, start + size)` of an already open file, read by position: the file is the one opened, whatever its name
+ * points at by now. Stops early at the end of the file (digests and tar framing catch a short read).
+ */
+export async function* readOpen(file: PositionalReader, start: number, size: number, what: string): AsyncGenerator<Uint8Array> {
+  let at = start;
+  const end = start + size;
+  while (at < end) {
+    const buf = Buffer.allocUnsafe(Math.min(1 << 20, end - at));
+    let n: number;
+    try {
+      ({ bytesRead: n } = await file.read(buf, 0, buf.length, at));
+    } catch (e) {
+      throw ioError(e, what, `reading ${what}`);
+    }
+    if (n === 0) return;
+    at += n;
+    yield n === buf.length ? buf : buf.subarray(0, n);
+  }
+}
+
+/** Bytes `[start, start + size)` of a file herd wrote itself (a scratch or cache file), by path. */
 export async function* readRange(file: string, start: number, size: number | undefined, what: string): AsyncGenerator<Uint8Array> {
   if (size === 0) return;
   const opts = size === undefined ? { start, highWaterMark: 1 << 20 } : { start, end: start + size - 1, highWaterMark: 1 << 20 };
@@ -121,8 +147,17 @@ export async function* readRange(file: string, start: number, size: number | und
   }
 }
 
-export async function readAll(src: AsyncIterable<Uint8Array>): Promise<Buffer> {
+/** Image metadata (index.json, manifests, configs) is small; anything bigger is not what it claims to be. */
+export const MAX_METADATA_BYTES = 32 << 20;
+
+/** All of `src`, which must be metadata: stops reading past `max` bytes with an error naming `where`. */
+export async function readAll(src: AsyncIterable<Uint8Array>, where = 'image metadata', max = MAX_METADATA_BYTES): Promise<Buffer> {
   const parts: Uint8Array[] = [];
-  for await (const c of src) parts.push(c);
+  let size = 0;
+  for await (const c of src) {
+    size += c.length;
+    if (size > max) throw new ImageError('bad-layout', `${where} is larger than ${max} bytes, which no image metadata is`, { file: where });
+    parts.push(c);
+  }
   return Buffer.concat(parts);
 }

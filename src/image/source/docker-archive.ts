@@ -101,11 +101,11 @@ export async function readDockerArchive(index: ArchiveIndex, reference: string |
       hint: 'Archives from docker < 1.10 (no manifest.json) are not supported; re-save the image with a current docker or skopeo.',
     });
   }
-  const entry = pick(parseEntries(parseJson(await readAll(openMember(index, manifestMember)), manifestWhere), manifestWhere), reference, sourceIndex, manifestWhere);
+  const entry = pick(parseEntries(parseJson(await readAll(openMember(index, manifestMember), manifestWhere), manifestWhere), manifestWhere), reference, sourceIndex, manifestWhere);
   const cfg = member(index, entry.Config, 'config');
   const cfgWhere = memberWhere(index, cfg.name);
   const tap = digestTap(openMember(index, cfg.m), 'sha256');
-  const configBytes = await readAll(tap.stream);
+  const configBytes = await readAll(tap.stream, cfgWhere);
   const configDigest = tap.result().digest;
   const expectedCfg = digestFromMember(cfg.name);
   if (expectedCfg !== undefined && expectedCfg.startsWith('sha256:') && expectedCfg !== configDigest) {

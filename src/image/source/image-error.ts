@@ -1,8 +1,12 @@
 // Typed errors for reading images and applying layers (pure): what is wrong, in which file, and what to do about it.
 import type { Diagnostic } from '../../diagnostics/diagnostic.ts';
+import type { ImageProblem } from '../fix/report.ts';
 
 export type ImageErrorCode =
   | 'bad-source-ref'
+  | 'outside-spec-folder'
+  | 'source-changed'
+  | 'too-big'
   | 'not-found'
   | 'bad-layout'
   | 'digest-mismatch'
@@ -19,12 +23,15 @@ export class ImageError extends Error {
   /** The file (or archive member, `archive.tar!member`) the problem is in. */
   readonly file: string | undefined;
   readonly hint: string | undefined;
+  /** For `too-big`: the problems the late size check would report, located at the spec setting by the caller. */
+  readonly problems: readonly ImageProblem[];
 
-  constructor(code: ImageErrorCode, message: string, opts: { file?: string; hint?: string; cause?: unknown } = {}) {
+  constructor(code: ImageErrorCode, message: string, opts: { file?: string; hint?: string; cause?: unknown; problems?: readonly ImageProblem[] } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.code = code;
     this.file = opts.file;
     this.hint = opts.hint;
+    this.problems = opts.problems ?? [];
   }
 }
 

@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { applyLayer, type ApplyStats } from '../tree/apply-layer.ts';
 import { rangeSink, type LayerCache } from '../tree/content-store.ts';
 import { createTree, type FsTree } from '../tree/fs-tree.ts';
+import type { UnpackBudget } from '../tree/unpack-budget.ts';
 import { fileSource } from '../tree/tar-reader.ts';
 import { decompress, digestAlgorithm, digestTap } from './blob-stream.ts';
 import { ImageError, ioError } from './image-error.ts';
@@ -50,6 +51,12 @@ export interface BuildTreeOptions {
   /** Where uncompressed layers are cached; tree file refs point into it (see src/image/tree/content-store.ts). */
   readonly cache: LayerCache;
   readonly onLayer?: (layer: LayerInfo, index: number, stats: ApplyStats, fromCache: boolean) => void;
+  /** Bounds what the source may unpack to; one per build (it tracks the tree being built). */
+  readonly budget?: UnpackBudget;
+  /** dir: sources: where the per-file hashes of earlier builds are kept (see file-hashes.ts). */
+  readonly fileHashDir?: string;
+  /** dir: sources, for tests: called once the tree is walked, before any file content is read. */
+  readonly afterWalk?: () => void | Promise<void>;
 }
 
 export interface ImageSource {
@@ -82,7 +89,7 @@ function mismatch(where: string, what: string, expected: string, actual: string)
  */
 export async function applyLayers(layers: readonly LayerInfo[], opts: BuildTreeOptions & { readonly whiteouts?: boolean }): Promise<FsTree> {
   const tree = createTree();
-  const whiteouts = opts.whiteouts === undefined ? {} : { whiteouts: opts.whiteouts };
+  const layerOpts = { ...(opts.whiteouts === undefined ? {} : { whiteouts: opts.whiteouts }), ...(opts.budget === undefined ? {} : { budget: opts.budget }) };
   for (const [i, layer] of layers.entries()) {
     const label = `layer ${i + 1}/${layers.length} ${layer.where}`;
     const key = layer.diffId ?? layer.digest;
@@ -94,7 +101,7 @@ export async function applyLayers(layers: readonly LayerInfo[], opts: BuildTreeO
         throw ioError(e, cached, 'reading a cached layer');
       });
       try {
-        const stats = await applyLayer(tree, fileSource(fh, (await fh.stat()).size, cached), { where: label, sink, ...whiteouts });
+        const stats = await applyLayer(tree, fileSource(fh, (await fh.stat()).size, cached), { where: label, sink, ...layerOpts });
         opts.onLayer?.(layer, i, stats, true);
       } finally {
         await fh.close();
@@ -107,11 +114,12 @@ export async function applyLayers(layers: readonly LayerInfo[], opts: BuildTreeO
       const plain = digestTap(decompress(stored?.stream ?? layer.open(), label), layer.diffId === undefined ? 'sha256' : digestAlgorithm(layer.diffId, layer.where));
       const tee = async function* (): AsyncGenerator<Uint8Array> {
         for await (const c of plain.stream) {
+          opts.budget?.consumed(c.length, label);
           await writer.write(c);
           yield c;
         }
       };
-      const stats = await applyLayer(tree, tee(), { where: label, sink, ...whiteouts });
+      const stats = await applyLayer(tree, tee(), { where: label, sink, ...layerOpts });
       if (stored !== undefined && layer.digest !== undefined) {
         const got = stored.result();
         if (got.digest !== layer.digest) throw mismatch(layer.where, 'the blob digest', layer.digest, got.digest);
@@ -135,7 +143,7 @@ export async function applyLayers(layers: readonly LayerInfo[], opts: BuildTreeO
 
 // A corrupt blob usually surfaces as a gzip or tar error first; name the real cause when the digest says so.
 async function explain(e: unknown, layer: LayerInfo): Promise<unknown> {
-  if (layer.digest === undefined || (e instanceof ImageError && e.code === 'digest-mismatch')) return e;
+  if (layer.digest === undefined || (e instanceof ImageError && (e.code === 'digest-mismatch' || e.code === 'too-big'))) return e;
   try {
     const tap = digestTap(layer.open(), digestAlgorithm(layer.digest, layer.where));
     for await (const _ of tap.stream) {

@@ -1,9 +1,11 @@
 // Reading an OCI image layout (I/O through LayoutAccess): index.json -> (image index ->) manifest -> config + layers.
+import { closeSync, read } from 'node:fs';
 import { join } from 'node:path';
-import { stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { isPathBlocked, type ConfinedDir } from '../../fs/confined-dir.ts';
 import { memberWhere, openMember, type ArchiveIndex } from './archive-index.ts';
-import { digestAlgorithm, digestTap, readAll, readRange } from './blob-stream.ts';
-import { ImageError } from './image-error.ts';
+import { digestAlgorithm, digestTap, readAll, readOpen } from './blob-stream.ts';
+import { ImageError, ioError } from './image-error.ts';
 import { parseDescriptor, parseImageConfig, parseJson, parseManifest, selectPlatform, type Descriptor, type ManifestList } from './image-json.ts';
 import type { ImageConfig, LayerInfo, Platform } from './image-source.ts';
 
@@ -17,18 +19,54 @@ export interface LayoutAccess {
   open(name: string): AsyncIterable<Uint8Array>;
 }
 
-export function dirAccess(root: string): LayoutAccess {
+const readAt = promisify(read);
+
+/**
+ * A layout directory at `rel` inside the spec folder, which `openDir` opens (and each use closes again, so an open source
+ * holds no descriptors between reads). Its files are opened by descriptor and never through a symlink: a layout written by
+ * skopeo, umoci or buildah has none, and one that leads out of the spec folder must not be read.
+ */
+export function dirAccess(openDir: () => ConfinedDir, rel: string, where: string): LayoutAccess {
+  const sub = (name: string): string => (rel === '' ? name : `${rel}/${name}`);
+  const using = <T>(f: (dir: ConfinedDir) => T): T => {
+    const dir = openDir();
+    try {
+      return f(dir);
+    } finally {
+      dir.close();
+    }
+  };
   return {
-    where: root,
-    whereOf: (name) => join(root, name),
+    where,
+    whereOf: (name) => join(where, name),
     has: async (name) => {
       try {
-        return (await stat(join(root, name))).isFile();
+        return using((dir) => dir.lstat(sub(name))) !== null;
       } catch {
-        return false;
+        return true; // open() says what is wrong
       }
     },
-    open: (name) => readRange(join(root, name), 0, undefined, join(root, name)),
+    open: (name) =>
+      (async function* () {
+        const file = join(where, name);
+        let opened;
+        try {
+          opened = using((dir) => dir.openRead(sub(name)));
+        } catch (e) {
+          if (!isPathBlocked(e)) throw ioError(e, file, 'reading the image layout');
+          throw new ImageError('bad-layout', `${file} is not a regular file of the layout${e.kind === 'escape' ? ' (its path leads out of the spec folder)' : ''}; herd follows no symlinks inside an image layout`, {
+            file,
+            hint: 'Copy the image again (skopeo copy, umoci) so the layout holds plain files.',
+          });
+        }
+        if (opened === undefined) throw new ImageError('not-found', `${file} does not exist`, { file });
+        const { fd, stat } = opened;
+        try {
+          yield* readOpen({ read: (b, o, l, p) => readAt(fd, b, o, l, p) }, 0, Number(stat.size), file);
+        } finally {
+          closeSync(fd);
+        }
+      })(),
   };
 }
 
@@ -64,7 +102,7 @@ export async function readVerifiedBlob(access: LayoutAccess, desc: Descriptor): 
   }
   if (desc.size > MAX_JSON) throw new ImageError('bad-layout', `${where}: ${desc.mediaType ?? 'metadata'} blob of ${desc.size} bytes is implausibly large`, { file: where });
   const tap = digestTap(access.open(name), digestAlgorithm(desc.digest, where));
-  const data = await readAll(tap.stream);
+  const data = await readAll(tap.stream, where);
   const got = tap.result();
   if (got.digest !== desc.digest || got.size !== desc.size) {
     throw new ImageError('digest-mismatch', `${where}: content is ${got.digest} (${got.size} bytes), but the image says ${desc.digest} (${desc.size} bytes)`, {
@@ -98,7 +136,7 @@ async function selectManifest(access: LayoutAccess, tag: string | undefined, pla
     });
   }
   if (!(await access.has('index.json'))) throw new ImageError('bad-layout', `${indexWhere} is missing`, { file: indexWhere });
-  const index = parseJson(await readAll(access.open('index.json')), indexWhere) as ManifestList | null;
+  const index = parseJson(await readAll(access.open('index.json'), indexWhere), indexWhere) as ManifestList | null;
   if (typeof index !== 'object' || index === null || !Array.isArray(index.manifests)) {
     throw new ImageError('bad-layout', `${indexWhere}: no "manifests" list`, { file: indexWhere });
   }

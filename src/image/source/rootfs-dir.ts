@@ -1,14 +1,26 @@
-// `dir:PATH` sources (I/O): walk an existing rootfs with lstat into an FsTree whose files refer to the host files.
+// `dir:PATH` sources (I/O): walk a rootfs below the spec folder into an FsTree whose files refer back to it.
+//
+// Everything goes through the spec folder's ConfinedDir: directories are listed and entries lstat'ed by descriptor, and no
+// symlink is followed (one swapped in for a directory during the walk would be followed only while it stays inside the
+// spec folder). Each regular file is recorded with its stamp (dev, ino, size, mtime, ctime). Once the walk is done, every
+// file's content is hashed, or its hash reused from an earlier build while the stamp is unchanged (file-hashes.ts); the
+// hashes key the build cache. The file then becomes a `host` content ref: packing opens it again by descriptor without
+// following symlinks, and fails the build unless it is the same file, unchanged, with the same hash (content-store.ts).
+// A file swapped for a symlink to a host file in the middle of a build stops the build; it never reaches the image.
 //
 // Ownership and modes are taken as found (a rootfs unpacked without root is owned by the unpacking user; use an
 // image or a tarball to keep real ownership). Hard links are found by device and inode number. Like Warewulf's
 // image build (ignore_xdev), nothing below a mount point is read: the mount point itself is kept, empty. Only
 // directories are tested for that: on overlayfs, regular files can report the underlying filesystem's device.
 // Extended attributes are not read: Node has no xattr API (and the cpio images herd writes cannot carry them).
-import { lstat, readdir, readlink } from 'node:fs/promises';
+// File names are read as UTF-8; a name that is not is refused, as in layers.
+import type { BigIntStats } from 'node:fs';
 import { join } from 'node:path';
-import { createTree, newInode, NO_XATTRS, type FsTree, type Inode, type InodeMeta, type InodeType } from '../tree/fs-tree.ts';
-import { decodeName } from '../tree/tar-header.ts';
+import { isPathBlocked, type ConfinedDir } from '../../fs/confined-dir.ts';
+import { contentSha256 } from '../tree/content-store.ts';
+import { createTree, newInode, NO_XATTRS, type FileStamp, type FsTree, type HostFiles, type Inode, type InodeMeta, type InodeType } from '../tree/fs-tree.ts';
+import type { UnpackBudget } from '../tree/unpack-budget.ts';
+import type { FileHashIndex } from './file-hashes.ts';
 import { ImageError, ioError } from './image-error.ts';
 
 const S_IFMT = 0o170000n;
@@ -22,19 +34,11 @@ const TYPES = new Map<bigint, InodeType | 'socket'>([
   [0o140000n, 'socket'],
 ]);
 
-type BigStats = Awaited<ReturnType<typeof bigLstat>>;
-
-async function bigLstat(path: string) {
-  try {
-    return await lstat(path, { bigint: true });
-  } catch (e) {
-    throw ioError(e, path, 'reading the rootfs');
-  }
-}
-
-function metaOf(st: BigStats): InodeMeta {
+function metaOf(st: BigIntStats): InodeMeta {
   return { mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtime: Number(st.mtimeNs / 1_000_000_000n), xattrs: NO_XATTRS };
 }
+
+const stampOf = (st: BigIntStats): FileStamp => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
 
 /** Linux dev_t encoding (glibc gnu_dev_major/minor). */
 export function devNumbers(rdev: bigint): { major: number; minor: number } {
@@ -49,70 +53,111 @@ export interface RootfsDirResult {
   readonly warnings: readonly string[];
 }
 
-export async function readRootfsDir(root: string): Promise<RootfsDirResult> {
-  const rootStat = await bigLstat(root);
-  if (!rootStat.isDirectory()) {
-    throw new ImageError('bad-source-ref', `${root} is not a directory`, { file: root, hint: 'dir: takes an unpacked rootfs directory; use tar: for a rootfs tarball.' });
-  }
+export interface RootfsDirOptions {
+  /** Counts the tree against what the image may take, entry by entry. */
+  readonly budget?: UnpackBudget;
+  /** Hashes of earlier builds, reused while a file's stamp is unchanged. */
+  readonly hashes?: FileHashIndex;
+  /** For tests: called once the walk is done, before any file content is read. */
+  readonly afterWalk?: () => void | Promise<void>;
+}
+
+function changed(where: string, why: string): ImageError {
+  return new ImageError('source-changed', `${where} changed while reading the image source: ${why}`, {
+    file: where,
+    hint: 'Do not modify the source while herd builds from it; build again once it is settled.',
+  });
+}
+
+function notUtf8(where: string): ImageError {
+  return new ImageError('unsupported', `${where}: a file name or symlink target in it is not valid UTF-8`, { file: where, hint: 'herd handles UTF-8 file names only; rename the file in the image.' });
+}
+
+/**
+ * Walk the rootfs at `rel` below `dir` (the spec folder; `where` names it in messages), then hash its files. The rootfs
+ * itself may be reached through symlinks inside the spec folder; nothing below it is followed.
+ */
+export async function readRootfsDir(dir: ConfinedDir, rel: string, where: string, opts: RootfsDirOptions = {}): Promise<RootfsDirResult> {
+  const sub = (p: string): string => (rel === '' ? p : p === '' ? rel : `${rel}/${p}`);
+  const at = (p: string): string => (p === '' ? where : join(where, p));
+  const guard = <T>(p: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (isPathBlocked(e)) throw changed(at(p), 'a directory on its path is now a symlink that leads out, or something else than a directory');
+      throw ioError(e, at(p), 'reading the rootfs');
+    }
+  };
+  const rootStat = guard('', () => dir.statDir(rel));
+  if (rootStat === null) throw new ImageError('not-found', `${where} does not exist (while reading the rootfs)`, { file: where });
   const tree = createTree(metaOf(rootStat));
   const warnings: string[] = [];
   const byIno = new Map<string, Inode>();
-  const stack: { host: string; rel: string; node: Inode }[] = [{ host: root, rel: '', node: tree.root }];
+  const files: { inode: Inode; rel: string; stamp: FileStamp }[] = [];
+  const stack: { rel: string; node: Inode }[] = [{ rel: '', node: tree.root }];
   while (stack.length > 0) {
-    const { host, rel, node } = stack.pop() as (typeof stack)[number];
-    let names: Buffer[];
-    try {
-      names = await readdir(host, { encoding: 'buffer' });
-    } catch (e) {
-      throw ioError(e, host, 'listing the rootfs');
-    }
-    for (const raw of names) {
-      const name = decodeName(raw, host);
-      const hostPath = join(host, name);
-      const relPath = rel === '' ? name : `${rel}/${name}`;
-      const st = await bigLstat(hostPath);
+    const { rel: dirRel, node } = stack.pop() as (typeof stack)[number];
+    const entries = guard(dirRel, () => dir.readdir(sub(dirRel)));
+    if (entries === undefined) throw changed(at(dirRel), 'it is gone');
+    for (const dirent of entries) {
+      const name = dirent.name;
+      const relPath = dirRel === '' ? name : `${dirRel}/${name}`;
+      const st = guard(relPath, () => dir.lstat(sub(relPath)));
+      if (st === null) throw name.includes('\uFFFD') ? notUtf8(at(dirRel)) : changed(at(relPath), 'it is gone');
       const type = TYPES.get(st.mode & S_IFMT);
       const children = node.children as Map<string, Inode>;
       if (type === undefined || type === 'socket') {
         warnings.push(`${relPath}: ${type ?? 'unknown file type'} skipped`);
         continue;
       }
+      const key = `${st.dev}:${st.ino}`;
+      const linked = type !== 'directory' && st.nlink > 1n ? byIno.get(key) : undefined;
+      opts.budget?.entry(tree, { path: relPath, type, size: type === 'file' && linked === undefined ? Number(st.size) : 0, createdDirs: 0 }, at(relPath));
       if (type === 'directory' && st.dev !== rootStat.dev) {
         children.set(name, newInode('directory', metaOf(st)));
         warnings.push(`${relPath}: mount point, contents skipped`);
         continue;
       }
-      const key = `${st.dev}:${st.ino}`;
-      const linked = type !== 'directory' && st.nlink > 1n ? byIno.get(key) : undefined;
       if (linked !== undefined) {
         children.set(name, linked);
         continue;
       }
-      const inode = await makeInode(type, st, hostPath);
+      const inode = makeInode(type, st, () => {
+        const target = guard(relPath, () => dir.readlink(sub(relPath)));
+        if (target.includes('\uFFFD')) throw notUtf8(at(dirRel));
+        return target;
+      });
+      if (type === 'file' && inode.size > 0) files.push({ inode, rel: relPath, stamp: stampOf(st) });
       if (type !== 'directory' && st.nlink > 1n) byIno.set(key, inode);
       children.set(name, inode);
-      if (type === 'directory') stack.push({ host: hostPath, rel: relPath, node: inode });
+      if (type === 'directory') stack.push({ rel: relPath, node: inode });
     }
   }
+  await opts.afterWalk?.();
+  // Every file is reached afresh from the spec folder (not through the directories the walk kept open), so a directory
+  // swapped since the walk is noticed, not read around.
+  dir.flush();
+  const host: HostFiles = { where: at, openRead: (p) => dir.openRead(sub(p)) };
+  for (const f of files) {
+    const ref = { kind: 'host', files: host, rel: f.rel, size: f.inode.size, stamp: f.stamp } as const;
+    let sha256 = opts.hashes?.get(f.stamp);
+    if (sha256 === undefined) {
+      sha256 = await contentSha256(ref);
+      opts.hashes?.set(f.stamp, sha256);
+    }
+    f.inode.content = { ...ref, sha256 };
+  }
+  await opts.hashes?.save();
   return { tree, warnings };
 }
 
-async function makeInode(type: InodeType, st: BigStats, hostPath: string): Promise<Inode> {
+function makeInode(type: InodeType, st: BigIntStats, linkTarget: () => string): Inode {
   const meta = metaOf(st);
   switch (type) {
-    case 'file': {
-      const size = Number(st.size);
-      return newInode('file', meta, size === 0 ? { size } : { size, content: { kind: 'range', path: hostPath, offset: 0, size } });
-    }
-    case 'symlink': {
-      let target: Buffer;
-      try {
-        target = await readlink(hostPath, { encoding: 'buffer' });
-      } catch (e) {
-        throw ioError(e, hostPath, 'reading a symlink');
-      }
-      return newInode('symlink', meta, { linkname: decodeName(target, hostPath) });
-    }
+    case 'file':
+      return newInode('file', meta, { size: Number(st.size) });
+    case 'symlink':
+      return newInode('symlink', meta, { linkname: linkTarget() });
     case 'char':
     case 'block': {
       const { major, minor } = devNumbers(st.rdev);

@@ -15,6 +15,7 @@ import type { ContentSink } from './content-store.ts';
 import { IMPLICIT_DIR, lookup, mkdirAll, newInode, removePath, resolvePath, setInode, splitPath, type FsTree, type Inode, type InodeMeta } from './fs-tree.ts';
 import { readTar, streamSource, type ByteSource, type TarEntry } from './tar-reader.ts';
 import type { TarHeader } from './tar-header.ts';
+import type { UnpackBudget } from './unpack-budget.ts';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
@@ -26,6 +27,8 @@ export interface ApplyLayerOptions {
   /** Interpret `.wh.` entries (true for image layers; false for a plain rootfs tarball, where they are just files). */
   readonly whiteouts?: boolean;
   readonly implicitDir?: InodeMeta;
+  /** Checked before each entry's data is read; throws ImageError('too-big') when the tree would not fit. */
+  readonly budget?: UnpackBudget;
 }
 
 export interface ApplyStats {
@@ -63,9 +66,12 @@ export async function applyLayer(tree: FsTree, tar: AsyncIterable<Uint8Array> | 
         continue;
       }
       const path = [...dir, name];
-      const parent = mkdirAll(tree, dir, implicit);
+      let createdDirs = 0;
+      const parent = mkdirAll(tree, dir, implicit, () => createdDirs++);
       const existing = parent.children?.get(name);
       if (existing !== undefined && !(existing.type === 'directory' && h.type === 'directory')) removePath(tree, path);
+      // Before the entry's data is read (makeInode hands it to the sink).
+      opts.budget?.entry(tree, { path: path.join('/'), type: h.type === 'hardlink' ? 'file' : h.type, size: h.type === 'file' ? h.size : 0, createdDirs }, where);
       setInode(tree, path, await makeInode(tree, h, entry, opts.sink, where), implicit);
       if (h.type === 'file') stats.bytes += h.size;
       for (let i = path.length; i > 0; i--) {

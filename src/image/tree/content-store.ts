@@ -11,12 +11,18 @@
 // - the cached tar is renamed into place only after the layer's digests verified, so a corrupt or tampered blob
 //   leaves nothing in the cache.
 // The cost is disk: the cache holds whole uncompressed layers, data later whited out included.
+// dir: sources are not copied: their files are `host` refs, opened again by descriptor (never through a symlink) when
+// packed, and used only if they are still the file the walk saw, unchanged, with the content hashed then (readHost).
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, read } from 'node:fs';
 import { access, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { isPathBlocked } from '../../fs/confined-dir.ts';
 import { ImageError, ioError } from '../source/image-error.ts';
-import type { ContentRef } from './fs-tree.ts';
+import type { ContentRef, FileStamp } from './fs-tree.ts';
+
+const readAt = promisify(read);
 
 /** A regular file's data as layer application meets it. */
 export interface FileData {
@@ -129,10 +135,18 @@ export function layerCache(dir: string): LayerCache {
   };
 }
 
-/** The bytes of a ref. Range refs are checked: the file must still hold `size` bytes at `offset`. */
+/**
+ * The bytes of a ref. Range refs are checked: the file must still hold `size` bytes at `offset`. Host refs are opened by
+ * descriptor without following symlinks, and must be the file the walk saw, unchanged before and after reading (and hash
+ * to `sha256` when the ref carries it).
+ */
 export async function* readContent(ref: ContentRef): AsyncGenerator<Uint8Array> {
   if (ref.kind === 'bytes') {
     yield ref.data;
+    return;
+  }
+  if (ref.kind === 'host') {
+    yield* readHost(ref);
     return;
   }
   if (ref.size === 0) return;
@@ -154,9 +168,57 @@ export async function* readContent(ref: ContentRef): AsyncGenerator<Uint8Array> 
   }
 }
 
+const sameStamp = (a: FileStamp, b: FileStamp): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+
+function changed(where: string, why: string): ImageError {
+  return new ImageError('source-changed', `${where} changed while reading the image source: ${why}`, {
+    file: where,
+    hint: 'Do not modify the source while herd builds from it; build again once it is settled.',
+  });
+}
+
+const CHUNK = 1 << 20;
+
+async function* readHost(ref: Extract<ContentRef, { kind: 'host' }>): AsyncGenerator<Uint8Array> {
+  const where = ref.files.where(ref.rel);
+  let opened;
+  try {
+    opened = ref.files.openRead(ref.rel);
+  } catch (e) {
+    if (isPathBlocked(e)) throw changed(where, e.kind === 'escape' ? 'a directory on its path is now a symlink that leads out' : 'it is no longer a regular file reached without leaving the source');
+    throw ioError(e, where, 'reading the image source');
+  }
+  if (opened === undefined) throw changed(where, 'it is gone');
+  const { fd, stat } = opened;
+  try {
+    if (stat.dev !== ref.stamp.dev || stat.ino !== ref.stamp.ino) throw changed(where, 'it is another file now');
+    if (!sameStamp(stat, ref.stamp)) throw changed(where, 'its size or times differ from when it was listed');
+    const hash = ref.sha256 === undefined ? undefined : createHash('sha256');
+    let at = 0;
+    while (at < ref.size) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, ref.size - at));
+      let n: number;
+      try {
+        ({ bytesRead: n } = await readAt(fd, buf, 0, buf.length, at));
+      } catch (e) {
+        throw ioError(e, where, 'reading the image source');
+      }
+      if (n === 0) break;
+      at += n;
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
+      hash?.update(chunk);
+      yield chunk;
+    }
+    if (at !== ref.size || !sameStamp(fstatSync(fd, { bigint: true }), ref.stamp)) throw changed(where, 'it was modified while herd read it');
+    if (hash !== undefined && hash.digest('hex') !== ref.sha256) throw changed(where, 'its content is not what herd hashed before');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** sha256 (hex) of a ref's content, read when the ref does not carry it. */
 export async function contentSha256(ref: ContentRef): Promise<string> {
-  if (ref.kind === 'range' && ref.sha256 !== undefined) return ref.sha256;
+  if (ref.kind !== 'bytes' && ref.sha256 !== undefined) return ref.sha256;
   const h = createHash('sha256');
   for await (const c of readContent(ref)) h.update(c);
   return h.digest('hex');

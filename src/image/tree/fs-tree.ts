@@ -9,12 +9,32 @@ import { ImageError } from '../source/image-error.ts';
 export type InodeType = 'file' | 'directory' | 'symlink' | 'char' | 'block' | 'fifo';
 
 /**
- * Where a regular file's bytes are. `range`: `size` bytes at `offset` of a host file (a cached uncompressed layer,
- * or the file itself for dir: sources), see content-store.ts; `bytes`: inline (tests, small generated files).
+ * Where a regular file's bytes are. `range`: `size` bytes at `offset` of a file herd wrote (a cached uncompressed layer),
+ * see content-store.ts; `host`: a file of a dir: source, opened again by descriptor when read and checked against
+ * `stamp`; `bytes`: inline (tests, small generated files).
  */
 export type ContentRef =
   | { readonly kind: 'range'; readonly path: string; readonly offset: number; readonly size: number; readonly sha256?: string }
+  | { readonly kind: 'host'; readonly files: HostFiles; readonly rel: string; readonly size: number; readonly stamp: FileStamp; readonly sha256?: string }
   | { readonly kind: 'bytes'; readonly data: Uint8Array };
+
+/** What a dir: source file was when it was walked; reading it later must find the very same file, unchanged. */
+export interface FileStamp {
+  readonly dev: bigint;
+  readonly ino: bigint;
+  readonly size: bigint;
+  readonly mtimeNs: bigint;
+  /** Set by the kernel on every change, and not settable from userspace: what makes the stamp trustworthy. */
+  readonly ctimeNs: bigint;
+}
+
+/** Regular files of a host directory, opened without following symlinks (a ConfinedDir below the spec folder). */
+export interface HostFiles {
+  /** The file's path, for messages only. */
+  where(rel: string): string;
+  /** Descriptor and fstat of the regular file `rel`; undefined when it is gone. Throws PathBlocked when it is anything else. */
+  openRead(rel: string): { fd: number; stat: FileStamp & { isFile(): boolean } } | undefined;
+}
 
 export interface InodeMeta {
   /** Permission bits including setuid/setgid/sticky (mode & 0o7777). */
@@ -159,8 +179,11 @@ export function resolvePath(tree: FsTree, path: string | readonly string[]): str
 
 const MISSING: Inode = Object.freeze({ ...IMPLICIT_DIR, type: 'fifo', size: 0 }) as Inode;
 
-/** The directory at `parts`, creating missing components with `implicit` metadata (mkdir -p); throws if one is not a directory. */
-export function mkdirAll(tree: FsTree, parts: readonly string[], implicit: InodeMeta = IMPLICIT_DIR): Inode {
+/**
+ * The directory at `parts`, creating missing components with `implicit` metadata (mkdir -p); throws if one is not a
+ * directory. `onCreate` is told about each directory made.
+ */
+export function mkdirAll(tree: FsTree, parts: readonly string[], implicit: InodeMeta = IMPLICIT_DIR, onCreate?: () => void): Inode {
   let node = tree.root;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] as string;
@@ -169,6 +192,7 @@ export function mkdirAll(tree: FsTree, parts: readonly string[], implicit: Inode
     if (next === undefined) {
       next = newInode('directory', implicit);
       children.set(part, next);
+      onCreate?.();
     } else if (next.type !== 'directory') {
       throw new ImageError('bad-layer-entry', `/${parts.slice(0, i + 1).join('/')} is a ${next.type}, not a directory, but entries are added under it`);
     }

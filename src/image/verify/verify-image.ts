@@ -16,6 +16,7 @@ import type { Pins } from '../fix/pins.ts';
 import { formatBytes, listSome, problem, type FixResult, type ImageProblem } from '../fix/report.ts';
 import { lookup, normalizePath, resolvePath, walkTree, type FsTree, type Inode } from '../tree/fs-tree.ts';
 import { archiveTree } from './archive-tree.ts';
+import { builtWording, ENTRY_OVERHEAD, pagesOf, ramProblems } from './ram-check.ts';
 import type { ArchiveEntry } from './read-cpio.ts';
 
 export interface VerifyRequest {
@@ -55,9 +56,7 @@ export interface VerifyReport {
 }
 
 export const PATH_DIRS: readonly string[] = ['usr/local/sbin', 'usr/local/bin', 'usr/sbin', 'usr/bin', 'sbin', 'bin'];
-export const PAGE_SIZE = 4096;
-export const ENTRY_OVERHEAD = 512;
-const MIB = 1024 * 1024;
+export { ENTRY_OVERHEAD, PAGE_SIZE } from './ram-check.ts';
 
 const PROGRAM_HINTS: Readonly<Record<string, string>> = {
   'mount.nfs': 'install nfs-utils (EL) or nfs-common (Debian) in the image; without it NFS mounts fail with "mount program didn\'t pass remote address"',
@@ -123,32 +122,9 @@ export function verifyImageArchive(index: ArchiveIndexInput, req: VerifyRequest)
 
   // Size against RAM.
   const { fileBytes, ramBytes } = sizeOf(tree, index.entries.length);
-  const uncheckedNodes: string[] = [];
-  const tooSmall = new Map<number, string[]>();
-  for (const n of req.nodes) {
-    if (n.memoryMiB === undefined) {
-      uncheckedNodes.push(n.name);
-      continue;
-    }
-    if (ramBytes <= (n.memoryMiB * MIB) / 2) continue;
-    tooSmall.set(n.memoryMiB, [...(tooSmall.get(n.memoryMiB) ?? []), n.name]);
-  }
-  const needGiB = Math.ceil((2 * ramBytes) / (1024 * MIB));
-  for (const [mem, names] of [...tooSmall].sort((a, b) => a[0] - b[0])) {
-    const hosts = compressHostlist(names);
-    problems.push(
-      problem(
-        'image/too-big-for-ram',
-        `the built image takes about ${formatBytes(ramBytes)} of RAM unpacked (${formatBytes(fileBytes)} of files in 4 KiB pages, ${index.entries.length} entries); ${hosts} ha${names.length === 1 ? 's' : 've'} ${formatBytes(mem * MIB)}, and the kernel unpacks the image into a tmpfs capped at half of RAM (${formatBytes((mem * MIB) / 2)})`,
-        `give the nodes at least ${needGiB} GiB or shrink the image; otherwise the kernel prints Initramfs unpacking failed: write error and silently drops the overlays`,
-        'size',
-        hosts,
-      ),
-    );
-  }
-  if (req.declaredSizeMiB !== undefined && ramBytes > req.declaredSizeMiB * MIB) {
-    problems.push(problem('image/size-over-declared', `the built image takes about ${formatBytes(ramBytes)} of RAM unpacked, more than its declared size ${formatBytes(req.declaredSizeMiB * MIB)}`, `set size to at least ${Math.ceil(ramBytes / MIB)}MiB so the plan-time memory check uses the real size`, 'size'));
-  }
+  const uncheckedNodes = req.nodes.filter((n) => n.memoryMiB === undefined).map((n) => n.name);
+  const est = { ramBytes, fileBytes, entries: index.entries.length };
+  problems.push(...ramProblems(est, req, builtWording(est)));
 
   return {
     report: { ...(kernel ? { kernel: { path: kernel.path, version: kernel.version } } : {}), entries: index.entries.length, fileBytes, ramBytes, programs, drivers, uncheckedNodes },
@@ -269,13 +245,13 @@ function checkPinsInArchive(tree: FsTree, index: ArchiveIndexInput, pins: Pins, 
 
 function sizeOf(tree: FsTree, entries: number): { fileBytes: number; ramBytes: number } {
   let fileBytes = 0;
-  let pages = 0;
+  let pageBytes = 0;
   for (const e of walkTree(tree)) {
     if (e.inode.type !== 'file' || e.hardlinkTo !== undefined) continue;
     fileBytes += e.inode.size;
-    pages += Math.ceil(e.inode.size / PAGE_SIZE);
+    pageBytes += pagesOf(e.inode.size);
   }
-  return { fileBytes, ramBytes: pages * PAGE_SIZE + entries * ENTRY_OVERHEAD };
+  return { fileBytes, ramBytes: pageBytes + entries * ENTRY_OVERHEAD };
 }
 
 /** Summary lines of a verification. */
