@@ -79,7 +79,11 @@ export const RULES: Readonly<Record<string, RuleDoc>> = {
  * Typed by the builder's problem codes, so a new code without documentation does not compile. Covered by unit tests
  * of src/image/fix and src/image/verify and by the image integration test, not by validate fixtures.
  */
-export const BUILD_RULES: Readonly<Record<import('../image/fix/report.ts').ImageProblemCode | 'image/pending' | 'image/build-failed', RuleDoc>> = {
+export const BUILD_RULES: Readonly<Record<import('../image/fix/report.ts').ImageProblemCode | 'image/pending' | 'image/build-failed' | 'image/secret-in-image', RuleDoc>> = {
+  'image/secret-in-image': {
+    summary: 'An image file that looks like a secret (munge key, ssh host key, owner-only file, PEM private key).',
+    rationale: 'Every node gets the same image and the head keeps it as .img/.img.gz: a secret placed through image files: is shared by all nodes and sits in the provisioning tree. herd writes such an image 0600 and shows it only by hash; per-node secrets belong in the 0600 per-node system overlay.',
+  },
   'image/pending': { summary: 'An image that cannot be built offline now.', rationale: 'plan and apply never contact registries: a docker:// source must be in the local cache (`herd pull`), and a local source must exist. Until then the image is reported pending and whatever was applied before is left untouched.' },
   'image/build-failed': { summary: 'An image source that could not be read.', rationale: 'A corrupt or tampered blob, an unsupported layer format or an unreadable file stops the build; nothing is written.' },
   'image/no-kernel': { summary: 'No kernel where Warewulf 4.6 looks for one.', rationale: SEED + 'on EL10 the kernel package puts vmlinuz in /lib/modules/<ver>/ only. herd looks where Warewulf 4.6 does (boot/vmlinuz-*, lib/modules/*/vmlinuz, ...); with none, nodes cannot boot.' },

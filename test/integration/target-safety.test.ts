@@ -252,6 +252,44 @@ describe('target roots herd refuses', () => {
     });
   }
 
+  for (const [link, target] of [
+    ['.herd', 'outside'],
+    ['.herd/lab', 'outside'],
+    ['.herd/lab/root', 'outside'],
+    ['.herd/lab/root', '/'],
+  ] as const) {
+    it(`a committed ${link} -> ${target} in the spec folder: the default root is refused (exit 3), nothing outside is written`, async () => {
+      mkdirSync(join(spec, link, '..'), { recursive: true });
+      symlinkSync(target === '/' ? '/' : outside, join(spec, link));
+      const before = outsideNow();
+      for (const cmd of [['plan', spec], ['apply', spec, '--yes']]) {
+        const r = await herd(cmd);
+        expect(r.code, r.stderr).toBe(3);
+        expect(r.stderr).toContain('state/unsafe-path');
+        expect(r.stderr).toContain(`${join(spec, link)} is a symlink to`);
+      }
+      expect(treeChanges(before, outsideNow())).toEqual([]);
+    });
+  }
+
+  it('plan --out never replaces a file that is not a saved plan, nor writes through a symlink', async () => {
+    const specBytes = readFileSync(join(spec, 'cluster.yaml'));
+    const r1 = await herd(['plan', spec, '--out', join(spec, 'cluster.yaml')]);
+    expect(r1.code, r1.stderr).toBe(3);
+    expect(r1.stderr).toContain('not a saved plan herd wrote');
+    expect(readFileSync(join(spec, 'cluster.yaml'))).toEqual(specBytes);
+    symlinkSync(join(outside, 'hosts'), join(scratch, 'plan-link.herd'));
+    const before = outsideNow();
+    const r2 = await herd(['plan', spec, '--out', join(scratch, 'plan-link.herd')]);
+    expect(r2.code, r2.stderr).toBe(3);
+    expect(r2.stderr).toContain('not a regular file');
+    expect(treeChanges(before, outsideNow())).toEqual([]);
+    const r3 = await herd(['plan', spec, '--out', join(scratch, 'p.herd')]);
+    expect(r3.code, r3.stderr).toBe(0);
+    const r4 = await herd(['plan', spec, '--out', join(scratch, 'p.herd')]);
+    expect(r4.code, r4.stderr).toBe(0);
+  });
+
   it('--root given as a symlink to a folder is the user\'s own path: followed once', async () => {
     mkdirSync(join(scratch, 'real-root'));
     symlinkSync(join(scratch, 'real-root'), join(scratch, 'link-root'));
