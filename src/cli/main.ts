@@ -32,7 +32,7 @@ export const VERSION = '0.1.0';
 
 function topHelp(): string {
   const names = Object.keys(COMMANDS).sort();
-  const width = Math.max(...names.map((n) => n.length));
+  const width = names.reduce((w, n) => Math.max(w, n.length), 0);
   return [
     'herd: declarative cluster-as-code for stateless Warewulf 4 + Slurm clusters',
     '',

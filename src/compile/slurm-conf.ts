@@ -106,7 +106,7 @@ export function renderSlurmConf(model: ClusterModel, header: string): string {
   }
   const lines = [...global.map(([k, v]) => `${k}=${v}`), ...rest.map(([k, v]) => `${k}=${v}`)];
   lines.push('#', '# Nodes: one line per hardware class, literal NodeAddr in the order the names expand.');
-  lines.push(...nodeLines(model));
+  for (const l of nodeLines(model)) lines.push(l); // one line per hardware group: unbounded, so no push(...spread)
   lines.push('#', '# Partitions: owners (higher PriorityTier) preempt guests when preemption is on.');
   for (const p of s.partitions) {
     const f: string[] = [`PartitionName=${p.name}`, `Nodes=${compressHostlist(p.nodes)}`, `Default=${p.default ? 'YES' : 'NO'}`, `MaxTime=${p.maxTime}`];

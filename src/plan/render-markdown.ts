@@ -75,7 +75,7 @@ export function renderPlanMarkdown(plan: Plan, meta: PlanMeta): string {
     if (drifted.some((a) => a.drift!.blocking)) out.push('`herd apply` refuses to overwrite these unless `--overwrite-drift` is given.', '');
     for (const a of drifted) {
       const title = `<code>${escapeHtml(a.path)}</code>: ${escapeHtml(describeDrift(a.drift!, a.secret))}`;
-      if (a.drift!.diff && !a.secret) out.push(...details(title, fenced('diff', a.drift!.diff)));
+      if (a.drift!.diff && !a.secret) for (const l of details(title, fenced('diff', a.drift!.diff))) out.push(l);
       else out.push(`- ${title}`);
     }
     out.push('');
@@ -84,7 +84,7 @@ export function renderPlanMarkdown(plan: Plan, meta: PlanMeta): string {
   out.push('#### Changes', '');
   for (const g of groupByNodes(changes)) {
     out.push(`**${g.nodes ? code(g.nodes) : 'head and shared files'}**`, '');
-    for (const a of g.actions) out.push(...actionBlock(a));
+    for (const a of g.actions) for (const l of actionBlock(a)) out.push(l);
     out.push('');
   }
   out.push(`<sub>herd ${escapeHtml(meta.herdVersion)} · spec ${meta.specHash.slice(0, 12)} · state ${meta.manifestHash ? meta.manifestHash.slice(0, 12) : 'none'}</sub>`);

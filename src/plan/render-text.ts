@@ -49,7 +49,8 @@ function actionLines(a: PlanAction, paint: Paint): string[] {
   const summary = contentDiffSummary(a);
   if (summary) out.push(`        ${summary}`);
   for (const line of contentDiffLines(a)) out.push(`          ${line}`);
-  if (a.diff) out.push(...diffLines(a.diff, '        ', paint));
+  // Loops, not push(...spread): a diff of a 200,000-node nodes.conf has more lines than a call may take arguments.
+  if (a.diff) for (const l of diffLines(a.diff, '        ', paint)) out.push(l);
   return out;
 }
 
@@ -80,7 +81,7 @@ export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOp
     out.push(paint('1', 'Drift: changed on the target outside herd'));
     for (const a of drifted) {
       out.push(`  ${paint('35', `! ${a.path}`)}  ${describeDrift(a.drift!, a.secret)}`);
-      if (a.drift!.diff && !a.secret) out.push(...diffLines(a.drift!.diff, '      ', paint));
+      if (a.drift!.diff && !a.secret) for (const l of diffLines(a.drift!.diff, '      ', paint)) out.push(l);
     }
     if (drifted.some((a) => a.drift!.blocking)) out.push('  herd apply refuses to overwrite drifted files unless --overwrite-drift is given.');
     out.push('');
@@ -96,14 +97,14 @@ export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOp
   out.push(paint('1', 'Changes, grouped by node:'));
   for (const g of groupByNodes(changes)) {
     out.push('', `  ${paint('1', g.nodes || '(no node: head and shared files)')}`);
-    for (const a of g.actions) out.push(...actionLines(a, paint));
+    for (const a of g.actions) for (const l of actionLines(a, paint)) out.push(l);
   }
   out.push('');
 
   const groups = impactGroups(plan);
   if (groups.length > 0) {
     out.push(paint('1', 'Impact on the running cluster:'));
-    const width = Math.max(...groups.map((g) => (g.service ? `${g.class} ${g.service}` : g.class).length));
+    const width = groups.reduce((w, g) => Math.max(w, (g.service ? `${g.class} ${g.service}` : g.class).length), 0);
     for (const g of groups) {
       const label = (g.service ? `${g.class} ${g.service}` : g.class).padEnd(width);
       out.push(`  ${label}  ${g.hostlist || '-'}  (${g.paths.length} file${g.paths.length === 1 ? '' : 's'})`);

@@ -288,7 +288,7 @@ function buildManifest(input: ApplyInput, desired: ReadonlyMap<string, Artifact>
   const previous = input.stored.manifest;
   const recorded = new Map((previous?.entries ?? []).map((e) => [e.path, e]));
   const byPath = new Map(input.plan.actions.map((a) => [a.path, a]));
-  const generation = Math.max(-1, ...(previous?.generations ?? []).map((g) => g.generation)) + 1;
+  const generation = (previous?.generations ?? []).reduce((m, g) => Math.max(m, g.generation), -1) + 1;
   const entries: ManifestEntry[] = [];
   for (const d of desired.values()) {
     const a = byPath.get(d.path);

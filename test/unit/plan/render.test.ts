@@ -94,3 +94,28 @@ describe('renderPlanJson', () => {
     expect(JSON.parse(json)).toEqual(z.toJSONSchema(planOutputSchema, { io: 'output' }));
   });
 });
+
+describe('huge diffs', () => {
+  const setOf = async (text: string) => {
+    const { textArtifact, artifactSet } = await import('../../../src/artifacts/artifact.ts');
+    return artifactSet([textArtifact({ path: 'etc/hosts', text, impact: { class: 'none' } })]);
+  };
+
+  it('two unrelated ~1 MiB files: planned at once, shown by hash only (the diff would cost hours)', async () => {
+    const lines = (tag: string) => Array.from({ length: 200_000 }, (_, i) => `${tag}${i % 10}`).join('\n') + '\n';
+    const before = await setOf(lines('a'));
+    const plan = planChanges(await setOf(lines('b')), manifestOf(before), live(await diskOf(before)));
+    expect(plan.actions[0]).toMatchObject({ action: 'update', reasons: ['content'] });
+    expect(plan.actions[0]?.diff).toBeUndefined();
+    expect(renderPlanText(plan, meta, { color: false })).toContain('etc/hosts');
+  });
+
+  it('a large diff within the edit bound renders in text and markdown', async () => {
+    const lines = (changed: boolean) => Array.from({ length: 80_000 }, (_, i) => (changed && i % 80 === 0 ? `changed ${i}` : `line ${i}`)).join('\n') + '\n';
+    const before = await setOf(lines(false));
+    const plan = planChanges(await setOf(lines(true)), manifestOf(before), live(await diskOf(before)));
+    expect(plan.actions[0]?.diff?.split('\n').length ?? 0).toBeGreaterThan(8_000);
+    expect(renderPlanText(plan, meta, { color: false })).toContain('+changed 79920');
+    expect(renderPlanMarkdown(plan, meta)).toContain('etc/hosts');
+  });
+});
