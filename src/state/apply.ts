@@ -98,10 +98,10 @@ function failed(message: string, changed: readonly string[]) {
 
 /**
  * Apply `plan` to the target. Refuses (before any write) blocking drift without `overwriteDrift`, unsafe paths and a lost lock.
- * Throws a HerdFailure `state/apply-failed` when a write fails; the message says whether anything on the target changed.
+ * Throws a HerdFailure `state/apply-failed` when a write fails before any target file changed, `state/apply-partial` (naming each changed file) after.
  */
 export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
-  const { root, dir, plan, stored, live } = input;
+  const { root, dir, plan, stored } = input;
   const fsync = input.fsync !== false;
   const blocker = applyBlocker(plan, input.overwriteDrift);
   if (blocker) throw blocker;

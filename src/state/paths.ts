@@ -2,7 +2,7 @@
 import { basename, dirname, join, sep } from 'node:path';
 import { posix } from 'node:path';
 
-import { isTempName, STATE_DIR, TEMP_MARK } from '../artifacts/artifact-path.ts';
+import { STATE_DIR, TEMP_MARK } from '../artifacts/artifact-path.ts';
 
 export { isTempName, STATE_DIR, TEMP_MARK, unsafeArtifactPath } from '../artifacts/artifact-path.ts';
 

@@ -3,36 +3,21 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Hex, type Artifact } from '../../src/artifacts/artifact.ts';
 import { makeBuildCommand } from '../../src/cli/commands/build.ts';
-import { main, registerCommand } from '../../src/cli/main.ts';
+import { registerCommand } from '../../src/cli/main.ts';
+import { runHerd, type HerdRun } from '../fixtures/run-herd.ts';
 import { OUT_MARKER, OUT_MARKER_TEXT } from '../../src/cli/out-dir.ts';
 import { compileSpecAt, type CompileOptions, type CompileResult } from '../../src/pipeline.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let scratch: string;
 let proj: string;
 let home: string;
 
-async function herd(argv: string[], cwd = proj): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: string[] = [];
-  const err: string[] = [];
-  stdout.on('data', (c) => out.push(String(c)));
-  stderr.on('data', (c) => err.push(String(c)));
-  const code = await main(argv, { stdin: Readable.from([]), stdout, stderr, env: { HOME: home }, cwd });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const herd = (argv: string[], cwd = proj): Promise<HerdRun> => runHerd(argv, cwd, { env: { HOME: home } });
 
 /** Every path under `root` with its type, mode, and content hash or symlink target; symlinks are never followed. */
 function snapshot(root: string): Map<string, string> {

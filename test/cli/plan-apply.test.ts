@@ -2,37 +2,20 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Hex, type ArtifactSet } from '../../src/artifacts/artifact.ts';
 import { makeApplyCommand } from '../../src/cli/commands/apply.ts';
 import { makePlanCommand } from '../../src/cli/commands/plan.ts';
-import { main, registerCommand } from '../../src/cli/main.ts';
+import { registerCommand } from '../../src/cli/main.ts';
+import { runHerd, type HerdRun, type HerdRunOptions } from '../fixtures/run-herd.ts';
 import type { CompileResult } from '../../src/pipeline.ts';
 import { applyOutputSchema, planOutputSchema } from '../../src/plan/plan-json.ts';
 import { acquireLock } from '../../src/state/lock.ts';
 import { manifestFileOf } from '../../src/state/paths.ts';
 import { versionSet, type Version } from '../unit/state/synthetic-artifacts.ts';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function herd(argv: string[], cwd: string, options: { stdin?: string; tty?: boolean; env?: Record<string, string> } = {}): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: string[] = [];
-  const err: string[] = [];
-  stdout.on('data', (c) => out.push(String(c)));
-  stderr.on('data', (c) => err.push(String(c)));
-  const stdin = Readable.from(options.stdin !== undefined ? [options.stdin] : []);
-  if (options.tty) Object.assign(stdin, { isTTY: true });
-  const code = await main(argv, { stdin, stdout, stderr, env: { ...(options.env ?? {}) }, cwd });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const herd = (argv: string[], cwd: string, options: HerdRunOptions = {}): Promise<HerdRun> => runHerd(argv, cwd, options);
 
 describe('plan and apply on a synthetic artifact set', () => {
   let dir: string;

@@ -5,15 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeApplyCommand } from '../../src/cli/commands/apply.ts';
-import { main, registerCommand } from '../../src/cli/main.ts';
-import { applyPlan } from '../../src/state/apply.ts';
-import { ownerResolverForThisMachine } from '../../src/state/owners.ts';
+import { registerCommand } from '../../src/cli/main.ts';
+import { runHerd } from '../fixtures/run-herd.ts';
 import { manifestFileOf, pendingFileOf } from '../../src/state/paths.ts';
-import { openTarget } from '../../src/state/target.ts';
 import { sha256Hex, type ArtifactSet } from '../../src/artifacts/artifact.ts';
 import { treeChanges, treeHash } from '../fixtures/tree-hash.ts';
 import { fakeCompile, versionSet } from '../unit/state/synthetic-artifacts.ts';
@@ -144,29 +141,7 @@ describe('state read from the target is never trusted', () => {
 });
 
 describe('races, driven deterministically between plan and apply', () => {
-  /** Plan `set` under the lock, run `between` (the attacker), then apply that plan. */
-  async function applyWith(set: ArtifactSet, between: () => void) {
-    const s = await openTarget(root, set, { purpose: 'apply', command: 'test apply' });
-    try {
-      between();
-      return await applyPlan({
-        root,
-        dir: s.dir!,
-        lock: s.lock!,
-        desired: set,
-        stored: s.stored,
-        live: s.live,
-        plan: s.plan,
-        cluster: 'synth',
-        overwriteDrift: false,
-        generation: { specHash: sha256Hex('spec'), specCommit: null, herdVersion: 'test' },
-        now: () => new Date('2024-01-01T00:00:00Z'),
-        resolveOwner: ownerResolverForThisMachine(),
-      });
-    } finally {
-      s.release();
-    }
-  }
+  const applyWith = (set: ArtifactSet, between: () => void) => applyTo(root, set, { between });
 
   it('a file swapped for a symlink before a mode-only update: the symlink target keeps its mode', async () => {
     await applyTo(root, versionSet('A'));
@@ -219,16 +194,7 @@ describe('target roots herd refuses', () => {
     cpSync(lab, spec, { recursive: true, filter: (src) => !src.includes('/.herd') });
   });
 
-  async function herd(argv: string[]) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    const out: string[] = [];
-    const err: string[] = [];
-    stdout.on('data', (c) => out.push(String(c)));
-    stderr.on('data', (c) => err.push(String(c)));
-    const code = await main(argv, { stdin: Readable.from([]), stdout, stderr, env: {}, cwd: scratch });
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  }
+  const herd = (argv: string[]) => runHerd(argv, scratch);
 
   for (const [name, rootArg, words] of [
     ['/proc/self', '/proc/self', 'kernel filesystem'],
@@ -332,15 +298,7 @@ describe.skipIf(!isRoot)('a full disk (a real tmpfs)', () => {
       }
     }
   };
-  async function cliApply(target: string) {
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    const err: string[] = [];
-    stderr.on('data', (c) => err.push(String(c)));
-    stdout.resume();
-    const code = await main(['apply', scratch, '--root', target, '--yes'], { stdin: Readable.from([]), stdout, stderr, env: {}, cwd: scratch });
-    return { code, stderr: err.join('') };
-  }
+  const cliApply = (target: string, env: Record<string, string> = {}) => runHerd(['apply', scratch, '--root', target, '--yes'], scratch, { env });
   beforeAll(() => {
     registerCommand('apply', 'apply (synthetic)', async () => makeApplyCommand({ compile: fakeCompile(() => versionSet('A'), scratch), herdVersion: '9.9.9' }));
   });
@@ -380,15 +338,7 @@ describe.skipIf(!isRoot)('a full disk (a real tmpfs)', () => {
     const r = await cliApply(target);
     expect(r.code, r.stderr).toBe(0);
     registerCommand('apply', 'apply (synthetic)', async () => makeApplyCommand({ compile: fakeCompile(() => versionSet('B'), scratch), herdVersion: '9.9.9' }));
-    const r2 = await (async () => {
-      const stdout = new PassThrough();
-      const stderr = new PassThrough();
-      const err: string[] = [];
-      stderr.on('data', (c) => err.push(String(c)));
-      stdout.resume();
-      const code = await main(['apply', scratch, '--root', target, '--yes'], { stdin: Readable.from([]), stdout, stderr, env: { HERD_TEST_FILL_AFTER_OP: `dir-synced#1:${join(mnt, 'filler')}` }, cwd: scratch });
-      return { code, stderr: err.join('') };
-    })();
+    const r2 = await cliApply(target, { HERD_TEST_FILL_AFTER_OP: `dir-synced#1:${join(mnt, 'filler')}` });
     registerCommand('apply', 'apply (synthetic)', async () => makeApplyCommand({ compile: fakeCompile(() => versionSet('A'), scratch), herdVersion: '9.9.9' }));
     rmSync(join(mnt, 'filler'), { force: true });
     expect(r2.code, r2.stderr).toBe(5);

@@ -2,44 +2,28 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../src/artifacts/artifact.ts';
 import { EXIT } from '../../../src/cli/exit-codes.ts';
-import { main } from '../../../src/cli/main.ts';
+import { runHerd, type HerdRun } from '../../fixtures/run-herd.ts';
 import { parseSavedPlan } from '../../../src/plan/saved-plan.ts';
 import { manifestFileOf } from '../../../src/state/paths.ts';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function herd(argv: string[], cwd: string): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: string[] = [];
-  const err: string[] = [];
-  stdout.on('data', (c) => out.push(String(c)));
-  stderr.on('data', (c) => err.push(String(c)));
-  const code = await main(argv, { stdin: Readable.from([]), stdout, stderr, env: {}, cwd });
-  return { code, stdout: out.join(''), stderr: err.join('') };
-}
+const herd = (argv: string[], cwd: string): Promise<HerdRun> => runHerd(argv, cwd);
 
 const DAMAGED = 'is not a complete saved plan (truncated or damaged)';
 const MODIFIED = 'was modified after herd wrote it';
 
 /** The run refused the file as damaged: the right rule, message, hint and exit code, and nothing that reads like a spec or a stale target. */
-function expectDamaged(run: Run, name: string, why: string): void {
+function expectDamaged(run: HerdRun, name: string, why: string): void {
   expect(run.code, why).toBe(EXIT.couldNotRun);
   expect(run.stderr, why).toContain(`error state/damaged-plan: ${name} ${DAMAGED}`);
   expect(run.stderr, why).toContain(`hint: make it again with herd plan --out ${name}`);
   expect(run.stderr, why).not.toMatch(/yaml\/|spec\/|stale/);
 }
 
-function expectModified(run: Run, name: string, why: string): void {
+function expectModified(run: HerdRun, name: string, why: string): void {
   expect(run.code, why).toBe(EXIT.couldNotRun);
   expect(run.stderr, why).toContain(`error state/modified-plan: ${name} ${MODIFIED}`);
   expect(run.stderr, why).not.toMatch(/yaml\/|spec\/|stale|files on the target changed/);

@@ -19,10 +19,12 @@ export async function planOf(root: string, set: ArtifactSet, stats?: ScanStats) 
 export async function applyTo(
   root: string,
   set: ArtifactSet,
-  options: { overwriteDrift?: boolean; onOp?: (op: ApplyOp) => void | Promise<void>; fsync?: boolean; specHash?: string } = {},
+  options: { overwriteDrift?: boolean; onOp?: (op: ApplyOp) => void | Promise<void>; fsync?: boolean; specHash?: string; between?: () => void } = {},
 ): Promise<ApplyResult> {
   const s = await openTarget(root, set, { purpose: 'apply', command: 'test apply' });
   try {
+    // A test's stand-in for a concurrent attacker: runs after the plan was made under the lock, before apply writes.
+    options.between?.();
     return await applyPlan({
       root,
       dir: s.dir!,
