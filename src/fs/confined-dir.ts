@@ -201,7 +201,7 @@ export class ConfinedDir {
           if (++hops > MAX_HOPS) throw this.blocked('loop', rel, curRel(c));
           const target = readlinkSync(fdPath(cur(), c));
           if (target.startsWith('/')) {
-            const inside = target === this.real ? '' : target.startsWith(this.real + '/') ? target.slice(this.real.length + 1) : this.real === '/' ? target.slice(1) : undefined;
+            const inside = this.inside(target);
             if (inside === undefined) throw this.blocked('escape', rel, curRel(c), target);
             stack.length = 0;
             queue.unshift(...inside.split('/'));
@@ -307,30 +307,50 @@ export class ConfinedDir {
   openRead(rel: string): { fd: number; stat: BigIntStats } | undefined {
     const p = this.parentOf(rel, false);
     if (!p) return undefined;
-    // lstat first: a device is never opened at all (opening some has effects); the fstat below still decides, in case of a swap.
+    const o = this.openRegularAt(p.fd, p.name, rel, rel, false);
+    if (o === 'symlink') throw this.blocked('special', rel, rel);
+    return o;
+  }
+
+  /**
+   * Open the regular file `name` in the directory descriptor `dir`, never following it. lstat first, so a device is never opened
+   * at all (opening some has effects: /dev/watchdog arms a reboot); the fstat of the descriptor still decides, in case of a swap.
+   * 'symlink' when it is one and `links` allows it (the caller resolves it); undefined when absent.
+   */
+  private openRegularAt(dir: number, name: string, rel: string, at: string, links: boolean): { fd: number; stat: BigIntStats } | 'symlink' | undefined {
     let pre: ReturnType<typeof lstatSync>;
     try {
-      pre = lstatSync(fdPath(p.fd, p.name));
+      pre = lstatSync(fdPath(dir, name));
     } catch (e) {
       if (errno(e) === 'ENOENT') return undefined;
       throw e;
     }
-    if (!pre.isFile()) throw this.blocked('special', rel, rel);
+    if (!pre.isFile() && !(links && pre.isSymbolicLink())) throw this.blocked('special', rel, at);
     let fd: number;
     try {
-      fd = openSync(fdPath(p.fd, p.name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
+      fd = openSync(fdPath(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
     } catch (e) {
       const code = errno(e);
       if (code === 'ENOENT') return undefined;
-      if (code === 'ELOOP') throw this.blocked('special', rel, rel);
+      if (code === 'ELOOP') {
+        if (links) return 'symlink';
+        throw this.blocked('special', rel, at);
+      }
       throw e;
     }
     const stat = fstatSync(fd, { bigint: true });
     if (!stat.isFile()) {
       closeSync(fd);
-      throw this.blocked('special', rel, rel);
+      throw this.blocked('special', rel, at);
     }
     return { fd, stat };
+  }
+
+  /** The part of an absolute symlink target below this directory ('' for itself), or undefined when it points elsewhere. */
+  private inside(target: string): string | undefined {
+    if (target === this.real) return '';
+    if (target.startsWith(this.real + '/')) return target.slice(this.real.length + 1);
+    return this.real === '/' ? target.slice(1) : undefined;
   }
 
   /**
@@ -363,40 +383,17 @@ export class ConfinedDir {
       }
       const dir = walk(dirParts);
       if (dir === undefined) return undefined;
-      // lstat first: a device is never opened at all (opening some has effects, /dev/watchdog arms a reboot); the fstat
-      // below still decides, in case the name was swapped in between.
-      let pre: ReturnType<typeof lstatSync>;
-      try {
-        pre = lstatSync(fdPath(dir, name));
-      } catch (e) {
-        if (errno(e) === 'ENOENT') return undefined;
-        throw e;
-      }
-      if (!pre.isFile() && !pre.isSymbolicLink()) throw this.blocked('special', rel, parts.join('/'));
-      let fd: number;
-      try {
-        fd = openSync(fdPath(dir, name), C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
-      } catch (e) {
-        const code = errno(e);
-        if (code === 'ENOENT') return undefined;
-        if (code !== 'ELOOP') throw e;
-        if (hops >= MAX_HOPS) throw this.blocked('loop', rel, parts.join('/'));
-        const target: string = readlinkSync(fdPath(dir, name));
-        link = { at: parts.join('/'), target };
-        const steps = (t: string): string[] => t.split('/').filter((c) => c !== '' && c !== '.');
-        if (target.startsWith('/')) {
-          const inside = target === this.real ? '' : target.startsWith(this.real + '/') ? target.slice(this.real.length + 1) : this.real === '/' ? target.slice(1) : undefined;
-          if (inside === undefined) throw this.blocked('escape', rel, parts.join('/'), target);
-          parts = steps(inside);
-        } else parts = [...dirParts, ...steps(target)]; // raw `..` kept: dirFd climbs the real walk, and refuses leaving
-        continue;
-      }
-      const stat = fstatSync(fd, { bigint: true });
-      if (!stat.isFile()) {
-        closeSync(fd);
-        throw this.blocked('special', rel, parts.join('/'));
-      }
-      return { fd, stat };
+      const o = this.openRegularAt(dir, name, rel, parts.join('/'), true);
+      if (o !== 'symlink') return o;
+      if (hops >= MAX_HOPS) throw this.blocked('loop', rel, parts.join('/'));
+      const target: string = readlinkSync(fdPath(dir, name));
+      link = { at: parts.join('/'), target };
+      const steps = (t: string): string[] => t.split('/').filter((c) => c !== '' && c !== '.');
+      if (target.startsWith('/')) {
+        const inside = this.inside(target);
+        if (inside === undefined) throw this.blocked('escape', rel, parts.join('/'), target);
+        parts = steps(inside);
+      } else parts = [...dirParts, ...steps(target)]; // raw `..` kept: dirFd climbs the real walk, and refuses leaving
     }
   }
 
