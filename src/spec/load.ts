@@ -1,5 +1,5 @@
 // YAML loading with source positions (pure): bytes in, a plain value plus a position index and diagnostics out; never throws.
-import { isAlias, isPair, isScalar, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, LineCounter, parseDocument, visit, type YAMLError } from 'yaml';
 import { diagnosticAt, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { indexPositions, type PositionIndex } from './positions.ts';
 
@@ -131,7 +131,9 @@ export function loadYaml(file: string, input: Uint8Array | string): LoadedYaml {
     };
   }
   try {
-    const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, strict: true, keepSourceTokens: false });
+    // uniqueKeys off: the yaml package compares each new key with every earlier one (quadratic: 10,000 node entries took seconds);
+    // duplicates are found below with one Set per map instead, reported the same way.
+    const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false, strict: true, keepSourceTokens: false });
     const index = indexPositions(file, doc, lineCounter);
     const toDiag = (e: YAMLError, severity: 'error' | 'warning'): Diagnostic => {
       const p = lineCounter.linePos(e.pos[0]);
@@ -150,6 +152,19 @@ export function loadYaml(file: string, input: Uint8Array | string): LoadedYaml {
     if (doc.errors.length > 0) return { text, value: undefined, index, diagnostics };
     // An alias to an anchor that does not exist, and the __proto__ key (which plain JS objects would silently swallow).
     visit(doc, {
+      Map(_, map) {
+        if (!isMap(map) || map.items.length < 2) return;
+        const seen = new Set<unknown>();
+        for (const pair of map.items) {
+          const key = isScalar(pair.key) ? pair.key.value : pair.key;
+          if (!seen.has(key)) {
+            seen.add(key);
+            continue;
+          }
+          const p = lineCounter.linePos((pair.key as { range?: [number, number, number] } | null)?.range?.[0] ?? 0);
+          diagnostics.push(diagnosticAt({ file, path: [], line: p.line, column: p.col }, 'yaml/duplicate-key', 'error', 'Map keys must be unique', 'each key may appear once in a map; merge the two entries'));
+        }
+      },
       Alias(_, node) {
         if (isAlias(node) && node.resolve(doc) === undefined) {
           const p = lineCounter.linePos(node.range?.[0] ?? 0);
