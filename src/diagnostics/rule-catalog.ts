@@ -103,6 +103,10 @@ export const BUILD_RULES: Readonly<Record<import('../image/fix/report.ts').Image
   'image/too-big-for-ram': { summary: 'The unpacked image does not fit in half of a node\'s RAM.', rationale: SEED + '"Initramfs unpacking failed: write error": the initramfs tmpfs is capped at half of RAM, and everything past the cap, overlays included, is silently dropped.' },
   'image/size-over-declared': { summary: 'The built image is larger than images.<name>.size says.', rationale: 'validate checks node memory against the declared size, so it must not understate the real one.' },
   'image/archive-bad-entry': { summary: 'The built archive has an entry herd cannot read back.', rationale: 'A packer bug: the archive is verified with an independent reader before it is used.' },
+  'image/xattrs-dropped': {
+    summary: 'Files of the image have extended attributes (file capabilities, ACLs, SELinux labels) that the built image loses.',
+    rationale: 'herd reads xattrs from the layers, but a Warewulf image is an initramfs (cpio newc), which has no field for them, so nodes get the files without. File capabilities matter most: without security.capability, /usr/bin/ping cannot open a raw socket for non-root users. Restore them at boot (a systemd-tmpfiles `t` line, or a oneshot unit running setcap) or deliver the files through a runtime overlay.',
+  },
 };
 
 /** Every rule herd can report, for `herd explain`. */

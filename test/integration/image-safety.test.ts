@@ -373,3 +373,28 @@ describe('secrets placed into an image', () => {
     expect(artifact(r, 'img.img')?.secret).toBeFalsy();
   });
 });
+
+describe('extended attributes the initramfs cannot carry', () => {
+  it('are reported as an image/xattrs-dropped warning at the source, from a fresh build and from the cache alike', async () => {
+    const spec = join(work, `case-${specN++}`, 'spec');
+    mkdirSync(spec, { recursive: true });
+    const base = await rootfsTar('node\n');
+    writeFileSync(
+      join(spec, 'rootfs.tar'),
+      Buffer.concat([
+        base.subarray(0, base.length - 1024),
+        await tarLayer([{ name: 'etc/ping', content: 'ELF', pax: { 'SCHILY.xattr.user.capability-like': 'cap_net_raw+ep' } }]),
+      ]),
+    );
+    writeSpec(spec, 'tar:rootfs.tar');
+    const line = readFileSync(join(spec, 'cluster.yaml'), 'utf8').split('\n').findIndex((l) => l.includes('tar:rootfs.tar')) + 1;
+    for (const round of ['built', 'cached']) {
+      const r = await compileSpecAt(spec, work, { sourceDateEpoch: 1_700_000_000, workers: 2 });
+      expect(errors(r.diagnostics), round).toEqual([]);
+      const w = r.diagnostics.filter((d) => d.rule === 'image/xattrs-dropped');
+      expect(w, round).toHaveLength(1);
+      expect(w[0]).toMatchObject({ severity: 'warning', line });
+      expect(w[0]?.message).toContain('etc/ping');
+    }
+  });
+});

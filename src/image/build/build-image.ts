@@ -21,10 +21,10 @@ import { UnpackBudget } from '../tree/unpack-budget.ts';
 import { unpackLimit } from '../verify/ram-check.ts';
 import { pullImage } from '../registry/index.ts';
 import { treeToCpioEntries } from './tree-to-cpio.ts';
-import { applyImageFixes, checkArchiveIndex, readArchiveIndex, type ArchiveIndexJson, type ImageProblem, type VerifyContext } from './fixes.ts';
+import { applyImageFixes, checkArchiveIndex, droppedXattrs, readArchiveIndex, type ArchiveIndexJson, type ImageProblem, type VerifyContext } from './fixes.ts';
 
 /** Bump when the bytes herd produces for the same input change, so cached builds are not reused across it. */
-export const IMAGE_BUILDER_VERSION = 'herd-image-1';
+export const IMAGE_BUILDER_VERSION = 'herd-image-2';
 
 export interface ImageBuildOptions {
   readonly specDir: string;
@@ -62,6 +62,8 @@ export interface BuiltImage {
   /** What the fixes changed, one line each, for the build summary. */
   readonly report: readonly string[];
   readonly problems: readonly ImageProblem[];
+  /** What the image lost but may boot without (xattrs): reported as warnings, on cached builds too. */
+  readonly warnings: readonly ImageProblem[];
   readonly fromCache: boolean;
   readonly unpackedBytes: number;
 }
@@ -172,12 +174,13 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
       const hit = passing(await fromCache(im.name, key, outDir(key), opts.verify));
       if (hit) return hit;
     }
-    const fixed = await applyImageFixes(tree, im);
+    const fixed = await applyImageFixes(tree, im, opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch });
     if (!fixed.kernel) return failure(im.name, false, fixed.problems.map((p) => p.message).join('; ') || `image ${im.name}: no kernel`, fixed.problems[0]?.hint);
     tmp = `${outDir(key)}.tmp-${process.pid}`;
     await rm(tmp, { recursive: true, force: true });
     await mkdir(dirname(tmp), { recursive: true });
     await mkdir(tmp, { mode: 0o700 });
+    const dropped = droppedXattrs(tree);
     const entries = treeToCpioEntries(tree, opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch });
     const stream = cpioNewc(entries);
     // One pass: each cpio chunk is written to the .img and hashed on its way into the parallel gzip, whose output is
@@ -225,6 +228,7 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
       kernelPath: fixed.kernel.path,
       report: fixed.report,
       fixProblems: fixed.problems,
+      warnings: dropped === undefined ? [] : [dropped],
       contents: [...contents],
       // Read the built archive back with an independent reader and keep what verification needs.
       archiveIndex: await readArchiveIndex(imgPath),
@@ -267,7 +271,7 @@ async function fromCache(name: string, key: string, dir: string, verify: VerifyC
   }
   const problems = [...meta.fixProblems, ...checkArchiveIndex(meta.archiveIndex, verify)];
   const abs = (f: BuiltFile): BuiltFile => ({ ...f, path: join(dir, f.path) });
-  return { name, key, img: abs(meta.img), gz: abs(meta.gz), kernel: { ...abs(meta.kernel), version: meta.kernelVersion, pathInImage: meta.kernelPath }, contents: meta.contents, report: meta.report, problems, fromCache: true, unpackedBytes: meta.contents.reduce((s, c) => s + c.size, 0) };
+  return { name, key, img: abs(meta.img), gz: abs(meta.gz), kernel: { ...abs(meta.kernel), version: meta.kernelVersion, pathInImage: meta.kernelPath }, contents: meta.contents, report: meta.report, problems, warnings: meta.warnings, fromCache: true, unpackedBytes: meta.contents.reduce((s, c) => s + c.size, 0) };
 }
 
 interface CachedMeta {
@@ -280,6 +284,7 @@ interface CachedMeta {
   readonly kernelPath: string;
   readonly report: string[];
   readonly fixProblems: ImageProblem[];
+  readonly warnings: ImageProblem[];
   readonly contents: ContentEntry[];
   readonly archiveIndex: ArchiveIndexJson;
 }

@@ -54,6 +54,8 @@ function refFor(im: ImageModel, p: ImageProblem): SourceRef {
       return im.at.requires;
     case 'size':
       return im.at.size ?? im.at.self;
+    case 'source':
+      return im.at.source;
     default:
       return im.at.self;
   }
@@ -132,6 +134,7 @@ export async function buildClusterImages(model: ClusterModel, opts: ClusterImage
       continue;
     }
     for (const p of r.problems) out.diagnostics.push(diagnosticAt(refFor(im, p), p.code, 'error', p.message, p.hint));
+    for (const w of r.warnings) out.diagnostics.push(diagnosticAt(refFor(im, w), w.code, 'warning', w.message, w.hint));
     out.summary.push(`image ${im.name}: ${r.fromCache ? 'unchanged (build cache)' : 'built'}, kernel ${r.kernel.version}, ${r.contents.length} entries, ${(r.gz.size / 1048576).toFixed(1)} MiB gzip${r.report.length ? `; ${r.report.join('; ')}` : ''}`);
     out.artifacts.push(...imageArtifacts(model, im, { img: stream(r.img), gz: stream(r.gz), kernel: { ...stream(r.kernel), version: r.kernel.version, pathInImage: r.kernel.pathInImage }, contents: r.contents, secret: secrets.length > 0 }));
   }

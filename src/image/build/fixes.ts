@@ -4,13 +4,13 @@
 // kernel), then excludes, then the /boot copy of the kernel when the spec asks for it.
 import { createReadStream } from 'node:fs';
 import type { ImageModel } from '../../spec/model.ts';
-import type { FsTree, ContentRef } from '../tree/fs-tree.ts';
+import { walkTree, type FsTree, type ContentRef } from '../tree/fs-tree.ts';
 import { applyPins } from '../fix/pins.ts';
 import { applyExtraFiles, describeExtraFiles } from '../fix/extra-files.ts';
 import { applyExcludes, describeExcludes } from '../fix/excludes.ts';
 import { describeKernel, findKernels, placeKernelInBoot, selectKernel } from '../fix/kernel.ts';
 import { describePins } from '../fix/pins.ts';
-import type { ImageProblem } from '../fix/report.ts';
+import { listSome, problem, type ImageProblem } from '../fix/report.ts';
 import { cpioIndexFromJson, cpioIndexToJson, readCpioIndex, type CpioIndexJson } from '../verify/read-cpio.ts';
 import { verifyImageArchive, type VerifyRequest } from '../verify/verify-image.ts';
 
@@ -24,7 +24,12 @@ export interface FixOutcome {
   readonly problems: ImageProblem[];
 }
 
-export async function applyImageFixes(tree: FsTree, im: ImageModel): Promise<FixOutcome> {
+export interface FixOptions {
+  /** SOURCE_DATE_EPOCH: the mtime of the files and directories herd adds; without it they get 0. */
+  readonly sourceDateEpoch?: number;
+}
+
+export async function applyImageFixes(tree: FsTree, im: ImageModel, options: FixOptions = {}): Promise<FixOutcome> {
   const report: string[] = [];
   const problems: ImageProblem[] = [];
   const pins = await applyPins(tree, { users: im.pins.users, groups: im.pins.groups });
@@ -34,6 +39,7 @@ export async function applyImageFixes(tree: FsTree, im: ImageModel): Promise<Fix
     const files = await applyExtraFiles(
       tree,
       im.files.map((f) => ({ path: f.path, type: f.type, ...(f.content !== undefined ? { content: f.content } : {}), ...(f.target !== undefined ? { target: f.target } : {}), mode: f.mode, owner: f.owner, group: f.group })),
+      options.sourceDateEpoch === undefined ? {} : { mtime: options.sourceDateEpoch },
     );
     report.push(...describeExtraFiles(files.report));
     problems.push(...files.problems);
@@ -57,6 +63,26 @@ export async function applyImageFixes(tree: FsTree, im: ImageModel): Promise<Fix
     report,
     problems,
   };
+}
+
+/**
+ * The entries whose extended attributes the image loses: cpio newc has no field for them, so file capabilities
+ * (security.capability, which lets ping open raw sockets without setuid), ACLs and SELinux labels read from the layers
+ * are not in the initramfs. A warning, not a refusal: most images boot fine without them. Run on the tree as packed.
+ */
+export function droppedXattrs(tree: FsTree): ImageProblem | undefined {
+  const paths: string[] = [];
+  for (const e of walkTree(tree)) {
+    const names = Object.keys(e.inode.xattrs);
+    if (names.length > 0) paths.push(`/${e.path} (${names.sort().join(', ')})`);
+  }
+  if (paths.length === 0) return undefined;
+  return problem(
+    'image/xattrs-dropped',
+    `the extended attributes of ${paths.length} ${paths.length === 1 ? 'file' : 'files'} are dropped, because the initramfs (cpio newc) cannot carry them: ${listSome(paths, 10)}`,
+    'file capabilities such as security.capability on /usr/bin/ping are lost (ping fails for non-root users); restore them at boot with a systemd-tmpfiles `t` line or a oneshot systemd unit running setcap (e.g. `setcap cap_net_raw+ep /usr/bin/ping`), or deliver the file through a runtime overlay',
+    'source',
+  );
 }
 
 /** Read the built archive back (an independent reader of what was written) and keep what verification needs. */

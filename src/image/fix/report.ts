@@ -20,9 +20,10 @@ export type ImageProblemCode =
   | 'image/pin-not-applied'
   | 'image/too-big-for-ram'
   | 'image/size-over-declared'
-  | 'image/archive-bad-entry';
+  | 'image/archive-bad-entry'
+  | 'image/xattrs-dropped';
 
-export type ImageProblemField = 'kernel' | 'pins' | 'files' | 'requires' | 'size' | 'exclude';
+export type ImageProblemField = 'kernel' | 'pins' | 'files' | 'requires' | 'size' | 'exclude' | 'source';
 
 export interface ImageProblem {
   readonly code: ImageProblemCode;
