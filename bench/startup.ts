@@ -1,0 +1,36 @@
+// Whole-process start-up budget (issue 17): `herd validate` and `herd plan` of the lab, as processes, against `node -e 0`
+// measured alternately in the same run; median of several runs, printed as a ratio with OK/OVER against the budget.
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BUDGET = 1.7;
+const RUNS = 7;
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const bin = join(repo, 'bin/herd.js');
+
+function seconds(args: readonly string[], cwd: string): number {
+  const t = process.hrtime.bigint();
+  spawnSync(process.execPath, args, { cwd, stdio: 'ignore' });
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const scratch = mkdtempSync(join(tmpdir(), 'herd-bench-startup-'));
+try {
+  cpSync(join(repo, 'clusters/lab'), join(scratch, 'lab'), { recursive: true, filter: (s) => !s.includes('/.herd') });
+  const cases: Record<string, string[]> = { floor: ['-e', '0'], validate: [bin, 'validate', 'lab'], plan: [bin, 'plan', 'lab'] };
+  const times: Record<string, number[]> = { floor: [], validate: [], plan: [] };
+  seconds([bin, 'plan', 'lab'], scratch); // warm the file cache once
+  for (let i = 0; i < RUNS; i++) for (const [name, args] of Object.entries(cases)) times[name]!.push(seconds(args, scratch));
+  const floor = median(times.floor!);
+  console.log(`start-up (whole process, median of ${RUNS}): node -e 0 ${floor.toFixed(3)} s`);
+  for (const name of ['validate', 'plan']) {
+    const ratio = median(times[name]!) / floor;
+    console.log(`  herd ${name} lab  ${median(times[name]!).toFixed(3)} s  ${ratio.toFixed(2)}x floor  budget ${BUDGET}x  ${ratio <= BUDGET ? 'OK' : 'OVER'}`);
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
