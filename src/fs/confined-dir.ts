@@ -234,13 +234,26 @@ export class ConfinedDir {
     this.cache.clear();
   }
 
-  /** Parent descriptor and last name of `rel`; undefined when a parent is missing. Throws PathBlocked. */
-  private parentOf(rel: string, create: boolean): { fd: number; name: string } | undefined {
+  /** Components of `rel`; PathBlocked('escape') for an absolute path or a `..` that climbs out. */
+  private partsOf(rel: string): string[] {
     const parts = relParts(rel);
     if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    return parts;
+  }
+
+  /** Parent descriptor and last name of `rel`; undefined when a parent is missing. Throws PathBlocked. */
+  private parentOf(rel: string, create: boolean): { fd: number; name: string } | undefined {
+    const parts = this.partsOf(rel);
     if (parts.length === 0) throw new PathBlocked('not-a-directory', rel, '', `${this.hostPath('')}: a file name is needed below the ${this.what}`);
     const fd = this.dirFd(parts.slice(0, -1), rel, create);
     return fd === undefined ? undefined : { fd, name: parts[parts.length - 1]! };
+  }
+
+  /** parentOf for operations that need the parent to exist: an ENOENT error naming `what` otherwise. */
+  private parentNeeded(rel: string, create: boolean, what: string): { fd: number; name: string } {
+    const p = this.parentOf(rel, create);
+    if (!p) throw Object.assign(new Error(`${what}: parent directory missing`), { code: 'ENOENT' });
+    return p;
   }
 
   /** lstat of `rel` (the last component not followed); null when it or a parent does not exist. Throws PathBlocked. */
@@ -257,8 +270,7 @@ export class ConfinedDir {
 
   /** True when `rel` resolves (parents inside) to an existing directory. */
   isDirectory(rel: string): boolean {
-    const parts = relParts(rel);
-    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const parts = this.partsOf(rel);
     try {
       return this.dirFd(parts, rel, false) !== undefined;
     } catch (e) {
@@ -272,8 +284,7 @@ export class ConfinedDir {
    * directory gives that directory); null when it does not exist. Throws PathBlocked, ('not-a-directory') for a file.
    */
   statDir(rel: string): BigIntStats | null {
-    const parts = relParts(rel);
-    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const parts = this.partsOf(rel);
     const fd = this.dirFd(parts, rel, false);
     return fd === undefined ? null : fstatSync(fd, { bigint: true });
   }
@@ -284,8 +295,7 @@ export class ConfinedDir {
    * symlink out of it. The new descriptor is reopened from the walked one (/proc/self/fd/N), never by path.
    */
   subdir(rel: string, options: ConfinedOpenOptions): ConfinedDir | undefined {
-    const parts = relParts(rel);
-    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const parts = this.partsOf(rel);
     const fd = this.dirFd(parts, rel, options.create ?? false);
     if (fd === undefined) return undefined;
     const own = openSync(fdPath(fd), C.O_RDONLY | C.O_DIRECTORY);
@@ -294,8 +304,7 @@ export class ConfinedDir {
 
   /** Create `rel` and its parents as directories (0755), inside. Throws PathBlocked. */
   mkdirs(rel: string): void {
-    const parts = relParts(rel);
-    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const parts = this.partsOf(rel);
     this.dirFd(parts, rel, true);
   }
 
@@ -360,9 +369,7 @@ export class ConfinedDir {
    * for anything but a regular file in the end.
    */
   openReadFollowing(rel: string): { fd: number; stat: BigIntStats } | undefined {
-    const first = relParts(rel);
-    if (first === undefined) throw this.blocked('escape', rel, '', rel);
-    let parts: string[] = first;
+    let parts: string[] = this.partsOf(rel);
     // The last link followed, so a `..` of its target that climbs out is reported as that link's escape.
     let link: { at: string; target: string } | undefined;
     const walk = (p: readonly string[]): number | undefined => {
@@ -411,8 +418,7 @@ export class ConfinedDir {
 
   /** Entries of the directory `rel` (symlinks inside resolved as above); undefined when it does not exist. */
   readdir(rel: string): Dirent[] | undefined {
-    const parts = relParts(rel);
-    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const parts = this.partsOf(rel);
     const fd = this.dirFd(parts, rel, false);
     if (fd === undefined) return undefined;
     return readdirSync(fdPath(fd), { withFileTypes: true });
@@ -420,8 +426,7 @@ export class ConfinedDir {
 
   /** readlink of `rel` itself. */
   readlink(rel: string): string {
-    const p = this.parentOf(rel, false);
-    if (!p) throw Object.assign(new Error(`${this.hostPath(rel)}: no such file`), { code: 'ENOENT' });
+    const p = this.parentNeeded(rel, false, this.hostPath(rel));
     return readlinkSync(fdPath(p.fd, p.name));
   }
 
@@ -430,8 +435,7 @@ export class ConfinedDir {
    * An existing file or symlink at `rel` makes it fail with EEXIST: callers remove their own leftovers first.
    */
   createExclusive(rel: string, mode: number, mkdirs = true): number {
-    const p = this.parentOf(rel, mkdirs);
-    if (!p) throw Object.assign(new Error(`${this.hostPath(rel)}: parent directory missing`), { code: 'ENOENT' });
+    const p = this.parentNeeded(rel, mkdirs, this.hostPath(rel));
     return openSync(fdPath(p.fd, p.name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
   }
 
@@ -445,17 +449,15 @@ export class ConfinedDir {
 
   /** rename(2) between two paths inside; parents must exist. */
   rename(fromRel: string, toRel: string): void {
-    const a = this.parentOf(fromRel, false);
-    const b = this.parentOf(toRel, false);
-    if (!a || !b) throw Object.assign(new Error(`rename ${fromRel} -> ${toRel}: parent directory missing`), { code: 'ENOENT' });
+    const a = this.parentNeeded(fromRel, false, `rename ${fromRel} -> ${toRel}`);
+    const b = this.parentNeeded(toRel, false, `rename ${fromRel} -> ${toRel}`);
     renameSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
   }
 
   /** link(2) the existing `fromRel` (never followed) to the new name `toRel`; fails with EEXIST when `toRel` exists. */
   link(fromRel: string, toRel: string): void {
-    const a = this.parentOf(fromRel, false);
-    const b = this.parentOf(toRel, false);
-    if (!a || !b) throw Object.assign(new Error(`link ${fromRel} -> ${toRel}: parent directory missing`), { code: 'ENOENT' });
+    const a = this.parentNeeded(fromRel, false, `link ${fromRel} -> ${toRel}`);
+    const b = this.parentNeeded(toRel, false, `link ${fromRel} -> ${toRel}`);
     linkSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
   }
 
@@ -474,8 +476,7 @@ export class ConfinedDir {
 
   /** fsync the directory `rel` so renames and unlinks in it survive a power cut. */
   fsyncDir(rel: string): void {
-    const parts = relParts(rel);
-    if (parts === undefined) throw this.blocked('escape', rel, '', rel);
+    const parts = this.partsOf(rel);
     const fd = this.dirFd(parts, rel, false);
     if (fd !== undefined) fsyncSync(fd);
   }
