@@ -3,7 +3,7 @@
 // files, devices, symlinks and foreign folders are refused, never replaced. The new tree is built in a sibling temp folder and
 // swapped in by two renames, so a failure at any point leaves DIR as it was.
 import { createHash } from 'node:crypto';
-import { closeSync, constants as C, fchmodSync, fstatSync, lstatSync, mkdirSync, mkdtempSync, openSync, realpathSync, rmdirSync, rmSync, statfsSync, statSync, writeSync, type BigIntStats } from 'node:fs';
+import { closeSync, fchmodSync, lstatSync, mkdirSync, realpathSync, rmdirSync, statfsSync, statSync, writeSync, type BigIntStats } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
@@ -194,10 +194,8 @@ const sameDir = (st: BigIntStats | null, state: OutState): boolean => st !== nul
 
 /** A temp name herd creates (mkdtemp) beside DIR: `.<name>.herd-<what>-XXXXXX`, recognisable as herd's. */
 function siblingTemp(parent: ConfinedDir, name: string, what: 'tmp' | 'old'): string {
-  const path = mkdtempSync(join(parent.real, `.${name.slice(0, 200)}.herd-${what}-`));
-  const made = basename(path);
-  const st = parent.lstat(made);
-  if (!st?.isDirectory()) throw unsafe(`${path} changed while herd created it`);
+  const made = parent.mkdtemp('', `.${name.slice(0, 200)}.herd-${what}-`);
+  if (!parent.lstat(made)?.isDirectory()) throw unsafe(`${parent.hostPath(made)} changed while herd created it`);
   return made;
 }
 
@@ -229,8 +227,8 @@ function removeTrash(parent: ConfinedDir, trash: string, was: OutState): string 
   const left = `the previous build was moved to ${path} and left there: `;
   try {
     if (!sameDir(parent.lstat(trash), was)) return left + 'it changed while herd ran';
-    if (was.kind === 'empty') rmdirSync(path);
-    else if (hasMarker(parent, trash)) rmSync(path, { recursive: true }); // rmSync removes symlinks inside, never what they point to
+    if (was.kind === 'empty') parent.rmdir(trash);
+    else if (hasMarker(parent, trash)) parent.removeTree(trash); // symlinks inside are removed as links, never followed
     else return left + `it no longer carries herd's ${OUT_MARKER} marker`;
   } catch (e) {
     return left + (e as Error).message;
@@ -270,15 +268,8 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
     for (const f of files) await writeFileIn(parent, `${tmp}/${f.path}`, f);
     await writeFileIn(parent, `${tmp}/${OUT_MARKER}`, { path: OUT_MARKER, mode: 0o644, bytes: new TextEncoder().encode(OUT_MARKER_TEXT) });
     // mkdtemp made it 0700 (private while half-written); publish it as an ordinary folder.
-    const tmpStat = parent.lstat(tmp);
-    const dfd = openSync(parent.hostPath(tmp), C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
-    try {
-      const st = fstatSync(dfd, { bigint: true });
-      if (tmpStat === null || st.dev !== tmpStat.dev || st.ino !== tmpStat.ino) throw unsafe(`${parent.hostPath(tmp)} changed while herd wrote it`);
-      fchmodSync(dfd, 0o755);
-    } finally {
-      closeSync(dfd);
-    }
+    if (!parent.lstat(tmp)?.isDirectory()) throw unsafe(`${parent.hostPath(tmp)} changed while herd wrote it`);
+    parent.chmodDir(tmp, 0o755);
     // Check DIR again: it may have changed while the spec compiled.
     const now = classify(parent, check.name, check.out);
     const warnings: string[] = [];
@@ -319,8 +310,8 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
   } catch (e) {
     const p = parent;
     // The trash folder is removed only while empty (rmdir): if the old tree is still in it, it stays, and the failure says where.
-    if (p && trash !== undefined) tryQuietly(() => p.lstat(trash!)?.isDirectory() && rmdirSync(p.hostPath(trash!)));
-    if (p && tmp !== undefined) tryQuietly(() => p.lstat(tmp!)?.isDirectory() && rmSync(p.hostPath(tmp!), { recursive: true }));
+    if (p && trash !== undefined) tryQuietly(() => p.rmdir(trash!));
+    if (p && tmp !== undefined) tryQuietly(() => p.removeTree(tmp!));
     for (const c of created.reverse()) tryQuietly(() => rmdirSync(c));
     if (isHerdFailure(e)) throw e;
     if (errno(e) !== undefined || isPathBlocked(e)) throw herdFailure('build/write-failed', `could not write the build for ${shown}: ${(e as Error).message}; the folder was left as it was`, 'fix the cause above and run herd build again');

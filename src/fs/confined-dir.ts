@@ -8,7 +8,7 @@
 // the way are resolved by herd itself and followed only while they stay inside the directory (host semantics: an absolute
 // target must name a place under the directory's real path); the last component is never followed, so a file herd opens
 // is the file at that name, or the open fails. Files are checked on their open descriptor (fstat), not by path again.
-import { closeSync, constants as C, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, constants as C, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
 import { posix, resolve } from 'node:path';
 
 /** Why a path below a confined directory cannot be used. `at` is the relative path of the component that stopped the walk. */
@@ -447,11 +447,53 @@ export class ConfinedDir {
     return this.openRead(rel)?.fd;
   }
 
-  /** rename(2) between two paths inside; parents must exist. */
+  /** rename(2) between two paths inside; parents must exist. Renaming a directory forgets cached descriptors (their paths moved). */
   rename(fromRel: string, toRel: string): void {
     const a = this.parentNeeded(fromRel, false, `rename ${fromRel} -> ${toRel}`);
     const b = this.parentNeeded(toRel, false, `rename ${fromRel} -> ${toRel}`);
+    const isDir = lstatSync(fdPath(a.fd, a.name), { throwIfNoEntry: false })?.isDirectory() ?? false;
     renameSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
+    if (isDir) this.flush();
+  }
+
+  /** mkdtemp(3) in the directory `dirRel`: a new private (0700) directory named `prefix` plus random characters; returns its path. */
+  mkdtemp(dirRel: string, prefix: string): string {
+    if (prefix.includes('/')) throw new Error(`mkdtemp prefix ${prefix} must be a plain name`);
+    const fd = this.dirFd(this.partsOf(dirRel), dirRel, false);
+    if (fd === undefined) throw Object.assign(new Error(`${this.hostPath(dirRel)}: no such directory`), { code: 'ENOENT' });
+    const name = posix.basename(mkdtempSync(fdPath(fd, prefix)));
+    return dirRel === '' ? name : `${dirRel}/${name}`;
+  }
+
+  /** fchmod the directory `rel`, reached through the confined walk. */
+  chmodDir(rel: string, mode: number): void {
+    const fd = this.dirFd(this.partsOf(rel), rel, false);
+    if (fd === undefined) throw Object.assign(new Error(`${this.hostPath(rel)}: no such directory`), { code: 'ENOENT' });
+    fchmodSync(fd, mode);
+  }
+
+  /** rmdir(2) of the empty directory `rel` itself (a symlink there is not followed: ENOTDIR). */
+  rmdir(rel: string): void {
+    const p = this.parentNeeded(rel, false, this.hostPath(rel));
+    rmdirSync(fdPath(p.fd, p.name));
+    this.flush();
+  }
+
+  /**
+   * Remove the directory `rel` and everything below it through the confined walk: a symlink inside is removed as a link, never
+   * followed. Returns false when it does not exist; PathBlocked('not-a-directory') when `rel` is not a directory.
+   */
+  removeTree(rel: string): boolean {
+    const st = this.lstat(rel);
+    if (st === null) return false;
+    if (!st.isDirectory()) throw this.blocked('not-a-directory', rel, rel);
+    for (const e of this.readdir(rel) ?? []) {
+      const child = `${rel}/${e.name}`;
+      if (e.isDirectory()) this.removeTree(child);
+      else this.unlink(child);
+    }
+    this.rmdir(rel);
+    return true;
   }
 
   /** link(2) the existing `fromRel` (never followed) to the new name `toRel`; fails with EEXIST when `toRel` exists. */

@@ -148,3 +148,34 @@ describe('descriptors', () => {
     expect(openFds()).toBe(before);
   });
 });
+
+describe('directories herd makes and removes', () => {
+  it('mkdtemp, chmodDir and removeTree work through the walk; a symlink inside is removed, never followed', () => {
+    const d = ConfinedDir.open(root, { what: 'output folder' });
+    const tmp = d.mkdtemp('', '.out.herd-tmp-');
+    expect(tmp).toMatch(/^\.out\.herd-tmp-\w{6}$/);
+    expect(lstatSync(join(root, tmp)).mode & 0o777).toBe(0o700);
+    d.chmodDir(tmp, 0o755);
+    expect(lstatSync(join(root, tmp)).mode & 0o777).toBe(0o755);
+    writeFileSync(d.createExclusive(`${tmp}/a/b/file`, 0o644), 'x');
+    symlinkSync(outside, join(root, tmp, 'a/out'));
+    expect(d.removeTree(tmp)).toBe(true);
+    expect(existsSync(join(root, tmp))).toBe(false);
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('TOP SECRET');
+    expect(d.removeTree(tmp)).toBe(false);
+    d.close();
+  });
+
+  it('refuses to remove a symlink as a tree, and forgets a renamed directory', () => {
+    symlinkSync(outside, join(root, 'link'));
+    const d = ConfinedDir.open(root, { what: 'output folder' });
+    expect(blockedOf(() => d.removeTree('link')).kind).toBe('not-a-directory');
+    writeFileSync(d.createExclusive('one/f', 0o644), '1');
+    d.rename('one', 'two');
+    writeFileSync(d.createExclusive('one/g', 0o644), '2'); // a new "one", not the renamed directory held in the cache
+    expect(existsSync(join(root, 'two/g'))).toBe(false);
+    expect(readFileSync(join(root, 'one/g'), 'utf8')).toBe('2');
+    d.close();
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('TOP SECRET');
+  });
+});
