@@ -216,6 +216,21 @@ describe('the default build cache stays inside the spec folder', () => {
     expect(readdirSync(away)).toEqual([]);
   });
 
+  it.each(['images', 'images/img', 'registry', 'layers'])('a committed symlink inside the cache (%s) leading out is refused, and nothing is written through it', async (link) => {
+    const spec = newSpec('dir:rootfs');
+    const away = join(spec, '..', 'away');
+    mkdirSync(away);
+    mkdirSync(join(spec, '.herd/safe/cache', link, '..'), { recursive: true });
+    symlinkSync(away, join(spec, '.herd/safe/cache', link));
+    const f = await compileSpecAt(spec, work, { sourceDateEpoch: 1_700_000_000, workers: 2 }).then(
+      () => undefined,
+      (e: unknown) => e as { rule?: string; message?: string },
+    );
+    expect(f?.rule).toBe('state/unsafe-path');
+    expect(f?.message).toContain(`${join(spec, '.herd/safe/cache', link)} is a symlink, which herd never puts there`);
+    expect(readdirSync(away)).toEqual([]);
+  });
+
   it('is used, and created, when it is a plain folder', async () => {
     const spec = newSpec('dir:rootfs');
     const r = await compileSpecAt(spec, work, { sourceDateEpoch: 1_700_000_000, workers: 2 });

@@ -76,15 +76,34 @@ export function confinedCacheDir(specDir: string, cacheDir: string): { readonly 
     top = ConfinedDir.open(specDir, { what: 'spec folder' });
     const sub = top.subdir(rel.split(sep).join('/'), { what: 'image build cache', create: true });
     if (sub === undefined) return { error: `the image build cache ${rel} could not be created` };
-    const dir = sub.real;
-    sub.close();
-    return { dir };
+    try {
+      // herd never puts a symlink in its cache, and below this point the cache is written by path: a symlink found there
+      // (committed to a pull request as .herd/<cluster>/cache/images -> /etc, say) would redirect the writes, so it is refused.
+      const link = firstSymlink(sub, '');
+      if (link !== undefined) return { error: `the image build cache ${rel} cannot be used: ${sub.hostPath(link)} is a symlink, which herd never puts there` };
+      return { dir: sub.real };
+    } finally {
+      sub.close();
+    }
   } catch (e) {
     if (isPathBlocked(e)) return { error: `the image build cache ${rel} cannot be used: ${e.message}` };
     throw e;
   } finally {
     top?.close();
   }
+}
+
+/** The first symlink below `rel` in `dir` (depth first, through the confined walk), or undefined. */
+function firstSymlink(dir: ConfinedDir, rel: string): string | undefined {
+  for (const e of dir.readdir(rel) ?? []) {
+    const child = rel === '' ? e.name : `${rel}/${e.name}`;
+    if (e.isSymbolicLink()) return child;
+    if (e.isDirectory()) {
+      const found = firstSymlink(dir, child);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 /** Build all images that some node boots, one after another (each build already uses every core for compression). */
