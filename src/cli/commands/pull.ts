@@ -5,7 +5,6 @@ import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { loadSpecFromDisk } from '../../spec/load-from-disk.ts';
 import { pullImage, isRegistryError } from '../../image/registry/index.ts';
-import { herdFailure } from '../../diagnostics/diagnostic.ts';
 import { confinedCacheDir, defaultCacheDir } from '../../image/build/build-images.ts';
 import { renderDiagnostics, summarize } from '../../diagnostics/render-text.ts';
 import { renderEnvelope } from '../../diagnostics/render-json.ts';
@@ -24,9 +23,7 @@ export const command: Command = {
       return EXIT.findings;
     }
     // The cache beside the spec must stay inside the spec folder (a committed .herd symlink is refused), like every build.
-    const confined = confinedCacheDir(spec.specDir, defaultCacheDir(spec.specDir, spec.model.name));
-    if ('error' in confined) throw herdFailure('state/unsafe-path', confined.error, 'herd keeps its cache in .herd/ inside the spec folder: remove the symlink (never commit .herd/)');
-    const cacheDir = join(confined.dir, 'registry');
+    const cacheDir = join(confinedCacheDir(spec.specDir, defaultCacheDir(spec.specDir, spec.model.name)), 'registry');
     const results: { image: string; source: string; digest?: string; error?: string }[] = [];
     for (const im of Object.values(spec.model.images)) {
       if (im.sourceKind !== 'docker') continue;

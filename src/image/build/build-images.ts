@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { ConfinedDir, isPathBlocked } from '../../fs/confined-dir.ts';
-import { diagnosticAt, type Diagnostic, type SourceRef } from '../../diagnostics/diagnostic.ts';
+import { diagnosticAt, herdFailure, type Diagnostic, type SourceRef } from '../../diagnostics/diagnostic.ts';
 import type { Artifact, PendingArtifacts } from '../../artifacts/artifact.ts';
 import type { ClusterModel, ImageModel } from '../../spec/model.ts';
 import { imageArtifacts, imagePaths, type BuiltOutput } from '../../compile/image-artifacts.ts';
@@ -12,6 +12,7 @@ import type { ImageProblem, VerifyContext } from './fixes.ts';
 
 export interface ClusterImageOptions {
   readonly specDir: string;
+  /** The build cache, as confinedCacheDir returned it (callers that pick the cache check it there, once). */
   readonly cacheDir: string;
   readonly sourceDateEpoch?: number;
   readonly workers: number;
@@ -65,28 +66,31 @@ const stream = (f: BuiltFile): BuiltOutput => ({ sha256: f.sha256, size: f.size,
 
 /**
  * The build cache as a real path. One inside the spec folder (the default, .herd/<cluster>/cache) is where a pull request
- * could commit a symlink, so it is reached and created from the spec folder without leaving it, or refused; herd would
- * otherwise write images, and read cached ones, wherever the symlink points. One outside is the user's own choice.
+ * could commit a symlink, so it is reached and created from the spec folder without leaving it, or refused (a HerdFailure
+ * state/unsafe-path, exit 3); herd would otherwise write images, and read cached ones, wherever the symlink points. One
+ * outside is the user's own choice. Every caller that picks a cache (compile, pull) checks it here, once.
  */
-export function confinedCacheDir(specDir: string, cacheDir: string): { readonly dir: string } | { readonly error: string } {
+export function confinedCacheDir(specDir: string, cacheDir: string): string {
   const rel = relative(specDir, cacheDir);
-  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return { dir: cacheDir };
+  if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return cacheDir;
+  const refuse = (why: string) =>
+    herdFailure('state/unsafe-path', `the image build cache ${rel} cannot be used: ${why}`, 'herd keeps its build cache and local state in .herd/ inside the spec folder: remove the symlink (never commit .herd/), or pass --root and a spec folder without it');
   let top: ConfinedDir | undefined;
   try {
     top = ConfinedDir.open(specDir, { what: 'spec folder' });
     const sub = top.subdir(rel.split(sep).join('/'), { what: 'image build cache', create: true });
-    if (sub === undefined) return { error: `the image build cache ${rel} could not be created` };
+    if (sub === undefined) throw refuse('it could not be created');
     try {
       // herd never puts a symlink in its cache, and below this point the cache is written by path: a symlink found there
       // (committed to a pull request as .herd/<cluster>/cache/images -> /etc, say) would redirect the writes, so it is refused.
       const link = firstSymlink(sub, '');
-      if (link !== undefined) return { error: `the image build cache ${rel} cannot be used: ${sub.hostPath(link)} is a symlink, which herd never puts there` };
-      return { dir: sub.real };
+      if (link !== undefined) throw refuse(`${sub.hostPath(link)} is a symlink, which herd never puts there`);
+      return sub.real;
     } finally {
       sub.close();
     }
   } catch (e) {
-    if (isPathBlocked(e)) return { error: `the image build cache ${rel} cannot be used: ${e.message}` };
+    if (isPathBlocked(e)) throw refuse(e.message);
     throw e;
   } finally {
     top?.close();
@@ -109,15 +113,6 @@ function firstSymlink(dir: ConfinedDir, rel: string): string | undefined {
 /** Build all images that some node boots, one after another (each build already uses every core for compression). */
 export async function buildClusterImages(model: ClusterModel, opts: ClusterImageOptions): Promise<ClusterImages> {
   const out: ClusterImages = { artifacts: [], pending: [], diagnostics: [], summary: [] };
-  const booted = Object.values(model.images).filter((im) => im.nodes.length > 0);
-  const cache = booted.length === 0 ? { dir: opts.cacheDir } : confinedCacheDir(opts.specDir, opts.cacheDir);
-  if ('error' in cache) {
-    for (const im of booted) {
-      out.pending.push({ prefix: imagePaths(model, im.name).img, reason: cache.error }, { prefix: imagePaths(model, im.name).chroot, reason: cache.error });
-      out.diagnostics.push(diagnosticAt(im.at.source, 'image/build-failed', 'error', `image ${im.name}: ${cache.error}`, 'herd keeps its build cache inside the spec folder: remove the symlink (never commit .herd/)'));
-    }
-    return out;
-  }
   for (const im of Object.values(model.images).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (im.nodes.length === 0) continue;
     // A secret in an image reaches every node that boots it and sits in the head's provision tree: say so where the
@@ -136,7 +131,7 @@ export async function buildClusterImages(model: ClusterModel, opts: ClusterImage
     }
     const r = await buildImage(im, {
       specDir: opts.specDir,
-      cacheDir: cache.dir,
+      cacheDir: opts.cacheDir,
       workers: opts.workers,
       offline: opts.offline,
       verify: verifyContextFor(model, im),
