@@ -12,15 +12,10 @@ import { LOCK_REL, STATE_DIR } from './paths.ts';
 type Root = string | ConfinedDir;
 const dirOf = (root: Root): ConfinedDir => (typeof root === 'string' ? ConfinedDir.open(root, { what: 'target root', create: true }) : root);
 
+/** A lock file's text; undefined when absent, not a regular file, larger than any lock herd writes, or unreadable. */
 function readSmall(dir: ConfinedDir, rel: string): string | undefined {
   try {
-    const o = dir.openRead(rel);
-    if (!o) return undefined;
-    try {
-      return o.stat.size > 65536n ? undefined : readFileSync(o.fd, 'utf8');
-    } finally {
-      closeSync(o.fd);
-    }
+    return dir.readFile(rel, 65536)?.toString('utf8');
   } catch {
     return undefined;
   }
