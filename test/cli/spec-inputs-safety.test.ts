@@ -8,8 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
-import { main } from '../../src/cli/main.ts';
+import { runHerd } from '../fixtures/run-herd.ts';
 import { loadSpecFromDisk } from '../../src/spec/load-from-disk.ts';
 import { MAX_PER_RULE } from '../../src/spec/check-spec.ts';
 
@@ -51,24 +50,9 @@ ${nodes}slurm:
   );
 }
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: Buffer[] = [];
-  return {
-    stream: new Writable({
-      write(chunk: Buffer | string, _enc, cb) {
-        chunks.push(Buffer.from(chunk));
-        cb();
-      },
-    }),
-    text: () => Buffer.concat(chunks).toString('utf8'),
-  };
-}
-
 async function herd(argv: string[]): Promise<{ code: number; out: string }> {
-  const out = sink();
-  const err = sink();
-  const code = await main(argv, { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env: {}, cwd: scratch });
-  return { code, out: out.text() + err.text() };
+  const r = await runHerd(argv, scratch);
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 /** validate in text, json and github form; every output is checked for the canary, and the json diagnostics returned. */
