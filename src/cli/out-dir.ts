@@ -7,7 +7,7 @@ import { closeSync, fchmodSync, lstatSync, mkdirSync, realpathSync, rmdirSync, s
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
-import { ConfinedDir, isPathBlocked, isSpecialPlace } from '../fs/confined-dir.ts';
+import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace } from '../fs/confined-dir.ts';
 import { unsafeArtifactPath } from '../state/paths.ts';
 
 /** The file herd leaves at the top of every tree it builds: its presence is the only permission to replace the folder. */
@@ -82,15 +82,6 @@ function realOr(p: string): string {
   }
 }
 
-function describeType(st: { isFile(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isFIFO(): boolean; isSocket(): boolean }): string {
-  if (st.isFile()) return 'a file';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isFIFO()) return 'a named pipe';
-  if (st.isSocket()) return 'a socket';
-  return 'not a folder';
-}
-
 /** Whether `name` in `parent` holds herd's marker as a regular file (a symlinked or oversized marker does not count). */
 function hasMarker(parent: ConfinedDir, name: string): boolean {
   try {
@@ -107,7 +98,7 @@ function classify(parent: ConfinedDir, name: string, out: string): OutState {
   const st = parent.lstat(name);
   if (st === null) return { kind: 'absent' };
   if (st.isSymbolicLink()) throw unsafe(`${shown} is a symlink; herd never replaces a symlink or writes through one`, 'pass the folder itself, if it is empty or one herd built before');
-  if (!st.isDirectory()) throw unsafe(`${shown} is ${describeType(st)}, not a folder; herd never replaces it`);
+  if (!st.isDirectory()) throw unsafe(`${shown} is ${fileKind(st)}, not a folder; herd never replaces it`);
   const entries = parent.readdir(name) ?? [];
   if (entries.length === 0) return { kind: 'empty', dev: st.dev, ino: st.ino };
   if (hasMarker(parent, name)) return { kind: 'herd', dev: st.dev, ino: st.ino };
@@ -170,13 +161,13 @@ export function checkOutDir(out: string, ctx: OutDirContext): OutDirCheck {
   const missingParents: string[] = [];
   for (let i = 0; i < tail.length - 1; i++) missingParents.push(join(prefixReal, ...tail.slice(0, i + 1)));
   if (tail.length > 0) {
-    if (!statSync(prefixReal).isDirectory()) throw unsafe(`${shown}: ${existing} is in the way, it is ${describeType(statSync(prefixReal))}, not a folder`);
+    if (!statSync(prefixReal).isDirectory()) throw unsafe(`${shown}: ${existing} is in the way, it is ${fileKind(statSync(prefixReal))}, not a folder`);
     return { out, real, parentReal, name, missingParents, state: { kind: 'absent' } };
   }
   // DIR exists: a symlink is judged as itself (lstat), never by what it points to.
   const own = lstatSync(abs);
   if (own.isSymbolicLink()) throw unsafe(`${shown} is a symlink (to ${real}); herd never replaces a symlink or writes through one`, 'pass the folder itself, if it is empty or one herd built before');
-  if (!own.isDirectory()) throw unsafe(`${shown} is ${describeType(own)}, not a folder; herd never replaces it`);
+  if (!own.isDirectory()) throw unsafe(`${shown} is ${fileKind(own)}, not a folder; herd never replaces it`);
   const parent = ConfinedDir.open(parentReal, { what: 'output folder' });
   try {
     return { out, real, parentReal, name, missingParents, state: classify(parent, name, out) };

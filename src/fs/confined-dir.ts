@@ -50,6 +50,17 @@ export function isSpecialPlace(real: string, statfsType?: number): boolean {
   return statfsType !== undefined && SPECIAL_FS.has(statfsType);
 }
 
+/** What a file is, for messages: "a directory", "a FIFO", "a device"... from its lstat (or stat). */
+export function fileKind(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isFile()) return 'a file';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isSymbolicLink()) return 'a symlink';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'a special file';
+}
+
 let procChecked = false;
 function needProc(): void {
   if (procChecked) return;

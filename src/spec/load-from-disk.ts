@@ -6,7 +6,7 @@ import { closeSync, readSync, statSync, type BigIntStats, type Dirent } from 'no
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
-import { ConfinedDir, isPathBlocked, specRelative } from '../fs/confined-dir.ts';
+import { ConfinedDir, fileKind, isPathBlocked, specRelative } from '../fs/confined-dir.ts';
 import { checkSpec, type SpecCheck } from './check-spec.ts';
 import type { AuxInputs } from './resolve.ts';
 import { MAX_INPUT_BYTES, MAX_OVERLAY_ENTRIES, MAX_TOTAL_INPUT_BYTES, type InputProblem } from './input-problems.ts';
@@ -57,13 +57,8 @@ export function locateSpec(path: string, cwd: string): string {
 
 /** What a file is, for messages ("a FIFO"), from its lstat. */
 function kindOf(st: BigIntStats | null): string {
-  if (!st) return 'not a regular file';
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
-  if (st.isSymbolicLink()) return 'a symlink to something that is not a regular file';
-  return 'not a regular file';
+  if (!st || st.isFile()) return 'not a regular file';
+  return st.isSymbolicLink() ? 'a symlink to something that is not a regular file' : fileKind(st);
 }
 
 /** Read at most `max` bytes from `fd`; undefined when there are more (a file may grow after its fstat). */

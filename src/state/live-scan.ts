@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, readSync, type BigIntStats } from 'node:fs';
 import type { ArtifactSet, ContentEntry } from '../artifacts/artifact.ts';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
-import { isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
+import { fileKind, isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
 import { isArchive, isDiffable } from '../plan/plan-changes.ts';
 import type { LiveFile, LiveState } from '../plan/plan-types.ts';
 import { MAX_DIFF_BYTES } from '../plan/text-diff.ts';
@@ -84,7 +84,7 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
       continue;
     }
     if (!st.isFile()) {
-      files.set(path, { type: 'other', blocked: `${dir!.hostPath(path)} is a ${kindOf(st)}` });
+      files.set(path, { type: 'other', blocked: `${dir!.hostPath(path)} is ${fileKind(st)}` });
       continue;
     }
     const stat = { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
@@ -143,15 +143,6 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
     ...(stored.pending ? { pending: stored.pending } : {}),
     ...(leftoverTempFiles.length ? { leftoverTempFiles: leftoverTempFiles.sort() } : {}),
   };
-}
-
-function kindOf(st: BigIntStats): string {
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'FIFO';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice() || st.isBlockDevice()) return 'device';
-  return 'special file';
 }
 
 function openOrBlocked(dir: ConfinedDir, rel: string): { fd: number; stat: BigIntStats } | { blocked: string } {
