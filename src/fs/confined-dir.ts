@@ -450,14 +450,6 @@ export class ConfinedDir {
     return openSync(fdPath(p.fd, p.name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
   }
 
-  /**
-   * Open the existing regular file `rel` to change its metadata (fchmod/fchown on the descriptor); undefined when absent.
-   * Throws PathBlocked('special') when it is a symlink or anything but a regular file.
-   */
-  openForMetadata(rel: string): number | undefined {
-    return this.openRead(rel)?.fd;
-  }
-
   /** rename(2) between two paths inside; parents must exist. Renaming a directory forgets cached descriptors (their paths moved). */
   rename(fromRel: string, toRel: string): void {
     const a = this.parentNeeded(fromRel, false, `rename ${fromRel} -> ${toRel}`);

@@ -3,7 +3,7 @@
 // Order: journal the hashes about to be written → stage every new file as a verified, fsynced temp beside its target (all fallible work:
 // producing images, hash checks, disk space; on failure the temps are removed and nothing on the target has changed) → rename each temp
 // over its target, chmod/chown, unlink deletions → fsync the touched directories → store content indexes → write the manifest → drop the journal.
-import { closeSync, fchmodSync, fchownSync, fstatSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync } from 'node:fs';
 import { posix } from 'node:path';
 import { isPendingPath, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
@@ -266,10 +266,10 @@ function unlinkRecorded(dir: ConfinedDir, rel: string): boolean {
 }
 
 async function changeMetadata(dir: ConfinedDir, rel: string, mode: number | undefined, owner: { uid: number; gid: number } | undefined, op: (kind: ApplyOpKind, path?: string) => Promise<void>): Promise<void> {
-  const fd = dir.openForMetadata(rel);
+  // openRead checks the descriptor's own fstat: a regular file, never a symlink swapped in since the plan.
+  const fd = dir.openRead(rel)?.fd;
   if (fd === undefined) throw Object.assign(new Error(`${rel} disappeared since the plan`), { code: 'ENOENT' });
   try {
-    if (!fstatSync(fd).isFile()) throw new Error(`${rel} is no longer a regular file`);
     if (mode !== undefined) {
       fchmodSync(fd, mode);
       await op('chmod', rel);
