@@ -58,3 +58,11 @@ export function ioError(e: unknown, file: string, doing: string): ImageError {
   const msg = e instanceof Error ? e.message : String(e);
   return new ImageError('io', `${doing}: ${file}: ${msg}`, { file, cause: e });
 }
+
+/** A source file or folder that is no longer what the walk listed: herd never packs a file swapped in mid-build. */
+export function sourceChanged(where: string, why: string): ImageError {
+  return new ImageError('source-changed', `${where} changed while reading the image source: ${why}`, {
+    file: where,
+    hint: 'Do not modify the source while herd builds from it; build again once it is settled.',
+  });
+}

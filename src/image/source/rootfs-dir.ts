@@ -21,7 +21,7 @@ import { contentSha256 } from '../tree/content-store.ts';
 import { createTree, newInode, NO_XATTRS, type FileStamp, type FsTree, type HostFiles, type Inode, type InodeMeta, type InodeType } from '../tree/fs-tree.ts';
 import type { UnpackBudget } from '../tree/unpack-budget.ts';
 import type { FileHashIndex } from './file-hashes.ts';
-import { ImageError, ioError } from './image-error.ts';
+import { ImageError, ioError, sourceChanged } from './image-error.ts';
 
 const S_IFMT = 0o170000n;
 const TYPES = new Map<bigint, InodeType | 'socket'>([
@@ -62,13 +62,6 @@ export interface RootfsDirOptions {
   readonly afterWalk?: () => void | Promise<void>;
 }
 
-function changed(where: string, why: string): ImageError {
-  return new ImageError('source-changed', `${where} changed while reading the image source: ${why}`, {
-    file: where,
-    hint: 'Do not modify the source while herd builds from it; build again once it is settled.',
-  });
-}
-
 function notUtf8(where: string): ImageError {
   return new ImageError('unsupported', `${where}: a file name or symlink target in it is not valid UTF-8`, { file: where, hint: 'herd handles UTF-8 file names only; rename the file in the image.' });
 }
@@ -84,7 +77,7 @@ export async function readRootfsDir(dir: ConfinedDir, rel: string, where: string
     try {
       return f();
     } catch (e) {
-      if (isPathBlocked(e)) throw changed(at(p), 'a directory on its path is now a symlink that leads out, or something else than a directory');
+      if (isPathBlocked(e)) throw sourceChanged(at(p), 'a directory on its path is now a symlink that leads out, or something else than a directory');
       throw ioError(e, at(p), 'reading the rootfs');
     }
   };
@@ -98,12 +91,12 @@ export async function readRootfsDir(dir: ConfinedDir, rel: string, where: string
   while (stack.length > 0) {
     const { rel: dirRel, node } = stack.pop() as (typeof stack)[number];
     const entries = guard(dirRel, () => dir.readdir(sub(dirRel)));
-    if (entries === undefined) throw changed(at(dirRel), 'it is gone');
+    if (entries === undefined) throw sourceChanged(at(dirRel), 'it is gone');
     for (const dirent of entries) {
       const name = dirent.name;
       const relPath = dirRel === '' ? name : `${dirRel}/${name}`;
       const st = guard(relPath, () => dir.lstat(sub(relPath)));
-      if (st === null) throw name.includes('\uFFFD') ? notUtf8(at(dirRel)) : changed(at(relPath), 'it is gone');
+      if (st === null) throw name.includes('\uFFFD') ? notUtf8(at(dirRel)) : sourceChanged(at(relPath), 'it is gone');
       const type = TYPES.get(st.mode & S_IFMT);
       const children = node.children as Map<string, Inode>;
       if (type === undefined || type === 'socket') {

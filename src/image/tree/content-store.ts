@@ -19,7 +19,7 @@ import { access, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { isPathBlocked } from '../../fs/confined-dir.ts';
-import { ImageError, ioError } from '../source/image-error.ts';
+import { ImageError, ioError, sourceChanged } from '../source/image-error.ts';
 import type { ContentRef, FileStamp } from './fs-tree.ts';
 
 const readAt = promisify(read);
@@ -170,13 +170,6 @@ export async function* readContent(ref: ContentRef): AsyncGenerator<Uint8Array> 
 
 const sameStamp = (a: FileStamp, b: FileStamp): boolean => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 
-function changed(where: string, why: string): ImageError {
-  return new ImageError('source-changed', `${where} changed while reading the image source: ${why}`, {
-    file: where,
-    hint: 'Do not modify the source while herd builds from it; build again once it is settled.',
-  });
-}
-
 const CHUNK = 1 << 20;
 
 async function* readHost(ref: Extract<ContentRef, { kind: 'host' }>): AsyncGenerator<Uint8Array> {
@@ -185,14 +178,14 @@ async function* readHost(ref: Extract<ContentRef, { kind: 'host' }>): AsyncGener
   try {
     opened = ref.files.openRead(ref.rel);
   } catch (e) {
-    if (isPathBlocked(e)) throw changed(where, e.kind === 'escape' ? 'a directory on its path is now a symlink that leads out' : 'it is no longer a regular file reached without leaving the source');
+    if (isPathBlocked(e)) throw sourceChanged(where, e.kind === 'escape' ? 'a directory on its path is now a symlink that leads out' : 'it is no longer a regular file reached without leaving the source');
     throw ioError(e, where, 'reading the image source');
   }
-  if (opened === undefined) throw changed(where, 'it is gone');
+  if (opened === undefined) throw sourceChanged(where, 'it is gone');
   const { fd, stat } = opened;
   try {
-    if (stat.dev !== ref.stamp.dev || stat.ino !== ref.stamp.ino) throw changed(where, 'it is another file now');
-    if (!sameStamp(stat, ref.stamp)) throw changed(where, 'its size or times differ from when it was listed');
+    if (stat.dev !== ref.stamp.dev || stat.ino !== ref.stamp.ino) throw sourceChanged(where, 'it is another file now');
+    if (!sameStamp(stat, ref.stamp)) throw sourceChanged(where, 'its size or times differ from when it was listed');
     const hash = ref.sha256 === undefined ? undefined : createHash('sha256');
     let at = 0;
     while (at < ref.size) {
@@ -209,8 +202,8 @@ async function* readHost(ref: Extract<ContentRef, { kind: 'host' }>): AsyncGener
       hash?.update(chunk);
       yield chunk;
     }
-    if (at !== ref.size || !sameStamp(fstatSync(fd, { bigint: true }), ref.stamp)) throw changed(where, 'it was modified while herd read it');
-    if (hash !== undefined && hash.digest('hex') !== ref.sha256) throw changed(where, 'its content is not what herd hashed before');
+    if (at !== ref.size || !sameStamp(fstatSync(fd, { bigint: true }), ref.stamp)) throw sourceChanged(where, 'it was modified while herd read it');
+    if (hash !== undefined && hash.digest('hex') !== ref.sha256) throw sourceChanged(where, 'its content is not what herd hashed before');
   } finally {
     closeSync(fd);
   }
