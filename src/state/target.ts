@@ -1,5 +1,4 @@
 // Open a target for planning or applying (I/O): take the lock, read the stored state, scan the live files and plan, in that order.
-import { lstatSync } from 'node:fs';
 import { isAbsolute, relative, sep } from 'node:path';
 import type { ArtifactSet } from '../artifacts/artifact.ts';
 import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
@@ -108,13 +107,6 @@ const unsafeState = (why: string): HerdFailure =>
  */
 export function openTargetDir(root: string, create: boolean, confineTo?: string): ConfinedDir | undefined {
   if (confineTo !== undefined) return openDerivedRoot(root, create, confineTo);
-  if (!create) {
-    try {
-      lstatSync(root);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    }
-  }
   try {
     return ConfinedDir.open(root, { what: 'target root', create });
   } catch (e) {
