@@ -8,7 +8,7 @@
 // the way are resolved by herd itself and followed only while they stay inside the directory (host semantics: an absolute
 // target must name a place under the directory's real path); the last component is never followed, so a file herd opens
 // is the file at that name, or the open fails. Files are checked on their open descriptor (fstat), not by path again.
-import { closeSync, constants as C, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, constants as C, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
 import { posix, resolve } from 'node:path';
 
 /** Why a path below a confined directory cannot be used. `at` is the relative path of the component that stopped the walk. */
@@ -59,6 +59,25 @@ export function fileKind(st: { isFile(): boolean; isDirectory(): boolean; isSymb
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
   return 'a special file';
+}
+
+/** Read at most `max` bytes from `fd`; undefined when there are more (a file may grow after its fstat). */
+export function readBounded(fd: number, size: bigint, max: number): Buffer | undefined {
+  if (size > BigInt(max)) return undefined;
+  let buf = Buffer.allocUnsafe(Number(size) + 1);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (n > max) return undefined;
+      const bigger = Buffer.allocUnsafe(Math.min(max + 1, buf.length * 2));
+      buf.copy(bigger, 0, 0, n);
+      buf = bigger;
+    }
+    const got = readSync(fd, buf, n, buf.length - n, null);
+    if (got === 0) break;
+    n += got;
+  }
+  return n > max ? undefined : buf.subarray(0, n);
 }
 
 let procChecked = false;
@@ -415,13 +434,14 @@ export class ConfinedDir {
     }
   }
 
-  /** Read the regular file `rel`, or undefined when absent; at most `maxBytes` (PathBlocked-free RangeError beyond). */
+  /** Read the regular file `rel`, or undefined when absent; at most `maxBytes`, also if it grows while read (a RangeError beyond). */
   readFile(rel: string, maxBytes = Number.MAX_SAFE_INTEGER): Buffer | undefined {
     const o = this.openRead(rel);
     if (!o) return undefined;
     try {
-      if (o.stat.size > BigInt(maxBytes)) throw new RangeError(`${this.hostPath(rel)} is larger than ${maxBytes} bytes`);
-      return readFileSync(o.fd);
+      const bytes = readBounded(o.fd, o.stat.size, maxBytes);
+      if (bytes === undefined) throw new RangeError(`${this.hostPath(rel)} is larger than ${maxBytes} bytes`);
+      return bytes;
     } finally {
       closeSync(o.fd);
     }

@@ -2,11 +2,11 @@
 // Every read goes through one ConfinedDir of the spec's folder: a spec-named path that leaves the folder (written as an
 // absolute path elsewhere, with `..`, or through a symlink) is reported on the spec line that names it and never opened,
 // only regular files are read, FIFOs and devices never (they could hang or stream forever), and sizes are capped.
-import { closeSync, readSync, statSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, statSync, type BigIntStats, type Dirent } from 'node:fs';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
-import { ConfinedDir, fileKind, isPathBlocked, specRelative } from '../fs/confined-dir.ts';
+import { ConfinedDir, fileKind, isPathBlocked, readBounded, specRelative } from '../fs/confined-dir.ts';
 import { checkSpec, type SpecCheck } from './check-spec.ts';
 import type { AuxInputs } from './resolve.ts';
 import { MAX_INPUT_BYTES, MAX_OVERLAY_ENTRIES, MAX_TOTAL_INPUT_BYTES, type InputProblem } from './input-problems.ts';
@@ -59,25 +59,6 @@ export function locateSpec(path: string, cwd: string): string {
 function kindOf(st: BigIntStats | null): string {
   if (!st || st.isFile()) return 'not a regular file';
   return st.isSymbolicLink() ? 'a symlink to something that is not a regular file' : fileKind(st);
-}
-
-/** Read at most `max` bytes from `fd`; undefined when there are more (a file may grow after its fstat). */
-function readBounded(fd: number, size: bigint, max: number): Buffer | undefined {
-  if (size > BigInt(max)) return undefined;
-  let buf = Buffer.allocUnsafe(Number(size) + 1);
-  let n = 0;
-  for (;;) {
-    if (n === buf.length) {
-      if (n > max) return undefined;
-      const bigger = Buffer.allocUnsafe(Math.min(max + 1, buf.length * 2));
-      buf.copy(bigger, 0, 0, n);
-      buf = bigger;
-    }
-    const got = readSync(fd, buf, n, buf.length - n, null);
-    if (got === 0) break;
-    n += got;
-  }
-  return n > max ? undefined : buf.subarray(0, n);
 }
 
 type Read = { readonly bytes: Buffer } | { readonly missing: true } | { readonly problem: InputProblem };

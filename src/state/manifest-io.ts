@@ -1,9 +1,9 @@
 // Reading and writing herd's state in a target (I/O): the manifest, the pending-apply journal and the stored content indexes.
 import { createHash } from 'node:crypto';
-import { closeSync, readFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import type { ContentEntry } from '../artifacts/artifact.ts';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
-import { isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
+import { isPathBlocked, readBounded, type ConfinedDir } from '../fs/confined-dir.ts';
 import {
   parsePendingJournal,
   parseStateManifest,
@@ -34,8 +34,9 @@ function readIfPresent(dir: ConfinedDir, rel: string): { bytes: Buffer; mtimeNs:
     const o = dir.openRead(rel);
     if (!o) return undefined;
     try {
-      if (o.stat.size > BigInt(MAX_STATE_FILE)) throw new Error(`it is larger than ${MAX_STATE_FILE} bytes`);
-      return { bytes: readFileSync(o.fd), mtimeNs: o.stat.mtimeNs };
+      const bytes = readBounded(o.fd, o.stat.size, MAX_STATE_FILE);
+      if (bytes === undefined) throw new Error(`it is larger than ${MAX_STATE_FILE} bytes`);
+      return { bytes, mtimeNs: o.stat.mtimeNs };
     } finally {
       closeSync(o.fd);
     }
