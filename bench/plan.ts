@@ -65,7 +65,16 @@ try {
   const io = () => ({ stdin: Readable.from([]), stdout: new PassThrough().resume(), stderr: new PassThrough().resume(), env: {}, cwd: labDir });
   const applied = await main(['apply', 'lab', '--yes'], io());
   const labCodes: number[] = [];
-  const labMs = await medianOf(async () => labCodes.push(await main(['plan', 'lab', '--detailed-exitcode'], io())));
+  let applyNeeded = false;
+  const labMs = await medianOf(async () => {
+    // The lab's docker:// image is not pulled and no head files are here: its image and overlays are pending, so the plan
+    // exits 2 with nothing to apply; a no-op is "applyNeeded: false", whatever is pending.
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    labCodes.push(await main(['plan', 'lab', '--detailed-exitcode', '--format', 'json'], { ...io(), stdout: out }));
+    applyNeeded ||= (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { summary: { applyNeeded: boolean } }).summary.applyNeeded;
+  });
 
   const row = (name: string, ms: number, note = '') => console.log(`${name.padEnd(44)} ${ms.toFixed(1).padStart(9)} ms  ${note}`);
   console.log(`herd plan benchmark: ${NODES} nodes, ${set.artifacts.length} artifacts, ${(totalBytes / 1024 / 1024).toFixed(1)} MiB; median of ${RUNS}`);
@@ -78,7 +87,7 @@ try {
     console.log('OVER BUDGET: the no-op plan is more than 3× the hash floor');
     failed = true;
   }
-  if (labMs >= 1000 || labCodes.some((c) => c !== 0)) {
+  if (labMs >= 1000 || applyNeeded || labCodes.some((c) => c !== 0 && c !== 2)) {
     console.log('OVER BUDGET: the lab no-op plan took 1 s or more, or was not a no-op');
     failed = true;
   }

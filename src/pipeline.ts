@@ -9,6 +9,7 @@ import { artifactSet } from './artifacts/artifact.ts';
 import { buildClusterImages, confinedCacheDir, defaultCacheDir } from './image/build/build-images.ts';
 import type { BuildProgress } from './image/build/build-image.ts';
 import { availableParallelism } from 'node:os';
+import { buildClusterOverlays } from './overlay/build-overlays.ts';
 
 export interface CompileOptions {
   /** SOURCE_DATE_EPOCH (seconds) for archive timestamps; from the environment at the CLI edge. */
@@ -20,6 +21,8 @@ export interface CompileOptions {
   /** Build cache; default `.herd/<cluster>/cache` beside the spec. */
   readonly cacheDir?: string;
   readonly onProgress?: (event: BuildProgress) => void;
+  /** Where the overlays read head files (munge key, SSH host keys, Warewulf install): `/` on the head (the default). */
+  readonly headRoot?: string;
 }
 
 export interface CompileResult {
@@ -62,8 +65,19 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
     ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const diagnostics = [...spec.diagnostics, ...images.diagnostics];
-  const withImages = { ...base, diagnostics, clusterName: spec.model.name, model: spec.model, imageSummary: images.summary };
-  if (hasErrors(images.diagnostics)) return withImages;
-  return { ...withImages, artifacts: artifactSet([...config, ...images.artifacts], images.pending) };
+  // Overlays: every node's __SYSTEM__ and __RUNTIME__, from the model, the built images' accounts and the head's files.
+  const overlays = await buildClusterOverlays(spec.model, {
+    specDir: spec.specDir,
+    cacheDir: confinedCacheDir(spec.specDir, options.cacheDir ?? defaultCacheDir(spec.specDir, spec.model.name)),
+    headRoot: options.headRoot ?? '/',
+    inputs: spec.inputs,
+    inputModes: spec.inputModes,
+    symlinks: spec.symlinks,
+    imageAccounts: images.accounts,
+    config: new Map(config.flatMap((a) => (a.bytes ? [[a.path, Buffer.from(a.bytes).toString('utf8')] as const] : []))),
+  });
+  const diagnostics = [...spec.diagnostics, ...images.diagnostics, ...overlays.diagnostics];
+  const withImages = { ...base, diagnostics, clusterName: spec.model.name, model: spec.model, imageSummary: [...images.summary, ...overlays.summary] };
+  if (hasErrors(images.diagnostics) || hasErrors(overlays.diagnostics)) return withImages;
+  return { ...withImages, artifacts: artifactSet([...config, ...images.artifacts, ...overlays.artifacts], [...images.pending, ...overlays.pending]) };
 }

@@ -31,6 +31,20 @@ export interface ContentEntry {
   readonly size: number;
   /** sha256 hex of file content (files), of the link target (symlinks/hardlinks); absent otherwise. */
   readonly sha256?: string;
+  /** Overlays: content a plan must not quote (a secret, or bytes read on the head outside the spec folder): hash only. */
+  readonly hidden?: 'secret' | 'head-file';
+  /** Overlays: the overlay this entry came from (a later overlay in the node's list replaces an earlier one's file). */
+  readonly origin?: string;
+}
+
+/** What an overlay archive artifact is: one node's `__SYSTEM__` or `__RUNTIME__` image (the .img and its .img.gz twin). */
+export interface OverlayInfo {
+  readonly node: string;
+  readonly stage: 'system' | 'runtime';
+  /** The overlays composed into it, in order. */
+  readonly overlays: readonly string[];
+  /** The gzip twin of the .img (same content; warewulfd serves it for compress=gz). */
+  readonly gzipOf?: string;
 }
 
 export interface Artifact {
@@ -54,6 +68,8 @@ export interface Artifact {
   readonly secret?: boolean;
   /** For image/overlay artifacts: what is inside, for content diffs. */
   readonly contents?: readonly ContentEntry[];
+  /** For overlay artifacts: whose overlay this is. */
+  readonly overlay?: OverlayInfo;
   /** Short human description, e.g. "Slurm configuration". */
   readonly description?: string;
 }

@@ -24,7 +24,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export const EXIT_TABLE_TEXT = `Exit codes (every command):
   0    success (spec valid, warnings allowed; plan has no changes; apply done)
   1    finished with error diagnostics (invalid spec)
-  2    changes or drift present (only herd plan --detailed-exitcode)
+  2    changes, drift or pending artifacts present (only herd plan --detailed-exitcode)
   3    could not run: usage error, unreadable input, unsafe path, lock held, stale saved plan, consent missing
   4    apply failed before changing anything on the target
   5    apply failed part-way: the files it names were changed (each whole); run herd plan

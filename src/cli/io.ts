@@ -23,10 +23,15 @@ export function write(stream: Writable, text: string): void {
   stream.write(text);
 }
 
-/** SOURCE_DATE_EPOCH from the environment, when it is a whole number of seconds (reproducible archive timestamps). */
-export function sourceDateEpochOf(env: CliIO['env']): { sourceDateEpoch?: number } {
+/**
+ * Build settings from the environment: SOURCE_DATE_EPOCH when it is a whole number of seconds (reproducible archive
+ * timestamps), and HERD_HEAD_ROOT, the folder standing for the head's `/` when overlays read the munge key, SSH host keys
+ * and the Warewulf install (default `/`: herd runs on the head; tests and CI point it at a prepared tree).
+ */
+export function sourceDateEpochOf(env: CliIO['env']): { sourceDateEpoch?: number; headRoot?: string } {
   const epoch = env.SOURCE_DATE_EPOCH;
-  return epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {};
+  const head = env.HERD_HEAD_ROOT;
+  return { ...(epoch !== undefined && /^\d+$/.test(epoch) ? { sourceDateEpoch: Number(epoch) } : {}), ...(head !== undefined && head !== '' ? { headRoot: head } : {}) };
 }
 
 /** Colour only for a TTY, with NO_COLOR unset or empty and TERM not dumb (no-color.org). */

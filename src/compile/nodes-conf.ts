@@ -43,6 +43,7 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   // so a /home that is not up yet never blocks boot).
   if (model.nfs.length > 0) f['resources/fstab'] = fstabOf(model);
   if (n.gateway) f[`${nd}/gateway`] = n.gateway;
+  if (model.network.mtu !== undefined) f[`${nd}/mtu`] = String(model.network.mtu);
   if (n.device) f[`${nd}/device`] = n.device;
   model.network.dns.forEach((d, i) => (f[`${nd}/tags/DNS${i + 1}`] = d));
   if (model.network.domain) f[`${nd}/tags/DNSSEARCH`] = model.network.domain;

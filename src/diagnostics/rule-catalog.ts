@@ -72,6 +72,37 @@ export const RULES: Readonly<Record<string, RuleDoc>> = {
   'image/missing-slurm-programs': { summary: 'Slurm nodes whose image does not require slurmd and munged.', rationale: 'Requiring them makes the image build verify they are really in the artifact.' },
   'overlay/missing-source': { summary: 'A site overlay without its template folder.', rationale: 'Site overlays are folders beside the spec, laid out as on the node.' },
   'overlay/early-boot-in-runtime': { summary: 'An early-boot file in a runtime overlay.', rationale: SEED + 'a file that must exist before early boot (a tmpfiles.d rule, units, mounts) cannot live in a runtime overlay, because wwclient applies those after the OS is already up. It bit both slurmd and the /home mount.' },
+  'overlay/not-built-by-herd': { summary: "A Warewulf distribution overlay herd does not build (issue, resolv, ifcfg, wicked, ignition...).", rationale: "herd renders every node's overlays itself, as typed functions of the spec, and configures one network stack instead of Warewulf's four; a name it does not build would silently give the node nothing. Define a site overlay of that name with your own files instead." },
+  'overlay/invalid-name': { summary: 'An overlay name Warewulf does not accept.', rationale: 'Warewulf 4.6 overlay names must match ^[a-zA-Z0-9-._:]+$; nodes.conf names them.' },
+  'paths/head-file-not-allowed': { summary: 'A head file the overlays would read from an unexpected place.', rationale: 'herd also builds overlays in CI for pull requests anyone can open; a spec naming /etc/shadow as its munge key would pack it into every node. Each head input is held to the folder its kind lives in on a Warewulf head.' },
+};
+
+/**
+ * Rules reported while building overlays (herd build/plan/apply), about what the overlays read on the head and render per
+ * node. Covered by the unit tests of src/overlay and the overlay integration tests, not by validate fixtures.
+ */
+export const OVERLAY_RULES: Readonly<Record<string, RuleDoc>> = {
+  'overlay/pending': { summary: "Overlays that cannot be built on this machine now.", rationale: "The munge key, the SSH host keys, root's authorized_keys, the Warewulf install (wwinit, wwclient) or the image's accounts are not here (a laptop, CI): nothing is written for those nodes' overlays and whatever was applied before is kept. Build on the head, as root." },
+  'overlay/munge-key': { summary: 'The munge key cannot be used.', rationale: 'munged needs a regular file of 32 to 1024 bytes; herd reads it on the head when building, never from git, and shows only its hash.' },
+  'overlay/host-keys': { summary: 'An SSH host key cannot be read.', rationale: 'Host keys come from the head (wwctl configure ssh puts them in /etc/warewulf/keys); Warewulf writes an empty key file when one is missing (#1978), herd refuses.' },
+  'overlay/no-host-keys': { summary: 'No SSH private host key to give the nodes.', rationale: 'sshd refuses to start without a host key.' },
+  'overlay/authorized-keys': { summary: "root's authorized_keys cannot be read.", rationale: 'It must be a regular file on the head.' },
+  'overlay/head-file': { summary: 'A head file the overlays read cannot be used.', rationale: 'Site users and groups come from the head or from files in the spec folder; they must be readable regular files.' },
+  'overlay/head-root': { summary: 'The head root cannot be opened.', rationale: 'HERD_HEAD_ROOT names the folder that stands for the head\'s / (default /).' },
+  'overlay/account-clash': { summary: "A site user or group clashes with the image's accounts.", rationale: SEED + "the munge UID drifted between head and image. Warewulf's syncuser silently keeps the first entry of a name and never checks IDs; herd refuses a name with two IDs or an ID with two names, naming both entries." },
+  'overlay/unknown-owner': { summary: 'An overlay file is owned by a user or group the image does not have.', rationale: "Owners resolve through the image's own accounts (after pins) plus the site's users." },
+  'overlay/accounts-unknown': { summary: 'Owners cannot be resolved yet.', rationale: 'The image is not built, so its accounts are unknown; the overlay is pending.' },
+  'overlay/no-address': { summary: 'A node without an address or prefix would get a network file.', rationale: SEED + 'a missing netmask made Warewulf write address= with no prefix and the node booted with no IP; herd never writes one.' },
+  'overlay/template-error': { summary: 'A site template failed to render for a node.', rationale: 'Templates render in strict mode: an unknown variable is an error with the template file:line and the node, not an empty string.' },
+  'overlay/template-changed': { summary: "A Warewulf template of wwinit or wwclient is not the one herd knows for the release.", rationale: "herd renders wwinit's and wwclient's four small templates itself and pins their sha256 per release, so an upstream change is an error, not a silent mis-render." },
+  'overlay/template-construct': { summary: 'A Warewulf template uses a construct herd does not render.', rationale: 'The minimal renderer knows exactly what wwinit and wwclient use; anything else is refused with file, line and construct.' },
+  'overlay/bad-path': { summary: 'An overlay file path outside the node root.', rationale: 'Paths are relative, normalised and stay inside the root.' },
+  'overlay/path-conflict': { summary: 'An overlay file sits where another needs a directory.', rationale: 'One overlay put a file at a path another overlay uses as a folder.' },
+  'overlay/template-syntax': { summary: 'A site template does not parse, or uses a helper, partial or decorator herd does not offer.', rationale: 'Templates are handlebars in strict mode with if/unless/each/with/lookup and join only; the error names the template file and line, once, not per node.' },
+  'overlay/warewulf-template': { summary: 'A Warewulf .ww template in a site overlay.', rationale: 'herd renders .hbs templates; a .ww file would land on the node under its own name and the file it was meant to make would stay unchanged.' },
+  'overlay/duplicate-path': { summary: 'Two files of one site overlay land on the same node path.', rationale: 'e.g. etc/motd and etc/motd.hbs: one would silently win.' },
+  'overlay/owner-unmatched': { summary: 'An owners entry names a path the overlay does not have.', rationale: 'A misspelt path would otherwise leave the file owned by root without a word.' },
+  'overlay/missing-file': { summary: 'A listed site overlay file has no content.', rationale: 'The folder changed while herd read it; run again.' },
 };
 
 /**
@@ -110,4 +141,4 @@ export const BUILD_RULES: Readonly<Record<import('../image/fix/report.ts').Image
 };
 
 /** Every rule herd can report, for `herd explain`. */
-export const ALL_RULES: Readonly<Record<string, RuleDoc>> = { ...RULES, ...BUILD_RULES };
+export const ALL_RULES: Readonly<Record<string, RuleDoc>> = { ...RULES, ...BUILD_RULES, ...OVERLAY_RULES };

@@ -53,6 +53,7 @@ function planDesired(d: Artifact, m: ManifestEntry | undefined, l: LiveFile, her
     nodes: d.nodes,
     ...(d.description ? { description: d.description } : {}),
     ...(isArchive(d) && d.contents ? { contentEntries: d.contents.length } : {}),
+    ...(d.overlay ? { overlay: d.overlay } : {}),
   };
   if (l.type === 'absent') {
     const drift: Drift | null = m ? { kind: 'missing', blocking: false, recordedSha256: m.sha256, liveSha256: null } : null;
@@ -144,8 +145,10 @@ export function planChanges(desired: ArtifactSet, manifest: StateManifest | unde
     if (action) actions.push(action);
   }
   const p = live.pending;
+  const pending = [...(desired.pending ?? [])].sort((x, y) => comparePaths(x.prefix, y.prefix));
   return {
     actions,
     interrupted: p ? { pid: p.pid, host: p.host, command: p.command, since: p.since, leftoverTempFiles: [...(live.leftoverTempFiles ?? [])] } : null,
+    ...(pending.length > 0 ? { pending } : {}),
   };
 }

@@ -5,7 +5,9 @@ import { IMPACT_ORDER, type ContentEntry, type ImpactClass } from '../artifacts/
 import { compressHostlist } from '../spec/hostlist.ts';
 import type { Diagnostic, HerdFailure } from '../diagnostics/diagnostic.ts';
 import { impactGroups, nextSteps } from './impact.ts';
-import { isChange, summarizePlan, type ContentDiff, type Drift, type FileState, type Plan, type PlanAction } from './plan-types.ts';
+import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
+import { pendingGroups } from './pending-groups.ts';
+import { isChange, summarizePlan, type ArchiveFileChange, type ContentDiff, type Drift, type FileState, type Plan, type PlanAction } from './plan-types.ts';
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -22,6 +24,8 @@ const contentEntryJson = z.strictObject({
   gid: z.number().int(),
   size: z.number().int().nonnegative(),
   sha256: sha256.optional(),
+  hidden: z.enum(['secret', 'head-file']).optional().describe('overlays: content never shown, only hashes (a secret, or a file read on the head outside the spec folder)'),
+  origin: z.string().optional().describe('overlays: the overlay the entry came from'),
 });
 const contentDiffJson = z.strictObject({
   added: z.array(contentEntryJson),
@@ -38,13 +42,54 @@ const driftJson = z.strictObject({
   detail: z.string().optional().describe('not-a-file: what is in the way (a symlink leaving the root, a directory, a device), with its path'),
 });
 const impactJson = z.strictObject({ class: impactClass, service: z.string().optional(), reason: z.string().optional() });
+const stageJson = z.enum(['system', 'runtime']);
+const changeReason = z.enum(['new', 'missing', 'content', 'mode', 'owner', 'removed-from-spec', 'interrupted-leftover']);
+const overlayInfoJson = z.strictObject({
+  node: z.string(),
+  stage: stageJson,
+  overlays: z.array(z.string()).describe('the overlays composed into the archive, in order'),
+  gzipOf: z.string().optional().describe('set on a .img.gz: the path of the .img it compresses (text and markdown fold it into that entry)'),
+});
+const archiveFileChangeJson = z.strictObject({
+  path: z.string().describe('inside the archive, relative to the node root'),
+  change: z.enum(['added', 'removed', 'changed']),
+  before: contentEntryJson.nullable(),
+  after: contentEntryJson.nullable(),
+  hidden: z.enum(['secret', 'head-file']).optional().describe('hashes only: never a diff'),
+  diff: z.string().optional().describe('unified diff previous → planned of the file text'),
+  noDiff: z.enum(['hidden', 'binary', 'too-large', 'not-read']).optional().describe('why a content change has no diff'),
+});
+const overlayGroupJson = z.strictObject({
+  stage: stageJson,
+  action: z.enum(['create', 'update', 'delete']),
+  reasons: z.array(changeReason),
+  impact: impactJson,
+  drift: driftKind.nullable(),
+  nodes: z.string().describe('hostlist of the nodes whose archive changes exactly this way'),
+  nodeCount: z.number().int().positive(),
+  paths: z.array(z.string()).describe('the archives of the entry, one per node (the .img, or a .img.gz changing on its own)'),
+  twinPaths: z.array(z.string()).describe('the .img.gz twins folded into the entry'),
+  gzip: z.boolean().describe('true when `paths` are .img.gz files changing without their .img'),
+  twinChange: z.string().optional().describe('how the twins change when that differs from their .img, e.g. "create (missing)"'),
+  overlays: z.array(z.string()).optional().describe('the overlays composed into the archives, when the same for every node'),
+  files: z.array(archiveFileChangeJson).optional().describe('file-level changes inside, identical for every node of the entry; absent when unknown'),
+  filesSource: z.enum(['archive', 'index']).optional().describe('archive: both archives were read for text diffs; index: none was (nothing to diff as text, unreadable, or past the reading cap)'),
+});
+const pendingJson = z.strictObject({ prefix: z.string(), reason: z.string() });
+const pendingGroupJson = z.strictObject({
+  reason: z.string(),
+  paths: z.array(z.string()).describe('prefixes as shown: per-node overlay folders merged into one hostlist path'),
+  nodes: z.string().describe('hostlist of the nodes whose overlays are pending ("" when none)'),
+  nodeCount: z.number().int().nonnegative(),
+  prefixes: z.number().int().positive().describe('how many entries of `pending` this stands for'),
+});
 
 export const planChangeJsonSchema = z.strictObject({
   action: z.enum(['create', 'update', 'delete']),
   path: z.string().describe('relative to the target root'),
   kind: z.enum(['config', 'image', 'overlay', 'kernel', 'index', 'secret']),
   secret: z.boolean().describe('true: only hashes are shown, never content or diff'),
-  reasons: z.array(z.enum(['new', 'missing', 'content', 'mode', 'owner', 'removed-from-spec', 'interrupted-leftover'])),
+  reasons: z.array(changeReason),
   before: fileStateJson.nullable().describe('the file on the target now'),
   after: fileStateJson.nullable().describe('the file the spec wants (null for delete)'),
   recordedSha256: sha256.nullable(),
@@ -57,6 +102,8 @@ export const planChangeJsonSchema = z.strictObject({
   contentDiff: contentDiffJson.optional().describe('for image/overlay updates'),
   contentEntries: z.number().int().nonnegative().optional(),
   contentDiffUnavailable: z.boolean().optional(),
+  overlay: overlayInfoJson.optional().describe('for overlay archives: whose and which stage'),
+  overlayGroup: z.number().int().nonnegative().optional().describe('index into overlayGroups of the entry this archive belongs to'),
 });
 
 export const planDocumentSchema = z.strictObject({
@@ -75,11 +122,15 @@ export const planDocumentSchema = z.strictObject({
     drift: z.number().int(),
     blockingDrift: z.number().int(),
     stateOnly: z.number().int(),
-    changesPresent: z.boolean(),
+    pending: z.number().int().nonnegative().describe('entries of `pending`'),
+    changesPresent: z.boolean().describe('what --detailed-exitcode reports as 2: changes, drift or pending artifacts'),
   }),
   changes: z.array(planChangeJsonSchema),
   drift: z.array(driftJson.extend({ path: z.string() })),
   stateOnly: z.array(z.strictObject({ path: z.string(), reason: z.enum(['record', 'forget']) })),
+  pending: z.array(pendingJson).describe('path prefixes not built this run (e.g. an image whose source is not cached): the target keeps what was last applied there'),
+  pendingGroups: z.array(pendingGroupJson).describe('`pending` for reading: one entry per reason'),
+  overlayGroups: z.array(overlayGroupJson).describe('overlay archive changes, nodes with identical file-level changes in one entry'),
   impact: z.array(z.strictObject({ class: impactClass, service: z.string().nullable(), nodes: z.string(), nodeCount: z.number().int(), paths: z.array(z.string()) })),
   nextSteps: z.array(z.strictObject({ class: impactClass, service: z.string().nullable(), nodes: z.string(), command: z.string().nullable(), description: z.string() })),
   interrupted: z
@@ -149,7 +200,52 @@ function fileStateJsonOf(f: FileState | null) {
 }
 
 function entryJson(e: ContentEntry) {
-  return { path: e.path, type: e.type, mode: octal(e.mode), uid: e.uid, gid: e.gid, size: e.size, ...(e.sha256 ? { sha256: e.sha256 } : {}) };
+  return {
+    path: e.path,
+    type: e.type,
+    mode: octal(e.mode),
+    uid: e.uid,
+    gid: e.gid,
+    size: e.size,
+    ...(e.sha256 ? { sha256: e.sha256 } : {}),
+    ...(e.hidden ? { hidden: e.hidden } : {}),
+    ...(e.origin !== undefined ? { origin: e.origin } : {}),
+  };
+}
+
+function fileChangeJson(c: ArchiveFileChange) {
+  return {
+    path: c.path,
+    change: c.before === null ? ('added' as const) : c.after === null ? ('removed' as const) : ('changed' as const),
+    before: c.before ? entryJson(c.before) : null,
+    after: c.after ? entryJson(c.after) : null,
+    ...(c.hidden ? { hidden: c.hidden } : {}),
+    // Hidden entries never carry a diff; the reader never keeps their bytes, and this guard keeps it so if that ever changes.
+    ...(c.diff !== undefined && !c.hidden ? { diff: c.diff } : {}),
+    ...(c.noDiff ? { noDiff: c.noDiff } : {}),
+  };
+}
+
+function overlayGroupJsonOf(g: OverlayGroup) {
+  return {
+    stage: g.stage,
+    action: g.action,
+    reasons: [...g.reasons] as PlanChangeJson['reasons'],
+    impact: impactJsonOf(g.impact),
+    drift: g.drift,
+    nodes: g.hostlist,
+    nodeCount: g.nodes.length,
+    paths: g.archives.map((a) => a.path),
+    twinPaths: g.twins.map((a) => a.path),
+    gzip: g.gzip,
+    ...(g.twinChange ? { twinChange: g.twinChange } : {}),
+    ...(g.overlays ? { overlays: [...g.overlays] } : {}),
+    ...(g.changes ? { files: g.changes.files.map(fileChangeJson), filesSource: g.changes.source } : {}),
+  };
+}
+
+function impactJsonOf(i: PlanAction['impact']) {
+  return { class: i.class, ...(i.service ? { service: i.service } : {}), ...(i.reason ? { reason: i.reason } : {}) };
 }
 
 function contentDiffJsonOf(d: ContentDiff) {
@@ -160,7 +256,7 @@ function driftJsonOf(d: Drift) {
   return { kind: d.kind, blocking: d.blocking, recordedSha256: d.recordedSha256, liveSha256: d.liveSha256, ...(d.diff ? { diff: d.diff } : {}), ...(d.detail ? { detail: d.detail } : {}) };
 }
 
-function changeJson(a: PlanAction): PlanChangeJson {
+function changeJson(a: PlanAction, overlayGroup: number | undefined): PlanChangeJson {
   return {
     action: a.action as 'create' | 'update' | 'delete',
     path: a.path,
@@ -171,7 +267,7 @@ function changeJson(a: PlanAction): PlanChangeJson {
     after: fileStateJsonOf(a.after),
     recordedSha256: a.recordedSha256,
     drift: a.drift ? driftJsonOf(a.drift) : null,
-    impact: { class: a.impact.class, ...(a.impact.service ? { service: a.impact.service } : {}), ...(a.impact.reason ? { reason: a.impact.reason } : {}) },
+    impact: impactJsonOf(a.impact),
     nodes: [...a.nodes],
     hostlist: compressHostlist(a.nodes),
     ...(a.description ? { description: a.description } : {}),
@@ -180,12 +276,22 @@ function changeJson(a: PlanAction): PlanChangeJson {
     ...(a.contentDiff && !a.secret ? { contentDiff: contentDiffJsonOf(a.contentDiff) } : {}),
     ...(a.contentEntries !== undefined ? { contentEntries: a.contentEntries } : {}),
     ...(a.contentDiffUnavailable ? { contentDiffUnavailable: true } : {}),
+    ...(a.overlay ? { overlay: { node: a.overlay.node, stage: a.overlay.stage, overlays: [...a.overlay.overlays], ...(a.overlay.gzipOf !== undefined ? { gzipOf: a.overlay.gzipOf } : {}) } } : {}),
+    ...(overlayGroup !== undefined ? { overlayGroup } : {}),
   };
 }
 
 /** The JSON model of a plan; every renderer's data, and what `--format json` prints. */
 export function toPlanDocument(plan: Plan, meta: PlanMeta): PlanDocument {
   const groups = impactGroups(plan);
+  const changes = plan.actions.filter(isChange);
+  const overlays = overlayGroups(changes).groups;
+  const groupOf = new Map<string, number>();
+  overlays.forEach((g, i) => {
+    for (const a of g.archives) groupOf.set(a.path, i);
+    for (const a of g.twins) groupOf.set(a.path, i);
+  });
+  const s = summarizePlan(plan);
   return {
     formatVersion: PLAN_FORMAT_VERSION,
     kind: 'herd-plan',
@@ -194,10 +300,23 @@ export function toPlanDocument(plan: Plan, meta: PlanMeta): PlanDocument {
     root: meta.root,
     specHash: meta.specHash,
     manifestHash: meta.manifestHash,
-    summary: summarizePlan(plan),
-    changes: plan.actions.filter(isChange).map(changeJson),
+    summary: {
+      create: s.create,
+      update: s.update,
+      delete: s.delete,
+      unchanged: s.unchanged,
+      drift: s.drift,
+      blockingDrift: s.blockingDrift,
+      stateOnly: s.stateOnly,
+      pending: s.pending,
+      changesPresent: s.changesPresent,
+    },
+    changes: changes.map((a) => changeJson(a, groupOf.get(a.path))),
     drift: plan.actions.filter((a) => a.drift).map((a) => ({ path: a.path, ...driftJsonOf(a.secret ? { ...a.drift!, diff: undefined } : a.drift!) })),
     stateOnly: plan.actions.filter((a) => a.action === 'no-op' && a.reasons.length > 0).map((a) => ({ path: a.path, reason: a.reasons[0] as 'record' | 'forget' })),
+    pending: (plan.pending ?? []).map((p) => ({ prefix: p.prefix, reason: p.reason })),
+    pendingGroups: pendingGroups(plan.pending ?? []).map((g) => ({ ...g, paths: [...g.paths] })),
+    overlayGroups: overlays.map(overlayGroupJsonOf),
     impact: groups.map((g) => ({ class: g.class, service: g.service, nodes: g.hostlist, nodeCount: g.nodes.length, paths: [...g.paths] })),
     nextSteps: nextSteps(groups).map((s) => ({ ...s })),
     interrupted: plan.interrupted ? { ...plan.interrupted, leftoverTempFiles: [...plan.interrupted.leftoverTempFiles] } : null,

@@ -1,5 +1,5 @@
 // The plan model (pure): what the live target looks like, and the typed, sorted actions that would make it match the spec.
-import type { ArtifactKind, ContentEntry, Impact } from '../artifacts/artifact.ts';
+import type { ArtifactKind, ContentEntry, Impact, OverlayInfo, PendingArtifacts } from '../artifacts/artifact.ts';
 import type { PendingJournal, RecordedStat } from './state-manifest.ts';
 
 export type PlanActionKind = 'create' | 'update' | 'delete' | 'no-op';
@@ -44,6 +44,32 @@ export interface ContentChange {
   readonly after: ContentEntry;
 }
 
+/**
+ * One file inside an overlay archive that a plan adds, removes or changes, read from the archive on the target and the planned one.
+ * Hidden entries (secrets, files read on the head) carry hashes only; `diff` is never set for them.
+ */
+export interface ArchiveFileChange {
+  readonly path: string;
+  /** null: the file is new. */
+  readonly before: ContentEntry | null;
+  /** null: the file goes. */
+  readonly after: ContentEntry | null;
+  /** The stricter of the two sides' `hidden`: only hashes may be shown. */
+  readonly hidden?: 'secret' | 'head-file';
+  /** Unified diff of the file's text, previous → planned (an absent side is the empty file). */
+  readonly diff?: string;
+  /** Content changed but no text diff is shown: hidden, binary, too-large (over the read bound or the diff's edit bound), not-read (archive unreadable, or past the reading cap). */
+  readonly noDiff?: 'hidden' | 'binary' | 'too-large' | 'not-read';
+}
+
+/** What changes inside an overlay archive, file by file; shared by every node whose change is identical. */
+export interface ArchiveChanges {
+  /** Sorted by path. */
+  readonly files: readonly ArchiveFileChange[];
+  /** archive: both archives were read for text diffs; index: no archive was read (nothing to diff as text, unreadable, or past the reading cap). */
+  readonly source: 'archive' | 'index';
+}
+
 /** Files added, removed or changed inside an image or overlay, from the two content indexes. */
 export interface ContentDiff {
   readonly added: readonly ContentEntry[];
@@ -75,6 +101,10 @@ export interface PlanAction {
   readonly contentEntries?: number;
   /** An archive update whose previous content index is not stored, so only hashes can be shown. */
   readonly contentDiffUnavailable?: boolean;
+  /** For overlay archives: whose overlay this is (the artifact's OverlayInfo; absent for deletes, which have no artifact). */
+  readonly overlay?: OverlayInfo;
+  /** For overlay .img updates: the files that change inside, with text diffs (set by the target scan, which reads the archives). */
+  readonly archiveChanges?: ArchiveChanges;
 }
 
 export interface InterruptedApply {
@@ -90,6 +120,8 @@ export interface Plan {
   /** Sorted by path; one per path in desired ∪ recorded (plus leftovers of an interrupted apply). */
   readonly actions: readonly PlanAction[];
   readonly interrupted: InterruptedApply | null;
+  /** Artifacts the compiler could not produce this run (sorted by prefix): the target keeps what the last apply wrote there. */
+  readonly pending?: readonly PendingArtifacts[];
 }
 
 /** lstat of a target file, as scanLive saw it. */
@@ -132,6 +164,11 @@ export interface PlanSummary {
   readonly blockingDrift: number;
   /** Manifest-only catch-ups (record/forget): not changes to the target. */
   readonly stateOnly: number;
+  /** Path prefixes the compiler could not produce this run (kept on the target as last applied). */
+  readonly pending: number;
+  /** Something to write or drift to look at: what apply asks consent for. */
+  readonly applyNeeded: boolean;
+  /** What `--detailed-exitcode` reports as 2: changes, drift, or pending artifacts (the target does not match the whole spec). */
   readonly changesPresent: boolean;
 }
 
@@ -141,6 +178,8 @@ export function summarizePlan(plan: Plan): PlanSummary {
   const create = count('create');
   const update = count('update');
   const del = count('delete');
+  const applyNeeded = create + update + del > 0 || drift.length > 0;
+  const pending = plan.pending?.length ?? 0;
   return {
     create,
     update,
@@ -149,6 +188,8 @@ export function summarizePlan(plan: Plan): PlanSummary {
     drift: drift.length,
     blockingDrift: drift.filter((a) => a.drift!.blocking).length,
     stateOnly: plan.actions.filter((a) => a.action === 'no-op' && a.reasons.length > 0).length,
-    changesPresent: create + update + del > 0 || drift.length > 0,
+    pending,
+    applyNeeded,
+    changesPresent: applyNeeded || pending > 0,
   };
 }

@@ -1,8 +1,15 @@
 // The plan as a pull-request comment (pure): summary and impact tables, drift, and collapsible per-file diffs, from a Plan value only.
 import { impactGroups, nextSteps } from './impact.ts';
+import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
+import { pendingGroups } from './pending-groups.ts';
 import type { PlanMeta } from './plan-json.ts';
 import { isChange, summarizePlan, type Plan, type PlanAction } from './plan-types.ts';
 import { contentDiffLines, contentDiffSummary, describeChange, describeDrift, groupByNodes, impactLabel } from './render-common.ts';
+import { overlayArchiveLabel, overlayGroupFacts, overlayGroupFiles } from './render-overlay.ts';
+
+/** Overlay entries shown with their file diffs, then entries listed by one line each; the rest are counted, so a comment on a renumbered 10,000-node cluster still fits. */
+export const MAX_OVERLAY_GROUPS = 30;
+export const MAX_OVERLAY_LINES = 100;
 
 /** GitHub rejects comments over 65,536 characters; long diffs are cut per file so the summary always fits. */
 export const MAX_DIFF_LINES = 300;
@@ -39,17 +46,39 @@ function actionBlock(a: PlanAction): string[] {
   return details(title, body);
 }
 
+function overlayBlock(g: OverlayGroup, full: boolean): string[] {
+  const title = `<b>${g.action}</b> ${escapeHtml(overlayArchiveLabel(g))} of <code>${escapeHtml(g.hostlist)}</code> · ${escapeHtml(impactLabel(g.archives[0]!.impact))}`;
+  const facts = overlayGroupFacts(g);
+  const files = overlayGroupFiles(g);
+  if (!full || files.length === 0) return [`- ${title} — ${escapeHtml(facts.join('; '))}`];
+  const body: string[] = facts.map((f) => `${escapeHtml(f)}  `);
+  for (const f of files) {
+    body.push('', `${code(f.line)}`);
+    if (f.diff) body.push('', ...fenced('diff', f.diff));
+  }
+  return details(title, body);
+}
+
+function pendingSection(plan: Plan): string[] {
+  const groups = pendingGroups(plan.pending ?? []);
+  if (groups.length === 0) return [];
+  const out = ['#### Pending', '', 'Not built this run, so the target keeps what herd last applied there:', ''];
+  for (const g of groups) out.push(`- ${g.paths.map(code).join(', ')}: ${escapeHtml(g.reason)}`);
+  return [...out, ''];
+}
+
 /** Render the plan as GitHub-flavoured markdown for a pull-request comment. */
 export function renderPlanMarkdown(plan: Plan, meta: PlanMeta): string {
   const s = summarizePlan(plan);
   const out: string[] = [`### herd plan: ${code(meta.cluster ?? '(unnamed)')}`, ''];
   const changes = plan.actions.filter(isChange);
   if (changes.length === 0) {
-    out.push(`**No changes.** The target matches the spec (${s.unchanged} artifacts unchanged).`);
-    return out.join('\n') + '\n';
+    if (s.pending > 0) out.push(`**Nothing to apply, ${s.pending} pending.** The target matches what herd could build (${s.unchanged} artifacts unchanged), not the whole spec.`, '', ...pendingSection(plan));
+    else out.push(`**No changes.** The target matches the spec (${s.unchanged} artifacts unchanged).`);
+    return out.join('\n').replace(/\n{3,}/g, '\n\n').replace(/\n+$/, '') + '\n';
   }
   out.push(
-    `**${s.create} to create · ${s.update} to update · ${s.delete} to delete** · ${s.unchanged} unchanged` + (s.drift ? ` · ⚠️ ${s.drift} drifted` : ''),
+    `**${s.create} to create · ${s.update} to update · ${s.delete} to delete** · ${s.unchanged} unchanged` + (s.drift ? ` · ⚠️ ${s.drift} drifted` : '') + (s.pending ? ` · ⏳ ${s.pending} pending` : ''),
     '',
   );
 
@@ -81,10 +110,26 @@ export function renderPlanMarkdown(plan: Plan, meta: PlanMeta): string {
     out.push('');
   }
 
-  out.push('#### Changes', '');
-  for (const g of groupByNodes(changes)) {
-    out.push(`**${g.nodes ? code(g.nodes) : 'head and shared files'}**`, '');
-    for (const a of g.actions) for (const l of actionBlock(a)) out.push(l);
+  for (const l of pendingSection(plan)) out.push(l);
+
+  const { groups: overlays, others } = overlayGroups(changes);
+  if (others.length > 0) {
+    out.push('#### Changes', '');
+    for (const g of groupByNodes(others)) {
+      out.push(`**${g.nodes ? code(g.nodes) : 'head and shared files'}**`, '');
+      for (const a of g.actions) for (const l of actionBlock(a)) out.push(l);
+      out.push('');
+    }
+  }
+  if (overlays.length > 0) {
+    out.push('#### Overlays', '', 'Nodes whose overlay changes identically share one entry.', '');
+    overlays.slice(0, MAX_OVERLAY_GROUPS + MAX_OVERLAY_LINES).forEach((g, i) => {
+      for (const l of overlayBlock(g, i < MAX_OVERLAY_GROUPS)) out.push(l);
+    });
+    if (overlays.length > MAX_OVERLAY_GROUPS) {
+      const left = overlays.length - MAX_OVERLAY_GROUPS - MAX_OVERLAY_LINES;
+      out.push('', `File diffs are shown for the first ${MAX_OVERLAY_GROUPS} entries${left > 0 ? `, and ${left} more entries are not listed` : ''}; run herd plan locally for the rest.`);
+    }
     out.push('');
   }
   out.push(`<sub>herd ${escapeHtml(meta.herdVersion)} · spec ${meta.specHash.slice(0, 12)} · state ${meta.manifestHash ? meta.manifestHash.slice(0, 12) : 'none'}</sub>`);

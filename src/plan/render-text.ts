@@ -1,5 +1,7 @@
 // The human plan (pure): drift, changes grouped by node with diffs, impact and next steps, rendered from a Plan value only.
 import { impactGroups, nextSteps, type NextStep } from './impact.ts';
+import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
+import { listShort, pendingGroups } from './pending-groups.ts';
 import type { PlanMeta } from './plan-json.ts';
 import { isChange, summarizePlan, type Plan, type PlanAction } from './plan-types.ts';
 import {
@@ -11,6 +13,7 @@ import {
   groupByNodes,
   impactLabel,
 } from './render-common.ts';
+import { overlayGroupFacts, overlayGroupFiles, overlayGroupTitle } from './render-overlay.ts';
 
 export interface TextRenderOptions {
   readonly color: boolean;
@@ -54,6 +57,37 @@ function actionLines(a: PlanAction, paint: Paint): string[] {
   return out;
 }
 
+function overlayGroupLines(g: OverlayGroup, paint: Paint): string[] {
+  const a = g.archives[0]!;
+  const head = `${paint(ACTION_COLOR[g.action], `${ACTION_SYMBOL[g.action]} ${overlayGroupTitle(g)}`)}  ${g.action}${g.reasons.length ? ` (${g.reasons.join(', ')})` : ''}  → ${impactLabel(a.impact)}`;
+  const out = [`    ${head}`];
+  for (const f of overlayGroupFacts(g)) out.push(`        ${f.startsWith('! drift') ? paint('35', f) : f}`);
+  for (const f of overlayGroupFiles(g)) {
+    out.push(`          ${f.line}`);
+    if (f.diff) for (const l of diffLines(f.diff, '              ', paint)) out.push(l);
+  }
+  return out;
+}
+
+/** Pending artifacts, one entry per reason: the paths, then the reason. */
+function pendingLines(plan: Plan): string[] {
+  const groups = pendingGroups(plan.pending ?? []);
+  if (groups.length === 0) return [];
+  const out = ['Pending: not built this run, so the target keeps what herd last applied there:'];
+  for (const g of groups) {
+    for (const p of g.paths) out.push(`  ${p}`);
+    out.push(`      ${g.reason}`);
+  }
+  return [...out, ''];
+}
+
+/** One line per reason for apply's closing message: "Kept as last applied, pending: <paths> (<reason>)". */
+export function renderPendingSummaryText(plan: Plan): string {
+  return pendingGroups(plan.pending ?? [])
+    .map((g) => `Kept as last applied, pending: ${listShort(g.paths)} (${g.reason}).\n`)
+    .join('');
+}
+
 function stepLines(steps: readonly NextStep[]): string[] {
   const out: string[] = [];
   let i = 1;
@@ -87,19 +121,37 @@ export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOp
     out.push('');
   }
 
+  for (const l of pendingLines(plan)) out.push(l);
+
   const changes = plan.actions.filter(isChange);
+  const unchanged = `${summary.unchanged} artifact${summary.unchanged === 1 ? '' : 's'} unchanged`;
   if (changes.length === 0) {
-    out.push(`No changes. The target matches the spec (${summary.unchanged} artifact${summary.unchanged === 1 ? '' : 's'} unchanged).`);
+    if (summary.pending > 0) {
+      out.push(`Nothing to apply (${unchanged}), but the target does not match the whole spec: ${summary.pending} path(s) above are pending.`);
+    } else {
+      out.push(`No changes. The target matches the spec (${unchanged}).`);
+    }
     if (summary.stateOnly > 0) out.push(`${summary.stateOnly} file(s) already match but their record is out of date; the next apply records them.`);
     return out.join('\n') + '\n';
   }
 
-  out.push(paint('1', 'Changes, grouped by node:'));
-  for (const g of groupByNodes(changes)) {
-    out.push('', `  ${paint('1', g.nodes || '(no node: head and shared files)')}`);
-    for (const a of g.actions) for (const l of actionLines(a, paint)) out.push(l);
+  const { groups: overlays, others } = overlayGroups(changes);
+  if (others.length > 0) {
+    out.push(paint('1', 'Changes, grouped by node:'));
+    for (const g of groupByNodes(others)) {
+      out.push('', `  ${paint('1', g.nodes || '(no node: head and shared files)')}`);
+      for (const a of g.actions) for (const l of actionLines(a, paint)) out.push(l);
+    }
+    out.push('');
   }
-  out.push('');
+  if (overlays.length > 0) {
+    out.push(paint('1', 'Overlay changes, nodes with identical changes together:'));
+    for (const g of overlays) {
+      out.push('');
+      for (const l of overlayGroupLines(g, paint)) out.push(l);
+    }
+    out.push('');
+  }
 
   const groups = impactGroups(plan);
   if (groups.length > 0) {
@@ -117,6 +169,7 @@ export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOp
   out.push(
     `Plan: ${summary.create} to create, ${summary.update} to update, ${summary.delete} to delete, ${summary.unchanged} unchanged` +
       (summary.drift ? `; ${summary.drift} drifted${summary.blockingDrift ? ` (${summary.blockingDrift} blocking)` : ''}` : '') +
+      (summary.pending ? `; ${summary.pending} pending` : '') +
       '.',
   );
   return out.join('\n') + '\n';

@@ -23,6 +23,8 @@ export interface SpecOnDisk extends SpecCheck {
   readonly inputs: ReadonlyMap<string, Uint8Array>;
   /** Symlinks listed in site overlay folders (absolute path -> link target); never followed, never read. */
   readonly symlinks: ReadonlyMap<string, string>;
+  /** Permission bits (mode & 0o7777, from the fstat of the open file) of every entry of `inputs`: overlay files keep theirs on the nodes. */
+  readonly inputModes: ReadonlyMap<string, number>;
 }
 
 const errno = (e: unknown): string => (e as NodeJS.ErrnoException | undefined)?.code ?? 'error';
@@ -61,7 +63,7 @@ function kindOf(st: BigIntStats | null): string {
   return st.isSymbolicLink() ? 'a symlink to something that is not a regular file' : fileKind(st);
 }
 
-type Read = { readonly bytes: Buffer } | { readonly missing: true } | { readonly problem: InputProblem };
+type Read = { readonly bytes: Buffer; readonly mode: number } | { readonly missing: true } | { readonly problem: InputProblem };
 
 /**
  * Read the regular file `rel` inside `dir`. `follow`: a symlink at the last component is followed while it stays inside (a
@@ -88,7 +90,7 @@ function readInside(dir: ConfinedDir, rel: string, shown: string, follow: boolea
   if (!opened) return { missing: true };
   try {
     const bytes = readBounded(opened.fd, opened.stat.size, max);
-    return bytes ? { bytes } : { problem: { kind: 'too-large', path: shown, limit: max } };
+    return bytes ? { bytes, mode: Number(opened.stat.mode & 0o7777n) } : { problem: { kind: 'too-large', path: shown, limit: max } };
   } catch (e) {
     return { problem: { kind: 'unreadable', path: shown, code: errno(e) } };
   } finally {
@@ -97,7 +99,7 @@ function readInside(dir: ConfinedDir, rel: string, shown: string, follow: boolea
 }
 
 /** Open the spec's folder and read the spec in it. Throws a HerdFailure when it cannot or must not be read. */
-function readSpecFile(loc: SpecLocation, path: string): { dir: ConfinedDir; bytes: Buffer } {
+function readSpecFile(loc: SpecLocation, path: string): { dir: ConfinedDir; bytes: Buffer; mode: number } {
   let dir: ConfinedDir;
   try {
     dir = ConfinedDir.open(loc.specDir, { what: 'spec folder' });
@@ -106,7 +108,7 @@ function readSpecFile(loc: SpecLocation, path: string): { dir: ConfinedDir; byte
     throw herdFailure('cli/spec-unreadable', `cannot open the folder of ${path} (${isPathBlocked(e) ? e.kind : errno(e)})`, 'check the path and its permissions');
   }
   const r = readInside(dir, loc.name, loc.name, true, MAX_INPUT_BYTES);
-  if ('bytes' in r) return { dir, bytes: r.bytes };
+  if ('bytes' in r) return { dir, bytes: r.bytes, mode: r.mode };
   dir.close();
   if ('missing' in r) {
     if (loc.inFolder) throw herdFailure('cli/spec-not-found', `${path} has no cluster.yaml`, 'a cluster folder holds its spec as cluster.yaml');
@@ -131,6 +133,9 @@ function readSpecFile(loc: SpecLocation, path: string): { dir: ConfinedDir; byte
 /** Everything the spec pulled in, as it is gathered: bytes by absolute path, symlinks, and the byte budget left. */
 interface Gathered {
   readonly inputs: Map<string, Uint8Array>;
+  readonly inputModes: Map<string, number>;
+  /** The inputs that are site overlay files (their modes land on the nodes, so they join the hash). */
+  readonly overlayInputs: Set<string>;
   readonly symlinks: Map<string, string>;
   budget: number;
   entries: number;
@@ -146,6 +151,7 @@ function readInventory(dir: ConfinedDir, specDir: string, cwd: string, named: st
   if ('missing' in r) return { file, text: undefined };
   if ('problem' in r) return { file, text: undefined, problem: r.problem.kind === 'too-large' && r.problem.limit < MAX_INPUT_BYTES ? { kind: 'too-many', path: named, limit: MAX_TOTAL_INPUT_BYTES, unit: 'bytes' } : r.problem };
   got.inputs.set(abs, r.bytes);
+  got.inputModes.set(abs, r.mode);
   got.budget -= r.bytes.length;
   return { file, text: r.bytes.toString('utf8') };
 }
@@ -221,7 +227,10 @@ function readOverlay(dir: ConfinedDir, specDir: string, named: string, got: Gath
         }
         const r = readInside(dir, full, shown(inner), false, Math.min(MAX_INPUT_BYTES, got.budget));
         if ('bytes' in r) {
-          got.inputs.set(posix.join(specDir, full), r.bytes);
+          const abs = posix.join(specDir, full);
+          got.inputs.set(abs, r.bytes);
+          got.inputModes.set(abs, r.mode);
+          got.overlayInputs.add(abs);
           got.budget -= r.bytes.length;
           files.push(inner);
         } else if ('problem' in r) problems.push({ entry: true, problem: r.problem });
@@ -249,8 +258,8 @@ export function loadSpecFromDisk(path: string, cwd: string): SpecOnDisk {
   const loc = findSpec(path, cwd);
   const { specPath, specDir } = loc;
   const displayPath = relative(cwd, specPath) || specPath;
-  const { dir, bytes } = readSpecFile(loc, path);
-  const got: Gathered = { inputs: new Map([[specPath, bytes]]), symlinks: new Map(), budget: MAX_TOTAL_INPUT_BYTES - bytes.length, entries: 0 };
+  const { dir, bytes, mode } = readSpecFile(loc, path);
+  const got: Gathered = { inputs: new Map([[specPath, bytes]]), inputModes: new Map([[specPath, mode]]), overlayInputs: new Set(), symlinks: new Map(), budget: MAX_TOTAL_INPUT_BYTES - bytes.length, entries: 0 };
   let result: SpecCheck;
   try {
     result = checkSpec(displayPath, bytes, (paths) => {
@@ -278,5 +287,12 @@ export function loadSpecFromDisk(path: string, cwd: string): SpecOnDisk {
     h.update('\0symlinks\0');
     for (const [p, t] of [...got.symlinks].sort(([a], [b2]) => (a < b2 ? -1 : 1))) h.update(relative(specDir, p)).update('\0').update(t).update('\0');
   }
-  return { ...result, specPath, specDir, displayPath, specHash: h.digest('hex'), inputs: got.inputs, symlinks: got.symlinks };
+  // Overlay files keep their mode on the nodes, so a chmod must make a saved plan stale. Only modes other than 0644 join
+  // the hash: a spec whose overlay files are all 0644 hashes exactly as before.
+  const modes = [...got.overlayInputs].filter((p) => got.inputModes.get(p) !== 0o644).sort();
+  if (modes.length > 0) {
+    h.update('\0modes\0');
+    for (const p of modes) h.update(relative(specDir, p)).update('\0').update(got.inputModes.get(p)!.toString(8)).update('\0');
+  }
+  return { ...result, specPath, specDir, displayPath, specHash: h.digest('hex'), inputs: got.inputs, inputModes: got.inputModes, symlinks: got.symlinks };
 }

@@ -25,13 +25,34 @@ export interface NetworkModel {
   readonly dns: readonly string[];
   readonly domain?: string;
   readonly interface: string;
+  /** The network stack herd configures on the nodes. */
+  readonly stack: 'NetworkManager' | 'networkd';
+  readonly mtu?: number;
   readonly dhcpRange: { readonly start: string; readonly end: string };
+  readonly at: SourceRef;
+}
+
+/** A file the overlays read when they are built: an absolute path on the head, or (accounts only) a file in the spec folder. */
+export interface HeadFileRef {
+  readonly path: string;
+  /** true: relative to the spec folder (a spec input); false: absolute on the head, read under the head root. */
+  readonly inSpec: boolean;
   readonly at: SourceRef;
 }
 
 export interface HeadModel {
   readonly name: string;
   readonly address: string;
+  /** What the built-in overlays read on the head (under the head root herd is given, `/` by default). */
+  readonly files: {
+    readonly mungeKey: HeadFileRef;
+    readonly sshHostKeys: HeadFileRef;
+    readonly authorizedKeys: HeadFileRef;
+    readonly passwd: HeadFileRef;
+    readonly group: HeadFileRef;
+    readonly minId: number;
+    readonly warewulfOverlays: HeadFileRef;
+  };
   readonly at: SourceRef;
 }
 
@@ -89,6 +110,10 @@ export interface OverlayModel {
    * node). Their bytes are not in the spec's inputs; the regular files' are.
    */
   readonly symlinks?: Readonly<Record<string, string>>;
+  /** Owners set in the spec by path on the node (site overlays only). */
+  readonly owners?: Readonly<Record<string, { readonly user: string; readonly group: string; readonly at: SourceRef }>>;
+  /** Permission bits set in the spec by path on the node (site overlays only). */
+  readonly modes?: Readonly<Record<string, { readonly mode: number; readonly at: SourceRef }>>;
   readonly at: SourceRef;
 }
 

@@ -1,12 +1,13 @@
 // Resolution (pure): a shape-valid spec plus the files it references become the one immutable ClusterModel.
+import { posix } from 'node:path';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import type { PositionIndex } from './positions.ts';
 import type { ClusterSpec } from './schema.ts';
-import type { ClusterModel, ImageModel, ImageSourceKind, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
+import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, ImageSourceKind, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
 import { deepFreeze } from './model.ts';
 import { parseInventory, type InventoryRow } from './inventory.ts';
 import { resolveNodes, type DraftNode } from './resolve-nodes.ts';
-import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION } from './warewulf-facts.ts';
+import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION, HERD_BUILT_OVERLAYS } from './warewulf-facts.ts';
 import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
 import { compareHostnames, expandHostlist } from './hostlist.ts';
 import { parseSizeMiB, parseSlurmTime } from './units.ts';
@@ -133,10 +134,18 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       diagnostics.push(diagnosticAt(index.at(['overlays', name]), 'overlay/missing-source', 'error', `site overlay "${name}" has no template folder at ${source}`, `create ${source}/ beside the spec (files inside it are laid out as on the node) or set overlays.${name}.source`));
     }
     const symlinks = aux.overlaySymlinks?.[name];
-    overlays[name] = { name, kind: o.kind, builtin: false, source, files: [...(files ?? [])].sort(), ...(symlinks && Object.keys(symlinks).length > 0 ? { symlinks } : {}), at };
+    const owners: Record<string, { user: string; group: string; at: SourceRef }> = {};
+    for (const [path, who] of Object.entries(o.owners ?? {})) {
+      const [user, group] = who.split(':');
+      owners[path.replace(/^\/+/, '').replace(/\/+$/, '')] = { user: user!, group: group ?? user!, at: index.at(['overlays', name, 'owners', path]) };
+    }
+    const modes: Record<string, { mode: number; at: SourceRef }> = {};
+    for (const [path, m] of Object.entries(o.modes ?? {})) modes[path.replace(/^\/+/, '').replace(/\/+$/, '')] = { mode: parseInt(m, 8), at: index.at(['overlays', name, 'modes', path]) };
+    overlays[name] = { name, kind: o.kind, builtin: false, source, files: [...(files ?? [])].sort(), ...(symlinks && Object.keys(symlinks).length > 0 ? { symlinks } : {}), ...(Object.keys(owners).length > 0 ? { owners } : {}), ...(Object.keys(modes).length > 0 ? { modes } : {}), at };
   }
-  const baseOverlays = spec.warewulf?.base_overlays ?? defaultBaseOverlays(version);
+  const baseOverlays = spec.warewulf?.base_overlays ?? defaultBaseOverlays(spec.network.stack);
   baseOverlays.forEach((o, i) => {
+    if (overlays[o]?.builtin && !HERD_BUILT_OVERLAYS.has(o)) diagnostics.push(notBuilt(o, index.at(['warewulf', 'base_overlays', i])));
     if (!overlays[o]) {
       const guess = didYouMean(o, Object.keys(overlays));
       diagnostics.push(diagnosticAt(index.at(['warewulf', 'base_overlays', i]), 'ref/unknown-overlay', 'error', `overlay "${o}" does not exist in Warewulf ${version} and is not defined under overlays:`, guess ? `did you mean "${guess}"?` : 'define it under overlays: with a template folder'));
@@ -275,7 +284,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
     name: spec.name,
     specFile,
     warewulf: { version, layout, stateDir: layout === 'openhpc' ? 'srv/warewulf' : 'var/lib/warewulf', tftpDir: layout === 'openhpc' ? 'srv/tftpboot' : 'var/lib/tftpboot', baseOverlays, at: index.at(['warewulf']) },
-    head: { name: spec.head.name, address: spec.head.address, at: index.at(['head']) },
+    head: { name: spec.head.name, address: spec.head.address, files: resolveHeadFiles(spec, index, diagnostics), at: index.at(['head']) },
     network: {
       cidr: `${formatIPv4(net.network)}/${net.prefix}`,
       network: formatIPv4(net.network),
@@ -286,6 +295,8 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       dns: spec.network.dns ?? [],
       ...(spec.network.domain ? { domain: spec.network.domain } : {}),
       interface: spec.network.interface,
+      stack: spec.network.stack ?? 'NetworkManager',
+      ...(spec.network.mtu !== undefined ? { mtu: spec.network.mtu } : {}),
       dhcpRange: spec.network.dhcp_range ?? defaultDhcpRange(net, [headIp, ...finalNodes.map((n) => parseIPv4(n.address)!), ...(spec.network.gateway ? [parseIPv4(spec.network.gateway)!] : [])], finalNodes.length),
       at: index.at(['network']),
     },
@@ -320,6 +331,55 @@ function defaultDhcpRange(net: IPv4Network, used: number[], nodeCount: number): 
   const want = Math.max(32, nodeCount * 2);
   while (start - 1 > net.network && !taken.has(start - 1) && end - start + 1 < want) start--;
   return { start: formatIPv4(start), end: formatIPv4(end) };
+}
+
+/**
+ * Where each head file may be read from. herd also runs in CI on pull requests anyone can open: a spec naming
+ * /etc/shadow as its "munge key" would pack that file into every node's overlay. So each head input is held to the
+ * folder its kind lives in on a Warewulf head; anything else is an error on the line that names it.
+ */
+const HEAD_FILE_RULES: Readonly<Record<string, { readonly def: string; readonly ok: (p: string) => boolean; readonly where: string; readonly inSpec?: boolean }>> = {
+  munge_key: { def: '/etc/munge/munge.key', ok: (p) => /^\/etc\/munge\/[^/]+$/.test(p), where: 'a file in /etc/munge/' },
+  ssh_host_keys: { def: '/etc/warewulf/keys', ok: (p) => /^\/etc\/(warewulf|ssh)(\/[^/]+)*$/.test(p), where: 'a folder under /etc/warewulf/ or /etc/ssh/' },
+  authorized_keys: { def: '/root/.ssh/authorized_keys', ok: (p) => /^\/(root|home\/[^/]+)\/\.ssh\/authorized_keys2?$/.test(p), where: "a user's ~/.ssh/authorized_keys" },
+  passwd: { def: '/etc/passwd', ok: (p) => p === '/etc/passwd', where: '/etc/passwd on the head, or a file in the spec folder', inSpec: true },
+  group: { def: '/etc/group', ok: (p) => p === '/etc/group', where: '/etc/group on the head, or a file in the spec folder', inSpec: true },
+  warewulf_overlays: { def: '/usr/share/warewulf/overlays', ok: (p) => /^(\/[^/]+)*\/warewulf\/overlays$/.test(p), where: "a Warewulf distribution overlay folder (…/warewulf/overlays)" },
+};
+
+/** A Warewulf distribution overlay herd does not build (issue, resolv, ifcfg, wicked...): say what to do instead. */
+function notBuilt(name: string, at: SourceRef | undefined): Diagnostic {
+  return diagnosticAt(at, 'overlay/not-built-by-herd', 'error', `herd does not build Warewulf's ${name} overlay: herd renders every node's overlays itself, from the spec`, `remove ${name} from the list (herd builds ${[...HERD_BUILT_OVERLAYS].join(', ')}), or define a site overlay named ${name} under overlays: with your own files`);
+}
+
+function resolveHeadFiles(spec: ClusterSpec, index: PositionIndex, diagnostics: Diagnostic[]): HeadModel['files'] {
+  const users = spec.head.users ?? {};
+  const given: Record<string, string | undefined> = {
+    munge_key: spec.head.munge_key, ssh_host_keys: spec.head.ssh_host_keys, authorized_keys: spec.head.authorized_keys,
+    passwd: users.passwd, group: users.group, warewulf_overlays: spec.head.warewulf_overlays,
+  };
+  const ref = (key: string): HeadFileRef => {
+    const rule = HEAD_FILE_RULES[key]!;
+    const keyPath = key === 'passwd' || key === 'group' ? ['head', 'users', key] : ['head', key];
+    const at = index.has(keyPath) ? index.at(keyPath) : index.at(['head']);
+    const raw = given[key];
+    if (raw === undefined) return { path: rule.def, inSpec: false, at };
+    const norm = raw.startsWith('/') ? posix.normalize(raw).replace(/\/+$/, '') : raw;
+    if (!raw.startsWith('/')) {
+      if (rule.inSpec && !posix.normalize(raw).startsWith('..')) return { path: posix.normalize(raw), inSpec: true, at };
+      diagnostics.push(diagnosticAt(at, 'paths/head-file-not-allowed', 'error', `head.${keyPath.slice(1).join('.')} "${raw}" must be an absolute path on the head${rule.inSpec ? ' or a file inside the spec folder' : ''}`, `use ${rule.where}, e.g. ${rule.def}`));
+      return { path: rule.def, inSpec: false, at };
+    }
+    if (!rule.ok(norm)) {
+      diagnostics.push(diagnosticAt(at, 'paths/head-file-not-allowed', 'error', `head.${keyPath.slice(1).join('.')} "${raw}" is not where herd may read it from: overlays are built in CI on pull requests too, and whatever this names is packed into every node`, `use ${rule.where}, e.g. ${rule.def}`));
+      return { path: rule.def, inSpec: false, at };
+    }
+    return { path: norm, inSpec: false, at };
+  };
+  return {
+    mungeKey: ref('munge_key'), sshHostKeys: ref('ssh_host_keys'), authorizedKeys: ref('authorized_keys'),
+    passwd: ref('passwd'), group: ref('group'), minId: users.min_id ?? 1000, warewulfOverlays: ref('warewulf_overlays'),
+  };
 }
 
 interface FinishCtx {
@@ -392,6 +452,11 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
       (def.kind === 'system' ? split.system : split.runtime).push(o);
     }
     c.overlaySplits.set(memoKey, split);
+  }
+  for (const o of d.overlays) {
+    if (!c.overlays[o]?.builtin || HERD_BUILT_OVERLAYS.has(o) || c.reportedOverlays.has(`${d.entry}|${o}`)) continue;
+    c.reportedOverlays.add(`${d.entry}|${o}`);
+    c.diagnostics.push(notBuilt(o, at.overlays));
   }
   for (const o of split.unknown) {
     if (c.reportedOverlays.has(`${d.entry}|${o}`)) continue;

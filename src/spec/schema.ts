@@ -104,6 +104,14 @@ export const imageSchema = z.strictObject({
 export const overlaySchema = z.strictObject({
   kind: z.enum(['system', 'runtime']).describe('system: applied in the initramfs before the OS starts; runtime: applied after boot by wwclient.'),
   source: z.string().min(1).optional().describe('Template folder, relative to the spec; default overlays/<name>.'),
+  owners: z
+    .record(z.string(), z.string().regex(/^[^:\s]+(:[^:\s]+)?$/))
+    .optional()
+    .describe('Owner of files and folders in the overlay by path on the node (e.g. "etc/slurm/cgroup.conf": "slurm:slurm"); default root:root. Names resolve against the image\'s accounts.'),
+  modes: z
+    .record(z.string(), z.string().regex(/^0?[0-7]{3,4}$/))
+    .optional()
+    .describe('Permission bits of files in the overlay by path on the node (e.g. "etc/foo/secret.conf": "0600"). Otherwise files are 0644, or 0755 when executable in git (git keeps only the executable bit, so other bits would depend on the checkout\'s umask).'),
 });
 
 export const partitionSchema = z.strictObject({
@@ -132,6 +140,18 @@ export const clusterSchema = z.strictObject({
   head: z.strictObject({
     name: name.describe('Head node hostname (Slurm controller).'),
     address: z.string().describe('Head address on the provisioning network.'),
+    munge_key: z.string().min(1).optional().describe('Munge key on the head, read when overlays are built (never from git); default /etc/munge/munge.key. Must lie under /etc/munge/.'),
+    ssh_host_keys: z.string().min(1).optional().describe('Folder on the head with the nodes\' SSH host keys (ssh_host_*_key[.pub]); default /etc/warewulf/keys, where wwctl configure ssh puts them.'),
+    authorized_keys: z.string().min(1).optional().describe("root's authorized_keys for the nodes; default /root/.ssh/authorized_keys on the head."),
+    users: z
+      .strictObject({
+        passwd: z.string().min(1).optional().describe('Site users: /etc/passwd on the head (default), or a file in the spec folder.'),
+        group: z.string().min(1).optional().describe('Site groups: /etc/group on the head (default), or a file in the spec folder.'),
+        min_id: z.number().int().min(0).max(4294967294).optional().describe('Only users and groups with an ID at least this are site accounts (default 1000; 65534 is never taken).'),
+      })
+      .optional()
+      .describe("Users and groups added to the image's own on every node (Warewulf's syncuser, with clashes reported)."),
+    warewulf_overlays: z.string().min(1).optional().describe("The head's Warewulf distribution overlay folder, where wwinit and wwclient come from; default /usr/share/warewulf/overlays."),
   }),
   network: z.strictObject({
     cidr: z.string().describe('Provisioning network, e.g. 10.0.0.0/24.'),
@@ -140,6 +160,8 @@ export const clusterSchema = z.strictObject({
     dns: z.array(z.string()).optional(),
     domain: z.string().optional(),
     interface: z.string().min(1).describe('Head NIC serving the provisioning network (put in the trusted firewall zone).'),
+    stack: z.enum(['NetworkManager', 'networkd']).optional().describe('Network stack configured on the nodes: NetworkManager keyfiles (default, as on EL10) or systemd-networkd.'),
+    mtu: z.number().int().min(576).max(65535).optional().describe('MTU of the provisioning NIC on the nodes.'),
     dhcp_range: z.strictObject({ start: z.string(), end: z.string() }).optional(),
   }),
   nfs: z

@@ -18,16 +18,37 @@ export function builtinOverlays(v: WarewulfVersion): Record<string, OverlayKind>
   // debian.interfaces was renamed ifupdown in 4.6.5, which still installs the old name as a copy.
   o['debian.interfaces'] = 'system';
   if (atLeast(v, '4.6.2')) Object.assign(o, { sfdisk: 'system', mkfs: 'system', mkswap: 'system', 'systemd.mount': 'system', 'systemd.swap': 'system' });
-  if (atLeast(v, '4.6.5')) Object.assign(o, { ifupdown: 'system', 'systemd.networkd': 'system', 'wwclient.x86_64': 'system', 'wwclient.aarch64': 'system' });
-  return o;
+  if (atLeast(v, '4.6.5')) Object.assign(o, { ifupdown: 'system', 'wwclient.x86_64': 'system', 'wwclient.aarch64': 'system' });
+  // herd builds systemd-networkd files whatever the release (4.6.5 added an overlay of that name).
+  o['systemd.networkd'] = 'system';
+  return { ...o, ...HERD_OVERLAYS };
 }
 
-/** Warewulf's shipped default profile overlays for a release, plus syncuser (the seed's UID alignment). */
-export function defaultBaseOverlays(v: WarewulfVersion): string[] {
-  const net = atLeast(v, '4.6.5') ? 'ifupdown' : 'debian.interfaces';
+/**
+ * herd's own overlays (no Warewulf template of that name): herd-boot carries what must exist before systemd starts
+ * (munge key, tmpfiles rules, network-online drop-ins), herd-slurm the Slurm configuration the nodes read.
+ */
+export const HERD_OVERLAYS: Readonly<Record<string, OverlayKind>> = { 'herd-boot': 'system', 'herd-slurm': 'runtime' };
+
+/**
+ * The overlays herd builds itself, by name: wwinit and wwclient from the head's Warewulf install, the rest as typed
+ * functions of the model (src/overlay/builtins). Any other Warewulf overlay name in a node's list is refused unless the
+ * spec defines a site overlay of that name (a site overlay shadows a distribution one, as in Warewulf).
+ */
+export const HERD_BUILT_OVERLAYS: ReadonlySet<string> = new Set([
+  'wwinit', 'wwclient', 'hostname', 'systemd.netname', 'NetworkManager', 'systemd.networkd', 'fstab', 'ssh.host_keys',
+  'hosts', 'ssh.authorized_keys', 'syncuser', ...Object.keys(HERD_OVERLAYS),
+]);
+
+/**
+ * The overlays every node starts with: what boots the node the Warewulf way (wwinit, wwclient), one network stack, and
+ * herd's configuration. Warewulf's default profile lists four network stacks and a dozen templates herd does not build;
+ * herd picks one stack from the spec instead.
+ */
+export function defaultBaseOverlays(stack: 'NetworkManager' | 'networkd' = 'NetworkManager'): string[] {
   return [
-    'wwinit', 'wwclient', 'fstab', 'hostname', 'ssh.host_keys', 'issue', 'resolv', 'udev.netname', 'systemd.netname',
-    'ifcfg', net, 'NetworkManager', 'wicked', 'ignition', 'hosts', 'ssh.authorized_keys', 'syncuser',
+    'wwinit', 'wwclient', 'hostname', 'systemd.netname', stack === 'networkd' ? 'systemd.networkd' : 'NetworkManager', 'fstab', 'ssh.host_keys', 'herd-boot',
+    'hosts', 'ssh.authorized_keys', 'syncuser', 'herd-slurm',
   ];
 }
 
@@ -48,6 +69,8 @@ export const EARLY_BOOT_PATTERNS: readonly { re: RegExp; what: string }[] = [
   { re: /^etc\/sysconfig\/network-scripts\//, what: 'an ifcfg network script' },
   { re: /^etc\/udev\/rules\.d\//, what: 'a udev rule' },
   { re: /^etc\/hostname(\.ww)?$/, what: '/etc/hostname' },
+  { re: /^etc\/munge\/munge\.key$/, what: 'the munge key munged reads as it starts' },
+  { re: /^etc\/ssh\/ssh_host_[^/]*_key$/, what: 'an SSH host key sshd reads as it starts' },
 ];
 
 /** Built-in overlays that write early-boot files (placing one in the runtime list is the same trap). */
@@ -57,6 +80,7 @@ export const EARLY_BOOT_BUILTINS: Readonly<Record<string, string>> = {
   'systemd.mount': 'systemd mount units', 'systemd.swap': 'systemd swap units', 'systemd.networkd': 'systemd-networkd files',
   ifupdown: 'ifupdown interfaces', 'debian.interfaces': 'ifupdown interfaces', wicked: 'wicked network files', netplan: 'netplan files',
   sfdisk: 'disk partitioning run at boot', mkfs: 'file systems made at boot', mkswap: 'swap made at boot', ignition: 'ignition disk setup', wwclient: 'the wwclient service unit',
+  'ssh.host_keys': 'SSH host keys sshd reads as it starts', 'herd-boot': 'the munge key, tmpfiles.d rules and network-online drop-ins',
 };
 
 export function earlyBootReason(relPath: string): string | undefined {

@@ -158,14 +158,20 @@ describe('plan and apply on the real lab spec (compileSpecAt)', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('plans, applies to the default local root, is then a no-op, and shows a one-line change with its impact', async () => {
+  it('plans, applies to the default local root, then has nothing to apply but its pending image, and shows a one-line change with its impact', async () => {
     expect((await herd(['plan', 'lab', '--detailed-exitcode'], dir)).code).toBe(2);
-    expect((await herd(['apply', 'lab', '--yes'], dir)).code).toBe(0);
+    const first = await herd(['apply', 'lab', '--yes'], dir);
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(/Kept as last applied, pending: .*srv\/warewulf\/provision\/images\/rockylinux-10\.img.*not in the local cache/);
     expect(existsSync(join(dir, 'lab/.herd/lab/root/etc/slurm/slurm.conf'))).toBe(true);
     expect(existsSync(join(dir, 'lab/.herd/lab/root/var/lib/herd/state.json'))).toBe(true);
+    // The docker:// image is not pulled: nothing to apply, yet the target does not match the spec, so a CI gate still sees 2.
     const quiet = await herd(['plan', 'lab', '--detailed-exitcode'], dir);
-    expect(quiet.code).toBe(0);
-    expect(quiet.stdout).toContain('No changes.');
+    expect(quiet.code).toBe(2);
+    expect(quiet.stdout).not.toContain('No changes');
+    expect(quiet.stdout).toContain('Nothing to apply');
+    expect(quiet.stdout).toMatch(/Pending: [^\n]*\n(  [^\n]*\n)*  srv\/warewulf\/provision\/images\/rockylinux-10\.img\n/);
+    expect((await herd(['plan', 'lab'], dir)).code).toBe(0);
 
     const spec = join(dir, 'lab/cluster.yaml');
     const text = readFileSync(spec, 'utf8');
@@ -177,8 +183,12 @@ describe('plan and apply on the real lab spec (compileSpecAt)', () => {
     expect(doc.changes.map((c) => [c.action, c.path, c.impact.class])).toEqual([['update', 'etc/slurm/slurm.conf', 'slurm-reconfigure']]);
     expect(doc.changes[0]!.diff).toMatch(/^-PartitionName=normal .*MaxTime=02:00:00.*\n\+PartitionName=normal .*MaxTime=04:00:00/m);
     expect(doc.nextSteps.map((s) => s.command)).toEqual(['scontrol reconfigure']);
+    expect(doc.summary).toMatchObject({ update: 1, changesPresent: true });
+    expect(doc.pending.map((p) => p.prefix)).toContain('srv/warewulf/provision/images/rockylinux-10.img');
     const applied = await herd(['apply', 'lab', '--yes'], dir);
     expect(applied.stdout).toContain('Applied to lab/.herd/lab/root: 0 created, 1 updated, 0 deleted.');
-    expect((await herd(['plan', 'lab', '--detailed-exitcode'], dir)).code).toBe(0);
+    const after = planOutputSchema.parse(JSON.parse((await herd(['plan', 'lab', '--detailed-exitcode', '--format', 'json'], dir)).stdout));
+    expect(after).toMatchObject({ exitCode: 2, result: { changes: [], summary: { create: 0, update: 0, delete: 0, changesPresent: true } } });
+    expect(after.result!.summary.pending).toBe(after.result!.pending.length);
   });
 });

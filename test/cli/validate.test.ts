@@ -156,7 +156,7 @@ describe('herd explain and help', () => {
   it('--help prints the commands and the exit-code table', async () => {
     const r = await herd(['--help']);
     expect(r.code).toBe(0);
-    for (const row of [/^ {2}0 +success/m, /^ {2}1 +finished with error diagnostics/m, /^ {2}2 +changes or drift/m, /^ {2}3 +could not run/m, /^ {2}70 +internal error/m, /^ {2}130 +interrupted/m]) expect(r.stdout).toMatch(row);
+    for (const row of [/^ {2}0 +success/m, /^ {2}1 +finished with error diagnostics/m, /^ {2}2 +changes, drift or pending/m, /^ {2}3 +could not run/m, /^ {2}70 +internal error/m, /^ {2}130 +interrupted/m]) expect(r.stdout).toMatch(row);
     expect(r.stdout).toMatch(/^ {2}validate +check a cluster spec/m);
     expect(r.stdout).toMatch(/^ {2}explain +explain a validation rule/m);
   });

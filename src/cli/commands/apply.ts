@@ -10,7 +10,7 @@ import { applyBlocker } from '../../plan/apply-blocker.ts';
 import { toPlanDocument, type ApplyResultJson, type PlanMeta } from '../../plan/plan-json.ts';
 import { summarizePlan } from '../../plan/plan-types.ts';
 import { renderApplyJson } from '../../plan/render-json.ts';
-import { renderNextStepsText, renderPlanText } from '../../plan/render-text.ts';
+import { renderNextStepsText, renderPendingSummaryText, renderPlanText } from '../../plan/render-text.ts';
 import { parseSavedPlan, staleReason, type SavedPlan } from '../../plan/saved-plan.ts';
 import { applyPlan, type ApplyOp, type ApplyResult } from '../../state/apply.ts';
 import { ownerResolverForThisMachine } from '../../state/owners.ts';
@@ -184,7 +184,7 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         if (ctx.format === 'text') ctx.io.stdout.write(renderPlanText(plan, meta, { color: ctx.color }));
         const blocker = applyBlocker(plan, overwriteDrift);
         if (blocker) return refuse(blocker);
-        if (summary.changesPresent && !saved && !args.values.yes) {
+        if (summary.applyNeeded && !saved && !args.values.yes) {
           const exact = `herd apply ${quote(arg)}${typeof args.values.root === 'string' ? ` --root ${quote(args.values.root)}` : ''}${overwriteDrift ? ' --overwrite-drift' : ''} --yes`;
           if (!(ctx.interactive && ctx.format === 'text')) {
             return refuse(herdFailure('state/consent-required', `herd apply changes ${meta.root} and needs consent, but this run is not interactive`, `run: ${exact}   (or review first: herd plan --out plan.herd, then herd apply plan.herd)`));
@@ -211,11 +211,13 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
           ...(hook ? { onOp: hook } : {}),
         });
         if (ctx.format === 'json') return json(EXIT.ok, undefined, done);
-        if (summary.changesPresent) {
+        if (summary.applyNeeded) {
           ctx.io.stdout.write(`\nApplied to ${meta.root}: ${done.created} created, ${done.updated} updated, ${done.deleted} deleted.\n`);
+          ctx.io.stdout.write(renderPendingSummaryText(plan));
           ctx.io.stdout.write(renderNextStepsText(plan));
-        } else if (done.recorded > 0) {
-          ctx.io.stdout.write(`Recorded ${done.recorded} already-matching file(s) in the state manifest.\n`);
+        } else {
+          if (done.recorded > 0) ctx.io.stdout.write(`Recorded ${done.recorded} already-matching file(s) in the state manifest.\n`);
+          ctx.io.stdout.write(renderPendingSummaryText(plan));
         }
         return EXIT.ok;
       } catch (e) {

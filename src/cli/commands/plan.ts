@@ -105,7 +105,7 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
       'spec: a cluster.yaml or the folder holding it (default: current folder).',
       '--root DIR             target root (default: .herd/<cluster>/root beside the spec; on a head node: /)',
       '--out FILE             save the plan (hashes only, no content) for `herd apply FILE`',
-      '--detailed-exitcode    exit 0 for no changes, 2 for changes or drift, 1 for an invalid spec, 3 when plan could not run',
+      '--detailed-exitcode    exit 0 for no changes, 2 for changes, drift or pending artifacts (not built this run), 1 for an invalid spec, 3 when plan could not run',
       '--lock-timeout SECONDS wait this long for another herd holding the target lock (default: fail at once)',
       '--format markdown      a pull-request comment; --format json: the shape in docs/plan-json.md',
     ].join('\n'),

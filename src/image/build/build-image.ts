@@ -66,6 +66,8 @@ export interface BuiltImage {
   readonly warnings: readonly ImageProblem[];
   readonly fromCache: boolean;
   readonly unpackedBytes: number;
+  /** The built image's /etc/passwd and /etc/group (after pins), read back from the archive: the overlays' owners and users. */
+  readonly accounts: { readonly passwd: string; readonly group: string };
 }
 
 /** A build that could not happen (unreachable source, no kernel...): reported as pending or as an error with a hint. */
@@ -271,7 +273,9 @@ async function fromCache(name: string, key: string, dir: string, verify: VerifyC
   }
   const problems = [...meta.fixProblems, ...checkArchiveIndex(meta.archiveIndex, verify)];
   const abs = (f: BuiltFile): BuiltFile => ({ ...f, path: join(dir, f.path) });
-  return { name, key, img: abs(meta.img), gz: abs(meta.gz), kernel: { ...abs(meta.kernel), version: meta.kernelVersion, pathInImage: meta.kernelPath }, contents: meta.contents, report: meta.report, problems, warnings: meta.warnings, fromCache: true, unpackedBytes: meta.contents.reduce((s, c) => s + c.size, 0) };
+  const text = (p: string): string => (meta.archiveIndex.files[p] === undefined ? '' : Buffer.from(meta.archiveIndex.files[p]!, 'base64').toString('utf8'));
+  const accounts = { passwd: text('etc/passwd'), group: text('etc/group') };
+  return { name, key, img: abs(meta.img), gz: abs(meta.gz), kernel: { ...abs(meta.kernel), version: meta.kernelVersion, pathInImage: meta.kernelPath }, contents: meta.contents, report: meta.report, problems, warnings: meta.warnings, fromCache: true, unpackedBytes: meta.contents.reduce((s, c) => s + c.size, 0), accounts };
 }
 
 interface CachedMeta {

@@ -28,6 +28,8 @@ export interface ClusterImages {
   readonly diagnostics: Diagnostic[];
   /** One line per image for the build summary: what was fixed, reused or left pending. */
   readonly summary: string[];
+  /** Each built image's passwd and group after pins (absent for a pending or failed image). */
+  readonly accounts: Map<string, { readonly passwd: string; readonly group: string }>;
 }
 
 export function verifyContextFor(model: ClusterModel, im: ImageModel): VerifyContext {
@@ -112,7 +114,7 @@ function firstSymlink(dir: ConfinedDir, rel: string): string | undefined {
 
 /** Build all images that some node boots, one after another (each build already uses every core for compression). */
 export async function buildClusterImages(model: ClusterModel, opts: ClusterImageOptions): Promise<ClusterImages> {
-  const out: ClusterImages = { artifacts: [], pending: [], diagnostics: [], summary: [] };
+  const out: ClusterImages = { artifacts: [], pending: [], diagnostics: [], summary: [], accounts: new Map() };
   for (const im of Object.values(model.images).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (im.nodes.length === 0) continue;
     // A secret in an image reaches every node that boots it and sits in the head's provision tree: say so where the
@@ -150,6 +152,7 @@ export async function buildClusterImages(model: ClusterModel, opts: ClusterImage
     for (const p of r.problems) out.diagnostics.push(diagnosticAt(refFor(im, p), p.code, 'error', p.message, p.hint));
     for (const w of r.warnings) out.diagnostics.push(diagnosticAt(refFor(im, w), w.code, 'warning', w.message, w.hint));
     out.summary.push(`image ${im.name}: ${r.fromCache ? 'unchanged (build cache)' : 'built'}, kernel ${r.kernel.version}, ${r.contents.length} entries, ${(r.gz.size / 1048576).toFixed(1)} MiB gzip${r.report.length ? `; ${r.report.join('; ')}` : ''}`);
+    out.accounts.set(im.name, r.accounts);
     out.artifacts.push(...imageArtifacts(model, im, { img: stream(r.img), gz: stream(r.gz), kernel: { ...stream(r.kernel), version: r.kernel.version, pathInImage: r.kernel.pathInImage }, contents: r.contents, secret: secrets.length > 0 }));
   }
   return out;

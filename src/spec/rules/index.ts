@@ -4,13 +4,13 @@ import type { RuleCheck, RuleContext } from './rule.ts';
 import { checkDhcpRange, checkNetworkUniqueness } from './network.ts';
 import { checkCpuTopology, checkDefaultPartition, checkPreemption, checkSlurmExtras, checkSlurmTimes } from './slurm.ts';
 import { checkMemoryForImage, checkNfsClient, checkPinCollisions, checkPinnedSources, checkSlurmPrograms } from './images.ts';
-import { checkEarlyBootFiles } from './overlays.ts';
+import { checkEarlyBootFiles, checkOverlayNames } from './overlays.ts';
 
 export const RULE_CHECKS: readonly RuleCheck[] = [
   checkNetworkUniqueness, checkDhcpRange,
   checkDefaultPartition, checkSlurmTimes, checkSlurmExtras, checkPreemption, checkCpuTopology,
   checkPinnedSources, checkPinCollisions, checkNfsClient, checkSlurmPrograms, checkMemoryForImage,
-  checkEarlyBootFiles,
+  checkEarlyBootFiles, checkOverlayNames,
 ];
 
 export function checkRules(ctx: RuleContext): Diagnostic[] {

@@ -20,3 +20,13 @@ export const checkEarlyBootFiles: RuleCheck = ({ model, index }) => {
   }
   return out;
 };
+
+/** Warewulf 4.6 refuses overlay names outside ^[a-zA-Z0-9-._:]+$ (nodes.conf names every overlay a node uses). */
+export const checkOverlayNames: RuleCheck = ({ model, index }) => {
+  const out: Diagnostic[] = [];
+  for (const o of Object.values(model.overlays)) {
+    if (o.builtin || /^[a-zA-Z0-9\-._:]+$/.test(o.name)) continue;
+    out.push(diagnosticAt(index.keyAt(['overlays', o.name]), 'overlay/invalid-name', 'error', `overlay name "${o.name}" has characters Warewulf does not allow`, 'use letters, digits, -, ., _ and : only'));
+  }
+  return out;
+};

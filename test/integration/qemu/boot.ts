@@ -20,6 +20,8 @@ export interface BootOptions {
   graceMs?: number;
   /** No NIC when omitted. The NIC sits on slirp with restrict=on: the guest can reach nothing outside. */
   nic?: 'e1000' | 'virtio';
+  /** MAC of the NIC (QEMU's default 52:54:00:12:34:56 otherwise). */
+  mac?: string;
 }
 
 export interface BootResult {
@@ -71,7 +73,7 @@ function hasPdeathsig(): boolean {
 function qemuArgs(o: BootOptions, initrd: string): string[] {
   const net = o.nic === undefined
     ? ['-nic', 'none']
-    : ['-netdev', 'user,id=n0,restrict=on', '-device', `${o.nic === 'virtio' ? 'virtio-net-pci' : 'e1000'},netdev=n0`];
+    : ['-netdev', 'user,id=n0,restrict=on', '-device', `${o.nic === 'virtio' ? 'virtio-net-pci' : 'e1000'},netdev=n0${o.mac ? `,mac=${o.mac}` : ''}`];
   return [
     '-accel', 'tcg', // /dev/kvm exists here but guests hang after "Probing EDD"
     '-m', String(o.memoryMiB),

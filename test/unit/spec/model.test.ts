@@ -57,12 +57,11 @@ describe('the lab (clusters/lab/cluster.yaml)', () => {
     expect(node(m, 'c2')).toMatchObject({ address: '10.0.0.3', mac: '52:54:00:aa:00:02' });
   });
 
-  it('splits overlays by kind: the site overlay is system, Warewulf 4.6.4 defaults keep their kinds', () => {
+  it('splits overlays by kind: herd\'s base list (one network stack), then the site overlay as system', () => {
     const c1 = node(m, 'c1');
-    expect(c1.systemOverlays).toContain('slurm-node');
-    expect(c1.systemOverlays).toEqual(expect.arrayContaining(['wwinit', 'wwclient', 'fstab', 'hostname', 'debian.interfaces']));
-    expect(c1.systemOverlays).not.toContain('ifupdown'); // renamed only in 4.6.5
-    expect([...c1.runtimeOverlays].sort()).toEqual(['hosts', 'ssh.authorized_keys', 'syncuser']);
+    expect(c1.systemOverlays).toEqual(['wwinit', 'wwclient', 'hostname', 'systemd.netname', 'NetworkManager', 'fstab', 'ssh.host_keys', 'herd-boot', 'slurm-node']);
+    expect(c1.systemOverlays).not.toContain('debian.interfaces'); // Warewulf's four stacks are not herd's: one, from the spec
+    expect(c1.runtimeOverlays).toEqual(['hosts', 'ssh.authorized_keys', 'syncuser', 'herd-slurm']);
     expect(c1.systemOverlays.filter((o) => c1.runtimeOverlays.includes(o))).toEqual([]);
     expect(m.overlays['slurm-node']).toMatchObject({ kind: 'system', builtin: false, source: 'overlays/slurm-node', files: ['etc/tmpfiles.d/slurm.conf'] });
   });

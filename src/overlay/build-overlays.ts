@@ -1,0 +1,322 @@
+// Build every node's __SYSTEM__ and __RUNTIME__ overlay (I/O shell around pure parts): read the head's inputs and
+// Warewulf install once, render each overlay per node (built-ins as typed functions of the model, wwinit/wwclient from the
+// install, site folders with their templates), compose each stage, and turn it into artifacts keyed by what it reads.
+//
+// The cache holds only hashes and sizes, keyed by a hash of everything a stage's archive is made of (each entry's path,
+// mode, owner, mtime and content hash): an unchanged cluster rebuilds nothing, and a change touches exactly the nodes whose
+// inputs changed. The archive bytes are never stored: they are made again, byte for byte, when apply asks for them.
+// A rebuilt image changes its passwd/group, hence the owners and users of the overlays that read them, hence their keys:
+// the seed's "rebuild the image, then the overlays" trap cannot happen.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfinedDir } from '../fs/confined-dir.ts';
+import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
+import type { Artifact, PendingArtifacts } from '../artifacts/artifact.ts';
+import type { ClusterModel, NodeModel, OverlayModel } from '../spec/model.ts';
+import { compressHostlist } from '../spec/hostlist.ts';
+import type { AccountLookup, AccountTexts, BuiltinResult, HeadInputs, OverlayFile, OverlayProblem } from './types.ts';
+import { readHeadInputs } from './head-inputs.ts';
+import { composeStage, stageKey, type ComposedEntry, type OverlayPart } from './compose.ts';
+import { cpioChunks, gzipReusing, measureStage, stageContents, type PackedStage } from './pack.ts';
+import { overlayArtifacts, overlayPaths } from '../compile/overlay-artifacts.ts';
+import { accountLabels, accountLookup, builtinOverlay, BUILTIN_HEAD_NEEDS, mergeAccounts } from './builtins/index.ts';
+import { readInstallOverlay, renderInstallOverlay, type InstallOverlay } from './warewulf-install.ts';
+import { compileSiteOverlay, renderSiteOverlay, type CompiledSiteOverlay } from './site-overlay.ts';
+import { nodeRecord } from './node-record.ts';
+
+/** Bump when the archive bytes herd makes for the same entries change, so cached hashes are not reused across it. */
+export const OVERLAY_BUILDER_VERSION = 'herd-overlay-1';
+
+export interface OverlayBuildOptions {
+  readonly specDir: string;
+  /** The build cache (confinedCacheDir checked it). */
+  readonly cacheDir: string;
+  /** Where head files are read: `/` on the head. */
+  readonly headRoot: string;
+  /** Spec inputs the loader read (absolute path -> bytes), with their modes, and the site overlays' symlinks. */
+  readonly inputs: ReadonlyMap<string, Uint8Array>;
+  readonly inputModes: ReadonlyMap<string, number>;
+  readonly symlinks: ReadonlyMap<string, string>;
+  /** Each built image's accounts after pins (an image missing here is pending or failed). */
+  readonly imageAccounts: ReadonlyMap<string, AccountTexts>;
+  /** herd's compiled configuration files by path (warewulf.conf, slurm.conf...). */
+  readonly config: ReadonlyMap<string, string>;
+}
+
+export interface ClusterOverlays {
+  readonly artifacts: Artifact[];
+  readonly pending: PendingArtifacts[];
+  readonly diagnostics: Diagnostic[];
+  readonly summary: string[];
+}
+
+/** Overlays whose output is the same for every node (given the image, for the account-dependent ones): rendered once. */
+const SHARED: Readonly<Record<string, (n: NodeModel) => string>> = {
+  hosts: () => '',
+  fstab: () => '',
+  'ssh.host_keys': () => '',
+  'ssh.authorized_keys': () => '',
+  syncuser: (n) => n.image,
+  wwclient: () => '',
+  'herd-slurm': (n) => (n.partitions.length > 0 ? 'slurm' : ''),
+  'herd-boot': (n) => `${n.image}\0${n.partitions.length > 0 ? 'slurm' : ''}`,
+};
+
+const encoder = new TextEncoder();
+/** One byte buffer per file of a shared result, so every node's archive points at the same bytes (hashed and compressed once). */
+function freeze(r: BuiltinResult): BuiltinResult {
+  if (!('files' in r)) return r;
+  return { files: r.files.map((f): OverlayFile => (typeof f.content === 'string' ? { ...f, content: encoder.encode(f.content) } : f)) };
+}
+
+interface CacheIndex {
+  readonly builder: string;
+  readonly entries: Record<string, PackedStage>;
+}
+
+function readCacheIndex(path: string): Record<string, PackedStage> {
+  try {
+    const j = JSON.parse(readFileSync(path, 'utf8')) as CacheIndex;
+    return j.builder === OVERLAY_BUILDER_VERSION && j.entries && typeof j.entries === 'object' ? j.entries : {};
+  } catch {
+    return {};
+  }
+}
+
+const MAX_REPORTED = 20;
+
+export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBuildOptions): Promise<ClusterOverlays> {
+  const out: ClusterOverlays = { artifacts: [], pending: [], diagnostics: [], summary: [] };
+  const used = new Set<string>();
+  for (const n of model.nodes) for (const o of [...n.systemOverlays, ...n.runtimeOverlays]) used.add(o);
+
+  // Head inputs and the Warewulf install, once.
+  const head = readHeadInputs(model, opts.headRoot, opts.specDir);
+  out.diagnostics.push(...head.diagnostics);
+  const install = new Map<string, InstallOverlay | { missing: string }>();
+  if (used.has('wwinit') || used.has('wwclient')) {
+    let root: ConfinedDir | undefined;
+    try {
+      root = ConfinedDir.open(opts.headRoot, { what: 'head root' });
+      for (const name of ['wwinit', 'wwclient'] as const) if (used.has(name)) install.set(name, readInstallOverlay(root, model.head.files.warewulfOverlays.path, name));
+    } catch (e) {
+      for (const name of ['wwinit', 'wwclient'] as const) install.set(name, { missing: `the head root ${opts.headRoot} cannot be opened (${(e as Error).message})` });
+    } finally {
+      root?.close();
+    }
+  }
+
+  // Site overlays: compiled once (a template error is reported once, not per node).
+  const sites = new Map<string, CompiledSiteOverlay | undefined>();
+  for (const o of Object.values(model.overlays)) {
+    if (o.builtin || !used.has(o.name) || o.source === undefined) continue;
+    const files = new Map<string, { bytes: Uint8Array; mode: number }>();
+    const symlinks = new Map<string, string>();
+    const base = join(opts.specDir, o.source);
+    for (const rel of o.files) {
+      const abs = join(base, rel);
+      const link = opts.symlinks.get(abs);
+      if (link !== undefined) symlinks.set(rel, link);
+      else {
+        const bytes = opts.inputs.get(abs);
+        // git keeps only the executable bit: other bits depend on the checkout's umask, so they are not taken from disk.
+        if (bytes !== undefined) files.set(rel, { bytes, mode: (opts.inputModes.get(abs) ?? 0o644) & 0o111 ? 0o755 : 0o644 });
+      }
+    }
+    const c = compileSiteOverlay(o, { files, symlinks });
+    if ('problems' in c) {
+      for (const p of c.problems) out.diagnostics.push(problemDiagnostic(p, o.at));
+      sites.set(o.name, undefined);
+    } else sites.set(o.name, c);
+  }
+
+  // Accounts per image: the image's own (after pins) plus the site's users; clashes are errors.
+  const accounts = new Map<string, { lookup: AccountLookup; texts: AccountTexts } | { problems: readonly OverlayProblem[] }>();
+  for (const [image, texts] of opts.imageAccounts) {
+    const merged = mergeAccounts(texts, head.inputs.siteAccounts, model.head.files.minId, accountLabels(model, image));
+    if ('problems' in merged) {
+      accounts.set(image, { problems: merged.problems });
+      for (const p of merged.problems) out.diagnostics.push(problemDiagnostic(p, model.head.files.passwd.at));
+    } else accounts.set(image, { lookup: accountLookup(merged), texts: merged });
+  }
+
+  const cachePath = join(opts.cacheDir, 'overlays', 'index.json');
+  const cached = readCacheIndex(cachePath);
+  const fresh: Record<string, PackedStage> = {};
+  let built = 0;
+  let reused = 0;
+  const pendingBy = new Map<string, string[]>();
+  const reported = new Map<string, number>();
+  const seen = new Set<string>();
+  const report = (p: OverlayProblem, at: SourceRef | undefined): void => {
+    // The same problem met on every node (a changed Warewulf template) is reported once.
+    if (seen.has(`${p.code}\0${p.message}`)) return;
+    seen.add(`${p.code}\0${p.message}`);
+    const n = (reported.get(p.code) ?? 0) + 1;
+    reported.set(p.code, n);
+    if (n <= MAX_REPORTED) out.diagnostics.push(problemDiagnostic(p, at));
+  };
+  const shared = new Map<string, BuiltinResult>();
+  const warewulfConf = opts.config.get('etc/warewulf/warewulf.conf') ?? '';
+  const records = { model };
+
+  for (const node of model.nodes) {
+    const acc = accounts.get(node.image);
+    const lookup = acc && 'lookup' in acc ? acc.lookup : undefined;
+    let record: ReturnType<typeof nodeRecord> | undefined;
+    for (const stage of ['system', 'runtime'] as const) {
+      const list = stage === 'system' ? node.systemOverlays : node.runtimeOverlays;
+      const paths = overlayPaths(model, node.name, stage);
+      const reasons: string[] = [];
+      let failed = false;
+      const parts: OverlayPart[] = [];
+      for (const name of list) {
+        const def: OverlayModel | undefined = model.overlays[name];
+        if (!def) continue;
+        let r: BuiltinResult | undefined;
+        if (!def.builtin) {
+          const c = sites.get(name);
+          if (c === undefined) {
+            failed = true;
+            continue;
+          }
+          record ??= nodeRecord(records.model, node);
+          r = withModes(renderSiteOverlay(c, record, lookup), def);
+          if ('problems' in r && r.problems.every((p) => p.code === 'overlay/accounts-unknown')) {
+            reasons.push(`overlay ${name} sets owners, and image ${node.image} is not built yet`);
+            continue;
+          }
+        } else if (name === 'wwinit' || name === 'wwclient') {
+          const inst = install.get(name);
+          if (inst === undefined || 'missing' in inst) {
+            reasons.push(`${name}: ${inst?.missing ?? 'not read'}`);
+            continue;
+          }
+          const key = name === 'wwclient' ? 'wwclient' : undefined;
+          const render = (): BuiltinResult =>
+            renderInstallOverlay(inst, model.warewulf.version, { imageName: node.image, id: node.name, root: 'initramfs', init: '/sbin/init', warewulfConf }, model.head.files.warewulfOverlays.path);
+          r = key ? memo(shared, key, () => freeze(render())) : render();
+        } else {
+          // herd-boot needs the munge key only where munge runs: Slurm nodes, or an image with a munge user.
+          const mungeless = name === 'herd-boot' && node.partitions.length === 0 && lookup !== undefined && lookup.uid('munge') === undefined;
+          const needs = mungeless ? [] : (BUILTIN_HEAD_NEEDS[name] ?? []);
+          const absent = needs.map((k) => head.missing.get(k as keyof HeadInputs)).filter((x): x is string => x !== undefined);
+          if (absent.length > 0) {
+            reasons.push(...absent);
+            continue;
+          }
+          if (!lookup) {
+            reasons.push(acc && 'problems' in acc ? `the accounts of image ${node.image} clash with the site's users` : `image ${node.image} is not built, so its users and groups are unknown`);
+            if (acc && 'problems' in acc) failed = true;
+            continue;
+          }
+          const imageAccounts = opts.imageAccounts.get(node.image);
+          const input = { model, node, accounts: lookup, head: head.inputs, config: opts.config, ...(imageAccounts ? { imageAccounts } : {}) };
+          const sharedKey = SHARED[name];
+          r = sharedKey ? memo(shared, `${name}\0${sharedKey(node)}`, () => freeze(builtinOverlay(name, input) ?? { files: [] })) : builtinOverlay(name, input);
+        }
+        if (r === undefined) continue;
+        if ('problems' in r) {
+          failed = true;
+          for (const p of r.problems) report(p, def.at);
+          continue;
+        }
+        parts.push({ name, builtin: def.builtin, files: r.files, at: def.at });
+      }
+      if (failed) {
+        out.pending.push({ prefix: paths.img, reason: `node ${node.name}'s ${stage} overlay has errors` });
+        continue;
+      }
+      if (reasons.length > 0) {
+        const reason = [...new Set(reasons)].join('; ');
+        const l = pendingBy.get(`${stage}\0${reason}`) ?? [];
+        l.push(node.name);
+        pendingBy.set(`${stage}\0${reason}`, l);
+        out.pending.push({ prefix: paths.img, reason });
+        continue;
+      }
+      const composed = composeStage(node.name, stage, parts);
+      if (composed.problems.length > 0) {
+        for (const p of composed.problems) report(p, p.at);
+        out.pending.push({ prefix: paths.img, reason: `node ${node.name}'s ${stage} overlay has errors` });
+        continue;
+      }
+      const entries = composed.entries;
+      const key = stageKey(OVERLAY_BUILDER_VERSION, entries);
+      let packed = fresh[key] ?? cached[key];
+      if (packed === undefined) {
+        packed = await measureStage(entries);
+        built++;
+      } else reused++;
+      fresh[key] = packed;
+      out.artifacts.push(...overlayArtifacts(model, node, stage, list, packed, stageContents(entries), producers(entries)));
+    }
+  }
+  for (const [code, n] of reported) if (n > MAX_REPORTED) out.diagnostics.push(diagnosticAt(model.warewulf.at, code, 'error', `and ${n - MAX_REPORTED} more ${code} problems on other nodes`));
+  for (const [k, nodes] of pendingBy) {
+    const [stage, reason] = k.split('\0') as [string, string];
+    out.diagnostics.push(diagnosticAt(pendingRef(model, reason), 'overlay/pending', 'warning', `the ${stage} overlays of ${compressHostlist(nodes)} are pending: ${reason}`, 'nothing is written for them; they are built where these inputs exist (on the head, as root)'));
+  }
+  const total = model.nodes.length * 2;
+  out.summary.push(`overlays: ${built} built, ${reused} unchanged (build cache), ${total - built - reused} pending or failed, for ${model.nodes.length} nodes`);
+  if (Object.keys(fresh).length > 0) writeCacheIndex(cachePath, fresh, cached);
+  return out;
+}
+
+/** The spec's `modes:` of a site overlay, by path on the node (a path naming no file of the overlay is an error). */
+function withModes(r: BuiltinResult, o: OverlayModel): BuiltinResult {
+  if (!o.modes || !('files' in r)) return r;
+  const paths = new Set(r.files.map((f) => f.path));
+  const problems: OverlayProblem[] = [];
+  for (const [path, m] of Object.entries(o.modes)) {
+    if (!paths.has(path)) problems.push({ code: 'overlay/owner-unmatched', message: `overlays.${o.name}.modes names ${path}, which overlay ${o.name} does not have`, hint: 'write the path as on the node, without a leading / or the .hbs suffix', at: m.at });
+  }
+  if (problems.length > 0) return { problems };
+  return { files: r.files.map((f) => (o.modes![f.path] && f.type !== 'symlink' ? { ...f, mode: o.modes![f.path]!.mode } : f)) };
+}
+
+function memo(m: Map<string, BuiltinResult>, key: string, make: () => BuiltinResult): BuiltinResult {
+  let r = m.get(key);
+  if (r === undefined) {
+    r = make();
+    m.set(key, r);
+  }
+  return r;
+}
+
+function producers(entries: readonly ComposedEntry[]): { img: () => AsyncIterable<Uint8Array>; gz: () => AsyncIterable<Uint8Array> } {
+  return { img: () => cpioChunks(entries), gz: () => gzipReusing(cpioChunks(entries)) };
+}
+
+/** The spec line a pending reason points at (the head file it names, else the head block). */
+function pendingRef(model: ClusterModel, reason: string): SourceRef {
+  const f = model.head.files;
+  if (reason.includes('munge key')) return f.mungeKey.at;
+  if (reason.includes('SSH host keys')) return f.sshHostKeys.at;
+  if (reason.includes('authorized_keys')) return f.authorizedKeys.at;
+  if (reason.includes('wwinit') || reason.includes('wwclient')) return f.warewulfOverlays.at;
+  const image = Object.values(model.images).find((im) => reason.includes(`image ${im.name} `));
+  return image ? image.at.source : model.head.at;
+}
+
+function problemDiagnostic(p: OverlayProblem, fallback: SourceRef | undefined): Diagnostic {
+  return diagnosticAt(p.at ?? fallback, p.code, 'error', p.message, p.hint);
+}
+
+/** Hashes of this run's stages first, then older ones up to a cap (switching between two branches stays cheap). */
+function writeCacheIndex(path: string, fresh: Record<string, PackedStage>, old: Record<string, PackedStage>): void {
+  const entries: Record<string, PackedStage> = { ...fresh };
+  let count = Object.keys(fresh).length;
+  const cap = count * 4 + 1000;
+  for (const [k, v] of Object.entries(old)) {
+    if (count >= cap) break;
+    if (!(k in entries)) {
+      entries[k] = v;
+      count++;
+    }
+  }
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify({ builder: OVERLAY_BUILDER_VERSION, entries } satisfies CacheIndex), { mode: 0o600 });
+  renameSync(tmp, path);
+}

@@ -1,0 +1,17 @@
+// The herd-slurm overlay (pure): the node's copy of herd's compiled slurm.conf (and gres.conf), for Slurm nodes only.
+import type { BuiltinInput, BuiltinResult, OverlayFile } from '../types.ts';
+import { file } from './entries.ts';
+
+const SLURM_CONF = 'etc/slurm/slurm.conf';
+const GRES_CONF = 'etc/slurm/gres.conf';
+
+export function herdSlurm(input: BuiltinInput): BuiltinResult {
+  if (input.node.partitions.length === 0) return { files: [] };
+  const conf = input.config.get(SLURM_CONF);
+  // herd compiles slurm.conf for every cluster: a caller that did not pass it is a bug in herd, not in the spec.
+  if (conf === undefined) throw new Error(`internal: herd-slurm was given no compiled ${SLURM_CONF} for node ${input.node.name}`);
+  const files: OverlayFile[] = [file(SLURM_CONF, conf)];
+  const gres = input.config.get(GRES_CONF);
+  if (gres !== undefined) files.push(file(GRES_CONF, gres));
+  return { files };
+}

@@ -1,0 +1,118 @@
+// Read what the built-in overlays need from the build machine (I/O shell): the munge key, SSH host keys, root's
+// authorized_keys and the site's users. Paths come from the spec (held to their usual folders by resolve.ts) and are read
+// under the head root (`/` on the head; a test's folder elsewhere) through one ConfinedDir: no symlink is followed, no FIFO
+// or device is opened, sizes are capped. Contents are never quoted in any message; secrets are never kept beyond the build.
+import { ConfinedDir, isPathBlocked } from '../fs/confined-dir.ts';
+import { diagnosticAt, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import type { ClusterModel, HeadFileRef } from '../spec/model.ts';
+import type { AccountTexts, HeadInputs } from './types.ts';
+
+/** munged refuses keys shorter than 32 bytes (MUNGE_MINIMUM_SECRET_LEN) and longer than 1024 (MUNGE_MAXIMUM_SECRET_LEN). */
+const MUNGE_MIN = 32;
+const MUNGE_MAX = 1024;
+const MAX_SMALL = 1 << 20;
+const MAX_ACCOUNTS = 16 << 20;
+
+export interface HeadRead {
+  readonly inputs: HeadInputs;
+  /** Why an input is absent (the overlays needing it are pending), by HeadInputs key. */
+  readonly missing: ReadonlyMap<keyof HeadInputs, string>;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const errno = (e: unknown): string => (e as NodeJS.ErrnoException | undefined)?.code ?? (isPathBlocked(e) ? e.kind : 'error');
+
+/** What a read found: bytes, absent (with a reason for pending), or a problem worth an error. */
+type ReadOutcome = { bytes: Buffer } | { absent: string } | { error: string };
+
+function readAt(dir: ConfinedDir | undefined, rel: string, shown: string, max: number): ReadOutcome {
+  if (dir === undefined) return { absent: `${shown} cannot be read: the head root is not available` };
+  try {
+    const b = dir.readFile(rel, max);
+    return b === undefined ? { absent: `${shown} does not exist on this machine` } : { bytes: b };
+  } catch (e) {
+    if (e instanceof RangeError) return { error: `${shown} is larger than ${max} bytes` };
+    const code = errno(e);
+    if (code === 'EACCES' || code === 'EPERM') return { absent: `${shown} is not readable by this user (build overlays as root on the head)` };
+    if (code === 'ENOTDIR') return { absent: `${shown} does not exist on this machine` };
+    if (isPathBlocked(e)) return { error: `${shown} is not a regular file reached without symlinks (${e.kind}); herd does not follow links for head files` };
+    return { error: `${shown} cannot be read (${code})` };
+  }
+}
+
+/** Site users and groups from the head (or a file in the spec folder). Absent files simply mean no site accounts. */
+function readAccounts(head: ConfinedDir | undefined, spec: ConfinedDir | undefined, passwd: HeadFileRef, group: HeadFileRef, diagnostics: Diagnostic[]): AccountTexts | undefined {
+  const one = (ref: HeadFileRef): string | undefined => {
+    const r = ref.inSpec ? readAt(spec, ref.path, ref.path, MAX_ACCOUNTS) : readAt(head, ref.path.slice(1), ref.path, MAX_ACCOUNTS);
+    if ('bytes' in r) return r.bytes.toString('utf8');
+    if ('error' in r) diagnostics.push(diagnosticAt(ref.at, 'overlay/head-file', 'error', r.error, 'point head.users at a readable regular file'));
+    else if (ref.inSpec) diagnostics.push(diagnosticAt(ref.at, 'overlay/head-file', 'error', `${ref.path} does not exist in the spec folder`, 'create it (passwd(5) lines) or remove the setting'));
+    return undefined;
+  };
+  const p = one(passwd);
+  const g = one(group);
+  if (p === undefined && g === undefined) return undefined;
+  return { passwd: p ?? '', group: g ?? '' };
+}
+
+/** Read every head input the model's overlays may need. `headRoot` is `/` on a real head. */
+export function readHeadInputs(model: ClusterModel, headRoot: string, specDir: string): HeadRead {
+  const diagnostics: Diagnostic[] = [];
+  const missing = new Map<keyof HeadInputs, string>();
+  const f = model.head.files;
+  let head: ConfinedDir | undefined;
+  let spec: ConfinedDir | undefined;
+  try {
+    try {
+      head = ConfinedDir.open(headRoot, { what: 'head root' });
+    } catch (e) {
+      diagnostics.push(diagnosticAt(model.head.at, 'overlay/head-root', 'error', `the head root ${headRoot} cannot be opened (${errno(e)})`, 'pass --head-root DIR naming a directory (default /)'));
+    }
+    const inputs: { -readonly [K in keyof HeadInputs]: HeadInputs[K] } = {};
+    const munge = readAt(head, f.mungeKey.path.slice(1), f.mungeKey.path, MUNGE_MAX + 1);
+    if ('bytes' in munge) {
+      if (munge.bytes.length < MUNGE_MIN || munge.bytes.length > MUNGE_MAX) {
+        diagnostics.push(diagnosticAt(f.mungeKey.at, 'overlay/munge-key', 'error', `the munge key ${f.mungeKey.path} is ${munge.bytes.length} bytes; munged needs ${MUNGE_MIN} to ${MUNGE_MAX}`, 'make a new one with mungekey --create (or dd if=/dev/urandom bs=1 count=1024), then restart munge on the head'));
+      } else inputs.mungeKey = munge.bytes;
+    } else if ('error' in munge) diagnostics.push(diagnosticAt(f.mungeKey.at, 'overlay/munge-key', 'error', munge.error, 'the munge key must be a regular file'));
+    else missing.set('mungeKey', `the munge key: ${munge.absent}`);
+
+    const keysRel = f.sshHostKeys.path.slice(1);
+    const keys = new Map<string, Uint8Array>();
+    let keysProblem: string | undefined;
+    try {
+      const list = head?.readdir(keysRel);
+      if (list === undefined) keysProblem = `${f.sshHostKeys.path} does not exist on this machine (wwctl configure ssh makes the keys)`;
+      for (const e of list ?? []) {
+        if (!/^ssh_host_[a-z0-9]+_key(\.pub)?$/.test(e.name)) continue;
+        const r = readAt(head, `${keysRel}/${e.name}`, `${f.sshHostKeys.path}/${e.name}`, MAX_SMALL);
+        if ('bytes' in r) keys.set(e.name, r.bytes);
+        else if ('error' in r) diagnostics.push(diagnosticAt(f.sshHostKeys.at, 'overlay/host-keys', 'error', r.error, 'host keys must be regular files'));
+      }
+      if (list !== undefined && ![...keys.keys()].some((k) => !k.endsWith('.pub'))) keysProblem = `${f.sshHostKeys.path} holds no ssh_host_*_key (wwctl configure ssh makes them)`;
+    } catch (e) {
+      keysProblem = `${f.sshHostKeys.path} cannot be listed (${errno(e)})`;
+    }
+    if (keysProblem === undefined) inputs.hostKeys = keys;
+    else missing.set('hostKeys', `SSH host keys: ${keysProblem}`);
+
+    const ak = readAt(head, f.authorizedKeys.path.slice(1), f.authorizedKeys.path, MAX_SMALL);
+    if ('bytes' in ak) inputs.authorizedKeys = ak.bytes;
+    else if ('error' in ak) diagnostics.push(diagnosticAt(f.authorizedKeys.at, 'overlay/authorized-keys', 'error', ak.error, 'authorized_keys must be a regular file'));
+    else missing.set('authorizedKeys', `root's authorized_keys: ${ak.absent}`);
+
+    if (f.passwd.inSpec || f.group.inSpec) {
+      try {
+        spec = ConfinedDir.open(specDir, { what: 'spec folder' });
+      } catch {
+        spec = undefined;
+      }
+    }
+    const site = readAccounts(head, spec, f.passwd, f.group, diagnostics);
+    if (site) inputs.siteAccounts = site;
+    return { inputs, missing, diagnostics };
+  } finally {
+    head?.close();
+    spec?.close();
+  }
+}

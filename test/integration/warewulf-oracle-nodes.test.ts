@@ -1,0 +1,84 @@
+// Real Warewulf 4.6.5 (its own node parser and profile merge, built from the upstream tarball by the oracle in
+// ../shared/oracles/warewulf) reads herd's nodes.conf for every example cluster, and each node's effective overlay lists,
+// address, netmask, MAC, device, image and kernel arguments are what herd's model says: the overlays herd builds are
+// the ones Warewulf would look up for that node.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { compileSpecAt } from '../../src/pipeline.ts';
+import { warewulfOracleDir } from '../fixtures/head-root.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const ORACLE = warewulfOracleDir();
+const BIN = join(process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle', 'bin', 'wworacle');
+const HAVE = ORACLE !== undefined && existsSync(BIN);
+const REQUIRED = process.env.CI_REQUIRE_ORACLE === '1';
+
+const work = mkdtempSync(join(tmpdir(), 'herd-ww-nodes-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface WwNetdev { hwaddr?: string; ipaddr?: string; netmask?: string; gateway?: string; device?: string }
+interface WwNode {
+  'image name'?: string;
+  'system overlay'?: string[];
+  'runtime overlay'?: string[];
+  kernel?: { args?: string[] };
+  'network devices'?: Record<string, WwNetdev>;
+  root?: string;
+  init?: string;
+}
+
+describe.skipIf(!HAVE && !REQUIRED)('Warewulf 4.6.5 merges herd nodes.conf into the nodes herd modelled', () => {
+  it('has the oracle (CI builds it; CI_REQUIRE_ORACLE=1 makes its absence a failure)', () => {
+    expect(HAVE, `Warewulf oracle missing: ${BIN} (run ${ORACLE ?? '../shared/oracles/warewulf'}/build.sh)`).toBe(true);
+  });
+
+  for (const cluster of ['lab', 'condo']) {
+    it(`${cluster}: every node's overlays, address, MAC, device, image and kernel args`, async () => {
+      const r = await compileSpecAt(join(REPO, 'clusters', cluster), REPO, { images: false });
+      expect(r.artifacts, JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error'))).toBeDefined();
+      const etc = join(work, cluster, 'etc', 'warewulf');
+      mkdirSync(etc, { recursive: true });
+      for (const f of ['nodes.conf', 'warewulf.conf']) {
+        const a = r.artifacts!.artifacts.find((x) => x.path === `etc/warewulf/${f}`)!;
+        writeFileSync(join(etc, f), a.bytes!);
+      }
+      const out = execFileSync('bash', [join(ORACLE!, 'run.sh'), 'nodes', '--json', join(etc, 'nodes.conf')], { encoding: 'utf8', maxBuffer: 256 << 20 });
+      const ww = JSON.parse(out) as Record<string, WwNode>;
+      const model = r.model!;
+      expect(Object.keys(ww).sort()).toEqual(model.nodes.map((n) => n.name).sort());
+      for (const n of model.nodes) {
+        const w = ww[n.name]!;
+        const dev = w['network devices']?.default ?? {};
+        expect({
+          image: w['image name'],
+          system: w['system overlay'],
+          runtime: w['runtime overlay'],
+          args: w.kernel?.args,
+          ipaddr: dev.ipaddr,
+          netmask: dev.netmask,
+          hwaddr: dev.hwaddr,
+          device: dev.device,
+          gateway: dev.gateway,
+          root: w.root,
+          init: w.init,
+        }, n.name).toEqual({
+          image: n.image,
+          system: [...n.systemOverlays],
+          runtime: [...n.runtimeOverlays],
+          args: [...model.images[n.image]!.kernel.args],
+          ipaddr: n.address,
+          netmask: n.netmask,
+          hwaddr: n.mac,
+          device: n.device,
+          gateway: n.gateway,
+          root: 'initramfs',
+          init: '/sbin/init',
+        });
+      }
+    }, 120_000);
+  }
+});
