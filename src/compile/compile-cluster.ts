@@ -28,7 +28,7 @@ export function compileConfig(model: ClusterModel, ctx: CompileContext): Artifac
       mode: 0o640,
       group: 'warewulf',
       nodes: all,
-      impact: { class: 'daemon-reload', service: 'warewulfd', reason: 'warewulfd reads nodes.conf only at start or reload; then rebuild the overlays (wwctl overlay build)' },
+      impact: { class: 'daemon-reload', service: 'warewulfd', reason: 'warewulfd reads nodes.conf only at start or reload (herd builds the overlays itself: do not run wwctl overlay build, which would replace them)' },
       description: 'Warewulf node registry',
     }),
     textArtifact({

@@ -104,6 +104,14 @@ export function renderSlurmConf(model: ClusterModel, header: string): string {
     if (i >= 0) global[i] = [global[i]![0], v];
     else rest.push([k, v]);
   }
+  if (s.configless) {
+    // slurmctld serves slurm.conf (and gres.conf) to every slurmd that asks with --conf-server; kept with the site's own
+    // SlurmctldParameters when there are some.
+    const i = global.findIndex(([k]) => k === 'SlurmctldParameters');
+    const j = rest.findIndex(([k]) => k.toLowerCase() === 'slurmctldparameters');
+    if (j >= 0) rest[j] = [rest[j]![0], rest[j]![1].split(',').includes('enable_configless') ? rest[j]![1] : `${rest[j]![1]},enable_configless`];
+    else if (i < 0) global.push(['SlurmctldParameters', 'enable_configless']);
+  }
   const lines = [...global.map(([k, v]) => `${k}=${v}`), ...rest.map(([k, v]) => `${k}=${v}`)];
   lines.push('#', '# Nodes: one line per hardware class, literal NodeAddr in the order the names expand.');
   for (const l of nodeLines(model)) lines.push(l); // one line per hardware group: unbounded, so no push(...spread)

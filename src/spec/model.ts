@@ -166,6 +166,8 @@ export interface PartitionModel {
 
 export interface SlurmModel {
   readonly clusterName: string;
+  /** slurmd fetches its configuration from slurmctld (SlurmctldParameters=enable_configless, slurmd --conf-server). */
+  readonly configless: boolean;
   readonly returnToService: number;
   readonly preemptType: 'preempt/none' | 'preempt/partition_prio';
   readonly preemptMode: string;

@@ -308,6 +308,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
     slurm: {
       clusterName: slurm?.cluster_name ?? spec.name,
       returnToService: slurm?.return_to_service ?? 2,
+      configless: slurm?.configless ?? false,
       preemptType: preemptMode === 'OFF' ? 'preempt/none' : 'preempt/partition_prio',
       preemptMode,
       partitions,

@@ -186,6 +186,7 @@ export const clusterSchema = z.strictObject({
     .strictObject({
       cluster_name: z.string().optional(),
       return_to_service: z.number().int().min(0).max(2).optional(),
+      configless: z.boolean().optional().describe("Slurm's configless mode: slurmd fetches slurm.conf from slurmctld (--conf-server), so a Slurm change needs no overlay refresh on the nodes. Default false: the nodes get slurm.conf in their runtime overlay."),
       preempt_mode: z.enum(['OFF', 'CANCEL', 'REQUEUE', 'SUSPEND,GANG']).optional().describe('Global PreemptMode for the condo model; default REQUEUE when priority tiers differ.'),
       partitions: z.record(z.string(), partitionSchema),
       extra: extras.optional(),

@@ -70,6 +70,7 @@ export const EARLY_BOOT_PATTERNS: readonly { re: RegExp; what: string }[] = [
   { re: /^etc\/udev\/rules\.d\//, what: 'a udev rule' },
   { re: /^etc\/hostname(\.ww)?$/, what: '/etc/hostname' },
   { re: /^etc\/munge\/munge\.key$/, what: 'the munge key munged reads as it starts' },
+  { re: /^etc\/(sysconfig|default)\/[^/]+$/, what: 'an environment file a service reads as it starts' },
   { re: /^etc\/ssh\/ssh_host_[^/]*_key$/, what: 'an SSH host key sshd reads as it starts' },
 ];
 

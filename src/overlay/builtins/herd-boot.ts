@@ -4,6 +4,8 @@ import { directory, file, header } from './entries.ts';
 
 export const TMPFILES_PATH = 'etc/tmpfiles.d/herd.conf';
 export const SLURMD_DROPIN = 'etc/systemd/system/slurmd.service.d/10-herd-network-online.conf';
+export const SLURMD_SYSCONFIG = 'etc/sysconfig/slurmd';
+export const SLURMD_DEFAULT = 'etc/default/slurmd';
 export const REMOTE_FS_DROPIN = 'etc/systemd/system/remote-fs-pre.target.d/10-herd-network-online.conf';
 
 /**
@@ -48,6 +50,12 @@ export function herdBoot(input: BuiltinInput): BuiltinResult {
     files.push(directory('etc/munge', 0o700, munge), file('etc/munge/munge.key', input.head.mungeKey ?? new Uint8Array(0), 0o400, munge, 'secret'));
   }
   if (rules.length > 0) files.push(file(TMPFILES_PATH, h + rules.join('\n') + '\n'));
+  if (slurmNode && model.slurm.configless) {
+    // Configless Slurm: slurmd asks slurmctld for its configuration. Both slurmd units read SLURMD_OPTIONS from an
+    // environment file, EL's /etc/sysconfig/slurmd and Debian's /etc/default/slurmd. It must be there before slurmd starts.
+    const env = `${h}SLURMD_OPTIONS="--conf-server ${model.head.address}:6817"\n`;
+    files.push(file(SLURMD_SYSCONFIG, env), file(SLURMD_DEFAULT, env));
+  }
   if (slurmNode) {
     files.push(file(SLURMD_DROPIN, `${h}[Unit]\nWants=network-online.target\nAfter=network-online.target remote-fs.target munge.service\n`));
   }

@@ -6,7 +6,8 @@ const SLURM_CONF = 'etc/slurm/slurm.conf';
 const GRES_CONF = 'etc/slurm/gres.conf';
 
 export function herdSlurm(input: BuiltinInput): BuiltinResult {
-  if (input.node.partitions.length === 0) return { files: [] };
+  // Configless: slurmd fetches slurm.conf and gres.conf from slurmctld (herd-boot points it there); nothing to ship.
+  if (input.node.partitions.length === 0 || input.model.slurm.configless) return { files: [] };
   const conf = input.config.get(SLURM_CONF);
   // herd compiles slurm.conf for every cluster: a caller that did not pass it is a bug in herd, not in the spec.
   if (conf === undefined) throw new Error(`internal: herd-slurm was given no compiled ${SLURM_CONF} for node ${input.node.name}`);
