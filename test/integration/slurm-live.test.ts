@@ -1,4 +1,7 @@
 // Integration: the slurm.conf herd generates for clusters/lab drives a live Slurm 22.05 cluster (controller + 2 slurmd in namespaces): idle nodes, srun, condo preemption.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pollUntil, withLabCluster, type ClusterContext } from './slurm/harness.ts';
 import { compileSpecAt } from '../../src/pipeline.ts';
@@ -41,6 +44,28 @@ async function sbatch(ctx: ClusterContext, args: string[]): Promise<string> {
   expect(id).toMatch(/^\d+$/);
   return id;
 }
+
+describe('configless: slurmd with no slurm.conf of its own, pointed at slurmctld as herd-boot does', () => {
+  it('fetches the configuration from slurmctld and runs srun -N2 -l hostname', async () => {
+    const spec = readFileSync(new URL('../../clusters/lab/cluster.yaml', import.meta.url), 'utf8').replace(/^slurm:\n/m, 'slurm:\n  configless: true\n');
+    const dir = mkdtempSync(join(tmpdir(), 'herd-configless-'));
+    try {
+      cpSync(new URL('../../clusters/lab', import.meta.url), dir, { recursive: true });
+      writeFileSync(join(dir, 'cluster.yaml'), spec);
+      const c = await compileSpecAt(dir, dir, { images: false });
+      const conf = new TextDecoder().decode(c.artifacts!.artifacts.find((a) => a.path === 'etc/slurm/slurm.conf')!.bytes!);
+      expect(conf).toMatch(/^SlurmctldParameters=enable_configless$/m);
+      await withLabCluster(conf, nodes, head, async (ctx) => {
+        await waitIdle(ctx);
+        const r = await ctx.run(['srun', '-N2', '-l', 'hostname'], { timeoutMs: 30_000 });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['0: c1', '1: c2']);
+      }, { configless: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('live lab cluster from the slurm.conf herd generates for clusters/lab', () => {
   it('shows c1 and c2 idle in partitions normal (default) and owners', async () => {

@@ -190,7 +190,7 @@ export async function withLabCluster(
   nodes: readonly SlurmHost[],
   head: SlurmHost,
   fn: (ctx: ClusterContext) => Promise<void>,
-  opts: ConfFiles & { prefixLen?: number } = {},
+  opts: ConfFiles & { prefixLen?: number; configless?: boolean } = {},
 ): Promise<void> {
   await cleanStaleSandboxes();
   const id = nextSandboxId();
@@ -213,13 +213,13 @@ export async function withLabCluster(
       await ipBatch([`addr add ${n.addr}/${prefix} dev eth0`, 'link set eth0 up'], ns);
     }
     mkdirSync(`${dir}/work`, { mode: 0o755 });
-    const files = (host: string): { hostsFile: string; resolvFile: string; env: Record<string, string>; hostname: string; cwd: string } => ({
-      hostsFile: `${dir}/etc/hosts`, resolvFile: `${dir}/etc/resolv.conf`, env: { SLURM_CONF: conf }, hostname: host, cwd: `${dir}/work`,
+    const files = (host: string, env: Record<string, string> = { SLURM_CONF: conf }): { hostsFile: string; resolvFile: string; env: Record<string, string>; hostname: string; cwd: string } => ({
+      hostsFile: `${dir}/etc/hosts`, resolvFile: `${dir}/etc/resolv.conf`, env, hostname: host, cwd: `${dir}/work`,
     });
     const outFile = (daemon: string): string => `${dir}/log/${daemon}.out`;
-    const start = (daemon: string, cmd: string[], ns: string, host: string, cgroup: boolean): ChildProcess => {
+    const start = (daemon: string, cmd: string[], ns: string, host: string, cgroup: boolean, env?: Record<string, string>): ChildProcess => {
       const fd = openSync(outFile(daemon), 'a');
-      const p = spawnSandboxed(cmd, { ns, cgroup, output: fd, ...files(host) });
+      const p = spawnSandboxed(cmd, { ns, cgroup, output: fd, ...files(host, env) });
       closeSync(fd);
       procs.push(p);
       return p;
@@ -230,7 +230,16 @@ export async function withLabCluster(
     await pollUntil(() => log('slurmctld').includes(RUNNING) || ctld.exitCode !== null, { timeoutMs: 20_000, what: 'slurmctld to start' })
       .catch(() => undefined);
     if (!log('slurmctld').includes(RUNNING)) throw new Error(`slurmctld did not start:\n${log('slurmctld')}`);
-    for (const n of nodes) start(n.name, ['slurmd', '-D', '-N', n.name], nodeNs.get(n.name)!, n.name, true);
+    for (const n of nodes) {
+      // Configless: slurmd has no slurm.conf of its own and fetches it from slurmctld, as herd's overlay tells it to.
+      // Before it has a configuration, slurmd authenticates through munge's default socket: in the node's private mount
+      // namespace, a tmpfs on /run holds /run/munge/munge.socket.2 pointing at the sandbox's munged.
+      if (opts.configless) {
+        const sh = 'mount -t tmpfs herd-run /run && mkdir /run/munge && ln -s "$0" /run/munge/munge.socket.2 && exec "$@"';
+        start(n.name, ['sh', '-c', sh, munge.socket, 'slurmd', '-D', '-N', n.name, '--conf-server', `${head.addr}:6817`], nodeNs.get(n.name)!, n.name, true, {});
+      }
+      else start(n.name, ['slurmd', '-D', '-N', n.name], nodeNs.get(n.name)!, n.name, true);
+    }
 
     const run = async (cmd: readonly string[], o: { ns?: string; timeoutMs?: number } = {}): Promise<RunResult> => {
       const ns = o.ns === undefined ? headNs : nodeNs.get(o.ns);
