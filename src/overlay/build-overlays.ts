@@ -94,11 +94,21 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
   const head = readHeadInputs(model, opts.headRoot, opts.specDir);
   out.diagnostics.push(...head.diagnostics);
   const install = new Map<string, InstallOverlay | { missing: string }>();
+  const installDirs = new Map<string, string>();
   if (used.has('wwinit') || used.has('wwclient')) {
     let root: ConfinedDir | undefined;
     try {
       root = ConfinedDir.open(opts.headRoot, { what: 'head root' });
-      for (const name of ['wwinit', 'wwclient'] as const) if (used.has(name)) install.set(name, readInstallOverlay(root, model.head.files.warewulfOverlays.path, name));
+      for (const name of ['wwinit', 'wwclient'] as const) {
+        if (!used.has(name)) continue;
+        // As Warewulf's overlay lookup does: a site copy (what `wwctl overlay edit` makes) shadows the distribution one.
+        // Its templates must still be the release's own: an edited one is refused by the hash pins, not rendered.
+        const siteDir = `/${model.warewulf.stateDir}/overlays`;
+        const shadowed = root.isDirectory(`${model.warewulf.stateDir}/overlays/${name}`);
+        const dir = shadowed ? siteDir : model.head.files.warewulfOverlays.path;
+        installDirs.set(name, dir);
+        install.set(name, readInstallOverlay(root, dir, name));
+      }
     } catch (e) {
       for (const name of ['wwinit', 'wwclient'] as const) install.set(name, { missing: `the head root ${opts.headRoot} cannot be opened (${(e as Error).message})` });
     } finally {
@@ -194,7 +204,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
           }
           const key = name === 'wwclient' ? 'wwclient' : undefined;
           const render = (): BuiltinResult =>
-            renderInstallOverlay(inst, model.warewulf.version, { imageName: node.image, id: node.name, root: 'initramfs', init: '/sbin/init', warewulfConf }, model.head.files.warewulfOverlays.path);
+            renderInstallOverlay(inst, model.warewulf.version, { imageName: node.image, id: node.name, root: 'initramfs', init: '/sbin/init', warewulfConf }, installDirs.get(name) ?? model.head.files.warewulfOverlays.path);
           r = key ? memo(shared, key, () => freeze(render())) : render();
         } else {
           // herd-boot needs the munge key only where munge runs: Slurm nodes, or an image with a munge user.

@@ -185,6 +185,19 @@ describe('per-node overlays from a real image and head', () => {
     expect(w.message).toContain('system overlays of c[1-2] are pending');
   });
 
+  it('takes wwinit from a site copy that shadows the distribution one, as Warewulf does, and refuses an edited template', async () => {
+    const shadow = makeHeadRoot();
+    heads.push(shadow);
+    mkdirSync(join(shadow, 'var/lib/warewulf/overlays'), { recursive: true });
+    execFileSync('cp', ['-a', join(shadow, 'usr/share/warewulf/overlays/wwinit'), join(shadow, 'var/lib/warewulf/overlays/wwinit')]);
+    appendFileSync(join(shadow, 'var/lib/warewulf/overlays/wwinit/rootfs/warewulf/config.ww'), 'WWEXTRA={{ .Tags.extra }}\n');
+    const r = await compile(shadow);
+    const d = r.diagnostics.filter((x) => x.rule === 'overlay/template-changed');
+    expect(d.length, JSON.stringify(r.diagnostics, null, 2)).toBeGreaterThan(0);
+    expect(d[0]!.message).toContain('/var/lib/warewulf/overlays');
+    expect(r.artifacts).toBeUndefined();
+  });
+
   it('refuses a site user whose name the image has with another ID, naming both entries', async () => {
     const clash = makeHeadRoot({ install: false, sitePasswd: 'munge2:x:1001:1001::/:/bin/sh\nslurm:x:1002:1002::/:/bin/sh\n' });
     heads.push(clash);
