@@ -72,6 +72,11 @@ export interface Artifact {
   readonly overlay?: OverlayInfo;
   /** Short human description, e.g. "Slurm configuration". */
   readonly description?: string;
+  /**
+   * A managed block: the artifact's bytes are only the part of the file after the first line containing `marker`; the lines above it
+   * belong to the site and are kept byte for byte (Warewulf's IncludeBlock). Plan compares and diffs only the block; apply writes live prefix + block.
+   */
+  readonly block?: { readonly marker: string };
 }
 
 /** Artifacts that could not be produced this run (e.g. an image whose source is not cached offline): whatever herd applied before under `prefix` is kept as it is. */
@@ -104,6 +109,7 @@ export interface TextArtifactInput {
   impact: Impact;
   secret?: boolean;
   description?: string;
+  block?: { readonly marker: string };
 }
 
 /** Build a small in-memory artifact from text. */
@@ -125,6 +131,7 @@ export function textArtifact(input: TextArtifactInput): Artifact {
     ...a,
     ...(input.secret ? { secret: true } : {}),
     ...(input.description ? { description: input.description } : {}),
+    ...(input.block ? { block: input.block } : {}),
   };
 }
 

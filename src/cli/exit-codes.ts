@@ -29,4 +29,4 @@ export const EXIT_TABLE_TEXT = `Exit codes (every command):
   4    apply failed before changing anything on the target
   5    apply failed part-way: the files it names were changed (each whole); run herd plan
   70   internal error (a bug in herd: please report it)
-  130  interrupted`;
+  130  interrupted (Ctrl-C or SIGTERM): unfinished temporary files removed, one line says what was kept`;

@@ -1,7 +1,7 @@
 // herd's CLI entry point (I/O shell): main(argv, io) parses flags, runs one command and returns its exit code; nothing calls process.exit.
-import { parseArgs } from 'node:util';
-import type { Command, OptionSpec } from './command.ts';
+import { checkFormat, parseCommandArgs, unknownCommand, type Command, type OptionSpec } from './command.ts';
 import { EXIT, EXIT_TABLE_TEXT } from './exit-codes.ts';
+import { exitOnInterrupt } from './interrupt.ts';
 import type { CliIO, CommandContext, OutputFormat } from './io.ts';
 import { wantsColor } from './io.ts';
 import { isHerdFailure } from '../diagnostics/diagnostic.ts';
@@ -15,6 +15,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   explain: { summary: 'explain a validation rule and the trap behind it', load: async () => (await import('./commands/explain.ts')).command },
   plan: { summary: 'show what apply would change on the target, with diffs, drift and impact', load: async () => (await import('./commands/plan.ts')).command },
   apply: { summary: 'apply the spec (or a saved plan) to the target: atomic, locked, drift-aware', load: async () => (await import('./commands/apply.ts')).command },
+  serve: { summary: 'serve the applied root to booting nodes the way warewulfd does (iPXE, kernel, image, overlays)', load: async () => (await import('./commands/serve.ts')).command },
 };
 
 export function registerCommand(name: string, summary: string, load: () => Promise<Command>): void {
@@ -65,26 +66,26 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    const guess = Object.keys(COMMANDS).find((c) => c.startsWith(name.slice(0, 3)));
-    io.stderr.write(`herd: unknown command "${name}"${guess ? ` (did you mean "${guess}"?)` : ''}\n\n${topHelp()}`);
+    const e = unknownCommand(name, Object.keys(COMMANDS));
+    io.stderr.write(`herd: ${e.message}\n  hint: ${e.hint}\n`);
     return EXIT.couldNotRun;
   }
   const command = await entry.load();
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...rest], options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
-  } catch (e) {
-    io.stderr.write(`herd ${name}: ${(e as Error).message}\n\n${commandHelp(command)}`);
+  const read = parseCommandArgs(command, rest, GLOBAL_OPTIONS);
+  if (!read.ok) {
+    io.stderr.write(`${read.error.message}\n  hint: ${read.error.hint}\n`);
     return EXIT.couldNotRun;
   }
+  const parsed = read.args;
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) {
     io.stdout.write(commandHelp(command));
     return EXIT.ok;
   }
   const format = (values.format as string | undefined) ?? 'text';
-  if (!['text', 'json', 'github', 'markdown'].includes(format)) {
-    io.stderr.write(`herd ${name}: --format must be text, json, github or markdown, not "${format}"\n`);
+  const badFormat = checkFormat(command, format);
+  if (badFormat) {
+    io.stderr.write(`herd ${name}: ${badFormat.message}\n  hint: ${badFormat.hint}\n`);
     return EXIT.couldNotRun;
   }
   const colorOverride = values.color ? true : values['no-color'] ? false : undefined;
@@ -94,6 +95,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     color: format === 'json' ? false : wantsColor(io.stderr, io.env, colorOverride),
     interactive: Boolean((io.stdin as { isTTY?: boolean }).isTTY) && !io.env.CI,
   };
+  const release = command.interrupted === undefined ? () => {} : exitOnInterrupt(name, command.interrupted, io);
   try {
     return await command.run({ positionals: parsed.positionals, values: parsed.values }, ctx);
   } catch (e) {
@@ -108,5 +110,7 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
         (io.env.HERD_DEBUG ? `${err?.stack ?? ''}\n` : ''),
     );
     return EXIT.internal;
+  } finally {
+    release();
   }
 }

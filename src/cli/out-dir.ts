@@ -3,12 +3,13 @@
 // files, devices, symlinks and foreign folders are refused, never replaced. The new tree is built in a sibling temp folder and
 // swapped in by two renames, so a failure at any point leaves DIR as it was.
 import { createHash } from 'node:crypto';
-import { closeSync, fchmodSync, lstatSync, mkdirSync, realpathSync, rmdirSync, statfsSync, statSync, writeSync, type BigIntStats } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fchmodSync, lstatSync, mkdirSync, realpathSync, rmdirSync, statfsSync, statSync, writeSync, type BigIntStats } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
 import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace } from '../fs/confined-dir.ts';
 import { unsafeArtifactPath } from '../state/paths.ts';
+import { trackTemp } from '../fs/temp-registry.ts';
 
 /** The file herd leaves at the top of every tree it builds: its presence is the only permission to replace the folder. */
 export const OUT_MARKER = '.herd-build';
@@ -162,12 +163,14 @@ export function checkOutDir(out: string, ctx: OutDirContext): OutDirCheck {
   for (let i = 0; i < tail.length - 1; i++) missingParents.push(join(prefixReal, ...tail.slice(0, i + 1)));
   if (tail.length > 0) {
     if (!statSync(prefixReal).isDirectory()) throw unsafe(`${shown}: ${existing} is in the way, it is ${fileKind(statSync(prefixReal))}, not a folder`);
+    mustWrite(shown, prefixReal);
     return { out, real, parentReal, name, missingParents, state: { kind: 'absent' } };
   }
   // DIR exists: a symlink is judged as itself (lstat), never by what it points to.
   const own = lstatSync(abs);
   if (own.isSymbolicLink()) throw unsafe(`${shown} is a symlink (to ${real}); herd never replaces a symlink or writes through one`, 'pass the folder itself, if it is empty or one herd built before');
   if (!own.isDirectory()) throw unsafe(`${shown} is ${fileKind(own)}, not a folder; herd never replaces it`);
+  mustWrite(shown, parentReal);
   const parent = ConfinedDir.open(parentReal, { what: 'output folder' });
   try {
     return { out, real, parentReal, name, missingParents, state: classify(parent, name, out) };
@@ -242,6 +245,8 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
   let parent: ConfinedDir | undefined;
   let tmp: string | undefined;
   let trash: string | undefined;
+  // Files are written with awaits in between, so a Ctrl-C can land mid-write: the half-written folder is then removed (interrupt.ts).
+  let forgetTmp = (): void => {};
   try {
     for (const p of check.missingParents) {
       try {
@@ -256,6 +261,7 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
     parent = ConfinedDir.open(check.parentReal, { what: 'output folder' });
     if (parent.real !== check.parentReal) throw unsafe(`${shown}: ${check.parentReal} changed while herd ran (it now leads to ${parent.real})`);
     tmp = siblingTemp(parent, check.name, 'tmp');
+    forgetTmp = trackTemp(parent.hostPath(tmp));
     for (const f of files) await writeFileIn(parent, `${tmp}/${f.path}`, f);
     await writeFileIn(parent, `${tmp}/${OUT_MARKER}`, { path: OUT_MARKER, mode: 0o644, bytes: new TextEncoder().encode(OUT_MARKER_TEXT) });
     // mkdtemp made it 0700 (private while half-written); publish it as an ordinary folder.
@@ -308,7 +314,18 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
     if (errno(e) !== undefined || isPathBlocked(e)) throw herdFailure('build/write-failed', `could not write the build for ${shown}: ${(e as Error).message}; the folder was left as it was`, 'fix the cause above and run herd build again');
     throw e;
   } finally {
+    forgetTmp();
     parent?.close();
+  }
+}
+
+/** Refuse now, before compiling, a folder herd could not create its sibling temp folder in: read-only, or not the user's to write. */
+function mustWrite(shown: string, dir: string): void {
+  try {
+    accessSync(dir, fsConstants.W_OK);
+  } catch (e) {
+    const why = errno(e) === 'EROFS' ? 'is on a read-only filesystem' : errno(e) === 'EACCES' || errno(e) === 'EPERM' ? 'is not writable by you' : `cannot be written (${(e as Error).message})`;
+    throw unsafe(`${shown}: ${dir} ${why}; herd writes the new tree beside the output folder`, 'choose a place you can write to (e.g. --out build/lab in your project)');
   }
 }
 

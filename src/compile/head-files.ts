@@ -1,6 +1,9 @@
-// Head-node system files from the resolved model (pure): /etc/hosts, /etc/exports and the firewalld trusted zone.
+// Head-node system files from the resolved model (pure): the /etc/hosts block, /etc/exports and the firewalld trusted zone.
+import { compareHostnames } from '../spec/hostlist.ts';
 import type { ClusterModel } from '../spec/model.ts';
+import { NETNAME } from './nodes-conf.ts';
 
+/** The nodes' /etc/hosts (the `hosts` overlay): localhost, the head and every node, with FQDNs when the network has a domain. */
 export function renderHosts(model: ClusterModel, header: string): string {
   const d = model.network.domain;
   const entry = (addr: string, name: string): string => (d ? `${addr.padEnd(15)} ${name}.${d} ${name}` : `${addr.padEnd(15)} ${name}`);
@@ -9,12 +12,36 @@ export function renderHosts(model: ClusterModel, header: string): string {
   return header + lines.join('\n') + '\n';
 }
 
-/** NFS exports, restricted to the provisioning network. */
+/** Warewulf's host overlay (`etc/hosts.ww`) keeps every /etc/hosts line above the first line containing this and rewrites the rest. */
+export const HOSTS_MARKER = '# Do not edit after this line';
+
+/**
+ * The block of /etc/hosts below HOSTS_MARKER, with the names Warewulf 4.6's host overlay gives (`wwctl configure hostfile`):
+ * the head as `<address> <head> warewulf`, each node as `<address> <node> <node>-<netdev> [<node>-<device>]`.
+ * Same names, so `wwctl configure` after herd apply changes nothing of meaning (the oracle test compares them); no FQDNs, which Warewulf would drop.
+ */
+export function renderHostsBlock(model: ClusterModel, header: string): string {
+  const lines = [header.trimEnd(), '', '# Warewulf Server', `${model.head.address} ${model.head.name} warewulf`, ''];
+  for (const n of [...model.nodes].sort((a, b) => compareHostnames(a.name, b.name))) {
+    lines.push(`# Entry for ${n.name}`, [n.address, n.name, `${n.name}-${NETNAME}`, ...(n.device ? [`${n.name}-${n.device}`] : [])].join(' '));
+  }
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * NFS exports, restricted to the provisioning network. Warewulf 4.6.5's host overlay owns /etc/exports whole (`etc/exports.ww` has no
+ * marker: `wwctl configure nfs` rewrites it from warewulf.conf's `nfs: export paths`), so herd owns it whole too, with the same exports.
+ */
 export function renderExports(model: ClusterModel, header: string): string | undefined {
-  const mine = model.nfs.filter((m) => m.server === model.head.address || m.server === model.head.name);
+  const mine = headExports(model);
   if (mine.length === 0) return undefined;
-  const lines = mine.map((m) => `${m.export} ${model.network.cidr}(${m.exportOptions})`).sort();
+  const lines = mine.map((m) => `${m.export} ${model.network.cidr}(${m.exportOptions})`);
   return header + lines.join('\n') + '\n';
+}
+
+/** The NFS mounts the head serves, in spec order (warewulf.conf's `export paths` lists the same, so both tools write one export list). */
+export function headExports(model: ClusterModel): ClusterModel['nfs'] {
+  return model.nfs.filter((m) => m.server === model.head.address || m.server === model.head.name);
 }
 
 /** The cluster NIC in firewalld's trusted zone: otherwise Slurm's ports are silently dropped ("malformed RPC" in the seed lab). */

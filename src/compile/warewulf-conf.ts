@@ -2,6 +2,7 @@
 import { stringify } from 'yaml';
 import type { ClusterModel } from '../spec/model.ts';
 import { atLeast } from '../spec/warewulf-facts.ts';
+import { headExports } from './head-files.ts';
 
 export function renderWarewulfConf(model: ClusterModel, header: string): string {
   const net = model.network;
@@ -22,15 +23,16 @@ export function renderWarewulfConf(model: ClusterModel, header: string): string 
     },
     dhcp: {
       enabled: true,
-      template: 'default',
+      // static: one DHCP entry per node (MAC → address), which herd writes itself (dhcp-files.ts), so a MAC or address change is planned.
+      template: 'static',
       'range start': net.dhcpRange.start,
       'range end': net.dhcpRange.end,
       'systemd name': dnsmasq ? 'dnsmasq' : 'dhcpd',
     },
     tftp: { enabled: true, tftproot: `/${model.warewulf.tftpDir}`, 'systemd name': dnsmasq ? 'dnsmasq' : 'tftp' },
     nfs: {
-      enabled: model.nfs.some((m) => m.server === model.head.address),
-      'export paths': model.nfs.filter((m) => m.server === model.head.address).map((m) => ({ path: m.export, 'export options': m.exportOptions })),
+      enabled: headExports(model).length > 0,
+      'export paths': headExports(model).map((m) => ({ path: m.export, 'export options': m.exportOptions })),
       'systemd name': 'nfs-server',
     },
     ssh: { 'key types': ['ed25519', 'ecdsa', 'rsa'] },

@@ -44,6 +44,28 @@ const fdPath = (fd: number, name?: string): string => (name === undefined ? `/pr
 const SPECIAL_FS = new Set([0x9fa0, 0x62656572, 0x1cd1, 0x63677270, 0x27e0eb, 0x64626720, 0x73636673, 0x74726163, 0xcafe4a11, 0x6e736673, 0xf97cff8c, 0x67596969]);
 const SPECIAL_TREES = ['/proc', '/sys', '/dev'];
 
+/** For a missing absolute path, the real path of its deepest existing ancestor; undefined when `abs` exists (or cannot be judged). */
+function existingAncestor(abs: string): string | undefined {
+  let at = abs;
+  for (;;) {
+    try {
+      lstatSync(at);
+      break;
+    } catch (e) {
+      if (errno(e) !== 'ENOENT' && errno(e) !== 'ENOTDIR') return undefined;
+      const up = posix.dirname(at);
+      if (up === at) return undefined;
+      at = up;
+    }
+  }
+  if (at === abs) return undefined;
+  try {
+    return realpathSync(at);
+  } catch {
+    return undefined;
+  }
+}
+
 /** True when `real` (a real path) is on a kernel pseudo filesystem: /proc, /sys, /dev and their kin. */
 export function isSpecialPlace(real: string, statfsType?: number): boolean {
   if (SPECIAL_TREES.some((t) => real === t || real.startsWith(t + '/'))) return true;
@@ -137,6 +159,18 @@ export class ConfinedDir {
   static open(path: string, options: ConfinedOpenOptions): ConfinedDir {
     needProc();
     const abs = resolve(path);
+    // Judge a missing path by its deepest existing part, before creating anything: Node's recursive mkdir below /proc retries
+    // ENOENT forever (herd spun at 100% CPU on --root /proc/x), and a kernel filesystem is refused whether or not the path exists.
+    const existing = existingAncestor(abs);
+    if (existing !== undefined) {
+      let type: number | undefined;
+      try {
+        type = Number(statfsSync(existing).type);
+      } catch {
+        type = undefined;
+      }
+      if (isSpecialPlace(existing, type)) throw new PathBlocked('special', '', '', `${options.what} ${path} is on a kernel filesystem (${existing}); herd never reads or writes there`);
+    }
     if (options.create) {
       try {
         mkdirSync(abs, { recursive: true, mode: 0o755 });

@@ -21,7 +21,7 @@ import { cpioChunks, gzipReusing, measureStage, stageContents, type PackedStage 
 import { overlayArtifacts, overlayPaths } from '../compile/overlay-artifacts.ts';
 import { accountLabels, accountLookup, builtinOverlay, BUILTIN_HEAD_NEEDS, mergeAccounts } from './builtins/index.ts';
 import { readInstallOverlay, renderInstallOverlay, type InstallOverlay } from './warewulf-install.ts';
-import { compileSiteOverlay, renderSiteOverlay, type CompiledSiteOverlay } from './site-overlay.ts';
+import { compileSiteOverlay, loadTemplateEngine, renderSiteOverlay, type CompiledSiteOverlay } from './site-overlay.ts';
 import { nodeRecord } from './node-record.ts';
 
 /** Bump when the archive bytes herd makes for the same entries change, so cached hashes are not reused across it. */
@@ -118,6 +118,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
 
   // Site overlays: compiled once (a template error is reported once, not per node).
   const sites = new Map<string, CompiledSiteOverlay | undefined>();
+  if (Object.values(model.overlays).some((o) => !o.builtin && used.has(o.name) && o.files.some((f) => f.endsWith('.hbs')))) await loadTemplateEngine();
   for (const o of Object.values(model.overlays)) {
     if (o.builtin || !used.has(o.name) || o.source === undefined) continue;
     const files = new Map<string, { bytes: Uint8Array; mode: number }>();

@@ -4,7 +4,7 @@
 // once, not once per node; they render in strict mode, so a variable the record lacks is an error naming the template
 // line and the node instead of an empty string on 10,000 nodes.
 import { posix } from 'node:path';
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
 import type { SourceRef } from '../diagnostics/diagnostic.ts';
 import type { OverlayModel } from '../spec/model.ts';
 import { didYouMean } from '../spec/did-you-mean.ts';
@@ -58,14 +58,30 @@ export interface CompiledSiteOverlay {
 }
 
 /** The template language: Handlebars' block helpers plus `join`; no partials, no `log`, no helper the spec defines. */
-const engine = Handlebars.create();
-engine.unregisterHelper('log');
-engine.registerHelper('join', function join(this: unknown, ...args: unknown[]) {
-  const options = args.pop() as { loc?: hbs.AST.SourceLocation };
-  const [list, sep] = args;
-  if (!Array.isArray(list)) throw new engine.Exception('join needs a list as its first argument, e.g. {{join dns " "}}', { loc: options.loc } as hbs.AST.Node);
-  return list.join(typeof sep === 'string' ? sep : ',');
-});
+let engine: typeof Handlebars | undefined;
+
+/**
+ * Load the template engine (once). Handlebars is loaded only when a spec has a template: a plan of a cluster without
+ * `.hbs` files does not pay for compiling it at start-up (issue 17's start-up budget).
+ */
+export async function loadTemplateEngine(): Promise<void> {
+  if (engine) return;
+  const H = (await import('handlebars')).default;
+  const e = H.create();
+  e.unregisterHelper('log');
+  e.registerHelper('join', function join(this: unknown, ...args: unknown[]) {
+    const options = args.pop() as { loc?: hbs.AST.SourceLocation };
+    const [list, sep] = args;
+    if (!Array.isArray(list)) throw new e.Exception('join needs a list as its first argument, e.g. {{join dns " "}}', { loc: options.loc } as hbs.AST.Node);
+    return list.join(typeof sep === 'string' ? sep : ',');
+  });
+  engine = e;
+}
+
+function hb(): typeof Handlebars {
+  if (!engine) throw new Error('internal: loadTemplateEngine() was not awaited before compiling a site template');
+  return engine;
+}
 const COMPILE_OPTIONS = { strict: true, noEscape: true, knownHelpers: { join: true, log: false }, knownHelpersOnly: true } as const;
 const HELPERS = 'if, unless, each, with, lookup, join';
 
@@ -211,16 +227,16 @@ function compileTemplate(bytes: Uint8Array, shown: string, file: string): Compil
   }
   let ast: hbs.AST.Program;
   try {
-    ast = engine.parse(text);
+    ast = hb().parse(text);
     const banned = findNode(ast, (n) => /^(Partial|PartialBlock|Decorator|DecoratorBlock)/.test(n.type));
     if (banned) return fail(`template ${shown}:${banned.loc.start.line} uses a ${banned.type.startsWith('Partial') ? 'partial ({{> name}})' : 'decorator ({{* name}})'}, which site templates cannot`, banned.loc.start.line, banned.loc.start.column + 1, 'each template is one self-contained file; repeat the text, or loop with {{#each}}');
     // compile is lazy; precompile runs the whole compiler now, so its errors (an unknown helper) come once, here.
-    engine.precompile(ast, COMPILE_OPTIONS);
+    hb().precompile(ast, COMPILE_OPTIONS);
   } catch (e) {
     const { line, column, detail } = hbsError(e);
     return fail(`template ${shown}${line !== undefined ? `:${line}` : ''} does not compile: ${detail}`, line, column, /unknown helper/.test(detail) ? `site templates have the helpers ${HELPERS}` : 'see docs/overlay-templates.md for the template language');
   }
-  return { ast, render: engine.compile<NodeRecord>(ast, COMPILE_OPTIONS) };
+  return { ast, render: hb().compile<NodeRecord>(ast, COMPILE_OPTIONS) };
 }
 
 /** A Handlebars error's 1-based line and column and its message without the position suffix or the parser's code frame. */

@@ -1,4 +1,4 @@
-// Impact summary and next steps (pure): what a plan's changes mean for the running cluster, and what the operator runs after apply.
+// Impact summary (pure): what a plan's changes mean for the running cluster, grouped by class and service (the runbook is plan/runbook.ts).
 import { IMPACT_ORDER, type ImpactClass } from '../artifacts/artifact.ts';
 import { compareHostnames, compressHostlist } from '../spec/hostlist.ts';
 import { isChange, type Plan } from './plan-types.ts';
@@ -37,58 +37,4 @@ export function impactGroups(plan: Plan): ImpactGroup[] {
       const nodes = [...g.nodes].sort(compareHostnames);
       return { class: g.class, service: g.service, nodes, hostlist: compressHostlist(nodes), paths: g.paths, reasons: [...g.reasons].sort() };
     });
-}
-
-export interface NextStep {
-  readonly class: ImpactClass;
-  readonly service: string | null;
-  /** Hostlist of the nodes concerned ('' when none). */
-  readonly nodes: string;
-  /** The command to run, or null when nothing needs running (runtime overlays refresh by themselves). */
-  readonly command: string | null;
-  readonly description: string;
-}
-
-/** Daemons first (a rebooting node needs warewulfd to know it), then Slurm, then reboots; runtime refreshes are informational. */
-const STEP_ORDER: readonly ImpactClass[] = ['daemon-restart', 'daemon-reload', 'slurm-reconfigure', 'reboot', 'runtime-refresh'];
-
-/** What the operator must do after applying the plan, in the order to do it. */
-export function nextSteps(groups: readonly ImpactGroup[]): NextStep[] {
-  const steps: NextStep[] = [];
-  const sorted = [...groups].sort((a, b) => STEP_ORDER.indexOf(a.class) - STEP_ORDER.indexOf(b.class) || (a.service ?? '').localeCompare(b.service ?? ''));
-  for (const g of sorted) {
-    const why = g.reasons.join('; ');
-    const service = g.service ?? '<service>';
-    switch (g.class) {
-      case 'daemon-restart':
-        // Warewulf trap: warewulf.conf changes need `wwctl configure --all` to regenerate dhcp/tftp/nfs config before warewulfd restarts.
-        if (g.service === 'warewulfd') {
-          steps.push({ class: g.class, service: g.service, nodes: '', command: 'wwctl configure --all', description: 'regenerate the dhcp, tftp, nfs and ssh configuration Warewulf manages' });
-        }
-        steps.push({ class: g.class, service: g.service, nodes: '', command: `systemctl restart ${service}`, description: why || `restart ${service}` });
-        break;
-      case 'daemon-reload':
-        steps.push({ class: g.class, service: g.service, nodes: '', command: `systemctl reload ${service}`, description: why || `reload ${service}` });
-        break;
-      case 'slurm-reconfigure':
-        steps.push({ class: g.class, service: null, nodes: g.hostlist, command: 'scontrol reconfigure', description: why || 'slurmctld and the slurmds re-read the Slurm configuration' });
-        break;
-      case 'reboot':
-        steps.push({
-          class: g.class,
-          service: null,
-          nodes: g.hostlist,
-          // ASAP drains the nodes first, so running jobs finish before the reboot.
-          command: g.hostlist ? `scontrol reboot ASAP nextstate=resume ${g.hostlist}` : null,
-          description: `${g.hostlist ? `reboot ${g.hostlist}` : 'reboot the affected nodes'}: nodes load a new image or system overlay only at boot${why ? ` (${why})` : ''}`,
-        });
-        break;
-      case 'runtime-refresh':
-        steps.push({ class: g.class, service: null, nodes: g.hostlist, command: null, description: `${g.hostlist || 'nodes'} pick up the runtime overlay within a minute (wwclient); nothing to run` });
-        break;
-      case 'none':
-        break;
-    }
-  }
-  return steps;
 }

@@ -64,6 +64,12 @@ function planDesired(d: Artifact, m: ManifestEntry | undefined, l: LiveFile, her
     return { ...base, action: 'update', reasons: ['content'], before: null, drift: { kind: 'not-a-file', blocking: true, recordedSha256: m?.sha256 ?? null, liveSha256: null, ...(l.blocked ? { detail: l.blocked } : {}) } };
   }
   const liveSha = l.sha256!;
+  if (d.block && l.block === 'none') {
+    // A file without the marker line has no block yet: herd appends marker and block below every line already there, so nothing is overwritten.
+    const diff = diffable ? unifiedDiff(d.path, undefined, d.bytes, ['live, no block', 'planned block']) : undefined;
+    const reasons: ChangeReason[] = l.mode !== d.mode ? ['content', 'mode'] : ['content'];
+    return { ...base, action: 'update', reasons, before: liveFileState(l), drift: null, ...(diff ? { diff } : {}) };
+  }
   const contentSame = liveSha === d.sha256;
   const reasons: ChangeReason[] = [];
   if (!contentSame) reasons.push('content');

@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { IMPACT_ORDER, type ContentEntry, type ImpactClass } from '../artifacts/artifact.ts';
 import { compressHostlist } from '../spec/hostlist.ts';
 import type { Diagnostic, HerdFailure } from '../diagnostics/diagnostic.ts';
-import { impactGroups, nextSteps } from './impact.ts';
+import { impactGroups } from './impact.ts';
+import { nextSteps } from './runbook.ts';
 import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
 import { pendingGroups } from './pending-groups.ts';
 import { isChange, summarizePlan, type ArchiveFileChange, type ContentDiff, type Drift, type FileState, type Plan, type PlanAction } from './plan-types.ts';
@@ -318,7 +319,7 @@ export function toPlanDocument(plan: Plan, meta: PlanMeta): PlanDocument {
     pendingGroups: pendingGroups(plan.pending ?? []).map((g) => ({ ...g, paths: [...g.paths] })),
     overlayGroups: overlays.map(overlayGroupJsonOf),
     impact: groups.map((g) => ({ class: g.class, service: g.service, nodes: g.hostlist, nodeCount: g.nodes.length, paths: [...g.paths] })),
-    nextSteps: nextSteps(groups).map((s) => ({ ...s })),
+    nextSteps: nextSteps(plan).map((s) => ({ ...s })),
     interrupted: plan.interrupted ? { ...plan.interrupted, leftoverTempFiles: [...plan.interrupted.leftoverTempFiles] } : null,
   };
 }

@@ -139,6 +139,11 @@ export interface LiveFile {
   readonly hashed?: boolean;
   /** Kept only when a text diff will be shown (non-secret text configs that differ). */
   readonly bytes?: Uint8Array;
+  /**
+   * For a managed-block artifact: 'found' when the file has the marker line (then sha256 and bytes are the block's only),
+   * 'none' when it has none (sha256 is the whole file's; herd appends its block and keeps every line).
+   */
+  readonly block?: 'found' | 'none';
 }
 
 export interface LiveState {

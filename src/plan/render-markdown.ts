@@ -1,5 +1,6 @@
 // The plan as a pull-request comment (pure): summary and impact tables, drift, and collapsible per-file diffs, from a Plan value only.
-import { impactGroups, nextSteps } from './impact.ts';
+import { impactGroups } from './impact.ts';
+import { nextSteps } from './runbook.ts';
 import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
 import { pendingGroups } from './pending-groups.ts';
 import type { PlanMeta } from './plan-json.ts';
@@ -84,12 +85,14 @@ export function renderPlanMarkdown(plan: Plan, meta: PlanMeta): string {
 
   const groups = impactGroups(plan);
   if (groups.length > 0) {
-    const steps = nextSteps(groups);
-    out.push('| Impact | Nodes | Files | After apply |', '|---|---|---|---|');
-    for (const g of groups) {
-      const cmds = steps.filter((st) => st.class === g.class && st.service === g.service).map((st) => (st.command ? code(st.command) : escapeHtml(st.description)));
-      out.push(`| ${g.service ? `${g.class} ${code(g.service)}` : g.class} | ${g.hostlist ? code(g.hostlist) : '—'} | ${g.paths.length} | ${cmds.join('<br>')} |`);
-    }
+    out.push('| Impact | Nodes | Files |', '|---|---|---|');
+    for (const g of groups) out.push(`| ${g.service ? `${g.class} ${code(g.service)}` : g.class} | ${g.hostlist ? code(g.hostlist) : '—'} | ${g.paths.length} |`);
+    out.push('');
+  }
+  const steps = nextSteps(plan);
+  if (steps.length > 0) {
+    out.push('**After apply**, in this order:', '');
+    steps.forEach((st, i) => out.push(`${i + 1}. ${st.command ? `${code(st.command)}: ` : ''}${escapeHtml(st.description)}`));
     out.push('');
   }
 

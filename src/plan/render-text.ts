@@ -1,5 +1,6 @@
 // The human plan (pure): drift, changes grouped by node with diffs, impact and next steps, rendered from a Plan value only.
-import { impactGroups, nextSteps, type NextStep } from './impact.ts';
+import { impactGroups } from './impact.ts';
+import { nextSteps, type NextStep } from './runbook.ts';
 import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
 import { listShort, pendingGroups } from './pending-groups.ts';
 import type { PlanMeta } from './plan-json.ts';
@@ -161,8 +162,10 @@ export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOp
       const label = (g.service ? `${g.class} ${g.service}` : g.class).padEnd(width);
       out.push(`  ${label}  ${g.hostlist || '-'}  (${g.paths.length} file${g.paths.length === 1 ? '' : 's'})`);
     }
-    out.push('', paint('1', 'After apply:'), ...stepLines(nextSteps(groups)), '');
+    out.push('');
   }
+  const steps = nextSteps(plan);
+  if (steps.length > 0) out.push(paint('1', 'After apply:'), ...stepLines(steps), '');
 
   const secretCount = changes.filter((a) => a.secret).length;
   if (secretCount > 0) out.push(`${secretCount} secret file(s) shown by hash only.`);
@@ -177,7 +180,7 @@ export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOp
 
 /** Render what to do after an apply (the next steps only), for `herd apply`'s closing message. */
 export function renderNextStepsText(plan: Plan): string {
-  const steps = nextSteps(impactGroups(plan));
+  const steps = nextSteps(plan);
   if (steps.length === 0) return 'Nothing to restart or reboot.\n';
   return ['Next steps:', ...stepLines(steps), ''].join('\n');
 }

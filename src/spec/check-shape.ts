@@ -4,6 +4,9 @@ import { diagnosticAt, type Diagnostic, type SpecPath } from '../diagnostics/dia
 import type { PositionIndex } from './positions.ts';
 import { clusterSchema, API_VERSION, type ClusterSpec } from './schema.ts';
 import { didYouMean } from './did-you-mean.ts';
+import { conformsTo } from './json-schema-check.ts';
+import publishedSchema from '../../schema/cluster.schema.json' with { type: 'json' };
+import { renamedIndex, salvageShape, type Salvage } from './salvage-shape.ts';
 
 type AnySchema = z.ZodType;
 interface Def {
@@ -123,31 +126,22 @@ export interface ShapeResult {
   readonly diagnostics: Diagnostic[];
   /** Entries dropped because their own shape was wrong; rules must not report references to them as unknown. */
   readonly dropped: ReadonlySet<string>;
+  /** What salvage did to read the rest of the spec (values removed, misspelt keys read as meant); absent when the shape was right. */
+  readonly salvage?: Salvage;
 }
 
-/** Named collections whose entries can be dropped individually so the rest of the spec is still checked. */
-const COLLECTIONS: readonly SpecPath[] = [['nodes'], ['images'], ['profiles'], ['overlays'], ['nfs'], ['slurm', 'partitions']];
-
-/** Validate the shape. When only some collection entries are malformed, drop them and check the rest. */
+/** Validate the shape. When parts are malformed, neutralise them (salvage-shape.ts) so the rest is still checked. */
 export function checkShape(value: unknown, index: PositionIndex): ShapeResult {
+  // The published JSON Schema accepts exactly what zod accepts (schema.test.ts), and zod parses these schemas (no transforms, no defaults) to an equal value:
+  // a valid spec, the common case, never touches zod, and in the CLI bundle zod is then not even loaded (scripts/bundle.mjs).
+  if (conformsTo(publishedSchema, value)) return { spec: value as ClusterSpec, diagnostics: [], dropped: new Set() };
   const first = clusterSchema.safeParse(value);
   if (first.success) return { spec: first.data, diagnostics: [], dropped: new Set() };
-  const diagnostics = first.error.issues.flatMap((i) => issueToDiagnostics(i, value, index));
-  // Prune malformed entries of named collections and retry, so semantic rules still run on the healthy part.
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { diagnostics, dropped: new Set() };
-  const pruned = structuredClone(value) as Record<string, unknown>;
-  const dropped = new Set<string>();
-  for (const issue of first.error.issues) {
-    const p = issue.path as (string | number)[];
-    const coll = COLLECTIONS.find((c) => c.length < p.length && c.every((seg, i) => p[i] === seg));
-    if (!coll) return { diagnostics, dropped };
-    const container = valueAt(pruned, coll) as Record<string, unknown> | undefined;
-    const key = String(p[coll.length]);
-    if (container && typeof container === 'object') {
-      delete container[key];
-      dropped.add(`${coll.join('.')}:${key}`);
-    }
+  const salvage = salvageShape(value, first.error.issues, (path) => objectsAt(clusterSchema, path).flatMap((d) => Object.keys(d.shape ?? {})));
+  const diagnostics = first.error.issues.filter((i) => !salvage.explained.has(i)).flatMap((i) => issueToDiagnostics(i, value, index));
+  if (salvage.behindRenames.length > 0) {
+    const asMeant = renamedIndex(index, salvage.renamed);
+    for (const i of salvage.behindRenames) diagnostics.push(...issueToDiagnostics(i, salvage.readAs, asMeant));
   }
-  const second = clusterSchema.safeParse(pruned);
-  return second.success ? { spec: second.data, diagnostics, dropped } : { diagnostics, dropped };
+  return { ...(salvage.spec ? { spec: salvage.spec } : {}), diagnostics, dropped: salvage.dropped, salvage };
 }

@@ -5,6 +5,7 @@ import { checkShape } from './check-shape.ts';
 import { auxiliaryPaths, resolveSpec, type AuxInputs } from './resolve.ts';
 import { checkRules } from './rules/index.ts';
 import { applySuppressions } from './suppress.ts';
+import { followOnTest, renamedIndex } from './salvage-shape.ts';
 import type { ClusterModel } from './model.ts';
 import type { ClusterSpec } from './schema.ts';
 
@@ -88,10 +89,16 @@ export function checkSpec(file: string, bytes: Uint8Array | string, readAux: Aux
   const shape = checkShape(loaded.value, loaded.index);
   const diagnostics = [...loaded.diagnostics, ...shape.diagnostics];
   if (!shape.spec) return finish(diagnostics);
+  // After salvage, the semantic stages see the spec as it was meant (misspelt keys read as meant, bad values removed); their findings about a removed value are follow-ons of its shape error, not news.
+  const isFollowOn = followOnTest(shape.salvage?.neutralised ?? []);
+  const index = shape.salvage ? renamedIndex(loaded.index, shape.salvage.renamed) : loaded.index;
+  const semantic = (d: Diagnostic): void => {
+    if (!isFollowOn(d.specPath, d.rule)) diagnostics.push(d);
+  };
   const aux = readAux(auxiliaryPaths(shape.spec));
-  const resolution = resolveSpec(file, shape.spec, loaded.index, aux, shape.dropped);
-  for (const d of resolution.diagnostics) diagnostics.push(d);
+  const resolution = resolveSpec(file, shape.spec, index, aux, shape.dropped);
+  resolution.diagnostics.forEach(semantic);
   if (!resolution.model) return finish(diagnostics, shape.spec);
-  for (const d of checkRules({ spec: shape.spec, model: resolution.model, index: loaded.index })) diagnostics.push(d);
+  checkRules({ spec: shape.spec, model: resolution.model, index }).forEach(semantic);
   return finish(diagnostics, shape.spec, shape.diagnostics.length === 0 ? resolution.model : undefined);
 }

@@ -206,6 +206,8 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   // Slurm partitions.
   const partitions: PartitionModel[] = [];
   const nodeNames = new Set(nodes.map((n) => n.name));
+  // Nodes whose entry was dropped for a shape error are defined, just unreadable: naming them is no second error.
+  const droppedNodes = new Set([...dropped].filter((k) => k.startsWith('nodes:')).flatMap((k) => { const ex = expandHostlist(k.slice('nodes:'.length)); return ex.ok ? ex.names : []; }));
   const byProfile = new Map<string, string[]>();
   for (const n of nodes) for (const p of n.profiles) { const list = byProfile.get(p); if (list) list.push(n.name); else byProfile.set(p, [n.name]); }
   const slurm = spec.slurm;
@@ -220,7 +222,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
         diagnostics.push(diagnosticAt(ref, 'node/hostlist-syntax', 'error', `"${expr}": ${ex.error.message}`, 'write a Slurm hostlist such as c[001-128]'));
         return;
       }
-      const unknown = ex.names.filter((n) => !nodeNames.has(n));
+      const unknown = ex.names.filter((n) => !nodeNames.has(n) && !droppedNodes.has(n));
       if (unknown.length > 0) {
         const sample = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? `, … (${unknown.length} in all)` : '');
         diagnostics.push(diagnosticAt(ref, 'ref/unknown-node', 'error', `partition ${pname} names nodes that are not defined: ${sample}`, 'define them under nodes: or fix the hostlist (slurmctld refuses to start on an unknown node)'));

@@ -5,7 +5,7 @@
 // over its target, chmod/chown, unlink deletions → fsync the touched directories → store content indexes → write the manifest → drop the journal.
 import { closeSync, fchmodSync, fchownSync } from 'node:fs';
 import { posix } from 'node:path';
-import { isPendingPath, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
+import { isPendingPath, sha256Hex, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
 import { isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
 import { applyBlocker } from '../plan/apply-blocker.ts';
@@ -16,6 +16,7 @@ import { commitStaged, stageFile } from './atomic-write.ts';
 import type { LockHandle } from './lock.ts';
 import { pruneContentIndexes, removePending, writeContentIndex, writeManifest, writePending, type StoredState } from './manifest-io.ts';
 import type { OwnerResolver } from './owners.ts';
+import { composeBlockFile, splitAtMarker } from './managed-block.ts';
 import { tempPathFor, unsafeArtifactPath } from './paths.ts';
 
 export type ApplyOpKind =
@@ -163,7 +164,9 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       const d = desired.get(a.path);
       if (!d) throw herdFailure('state/artifact-unavailable', `${a.path} is in the plan but not in the compiled artifacts`, 'run herd plan again');
       const owner = resolveOwner(d.owner, d.group);
-      const temp = await stageFile(dir, a.path, d, {
+      const recordedSha = stored.manifest?.entries.find((e) => e.path === d.path)?.sha256;
+      const source = d.block ? blockFileSource(dir, d, [...(recordedSha ? [recordedSha] : []), ...(stored.pending?.paths[d.path] ?? [])]) : d;
+      const temp = await stageFile(dir, a.path, source, {
         mode: d.mode,
         ...(owner ? { owner } : {}),
         fsync,
@@ -246,6 +249,17 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     throw herdFailure('state/apply-cleanup', `the apply is complete and recorded, but cleaning up herd's journal failed: ${causeOf(e)}`, 'run herd plan; it finishes the cleanup');
   }
   return { applied: true, ...counts, recorded: records.length, manifestHash };
+}
+
+/**
+ * The whole file for a managed-block artifact: the live lines above the marker, read now under the lock (so an edit made since the plan is kept), plus the block.
+ * A live file without a marker that herd itself wrote whole (`herdShas`: recorded or journaled) is replaced, not kept above the marker.
+ */
+function blockFileSource(dir: ConfinedDir, d: Artifact, herdShas: readonly string[]): { bytes: Uint8Array; sha256: string; size: number } {
+  const live = dir.readFile(d.path, 64 * 1024 * 1024);
+  const replaceWhole = live !== undefined && !splitAtMarker(live, d.block!.marker) && herdShas.includes(sha256Hex(live));
+  const bytes = composeBlockFile(live, d.bytes!, d.block!.marker, replaceWhole);
+  return { bytes, sha256: sha256Hex(bytes), size: bytes.length };
 }
 
 /** Remove one of herd's own temp files if present (never following a symlink). */

@@ -7,13 +7,14 @@
 // size in the same tick as herd's write, before the manifest was written; that needs a concurrent writer during apply, which the lock excludes for herd.
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, readSync, type BigIntStats } from 'node:fs';
-import type { ArtifactSet, ContentEntry } from '../artifacts/artifact.ts';
+import { sha256Hex, type ArtifactSet, type ContentEntry } from '../artifacts/artifact.ts';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
 import { fileKind, isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
 import { isArchive, isDiffable } from '../plan/plan-changes.ts';
 import type { LiveFile, LiveState } from '../plan/plan-types.ts';
 import { MAX_DIFF_BYTES } from '../plan/text-diff.ts';
 import { readContentIndex, type StoredState } from './manifest-io.ts';
+import { splitAtMarker } from './managed-block.ts';
 import { tempPathFor } from './paths.ts';
 
 /** Files above this are hashed by streaming instead of one read. */
@@ -100,8 +101,23 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
     const d = wanted.get(path);
     let sha: string;
     let bytes: Buffer | undefined;
+    let block: 'found' | 'none' | undefined;
     if (trusted) {
       sha = m.sha256;
+      if (d?.block) block = 'found';
+    } else if (d?.block) {
+      // Only the block below the marker is herd's: hash (and diff) that part; the site's lines above it are neither drift nor changes.
+      if (stats) stats.hashed++;
+      const o = openOrBlocked(dir!, path);
+      if ('blocked' in o) {
+        files.set(path, { type: 'other', blocked: o.blocked });
+        continue;
+      }
+      const whole = (await readOpen(o.fd, Number(o.stat.size), true)).bytes!;
+      const split = splitAtMarker(whole, d.block.marker);
+      block = split ? 'found' : 'none';
+      bytes = split ? split.block : whole;
+      sha = sha256Hex(bytes);
     } else {
       if (stats) stats.hashed++;
       // Read through a descriptor opened without following symlinks; its own fstat decides, not the lstat above.
@@ -114,10 +130,13 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
       sha = r.sha;
       bytes = r.bytes;
     }
-    const keepBytes = d !== undefined && sha !== d.sha256 && isDiffable(d) && stat.size <= MAX_DIFF_BYTES;
+    const keepBytes = d !== undefined && sha !== d.sha256 && isDiffable(d) && (bytes?.length ?? stat.size) <= MAX_DIFF_BYTES && block !== 'none';
     if (keepBytes && !bytes) {
       const o = openOrBlocked(dir!, path);
-      if (!('blocked' in o)) bytes = (await readOpen(o.fd, Number(o.stat.size), true)).bytes;
+      if (!('blocked' in o)) {
+        bytes = (await readOpen(o.fd, Number(o.stat.size), true)).bytes;
+        if (bytes && d.block) bytes = splitAtMarker(bytes, d.block.marker)?.block;
+      }
     }
     if (d && isArchive(d) && d.contents && sha !== d.sha256 && !contentIndexes.has(sha)) {
       const index = readContentIndex(dir!, sha);
@@ -133,6 +152,7 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
       stat,
       hashed: !trusted,
       ...(keepBytes && bytes ? { bytes } : {}),
+      ...(block ? { block } : {}),
     });
   }
 

@@ -18,6 +18,7 @@ import { openTarget, type TargetSession } from '../../state/target.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { CommandContext } from '../io.ts';
+import { checkRootEarly } from '../check-paths-early.ts';
 import {
   compileDesired,
   defaultDeps,
@@ -111,6 +112,7 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
     name: 'apply',
     summary: 'apply the spec (or a saved plan) to the target: atomic, locked, drift-aware',
     usage: '[spec | plan-file] [--root DIR] [--yes] [--overwrite-drift] [--lock-timeout SECONDS] [--format text|json]',
+    interrupted: 'files already replaced stay replaced, each whole (old or new); the journal lets the next herd apply finish the cleanup, and herd plan shows what is left',
     help: [
       'spec: a cluster.yaml or its folder (default: current folder); plan-file: a plan saved by `herd plan --out`, applied exactly or refused if stale.',
       '--root DIR             target root (default: .herd/<cluster>/root beside the spec; on a head node: /)',
@@ -151,6 +153,8 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         if (saved && typeof args.values.root === 'string' && resolve(ctx.io.cwd, args.values.root) !== saved.root) {
           return refuse(herdFailure('cli/usage', `the saved plan ${arg} is for the target ${saved.root}, not ${args.values.root}`, `drop --root, or run herd plan --root ${args.values.root} --out ${arg} again`));
         }
+        // A --root that can never work fails now, not after the images are built.
+        checkRootEarly(saved ? saved.root : typeof args.values.root === 'string' ? args.values.root : undefined, ctx.io.cwd, true);
         const compiled = await compileDesired(saved ? saved.specFile : arg, ctx, deps);
         if (!compiled.ok) {
           if (ctx.format === 'json') ctx.io.stdout.write(renderApplyJson(null, { exitCode: compiled.exitCode, diagnostics: compiled.diagnostics }));

@@ -21,6 +21,7 @@ export function makeBuildCommand(deps: BuildCommandDeps = { compile: compileSpec
     name: 'build',
     summary: 'compile a cluster spec and write its artifacts to a folder (no apply, no state)',
     usage: '[path] --out DIR [--format text|json]',
+    interrupted: '--out is unchanged (herd replaces it only as a whole, at the end); images already built stay in the build cache',
     help: `--out DIR  folder to write the artifact tree into. It must not exist yet, be empty, or be one herd built before (it carries a ${OUT_MARKER} marker); herd then replaces it as a whole, and refuses anything else`,
     options: { out: { type: 'string', short: 'o' } },
     async run(args, ctx) {

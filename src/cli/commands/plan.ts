@@ -19,6 +19,7 @@ import { openTarget, type TargetSession } from '../../state/target.ts';
 import type { Command, ParsedArgs } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { sourceDateEpochOf, type CommandContext } from '../io.ts';
+import { checkRootEarly, checkSavedPlanPathEarly } from '../check-paths-early.ts';
 
 export interface StateCommandDeps {
   /** The compiler; tests inject synthetic artifact sets here. */
@@ -101,6 +102,8 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
     name: 'plan',
     summary: 'show what apply would change on the target, with diffs, drift and impact',
     usage: '[spec] [--root DIR] [--out FILE] [--detailed-exitcode] [--lock-timeout SECONDS] [--format text|json|markdown]',
+    formats: ['text', 'json', 'markdown'],
+    interrupted: 'nothing on the target changed; images already built stay in the build cache',
     help: [
       'spec: a cluster.yaml or the folder holding it (default: current folder).',
       '--root DIR             target root (default: .herd/<cluster>/root beside the spec; on a head node: /)',
@@ -116,6 +119,9 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
       let session: TargetSession | undefined;
       try {
         const timeout = lockTimeoutMs(args.values);
+        // A --root or --out that can never work fails now, not after the images are built.
+        checkRootEarly(typeof args.values.root === 'string' ? args.values.root : undefined, ctx.io.cwd, false);
+        checkSavedPlanPathEarly(typeof args.values.out === 'string' ? args.values.out : undefined, ctx.io.cwd);
         const compiled = await compileDesired(specArg, ctx, deps);
         if (!compiled.ok) {
           if (ctx.format === 'json') ctx.io.stdout.write(renderPlanJson(null, null, { exitCode: compiled.exitCode, diagnostics: compiled.diagnostics }));

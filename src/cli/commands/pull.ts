@@ -13,6 +13,7 @@ export const command: Command = {
   name: 'pull',
   summary: 'fetch the docker:// images of a spec into the local build cache (the only command that contacts registries)',
   usage: '[path] [--mirror URL] [--insecure] [--format text|json]',
+  interrupted: 'blobs already downloaded stay in the registry cache; run herd pull again to fetch the rest',
   help: '--mirror URL  pull through this registry mirror instead of each image\'s registry\n--insecure    allow plain http for the registries named in the spec',
   options: { mirror: { type: 'string' }, insecure: { type: 'boolean' } },
   async run(args, ctx) {

@@ -10,6 +10,7 @@ export const command: Command = {
   name: 'validate',
   summary: 'check a cluster spec and report every problem at once',
   usage: '[path] [--format text|json|github] [--warnings-as-errors] [--max-diagnostics N]',
+  formats: ['text', 'json', 'github'],
   help: 'path: a cluster.yaml or the folder holding it (default: current folder).\n--warnings-as-errors  exit 1 when there are warnings\n--max-diagnostics N   show at most N diagnostics (all are counted)',
   options: { 'warnings-as-errors': { type: 'boolean' }, 'max-diagnostics': { type: 'string' } },
   async run(args, ctx) {

@@ -21,6 +21,7 @@ import { UnpackBudget } from '../tree/unpack-budget.ts';
 import { unpackLimit } from '../verify/ram-check.ts';
 import { pullImage } from '../registry/index.ts';
 import { treeToCpioEntries } from './tree-to-cpio.ts';
+import { sweepStaleTemps, trackTemp } from '../../fs/temp-registry.ts';
 import { applyImageFixes, checkArchiveIndex, droppedXattrs, readArchiveIndex, type ArchiveIndexJson, type ImageProblem, type VerifyContext } from './fixes.ts';
 
 /** Bump when the bytes herd produces for the same input change, so cached builds are not reused across it. */
@@ -152,7 +153,10 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     return failure(im.name, false, `image ${im.name}: ${err.message ?? String(e)}`, err.hint);
   }
   let tmp: string | undefined;
+  let forgetTmp = (): void => {};
   try {
+    // Builds killed before they finished (SIGKILL, power loss) left their .tmp-<pid> folders here; an interrupted one removes its own.
+    sweepStaleTemps(join(cache, 'images', im.name));
     const sourceId = source.manifestDigest ?? (source.layers.length > 0 ? source.layers.map((l) => l.diffId ?? l.digest ?? '').join(',') : undefined);
     const keyOf = (id: string): string => sha(JSON.stringify({ builder: IMAGE_BUILDER_VERSION, source: id, settings: settingsKey(im), sde: opts.sourceDateEpoch ?? null }));
     const outDir = (key: string): string => join(cache, 'images', im.name, key);
@@ -179,6 +183,7 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     const fixed = await applyImageFixes(tree, im, opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch });
     if (!fixed.kernel) return failure(im.name, false, fixed.problems.map((p) => p.message).join('; ') || `image ${im.name}: no kernel`, fixed.problems[0]?.hint);
     tmp = `${outDir(key)}.tmp-${process.pid}`;
+    forgetTmp = trackTemp(tmp);
     await rm(tmp, { recursive: true, force: true });
     await mkdir(dirname(tmp), { recursive: true });
     await mkdir(tmp, { mode: 0o700 });
@@ -250,6 +255,7 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     return failure(im.name, false, `image ${im.name}: ${rel(err.message ?? String(e))}`, err.hint);
   } finally {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
+    forgetTmp();
     await source.close();
   }
 }

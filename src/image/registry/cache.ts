@@ -5,6 +5,7 @@ import { copyFile, link, mkdir, mkdtemp, open, readFile, rename, rm, stat } from
 import { join } from 'node:path';
 import { registryError } from './errors.ts';
 import { layoutIndexJson, OCI_LAYOUT_JSON, type Descriptor } from './manifest.ts';
+import { trackTemp } from '../../fs/temp-registry.ts';
 
 /**
  * Cache layout under `root`:
@@ -75,12 +76,15 @@ export async function openBlobCache(root: string): Promise<BlobCache> {
       return (await stat(join(layoutPath(digest), 'index.json')).catch(() => undefined)) !== undefined;
     },
     async beginStaging() {
-      return createStaging(await mkdtemp(join(tmpDir, 'pull-')), blobsDir);
+      const dir = await mkdtemp(join(tmpDir, 'pull-'));
+      // An interrupted pull removes its staging folder (temp-registry.ts); discard forgets it.
+      return createStaging(dir, blobsDir, trackTemp(dir));
     },
     async ensureLayout(manifest, blobDigests) {
       const final = layoutPath(manifest.digest);
       if ((await stat(join(final, 'index.json')).catch(() => undefined)) !== undefined) return final;
       const build = await mkdtemp(join(tmpDir, 'layout-'));
+      const forget = trackTemp(build);
       try {
         const dest = join(build, 'blobs', 'sha256');
         await mkdir(dest, { recursive: true });
@@ -97,12 +101,13 @@ export async function openBlobCache(root: string): Promise<BlobCache> {
         return final;
       } finally {
         await rm(build, { recursive: true, force: true });
+        forget();
       }
     },
   };
 }
 
-function createStaging(dir: string, blobsDir: string): Staging {
+function createStaging(dir: string, blobsDir: string, forget: () => void = () => {}): Staging {
   const staged = new Set<string>();
 
   const mismatch = (digest: string, actual: string, what: string) =>
@@ -157,6 +162,7 @@ function createStaging(dir: string, blobsDir: string): Staging {
     },
     async discard() {
       await rm(dir, { recursive: true, force: true });
+      forget();
     },
   };
 }

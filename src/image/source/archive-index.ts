@@ -13,6 +13,7 @@ import { fileSource, readTar, streamSource } from '../tree/tar-reader.ts';
 import type { UnpackBudget } from '../tree/unpack-budget.ts';
 import { decompress, detectCompression, readOpen, readRange, type PositionalReader } from './blob-stream.ts';
 import { ImageError, ioError } from './image-error.ts';
+import { trackTemp } from '../../fs/temp-registry.ts';
 
 export interface ArchiveMember {
   /** Normalized member name, e.g. `blobs/sha256/ab…`. */
@@ -75,12 +76,17 @@ export async function indexArchive(file: OpenArchive, scratchDir: string, budget
   const members = new Map<string, ArchiveMember>();
   const links: Link[] = [];
   let spill: string | undefined;
+  // An interrupted run removes the spilled members too (temp-registry.ts).
+  let forget = (): void => {};
   try {
     const head = new Uint8Array(8);
     await fh.read(head, 0, 8, 0);
     const compression = detectCompression(head);
     const entries = compression === 'none' ? readTar(fileSource(fh, size, archive)) : readTar(streamSource(decompress(readOpen(fh, 0, size, archive), archive), archive));
-    if (compression !== 'none') spill = await mkdtemp(join(scratchDir, 'herd-archive-'));
+    if (compression !== 'none') {
+      spill = await mkdtemp(join(scratchDir, 'herd-archive-'));
+      forget = trackTemp(spill);
+    }
     let n = 0;
     for await (const e of entries) {
       const name = normalizePath(e.header.name);
@@ -97,6 +103,7 @@ export async function indexArchive(file: OpenArchive, scratchDir: string, budget
     }
   } catch (e) {
     if (spill !== undefined) await rm(spill, { recursive: true, force: true });
+    forget();
     await fh.close();
     if (e instanceof ImageError) throw e;
     throw ioError(e, archive, 'reading the archive');
@@ -112,6 +119,7 @@ export async function indexArchive(file: OpenArchive, scratchDir: string, budget
       if (closed) return;
       closed = true;
       if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+      forget();
       await fh.close();
     },
   };

@@ -106,7 +106,39 @@ export async function bootImage(o: BootOptions): Promise<BootResult> {
   }
 }
 
-function runQemu(cmd: string, argv: string[], o: BootOptions): Promise<BootResult> {
+export interface NetbootOptions {
+  memoryMiB: number;
+  /** MAC of the e1000 NIC whose iPXE option ROM boots. */
+  mac: string;
+  /** Folder slirp serves over TFTP; `bootfile` is the file in it the DHCP answer names (an iPXE script). */
+  tftpDir: string;
+  bootfile: string;
+  marker: RegExp;
+  timeoutMs?: number;
+  graceMs?: number;
+}
+
+/**
+ * Network boot, Warewulf-style: the NIC's iPXE ROM takes slirp's DHCP answer, fetches `bootfile` over TFTP and runs it.
+ * restrict=off so the guest reaches the host's 127.0.0.1 as 10.0.2.2 (an HTTP server there); nothing else is contacted.
+ * `-boot order=n` with a reboot timeout and -no-reboot: a failed boot ends QEMU instead of waiting at "No bootable device".
+ */
+export async function netbootImage(o: NetbootOptions): Promise<BootResult> {
+  if (!onPath(QEMU)) throw new Error(`${QEMU} is not installed (Debian: apt-get install qemu-system-x86 ipxe-qemu)`);
+  const args = [
+    '-accel', 'tcg',
+    '-m', String(o.memoryMiB),
+    '-smp', '1',
+    '-nographic', '-no-reboot',
+    '-boot', 'order=n,reboot-timeout=1000',
+    '-netdev', `user,id=n0,restrict=off,tftp=${o.tftpDir},bootfile=${o.bootfile}`,
+    '-device', `e1000,netdev=n0,mac=${o.mac}`,
+  ];
+  const wrap = hasPdeathsig();
+  return runQemu(wrap ? 'setpriv' : QEMU, wrap ? ['--pdeathsig', 'KILL', '--', QEMU, ...args] : args, o);
+}
+
+function runQemu(cmd: string, argv: string[], o: Pick<BootOptions, 'marker' | 'timeoutMs' | 'graceMs'>): Promise<BootResult> {
   const timeoutMs = o.timeoutMs ?? 60_000;
   const graceMs = o.graceMs ?? 10_000;
   const started = performance.now();

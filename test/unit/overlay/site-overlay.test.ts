@@ -1,13 +1,15 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, beforeAll } from 'vitest';
 import { generateRangedSpec } from '../../../bench/validate.ts';
 import { checkSpec } from '../../../src/spec/check-spec.ts';
 import { loadSpecFromDisk } from '../../../src/spec/load-from-disk.ts';
 import type { ClusterModel, OverlayModel } from '../../../src/spec/model.ts';
 import { nodeRecord, NODE_RECORD_VERSION, type NodeRecord } from '../../../src/overlay/node-record.ts';
-import { compileSiteOverlay, renderSiteOverlay, type CompiledSiteOverlay, type SiteOverlayFiles } from '../../../src/overlay/site-overlay.ts';
+import { compileSiteOverlay, renderSiteOverlay, type CompiledSiteOverlay, type SiteOverlayFiles, loadTemplateEngine } from '../../../src/overlay/site-overlay.ts';
+
+beforeAll(loadTemplateEngine);
 import type { AccountLookup, BuiltinResult, OverlayFile, OverlayProblem } from '../../../src/overlay/types.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;

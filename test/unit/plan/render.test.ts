@@ -27,7 +27,7 @@ describe('renderPlanText', () => {
     expect(out).toContain('(no node: head and shared files)');
     expect(out).toContain('\n  c001\n');
     expect(out).toContain('\n  c[001-005]\n');
-    const steps = ['systemctl restart munge', 'systemctl reload warewulfd', 'scontrol reconfigure', 'scontrol reboot ASAP nextstate=resume c[001-005]'];
+    const steps = ['systemctl reload warewulfd', 'systemctl restart munge', 'scontrol reconfigure', 'scontrol reboot ASAP nextstate=resume c[001-005]'];
     const at = steps.map((s) => out.indexOf(s));
     expect(at.every((i) => i > 0)).toBe(true);
     expect([...at].sort((x, y) => x - y)).toEqual(at);
@@ -64,8 +64,10 @@ describe('secrets', () => {
 describe('renderPlanMarkdown', () => {
   it('has an impact table, balanced <details> and fences, one block per diffed file', async () => {
     const md = renderPlanMarkdown(await abPlan(), meta);
-    expect(md).toContain('| Impact | Nodes | Files | After apply |');
-    expect(md).toContain('| reboot | `c[001-005]` | 5 | `scontrol reboot ASAP nextstate=resume c[001-005]` |');
+    expect(md).toContain('| Impact | Nodes | Files |');
+    expect(md).toContain('**After apply**, in this order:');
+    expect(md).toContain("| reboot | `c[001-005]` | 5 |");
+    expect(md).toMatch(/\n\d+\. `scontrol reboot ASAP nextstate=resume c\[001-005\]`: /);
     expect(md.match(/<details>/g)?.length).toBe(md.match(/<\/details>/g)?.length);
     expect((md.match(/^```/gm)?.length ?? 0) % 2).toBe(0);
     expect(md).toContain('<summary><b>update</b> <code>etc/slurm/slurm.conf</code> · slurm-reconfigure</summary>');

@@ -1,5 +1,6 @@
 // The published JSON Schema: it must be what the zod source of truth generates, and ajv (a second, independent validator)
 // must accept and reject exactly the documents zod does, over every fixture spec and thousands of mutations of them.
+// So must herd's own check of the schema (json-schema-check.ts), which the CLI runs so that a valid spec never loads zod.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 // Named import: the CommonJS default export is not constructable under nodenext typing.
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { clusterSchema } from '../../../src/spec/schema.ts';
 import { renderClusterJsonSchema } from '../../../src/spec/json-schema.ts';
+import { conformsTo, uncheckedKeywords } from '../../../src/spec/json-schema-check.ts';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const SCHEMA_FILE = join(REPO, 'schema/cluster.schema.json');
@@ -112,10 +114,18 @@ function mutations(doc: Json): { label: string; doc: Json }[] {
   return out;
 }
 
-describe('ajv and zod agree (differential)', () => {
+describe("ajv, zod and herd's own schema check agree (differential)", () => {
   const ajv = new Ajv2020({ allErrors: true, allowUnionTypes: true });
-  const validate = ajv.compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
-  const verdicts = (doc: Json): { ajv: boolean; zod: boolean } => ({ ajv: validate(doc) === true, zod: clusterSchema.safeParse(doc).success });
+  const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as Record<string, unknown>;
+  const validate = ajv.compile(schema);
+  const verdicts = (doc: Json): { ajv: boolean; zod: boolean; herd: boolean } => ({ ajv: validate(doc) === true, zod: clusterSchema.safeParse(doc).success, herd: conformsTo(schema, doc) });
+  const agree = (v: { ajv: boolean; zod: boolean; herd: boolean }): boolean => v.ajv === v.zod && v.herd === v.zod;
+  const show = (v: { ajv: boolean; zod: boolean; herd: boolean }): string => `ajv ${v.ajv}, zod ${v.zod}, herd ${v.herd}`;
+
+  it('herd\'s schema check evaluates every keyword the published schema uses', () => {
+    expect(uncheckedKeywords(schema)).toEqual([]);
+    expect(() => conformsTo({ type: 'object', patternProperties: {} }, {})).toThrow(/patternProperties/);
+  });
 
   const files = fixtureYamlFiles();
   const corpus = files.flatMap((f) => {
@@ -129,7 +139,7 @@ describe('ajv and zod agree (differential)', () => {
     let accepted = 0;
     for (const { label, doc } of corpus) {
       const v = verdicts(doc);
-      if (v.ajv !== v.zod) disagreements.push(`${label}: ajv ${v.ajv}, zod ${v.zod}`);
+      if (!agree(v)) disagreements.push(`${label}: ${show(v)}`);
       if (v.zod) accepted++;
     }
     expect(disagreements).toEqual([]);
@@ -149,7 +159,7 @@ describe('ajv and zod agree (differential)', () => {
         const v = verdicts(m.doc);
         total++;
         if (v.zod) accepted++;
-        if (v.ajv !== v.zod && disagreements.length < 20) disagreements.push(`${base.label}: ${m.label}: ajv ${v.ajv}, zod ${v.zod}`);
+        if (!agree(v) && disagreements.length < 20) disagreements.push(`${base.label}: ${m.label}: ${show(v)}`);
       }
     }
     expect(disagreements).toEqual([]);
@@ -165,7 +175,7 @@ describe('ajv and zod agree (differential)', () => {
       fc.property(fc.constantFrom(...places), value, (path, v) => {
         const doc = mutate(base, path, { kind: 'set', value: v });
         const r = verdicts(doc);
-        expect(r.ajv, `${path.join('.')} = ${JSON.stringify(v)}`).toBe(r.zod);
+        expect(agree(r), `${path.join('.')} = ${JSON.stringify(v)}: ${show(r)}`).toBe(true);
       }),
       { numRuns: 400 },
     );

@@ -1,0 +1,81 @@
+// Loads the CLI bundle with V8's compiled code kept between runs, on Node versions without module.enableCompileCache
+// (before 22.1): most of a short herd run is V8 compiling the code it is about to run once. dist/cli/herd.cjs is the
+// whole CLI as one CommonJS file (scripts/bundle.mjs); after a run, the code V8 compiled for it is saved per command in
+// the user's own cache folder and handed back to V8 on the next run of that command. V8 refuses a cache from another
+// V8 version or set of flags; the file name carries the bundle's hash, because V8 only compares the source's length.
+// The cache is code that will run, so it is used only from a folder and a file that belong to this user and that no
+// one else can write, and opened without following symlinks. Anything unusual means no cache, never a failure.
+// Built-ins through process.getBuiltinModule, not import: an ES module import of a built-in costs a module facade each.
+const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { createRequire } = process.getBuiltinModule('node:module');
+const { homedir } = process.getBuiltinModule('node:os');
+const { dirname, join } = process.getBuiltinModule('node:path');
+const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
+const { Script } = process.getBuiltinModule('node:vm');
+
+const BUNDLE = fileURLToPath(new URL('../dist/cli/herd.cjs', import.meta.url));
+
+/** Whether `st` belongs to this user and is not writable by anyone else. */
+const ours = (st) => typeof process.getuid !== 'function' || (st.uid === process.getuid() && (st.mode & 0o022) === 0);
+
+function cacheFolder(env) {
+  const base = env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : undefined);
+  if (!base) return undefined;
+  const dir = join(base, 'herd', 'code-cache');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  return st.isDirectory() && ours(st) ? dir : undefined;
+}
+
+function readCache(file) {
+  let fd;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const st = fstatSync(fd);
+    return st.isFile() && ours(st) ? readFileSync(fd) : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Writes the cache for one command and drops that command's caches of earlier builds or Node versions. */
+function writeCache(dir, name, file, data) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, data, { mode: 0o600, flag: 'wx' });
+    renameSync(tmp, file);
+    for (const old of readdirSync(dir)) if (old.startsWith(`${name}-`) && old.endsWith('.v8') && join(dir, old) !== file) rmSync(join(dir, old), { force: true });
+  } catch {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * The CLI's exports (main, VERSION...) from dist/cli/herd.cjs with its code cache for `command`, or undefined when
+ * there is no usable cache folder (the caller then imports the ESM bundle, which starts faster without a cache).
+ */
+export function loadCached(command, env) {
+  if (env.HERD_CODE_CACHE === '0') return undefined;
+  let dir;
+  try {
+    dir = cacheFolder(env);
+  } catch {
+    return undefined;
+  }
+  if (!dir) return undefined;
+  const source = readFileSync(BUNDLE, 'utf8');
+  const id = /^\/\/ herd-build ([0-9a-f]{16,})/.exec(source)?.[1];
+  if (!id) return undefined;
+  const name = /^[a-z]{1,20}$/.test(command ?? '') ? command : 'other';
+  const file = join(dir, `${name}-${id}-${process.version}-${process.arch}.v8`);
+  const cachedData = readCache(file);
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __herdImportMetaUrl) {${source}\n})`, { filename: BUNDLE, cachedData });
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, createRequire(BUNDLE), mod, BUNDLE, dirname(BUNDLE), pathToFileURL(BUNDLE).href);
+  // Saved at exit, so the cache also holds the functions V8 compiled while the command ran; only after a run that got
+  // through (exit 0, 1 findings, 2 changes), as a usage error would leave a cache of little more than the argument parser.
+  if (cachedData === undefined || script.cachedDataRejected) process.once('exit', (code) => code <= 2 && writeCache(dir, name, file, script.createCachedData()));
+  return mod.exports;
+}

@@ -1,0 +1,74 @@
+// What `import { z } from 'zod'` gives the CLI bundle (scripts/bundle.mjs): zod with every schema built on first use.
+// herd's modules build their schemas when they load, but most runs never parse with them (a valid spec is accepted by
+// src/spec/json-schema-check.ts; plan reads no state file on a first run), and compiling and evaluating zod costs more
+// than the rest of `herd validate`. Here a builder call (z.string(), .optional(), z.strictObject({...})) only records
+// itself; anything else (safeParse, _zod, shape, ZodError...) loads zod (dist/zod.cjs) and replays the recipe once, so
+// each schema is the very object zod would have built, just later. A builder missing from BUILDERS only makes its
+// schema load zod at once; it cannot change a result.
+import { createRequire } from 'node:module';
+
+// Relative to the chunk that holds this module: dist/cli/ and dist/chunks/ are both one level below dist/.
+const load = createRequire(import.meta.url);
+let zod;
+const realZod = () => (zod ??= load('../zod.cjs'));
+
+/** zod 4 calls that only build a schema from their arguments, on z and on schemas. */
+const BUILDERS = new Set([
+  // z.*
+  'string', 'number', 'int', 'boolean', 'bigint', 'literal', 'enum', 'array', 'object', 'strictObject', 'looseObject',
+  'record', 'partialRecord', 'union', 'discriminatedUnion', 'intersection', 'tuple', 'any', 'unknown', 'never', 'null',
+  'undefined', 'void', 'date', 'lazy', 'custom', 'instanceof', 'map', 'set', 'nullable', 'optional', 'nullish',
+  // schema methods
+  'min', 'max', 'length', 'nonnegative', 'positive', 'negative', 'nonpositive', 'gt', 'gte', 'lt', 'lte', 'multipleOf',
+  'regex', 'startsWith', 'endsWith', 'includes', 'trim', 'toLowerCase', 'toUpperCase', 'nonempty', 'describe', 'meta',
+  'default', 'catch', 'prefault', 'refine', 'superRefine', 'check', 'transform', 'pipe', 'brand', 'readonly', 'or', 'and',
+  'extend', 'safeExtend', 'merge', 'pick', 'omit', 'partial', 'required', 'strict', 'passthrough', 'catchall',
+]);
+
+const RECIPE = Symbol('deferred zod recipe');
+
+/** A stand-in for the value `build()` returns, built the first time anything but a builder call needs it. */
+function deferred(build) {
+  let value;
+  let built = false;
+  const real = () => {
+    if (!built) {
+      value = build();
+      built = true;
+    }
+    return value;
+  };
+  return new Proxy(
+    {},
+    {
+      get(_, key) {
+        if (key === RECIPE) return real;
+        if (typeof key === 'string' && BUILDERS.has(key)) return (...args) => deferred(() => real()[key](...args.map(materialize)));
+        const v = real();
+        const r = Reflect.get(v, key, v);
+        return typeof r === 'function' && !/^[A-Z]/.test(String(key)) ? r.bind(v) : r;
+      },
+      has: (_, key) => Reflect.has(real(), key),
+      ownKeys: () => Reflect.ownKeys(real()),
+      getOwnPropertyDescriptor: (_, key) => {
+        const d = Reflect.getOwnPropertyDescriptor(real(), key);
+        return d && { ...d, configurable: true };
+      },
+      getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+      set: (_, key, v) => Reflect.set(real(), key, v),
+    },
+  );
+}
+
+/** Arguments of a builder, with every stand-in in them (also inside a shape or a list of options) replaced by its schema. */
+function materialize(a) {
+  if (a === null || typeof a !== 'object') return a;
+  const real = a[RECIPE];
+  if (real) return real();
+  if (Array.isArray(a)) return a.map(materialize);
+  const proto = Object.getPrototypeOf(a);
+  if (proto !== Object.prototype && proto !== null) return a;
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, materialize(v)]));
+}
+
+export const z = deferred(() => realZod().z);

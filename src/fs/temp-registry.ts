@@ -1,0 +1,70 @@
+// herd's own unfinished temporary folders (I/O): tracked while they exist so an interrupted run can remove them, and swept when a dead run left some behind.
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+
+const live = new Set<string>();
+
+/** Remember a temporary path this process made; the returned function forgets it (call it once the path is renamed or removed). */
+export function trackTemp(path: string): () => void {
+  live.add(path);
+  return () => {
+    live.delete(path);
+  };
+}
+
+/**
+ * Remove every tracked temporary path, synchronously: this runs from a signal handler, just before the process exits,
+ * when no await would ever resume. Returns the paths removed.
+ */
+export function removeTrackedTemps(): string[] {
+  const removed: string[] = [];
+  for (const p of live) {
+    try {
+      rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    } catch {
+      // Best effort: the process is going away; a leftover is swept by the next build (sweepStaleTemps).
+    }
+  }
+  live.clear();
+  return removed;
+}
+
+/** True when a process with this id exists (EPERM: it exists but belongs to someone else). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'EPERM';
+  }
+}
+
+const TEMP_RE = /\.tmp-(\d+)$/;
+
+/**
+ * Remove the `<name>.tmp-<pid>` entries of `dir` whose process is gone (killed with SIGKILL, power loss): without this they
+ * stay in the build cache forever. A live pid's entry is left alone, since another herd may be building into it right now.
+ * Returns the names removed; a missing `dir` is simply nothing to sweep.
+ */
+export function sweepStaleTemps(dir: string, alive: (pid: number) => boolean = pidAlive): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_RE.exec(name);
+    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed.push(name);
+    } catch {
+      // Not ours to remove after all (permissions): leave it.
+    }
+  }
+  return removed;
+}

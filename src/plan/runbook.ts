@@ -1,0 +1,150 @@
+// The after-apply runbook (pure): one ordered, de-duplicated list of what the admin does once herd apply has written the files.
+// Order: image → overlays → warewulfd → DHCP → other head services → Slurm → node (re)boots. herd writes the images, overlays, host files
+// and DHCP configuration itself, so the runbook never says `wwctl overlay build` or `wwctl configure`.
+import type { ImpactClass } from '../artifacts/artifact.ts';
+import { compareHostnames, compressHostlist } from '../spec/hostlist.ts';
+import { isChange, type Plan, type PlanAction } from './plan-types.ts';
+
+export interface NextStep {
+  readonly class: ImpactClass;
+  readonly service: string | null;
+  /** Hostlist of the nodes concerned ('' when none). */
+  readonly nodes: string;
+  /** The command to run, or null when nothing needs running (herd already did it, or it happens by itself). */
+  readonly command: string | null;
+  readonly description: string;
+}
+
+/** Slurm rule herd follows until the spec names a Slurm version: before 24.11, slurmctld and every slurmd must restart when nodes are added or removed. */
+export const SLURM_ASSUMPTION = 'herd assumes Slurm older than 24.11, where adding or removing nodes needs slurmctld and every slurmd restarted';
+
+/** Nodes whose host entry appears, goes or changes in the /etc/hosts block diff (`# Entry for <node>` and `<address> <node> ...` lines). */
+export function hostEntryChanges(diff: string | undefined): { added: string[]; removed: string[]; changed: string[] } | undefined {
+  if (diff === undefined) return undefined;
+  const plus = new Set<string>();
+  const minus = new Set<string>();
+  const touched = new Set<string>();
+  for (const line of diff.split('\n')) {
+    if (line.startsWith('+++') || line.startsWith('---')) continue;
+    const sign = line[0];
+    if (sign !== '+' && sign !== '-') continue;
+    const entry = /^# Entry for (\S+)$/.exec(line.slice(1));
+    if (entry) (sign === '+' ? plus : minus).add(entry[1]!);
+    const host = /^\d+\.\d+\.\d+\.\d+ (\S+) /.exec(line.slice(1));
+    if (host && !line.slice(1).endsWith(' warewulf')) touched.add(host[1]!);
+  }
+  const sort = (s: Iterable<string>) => [...s].sort(compareHostnames);
+  const added = sort([...plus].filter((n) => !minus.has(n)));
+  const removed = sort([...minus].filter((n) => !plus.has(n)));
+  const changed = sort([...touched].filter((n) => !added.includes(n) && !removed.includes(n)));
+  return { added, removed, changed };
+}
+
+/** Nodes whose DHCP entry (MAC or address) changes, from the diff of ww4-hosts.conf (`dhcp-host=...,<node>,infinite`) or dhcpd.conf (`host <node>-...`). */
+function dhcpEntryChanges(diffs: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const diff of diffs) {
+    // dhcpd: a changed line inside `host <node>-<netdev> { ... }` belongs to the last host line seen (the diff's context shows it).
+    let host: string | undefined;
+    for (const line of diff.split('\n')) {
+      if (line.startsWith('@@')) host = undefined;
+      const h = /^[ +-]host (\S+)-[^-\s]+$/.exec(line);
+      if (h) host = h[1];
+      if (!/^[+-](?![+-])/.test(line)) continue;
+      const m = /^[+-]dhcp-host=.*,([^,]+),infinite$/.exec(line);
+      if (m) out.add(m[1]!);
+      else if (host && /^[+-]\s+(hardware ethernet|fixed-address) /.test(line)) out.add(host);
+    }
+  }
+  return [...out].sort(compareHostnames);
+}
+
+const list = (nodes: Iterable<string>) => compressHostlist([...new Set(nodes)].sort(compareHostnames));
+const isDhcp = (a: PlanAction) => a.path === 'etc/dhcp/dhcpd.conf' || a.path.startsWith('etc/dnsmasq.d/');
+const SERVICE_DONE = new Set(['warewulfd', 'dnsmasq', 'dhcpd', 'slurmctld']);
+
+/** What the operator must do after applying `plan`, in the order to do it; every command appears once. */
+export function nextSteps(plan: Plan): NextStep[] {
+  const changes = plan.actions.filter(isChange);
+  const steps: NextStep[] = [];
+  const byPath = new Map(changes.map((a) => [a.path, a]));
+  const hosts = byPath.get('etc/hosts');
+  const entries = hostEntryChanges(hosts?.diff) ?? { added: [], removed: [], changed: [] };
+  const removed = new Set(entries.removed);
+  const added = new Set(entries.added);
+
+  const images = changes.filter((a) => a.kind === 'image' || a.kind === 'kernel');
+  if (images.length > 0) {
+    const nodes = list(images.flatMap((a) => a.nodes).filter((n) => !removed.has(n)));
+    steps.push({ class: 'reboot', service: null, nodes, command: null, description: `image: herd wrote the new image files; ${nodes || 'its nodes'} load them at their next boot (below)` });
+  }
+
+  // New nodes' first overlays need no word here: powering them on (last step) is all there is.
+  const overlays = changes.filter((a) => a.kind === 'overlay' && a.overlay && !a.overlay.gzipOf && !removed.has(a.overlay.node) && !added.has(a.overlay.node));
+  const system = overlays.filter((a) => a.overlay!.stage === 'system').map((a) => a.overlay!.node);
+  const runtime = overlays.filter((a) => a.overlay!.stage === 'runtime').map((a) => a.overlay!.node);
+  if (system.length > 0) steps.push({ class: 'reboot', service: null, nodes: list(system), command: null, description: `overlays: herd built the __SYSTEM__ overlays of ${list(system)}; they take effect at boot (below). Do not run wwctl overlay build, which would replace them` });
+  if (runtime.length > 0) steps.push({ class: 'runtime-refresh', service: null, nodes: list(runtime), command: null, description: `overlays: ${list(runtime)} pick up the new __RUNTIME__ overlay within a minute (wwclient); nothing to run` });
+  const overlaysPending = (plan.pending ?? []).filter((p) => p.prefix.includes('/provision/overlays/'));
+  if (overlaysPending.length > 0 && (byPath.has('etc/warewulf/nodes.conf') || entries.changed.length > 0 || added.size > 0)) {
+    steps.push({ class: 'reboot', service: null, nodes: '', command: 'herd apply', description: `overlays: not rebuilt this run (${overlaysPending[0]!.reason}); nodes keep their old overlays until herd apply runs again where they can be built, before the reboots below` });
+  }
+
+  const ww = ['etc/warewulf/warewulf.conf', 'etc/warewulf/nodes.conf'].filter((p) => byPath.has(p));
+  if (byPath.has('etc/warewulf/warewulf.conf')) {
+    steps.push({ class: 'daemon-restart', service: 'warewulfd', nodes: '', command: 'systemctl restart warewulfd', description: `warewulfd reads ${ww.map((p) => p.split('/').pop()).join(' and ')} only at start (a tftp root change also needs wwctl configure tftp)` });
+  } else if (ww.length > 0) {
+    steps.push({ class: 'daemon-reload', service: 'warewulfd', nodes: '', command: 'systemctl reload warewulfd', description: 'warewulfd re-reads nodes.conf on reload' });
+  }
+
+  const dhcp = changes.filter(isDhcp);
+  const dhcpNodes = dhcpEntryChanges(dhcp.map((a) => a.diff ?? ''));
+  for (const service of [...new Set(dhcp.map((a) => a.impact.service ?? 'dnsmasq'))].sort()) {
+    steps.push({ class: 'daemon-restart', service, nodes: '', command: `systemctl restart ${service}`, description: `DHCP: ${service} reads its configuration only at start${dhcpNodes.length ? ` (entries of ${list(dhcpNodes)} change)` : ''}` });
+  }
+
+  const others = new Map<string, { cls: ImpactClass; reasons: Set<string> }>();
+  for (const a of changes) {
+    const s = a.impact.service;
+    if (!s || SERVICE_DONE.has(s) || (a.impact.class !== 'daemon-reload' && a.impact.class !== 'daemon-restart')) continue;
+    const g = others.get(s) ?? { cls: a.impact.class, reasons: new Set<string>() };
+    if (a.impact.class === 'daemon-restart') g.cls = 'daemon-restart';
+    if (a.impact.reason) g.reasons.add(a.impact.reason);
+    others.set(s, g);
+  }
+  for (const [service, g] of [...others].sort(([x], [y]) => x.localeCompare(y))) {
+    const verb = g.cls === 'daemon-restart' ? 'restart' : 'reload';
+    steps.push({ class: g.cls, service, nodes: '', command: `systemctl ${verb} ${service}`, description: [...g.reasons].sort().join('; ') || `${verb} ${service}` });
+  }
+
+  const slurm = byPath.get('etc/slurm/slurm.conf');
+  const gres = byPath.get('etc/slurm/gres.conf') ?? changes.find((a) => a.path === 'etc/slurm/gres.conf');
+  // A hosts block too large to diff hides who was added or removed: then take the safe path for Slurm.
+  const unknown = hosts !== undefined && hosts.diff === undefined;
+  const membership = slurm !== undefined && (added.size > 0 || removed.size > 0 || unknown);
+  if (membership || gres) {
+    const who = [added.size ? `${list(added)} added` : '', removed.size ? `${list(removed)} removed` : ''].filter(Boolean).join(', ') || 'nodes may have been added or removed (the host table is too large to diff)';
+    const why = membership ? `${who}: ${SLURM_ASSUMPTION}` : 'GRES changes need slurmctld and the slurmd of the nodes with GPUs restarted';
+    steps.push({ class: 'daemon-restart', service: 'slurmctld', nodes: '', command: 'systemctl restart slurmctld', description: `Slurm: ${why}` });
+    // Every node herd knows of: what its per-node artifacts (images, overlays, gres.conf) name, changed or not.
+    const all = new Set(plan.actions.flatMap((a) => a.nodes));
+    const targets = membership ? [...all].filter((n) => !added.has(n) && !removed.has(n)) : (gres?.nodes ?? []);
+    const hl = list(targets);
+    steps.push({ class: 'daemon-restart', service: 'slurmd', nodes: hl, command: hl ? `pdsh -w ${hl} systemctl restart slurmd` : null, description: `Slurm: restart slurmd on ${hl || (membership ? 'every node that is up' : 'the nodes with GPUs')} (on the compute nodes, not the head)` });
+  } else if (slurm) {
+    steps.push({ class: 'slurm-reconfigure', service: null, nodes: '', command: 'scontrol reconfigure', description: 'Slurm: slurmctld and the slurmds re-read slurm.conf' });
+  }
+
+  const reboot = new Set<string>();
+  for (const a of changes) if (a.impact.class === 'reboot') for (const n of a.nodes) reboot.add(n);
+  for (const n of [...entries.changed, ...dhcpNodes]) reboot.add(n);
+  for (const n of [...added, ...removed]) reboot.delete(n);
+  if (reboot.size > 0) {
+    const hl = list(reboot);
+    steps.push({ class: 'reboot', service: null, nodes: hl, command: `scontrol reboot ASAP nextstate=resume ${hl}`, description: `reboot ${hl} once the steps above are done: nodes load a new image, system overlay or address only at boot (ASAP drains them first, so running jobs finish)` });
+  }
+  if (added.size > 0) steps.push({ class: 'reboot', service: null, nodes: list(added), command: null, description: `power on ${list(added)}: new nodes PXE-boot from warewulfd and join Slurm` });
+  if (removed.size > 0) steps.push({ class: 'reboot', service: null, nodes: list(removed), command: null, description: `power off ${list(removed)}: herd no longer serves these nodes` });
+  return steps;
+}
+
