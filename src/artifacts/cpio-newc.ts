@@ -70,6 +70,11 @@ export interface CpioOptions {
    * the garbage collections they trigger); only for consumers that copy or finish with a chunk before pulling the next.
    */
   readonly transientChunks?: boolean;
+  /**
+   * Data pieces at least this long pass through as their own chunk, the very buffer given (default CPIO_PASSTHROUGH_MIN).
+   * Overlay packing lowers it so a shared file (a 10,000-node /etc/hosts) reaches the compressor as the same buffer on every node.
+   */
+  readonly passthroughMin?: number;
 }
 
 export interface CpioStream {
@@ -306,6 +311,7 @@ export function cpioNewc(entries: readonly CpioEntry[], options: CpioOptions = {
   if (chunkSize < 2 * PATH_MAX + HEADER_LEN) throw new Error(`cpio: chunkSize ${chunkSize} is too small`);
   if (padTo < 4 || padTo % 4 !== 0) throw new Error(`cpio: padTo must be a positive multiple of 4`);
   const inodeBase = options.inodeBase ?? 1;
+  const passthroughMin = options.passthroughMin ?? CPIO_PASSTHROUGH_MIN;
   if (!Number.isInteger(inodeBase) || inodeBase < 0 || inodeBase + entries.length > MAX_U32) throw new Error(`cpio: inodeBase ${inodeBase} out of range`);
   const planned = plan(entries, inodeBase);
   const index: (ContentEntry | undefined)[] = new Array<ContentEntry | undefined>(planned.length);
@@ -343,7 +349,7 @@ export function cpioNewc(entries: readonly CpioEntry[], options: CpioOptions = {
         count += piece.length;
         if (count > p.size) throw new Error(`cpio: ${e.path}: data is longer than its declared size ${p.size} (did the file change while being archived?)`);
         hash.update(piece);
-        if (piece.length >= CPIO_PASSTHROUGH_MIN) {
+        if (piece.length >= passthroughMin) {
           if (fill > 0) yield take();
           written += piece.length;
           yield piece;

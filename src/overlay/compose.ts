@@ -151,7 +151,8 @@ function compareParentsFirst(a: string, b: string): number {
     if (x === y) continue;
     if (x === 0x2f) return -1;
     if (y === 0x2f) return 1;
-    // Compare by UTF-8 byte order: for BMP chars outside surrogates code unit order equals it; fall back to Buffer.
+    // Below the surrogates, UTF-16 code unit order is UTF-8 byte order; only astral characters need the bytes.
+    if (x < 0xd800 && y < 0xd800) return x - y;
     return Buffer.compare(Buffer.from(a.slice(i), 'utf8'), Buffer.from(b.slice(i), 'utf8'));
   }
   return a.length - b.length;
