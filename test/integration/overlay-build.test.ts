@@ -118,6 +118,20 @@ describe('per-node overlays from a real image and head', () => {
     expect(statSync(join(dir, 'root/.ssh')).mode & 0o777).toBe(0o700);
   });
 
+  it('GNU cpio and bsdtar list every overlay archive identically (names, types, modes, owners, sizes)', async () => {
+    for (const a of first.artifacts!.artifacts.filter((x) => x.kind === 'overlay')) {
+      const file = join(work, `list-${a.path.replaceAll('/', '_')}`);
+      writeFileSync(file, await bytesOf(a));
+      const env = { ...process.env, TZ: 'UTC', LC_ALL: 'C' };
+      // Both print ls -l style lines: mode, links, owner, group, size, date, name (bsdtar -v -n: numeric owners).
+      const norm = (out: string): string[] => out.trim().split('\n').map((l) => { const f = l.split(/\s+/); return [f[0], f[2], f[3], f[0]!.startsWith('d') ? '' : f[4], f.slice(8).join(' ')].join(' '); });
+      const gnu = norm(execFileSync('sh', ['-c', `gzip -dcf < '${file}' | cpio -itv --quiet --numeric-uid-gid`], { encoding: 'utf8', env }));
+      const bsd = norm(execFileSync('bsdtar', ['-tvnf', file, '--numeric-owner'], { encoding: 'utf8', env }));
+      expect(bsd, a.path).toEqual(gnu);
+      if (!a.path.endsWith('.gz')) expect(gnu.length, a.path).toBe(a.contents!.length);
+    }
+  });
+
   it('rebuilds nothing when nothing changed, and gives the same hashes', async () => {
     const again = await compile(head);
     expect(again.imageSummary!.join('\n')).toMatch(/overlays: 0 built, 4 unchanged/);
