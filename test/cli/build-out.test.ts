@@ -224,3 +224,23 @@ describe('a build that fails part-way leaves DIR as it was', () => {
     expect(changedOutside(before, snapshot(scratch), under(CACHE))).toEqual([]);
   });
 });
+
+describe('herd build names what it could not build', () => {
+  it('lists pending images and overlays with their reasons after the artifacts, and writes none of them', async () => {
+    const emptyHead = mkdtempSync(join(tmpdir(), 'herd-empty-head-'));
+    const out = mkdtempSync(join(tmpdir(), 'herd-build-pending-'));
+    try {
+      rmSync(out, { recursive: true, force: true });
+      const r = await runHerd(['build', join(repo, 'clusters/lab'), '--out', out], repo, { env: { HERD_HEAD_ROOT: emptyHead, HOME: emptyHead } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^pending, not written: srv\/warewulf\/chroots\/rockylinux-10\/rootfs\/, srv\/warewulf\/provision\/images\/rockylinux-10\.img\n {4}image rockylinux-10: .*not in the local cache/m);
+      expect(r.stdout).toMatch(/^pending, not written: srv\/warewulf\/provision\/overlays\/c\[1-2\]\/__SYSTEM__\.img\n {4}.*the munge key: \/etc\/munge\/munge\.key does not exist on this machine/m);
+      expect(r.stdout).toMatch(/^pending, not written: srv\/warewulf\/provision\/overlays\/c\[1-2\]\/__RUNTIME__\.img\n/m);
+      expect(existsSync(join(out, 'srv/warewulf/provision/overlays'))).toBe(false);
+      expect(existsSync(join(out, 'etc/warewulf/nodes.conf'))).toBe(true);
+    } finally {
+      rmSync(emptyHead, { recursive: true, force: true });
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { herdFailure } from '../../diagnostics/diagnostic.ts';
 import { locateSpec } from '../../spec/load-from-disk.ts';
 import { progressReporter } from '../progress.ts';
 import { sourceDateEpochOf } from '../io.ts';
+import { pendingGroups } from '../../plan/pending-groups.ts';
 
 export interface BuildCommandDeps {
   /** The compiler; tests inject failing artifact sets here. */
@@ -42,10 +43,13 @@ export function makeBuildCommand(deps: BuildCommandDeps = { compile: compileSpec
       const { warnings } = await writeOutDir(checkOutDir(out, { ...where, specDir: r.specDir }), r.artifacts.artifacts);
       for (const w of warnings) ctx.io.stderr.write(`warning: ${w}\n`);
       const list = r.artifacts.artifacts.map((a) => ({ path: a.path, sha256: a.sha256, size: a.size, mode: a.mode.toString(8), impact: a.impact.class }));
-      if (ctx.format === 'json') ctx.io.stdout.write(renderEnvelope('build', EXIT.ok, r.diagnostics, { out, artifacts: list }));
+      const pending = pendingGroups(r.artifacts.pending ?? []);
+      if (ctx.format === 'json') ctx.io.stdout.write(renderEnvelope('build', EXIT.ok, r.diagnostics, { out, artifacts: list, pending: r.artifacts.pending ?? [] }));
       else {
         if (r.diagnostics.length > 0) ctx.io.stderr.write(renderDiagnostics(r.diagnostics, r.sources, ctx.color) + '\n');
         ctx.io.stdout.write(list.map((a) => `${a.sha256.slice(0, 12)}  ${a.path}`).join('\n') + `\nwrote ${list.length} artifacts to ${out}\n`);
+        // What could not be built here is named with its reason, not silently missing from the tree.
+        for (const g of pending) ctx.io.stdout.write(`pending, not written: ${g.paths.join(', ')}\n    ${g.reason}\n`);
       }
       return EXIT.ok;
     },
