@@ -7,7 +7,7 @@ export function hostname(input: BuiltinInput): BuiltinResult {
   return { files: [file('etc/hostname', `${input.node.name}\n`)] };
 }
 
-/** The head's own host table, byte for byte: the same file on every node (so the plan groups them) and on the head. */
+/** The nodes' host table (head and every node, FQDN first when the spec has a domain): the same bytes on every node, so the plan groups them. The head keeps its own in the block Warewulf manages. */
 export function hosts(input: BuiltinInput): BuiltinResult {
   return { files: [file('etc/hosts', renderHosts(input.model, header(input.model)))] };
 }
