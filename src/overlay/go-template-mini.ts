@@ -68,10 +68,18 @@ type Token =
   | { readonly t: 'field' | 'ident'; readonly name: string; readonly pos: number; readonly space: boolean };
 
 /** Render `text` against `data` (both `$` and dot) with `funcs`; refuses, with the line, what the renderer does not model. */
+/** Parsed templates by function names and text: the same four templates are rendered for every node of a cluster. */
+const parsedCache = new Map<string, ReturnType<typeof parse>>();
+
 export function renderGoTemplate(text: string, data: GoValue, funcs: Readonly<Record<string, GoFunc>>): GoRenderResult {
-  const lineAt = lineIndex(text);
   try {
-    const nodes = parse(text, lineAt, funcs);
+    const key = `${Object.keys(funcs).sort().join(',')}\0${text}`;
+    let nodes = parsedCache.get(key);
+    if (nodes === undefined) {
+      nodes = parse(text, lineIndex(text), funcs);
+      if (parsedCache.size > 64) parsedCache.clear();
+      parsedCache.set(key, nodes);
+    }
     const out: string[] = [];
     execute(nodes, data, funcs, out);
     return { ok: true, text: out.join('') };
