@@ -42,6 +42,8 @@ export interface CompileResult {
   readonly artifacts?: ArtifactSet;
   /** Image build summary lines (built, reused from cache, pending). */
   readonly imageSummary?: readonly string[];
+  /** Cache key of each image built or reused this run (its folder is `<cache>/images/<name>/<key>`); pending and failed images are absent. */
+  readonly imageKeys?: ReadonlyMap<string, string>;
   /** Source texts by display path, for code frames. */
   readonly sources: ReadonlyMap<string, string>;
 }
@@ -77,7 +79,7 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
     config: new Map(config.flatMap((a) => (a.bytes ? [[a.path, Buffer.from(a.bytes).toString('utf8')] as const] : []))),
   });
   const diagnostics = [...spec.diagnostics, ...images.diagnostics, ...overlays.diagnostics];
-  const withImages = { ...base, diagnostics, clusterName: spec.model.name, model: spec.model, imageSummary: [...images.summary, ...overlays.summary] };
+  const withImages = { ...base, diagnostics, clusterName: spec.model.name, model: spec.model, imageSummary: [...images.summary, ...overlays.summary], imageKeys: images.keys };
   if (hasErrors(images.diagnostics) || hasErrors(overlays.diagnostics)) return withImages;
   return { ...withImages, artifacts: artifactSet([...config, ...images.artifacts, ...overlays.artifacts], [...images.pending, ...overlays.pending]) };
 }

@@ -12,9 +12,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   validate: { summary: 'check a cluster spec and report every problem at once', load: async () => (await import('./commands/validate.ts')).command },
   build: { summary: 'compile a cluster spec and write its artifacts to a folder', load: async () => (await import('./commands/build.ts')).command },
   pull: { summary: 'fetch docker:// images into the local build cache (the only command that contacts registries)', load: async () => (await import('./commands/pull.ts')).command },
+  cache: { summary: "show the image build cache's size by part; --prune removes built images the spec no longer uses", load: async () => (await import('./commands/cache.ts')).command },
   explain: { summary: 'explain a validation rule and the trap behind it', load: async () => (await import('./commands/explain.ts')).command },
   plan: { summary: 'show what apply would change on the target, with diffs, drift and impact', load: async () => (await import('./commands/plan.ts')).command },
   apply: { summary: 'apply the spec (or a saved plan) to the target: atomic, locked, drift-aware', load: async () => (await import('./commands/apply.ts')).command },
+  schema: { summary: "print the spec's JSON Schema, or write it next to a spec for editors (--write [DIR])", load: async () => (await import('./commands/schema.ts')).command },
   serve: { summary: 'serve the applied root to booting nodes the way warewulfd does (iPXE, kernel, image, overlays)', load: async () => (await import('./commands/serve.ts')).command },
 };
 

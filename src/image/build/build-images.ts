@@ -30,6 +30,8 @@ export interface ClusterImages {
   readonly summary: string[];
   /** Each built image's passwd and group after pins (absent for a pending or failed image). */
   readonly accounts: Map<string, { readonly passwd: string; readonly group: string }>;
+  /** Each built image's cache key: its folder is `<cache>/images/<name>/<key>` (absent for a pending or failed image; herd cache --prune keeps those). */
+  readonly keys: Map<string, string>;
 }
 
 export function verifyContextFor(model: ClusterModel, im: ImageModel): VerifyContext {
@@ -114,7 +116,7 @@ function firstSymlink(dir: ConfinedDir, rel: string): string | undefined {
 
 /** Build all images that some node boots, one after another (each build already uses every core for compression). */
 export async function buildClusterImages(model: ClusterModel, opts: ClusterImageOptions): Promise<ClusterImages> {
-  const out: ClusterImages = { artifacts: [], pending: [], diagnostics: [], summary: [], accounts: new Map() };
+  const out: ClusterImages = { artifacts: [], pending: [], diagnostics: [], summary: [], accounts: new Map(), keys: new Map() };
   for (const im of Object.values(model.images).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (im.nodes.length === 0) continue;
     // A secret in an image reaches every node that boots it and sits in the head's provision tree: say so where the
@@ -153,6 +155,7 @@ export async function buildClusterImages(model: ClusterModel, opts: ClusterImage
     for (const w of r.warnings) out.diagnostics.push(diagnosticAt(refFor(im, w), w.code, 'warning', w.message, w.hint));
     out.summary.push(`image ${im.name}: ${r.fromCache ? 'unchanged (build cache)' : 'built'}, kernel ${r.kernel.version}, ${r.contents.length} entries, ${(r.gz.size / 1048576).toFixed(1)} MiB gzip${r.report.length ? `; ${r.report.join('; ')}` : ''}`);
     out.accounts.set(im.name, r.accounts);
+    out.keys.set(im.name, r.key);
     out.artifacts.push(...imageArtifacts(model, im, { img: stream(r.img), gz: stream(r.gz), kernel: { ...stream(r.kernel), version: r.kernel.version, pathInImage: r.kernel.pathInImage }, contents: r.contents, secret: secrets.length > 0 }));
   }
   return out;
