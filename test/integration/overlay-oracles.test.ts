@@ -415,7 +415,7 @@ describe.skipIf(wwMissing !== undefined)("Warewulf's own overlays, rendered from
         const ww = norm(wwRender(m, nn, 'NetworkManager', 'etc/NetworkManager/system-connections/ww4-managed.ww'));
         const ours = norm(one(m, node(m, nn), 'NetworkManager', NM_PATH));
         expect(ours.get('ipv4.address1')).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+/);
-        // herd's nodes.conf does not carry the MTU (Warewulf's keyfile then has none): ours must have the spec's.
+        // Both carry the spec's MTU (nodes.conf has it since herd writes `mtu` on the netdev); without one, neither has it.
         const skip = ww.has('ethernet.mtu') ? [] : ['ethernet.mtu'];
         expect(ours.get('ethernet.mtu')).toBe(m.network.mtu === undefined ? undefined : String(m.network.mtu));
         for (const k of COMPARED.filter((x) => !skip.includes(x))) expect([k, ours.get(k)]).toEqual([k, ww.get(k)]);
@@ -436,6 +436,15 @@ describe.skipIf(wwMissing !== undefined)("Warewulf's own overlays, rendered from
       expect(ours.map((r) => r.slice(4))).toEqual(nfs.map((r) => r.slice(4)));
       // Ours keeps Warewulf's options, in order, and adds only the network-online ordering.
       expect(ours.map((r) => r[3])).toEqual(nfs.map((r) => `${r[3]},x-systemd.after=network-online.target`));
+    });
+
+    it(`hostname ${name}: every node's /etc/hostname is the one Warewulf's hostname overlay renders`, () => {
+      const m = CLUSTERS[name]!;
+      for (const n of [m.nodes[0]!, m.nodes[m.nodes.length - 1]!]) {
+        const ww = wwRender(m, n.name, 'hostname', 'etc/hostname.ww').trim();
+        expect(ww).toBe(n.name);
+        expect(one(m, n, 'hostname', 'etc/hostname').trim()).toBe(ww);
+      }
     });
 
     it(`hosts ${name}: every node has the same address`, () => {
