@@ -237,4 +237,29 @@ describe('per-node overlays from a real image and head', () => {
     expect(statSync(sys).mode & 0o777).toBe(0o600);
     expect(statSync(join(root, 'var/lib/warewulf/provision/overlays/c1/__RUNTIME__.img')).mode & 0o777).toBe(0o644);
   }, 300_000);
+
+  it('reports an overlay image rebuilt behind herd\'s back (wwctl overlay build) as drift, and apply puts herd\'s back', async () => {
+    const root = join(work, 'target');
+    const env = { env: { HERD_HEAD_ROOT: head } };
+    expect((await runHerd(['apply', specDir, '--root', root, '--yes'], work, env)).code).toBe(0);
+    expect((await runHerd(['plan', specDir, '--root', root, '--detailed-exitcode'], work, env)).code).toBe(0);
+    // What `wwctl overlay build` does: a fresh archive of Warewulf's own templates with new mtimes, same file name.
+    const sys = join(root, 'var/lib/warewulf/provision/overlays/c2/__SYSTEM__.img');
+    const fake = join(work, 'ww-rebuilt');
+    mkdirSync(join(fake, 'etc'), { recursive: true });
+    writeFileSync(join(fake, 'etc/hostname'), 'c2\n');
+    const rebuilt = execFileSync('sh', ['-c', `cd '${fake}' && find etc -print | cpio -o -H newc --quiet`]);
+    writeFileSync(sys, rebuilt);
+    const plan = await runHerd(['plan', specDir, '--root', root, '--detailed-exitcode', '--format', 'json'], work, env);
+    expect(plan.code, plan.stderr).toBe(2);
+    const j = (JSON.parse(plan.stdout) as { result: { changes: { path: string; drift: { kind: string } | null }[] } }).result;
+    const c = j.changes.find((x) => x.path === 'var/lib/warewulf/provision/overlays/c2/__SYSTEM__.img')!;
+    expect(c.drift?.kind).toBe('content');
+    expect(j.changes.filter((x) => x.drift !== null).map((x) => x.path)).toEqual(['var/lib/warewulf/provision/overlays/c2/__SYSTEM__.img']);
+    const refused = await runHerd(['apply', specDir, '--root', root, '--yes'], work, env);
+    expect(refused.code).not.toBe(0); // drift is not overwritten silently
+    const forced = await runHerd(['apply', specDir, '--root', root, '--yes', '--overwrite-drift'], work, env);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(execFileSync('sha256sum', [sys], { encoding: 'utf8' }).slice(0, 64)).toBe(get(first, 'overlays/c2/__SYSTEM__.img')!.sha256);
+  }, 300_000);
 });
