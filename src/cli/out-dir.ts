@@ -261,7 +261,9 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
     parent = ConfinedDir.open(check.parentReal, { what: 'output folder' });
     if (parent.real !== check.parentReal) throw unsafe(`${shown}: ${check.parentReal} changed while herd ran (it now leads to ${parent.real})`);
     tmp = siblingTemp(parent, check.name, 'tmp');
-    forgetTmp = trackTemp(parent.hostPath(tmp));
+    const confined = parent;
+    const made = tmp;
+    forgetTmp = trackTemp(parent.hostPath(tmp), () => confined.removeTree(made));
     for (const f of files) await writeFileIn(parent, `${tmp}/${f.path}`, f);
     await writeFileIn(parent, `${tmp}/${OUT_MARKER}`, { path: OUT_MARKER, mode: 0o644, bytes: new TextEncoder().encode(OUT_MARKER_TEXT) });
     // mkdtemp made it 0700 (private while half-written); publish it as an ordinary folder.

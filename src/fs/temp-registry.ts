@@ -2,13 +2,19 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
-const live = new Set<string>();
+/** Tracked temporaries: a path removed by path, or a remover that goes through the ConfinedDir that made the temporary. */
+const live = new Map<object, { shown: string; remove: () => void }>();
 
-/** Remember a temporary path this process made; the returned function forgets it (call it once the path is renamed or removed). */
-export function trackTemp(path: string): () => void {
-  live.add(path);
+/**
+ * Remember a temporary this process made; the returned function forgets it (call it once it is renamed or removed).
+ * Pass `remove` when the temporary lives below a ConfinedDir (a `--out` folder): the interrupt then removes it through the
+ * same descriptors instead of by path, so a parent swapped for a symlink meanwhile cannot redirect the removal.
+ */
+export function trackTemp(path: string, remove: () => void = () => rmSync(path, { recursive: true, force: true })): () => void {
+  const token = {};
+  live.set(token, { shown: path, remove });
   return () => {
-    live.delete(path);
+    live.delete(token);
   };
 }
 
@@ -18,10 +24,10 @@ export function trackTemp(path: string): () => void {
  */
 export function removeTrackedTemps(): string[] {
   const removed: string[] = [];
-  for (const p of live) {
+  for (const t of live.values()) {
     try {
-      rmSync(p, { recursive: true, force: true });
-      removed.push(p);
+      t.remove();
+      removed.push(t.shown);
     } catch {
       // Best effort: the process is going away; a leftover is swept by the next build (sweepStaleTemps).
     }
@@ -43,6 +49,12 @@ export function pidAlive(pid: number): boolean {
 
 const TEMP_RE = /\.tmp-(\d+)$/;
 
+/** A `<name>.tmp-<pid>` entry left by a run that is gone (never this process's own). */
+export function isStaleTemp(name: string, alive: (pid: number) => boolean = pidAlive): boolean {
+  const m = TEMP_RE.exec(name);
+  return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+}
+
 /**
  * Remove the `<name>.tmp-<pid>` entries of `dir` whose process is gone (killed with SIGKILL, power loss): without this they
  * stay in the build cache forever. A live pid's entry is left alone, since another herd may be building into it right now.
@@ -57,8 +69,7 @@ export function sweepStaleTemps(dir: string, alive: (pid: number) => boolean = p
   }
   const removed: string[] = [];
   for (const name of names) {
-    const m = TEMP_RE.exec(name);
-    if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+    if (!isStaleTemp(name, alive)) continue;
     try {
       rmSync(join(dir, name), { recursive: true, force: true });
       removed.push(name);

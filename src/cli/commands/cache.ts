@@ -7,6 +7,8 @@ import { sourceDateEpochOf } from '../io.ts';
 import { hasErrors } from '../../diagnostics/diagnostic.ts';
 import { renderDiagnostics, summarize } from '../../diagnostics/render-text.ts';
 import { ConfinedDir } from '../../fs/confined-dir.ts';
+import { isStaleTemp } from '../../fs/temp-registry.ts';
+import { formatSize } from '../../plan/render-common.ts';
 import { confinedCacheDir, defaultCacheDir } from '../../image/build/build-images.ts';
 import { compileSpecAt } from '../../pipeline.ts';
 import { loadSpecFromDisk } from '../../spec/load-from-disk.ts';
@@ -28,30 +30,6 @@ function treeBytes(dir: ConfinedDir, rel: string): number {
   let total = 0;
   for (const e of dir.readdir(rel) ?? []) total += treeBytes(dir, rel === '' ? e.name : `${rel}/${e.name}`);
   return total;
-}
-
-export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(1)} ${units[i]}`;
-}
-
-/** A `.tmp-<pid>` folder of a build that is not running any more (killed before it could remove it). */
-function deadTemp(name: string): boolean {
-  const m = /\.tmp-(\d+)$/.exec(name);
-  if (!m) return false;
-  try {
-    process.kill(Number(m[1]), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 interface ImageFolder {
@@ -117,9 +95,9 @@ export const command: Command = {
         for (const f of imageFolders(dir)) {
           const current = result.imageKeys.get(f.image);
           const unknown = specImages.has(f.image) && current === undefined;
-          if (deadTemp(f.key) || (!unknown && f.key !== current)) {
+          if (isStaleTemp(f.key) || (!unknown && f.key !== current)) {
             // Renamed first (one atomic step) to a temp name a later build or prune sweeps, so a Ctrl-C mid-delete never leaves a half build under its key.
-            const doomed = deadTemp(f.key) ? f.rel : `${f.rel}.tmp-${process.pid}`;
+            const doomed = isStaleTemp(f.key) ? f.rel : `${f.rel}.tmp-${process.pid}`;
             if (doomed !== f.rel) dir.rename(f.rel, doomed);
             dir.removeTree(doomed);
             removed.push(f);
@@ -151,14 +129,14 @@ export const command: Command = {
         );
         return EXIT.ok;
       }
-      const lines = [`${shownCache}: ${humanBytes(total)}`];
-      for (const p of PARTS) lines.push(`  ${p.name.padEnd(12)} ${humanBytes(parts[p.name]!).padStart(10)}  ${p.what}`);
-      if (parts.other! > 0) lines.push(`  ${'other'.padEnd(12)} ${humanBytes(parts.other!).padStart(10)}`);
-      for (const f of images) lines.push(`    ${f.rel.padEnd(12)} ${humanBytes(f.bytes)}`);
+      const lines = [`${shownCache}: ${formatSize(total)}`];
+      for (const p of PARTS) lines.push(`  ${p.name.padEnd(12)} ${formatSize(parts[p.name]!).padStart(10)}  ${p.what}`);
+      if (parts.other! > 0) lines.push(`  ${'other'.padEnd(12)} ${formatSize(parts.other!).padStart(10)}`);
+      for (const f of images) lines.push(`    ${f.rel.padEnd(12)} ${formatSize(f.bytes)}`);
       if (args.values.prune) {
         const freed = removed.reduce((n, f) => n + f.bytes, 0);
-        lines.push(removed.length === 0 ? 'pruned nothing: every built image is the one the spec uses' : `pruned ${removed.length} built image folder(s), ${humanBytes(freed)}:`);
-        for (const f of removed) lines.push(`  removed ${f.rel} (${humanBytes(f.bytes)})`);
+        lines.push(removed.length === 0 ? 'pruned nothing: every built image is the one the spec uses' : `pruned ${removed.length} built image folder(s), ${formatSize(freed)}:`);
+        for (const f of removed) lines.push(`  removed ${f.rel} (${formatSize(f.bytes)})`);
         for (const k of kept) lines.push(`  kept ${k}`);
       } else if (images.length > 0) {
         lines.push('herd cache --prune removes the built images this spec no longer uses');
