@@ -21,6 +21,8 @@ export interface CompileOptions {
   /** Build cache; default `.herd/<cluster>/cache` beside the spec. */
   readonly cacheDir?: string;
   readonly onProgress?: (event: BuildProgress) => void;
+  /** For tests: called once an image build's temporary folder exists, before packing (see the build command's test hook). */
+  readonly beforePack?: () => Promise<void>;
   /** Where the overlays read head files (munge key, SSH host keys, Warewulf install): `/` on the head (the default). */
   readonly headRoot?: string;
 }
@@ -66,6 +68,7 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
     offline: true,
     ...(options.sourceDateEpoch !== undefined ? { sourceDateEpoch: options.sourceDateEpoch } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.beforePack ? { beforePack: options.beforePack } : {}),
   });
   // Overlays: every node's __SYSTEM__ and __RUNTIME__, from the model, the built images' accounts and the head's files.
   const overlays = await buildClusterOverlays(spec.model, {

@@ -43,12 +43,10 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs herd with a time limit: a refusal must come at once (the /proc case used to spin forever). */
+/** Runs herd: a refusal comes before compiling anything (the /proc case used to spin forever, which fails by the test's timeout). */
 async function refused(argv: string[]): Promise<{ stderr: string }> {
-  const started = Date.now();
   const r = await runHerd(argv, dir);
   expect(r.code, r.stderr).toBe(3);
-  expect(Date.now() - started).toBeLessThan(5000);
   expect(compiled, 'refused before compiling').toBe(0);
   expect(r.stderr).toContain('hint:');
   return r;

@@ -33,7 +33,15 @@ export function makeBuildCommand(deps: BuildCommandDeps = { compile: compileSpec
       // Refuse an unsafe --out before compiling anything; it is checked again after compiling, right before the swap.
       checkOutDir(out, { ...where, specDir: dirname(locateSpec(specArg, ctx.io.cwd)) });
       const onProgress = progressReporter(ctx);
-      const r = await deps.compile(specArg, ctx.io.cwd, { ...sourceDateEpochOf(ctx.io.env), ...(onProgress ? { onProgress } : {}) });
+      // Test-only hook: HERD_TEST_PAUSE_IN_PACK=1 stops (without exiting) once an image build's temporary folder exists, so an
+      // interrupt test signals a build known to be mid-pack, synchronising on the "paused" line, never on time.
+      const beforePack = ctx.io.env.HERD_TEST_PAUSE_IN_PACK === '1'
+        ? async (): Promise<void> => {
+            ctx.io.stderr.write('herd-test: paused while packing\n');
+            await new Promise(() => setInterval(() => {}, 1 << 30));
+          }
+        : undefined;
+      const r = await deps.compile(specArg, ctx.io.cwd, { ...sourceDateEpochOf(ctx.io.env), ...(onProgress ? { onProgress } : {}), ...(beforePack ? { beforePack } : {}) });
       if (ctx.format === 'text' && r.imageSummary && r.imageSummary.length > 0) ctx.io.stderr.write(r.imageSummary.map((l) => `${l}\n`).join(''));
       if (!r.artifacts) {
         if (ctx.format === 'json') ctx.io.stdout.write(renderEnvelope('build', EXIT.findings, r.diagnostics));

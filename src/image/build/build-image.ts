@@ -40,6 +40,8 @@ export interface ImageBuildOptions {
   readonly onProgress?: (event: BuildProgress) => void;
   /** For tests: called once a dir: source is walked, before any of its file content is read. */
   readonly afterWalk?: () => void | Promise<void>;
+  /** For tests: called once the build's temporary folder exists, before packing starts (an interrupt test pauses here). */
+  readonly beforePack?: () => Promise<void>;
 }
 
 export type BuildProgress =
@@ -187,6 +189,7 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     await rm(tmp, { recursive: true, force: true });
     await mkdir(dirname(tmp), { recursive: true });
     await mkdir(tmp, { mode: 0o700 });
+    await opts.beforePack?.();
     const dropped = droppedXattrs(tree);
     const entries = treeToCpioEntries(tree, opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch });
     const stream = cpioNewc(entries);

@@ -20,6 +20,8 @@ export interface ClusterImageOptions {
   readonly onProgress?: (event: BuildProgress) => void;
   /** For tests: called once a dir: source is walked, before any of its file content is read. */
   readonly afterWalk?: () => void | Promise<void>;
+  /** For tests: called once an image build's temporary folder exists, before packing. */
+  readonly beforePack?: () => Promise<void>;
 }
 
 export interface ClusterImages {
@@ -142,6 +144,7 @@ export async function buildClusterImages(model: ClusterModel, opts: ClusterImage
       ...(opts.sourceDateEpoch !== undefined ? { sourceDateEpoch: opts.sourceDateEpoch } : {}),
       ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
       ...(opts.afterWalk ? { afterWalk: opts.afterWalk } : {}),
+      ...(opts.beforePack ? { beforePack: opts.beforePack } : {}),
     });
     const paths = imagePaths(model, im.name);
     if (isImageBuildFailure(r)) {

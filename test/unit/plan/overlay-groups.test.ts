@@ -77,11 +77,9 @@ describe('overlayGroups', () => {
 
   it('plans and renders 10,000 nodes × 4 overlay archives quickly, in two runtime lines and 10,000 system entries', () => {
     const plan = bigPlan(10_000);
-    const started = performance.now();
     const text = renderPlanText(plan, meta, { color: false });
     const md = renderPlanMarkdown(plan, meta);
     const json = renderPlanJson(plan, meta, { exitCode: 2, diagnostics: [] });
-    const ms = performance.now() - started;
     expect(text.match(/__RUNTIME__ of /g)).toHaveLength(1);
     expect(text).toContain('~ __RUNTIME__ of n[00001-10000]  update (content)  → runtime-refresh');
     expect(text.match(/__SYSTEM__ of /g)).toHaveLength(10_000);
@@ -91,8 +89,8 @@ describe('overlayGroups', () => {
     expect(doc.changes).toHaveLength(40_000);
     expect(doc.overlayGroups).toHaveLength(10_001);
     expect(doc.overlayGroups.at(-1)).toMatchObject({ nodes: 'n[00001-10000]', nodeCount: 10_000 });
-    // Generous for slow, shared CI machines (all three take about two seconds on a loaded two-core box); a quadratic step would take minutes.
-    expect(ms).toBeLessThan(15_000);
+    // No timing here (the machine may be busy): the three take about two seconds on a loaded two-core box, and a quadratic
+    // step would take minutes, which the test's time limit turns into a failure.
   }, 60_000);
 });
 
