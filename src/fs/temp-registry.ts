@@ -1,6 +1,6 @@
 // herd's own unfinished temporary folders (I/O): tracked while they exist so an interrupted run can remove them, and swept when a dead run left some behind.
-import { readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { ConfinedDir } from './confined-dir.ts';
 
 /** Tracked temporaries: a path removed by path, or a remover that goes through the ConfinedDir that made the temporary. */
 const live = new Map<object, { shown: string; remove: () => void }>();
@@ -61,21 +61,27 @@ export function isStaleTemp(name: string, alive: (pid: number) => boolean = pidA
  * Returns the names removed; a missing `dir` is simply nothing to sweep.
  */
 export function sweepStaleTemps(dir: string, alive: (pid: number) => boolean = pidAlive): string[] {
-  let names: string[];
+  let confined: ConfinedDir;
   try {
-    names = readdirSync(dir);
+    confined = ConfinedDir.open(dir, { what: 'build cache folder' });
   } catch {
-    return [];
+    return []; // missing (nothing to sweep), or not a folder herd may use: the build reports that itself
   }
   const removed: string[] = [];
-  for (const name of names) {
-    if (!isStaleTemp(name, alive)) continue;
-    try {
-      rmSync(join(dir, name), { recursive: true, force: true });
-      removed.push(name);
-    } catch {
-      // Not ours to remove after all (permissions): leave it.
+  try {
+    for (const e of confined.readdir('') ?? []) {
+      if (!isStaleTemp(e.name, alive)) continue;
+      try {
+        // Through the folder's descriptors: a leftover that is a symlink is unlinked, never followed.
+        if (e.isDirectory()) confined.removeTree(e.name);
+        else confined.unlink(e.name);
+        removed.push(e.name);
+      } catch {
+        // Not ours to remove after all (permissions): leave it.
+      }
     }
+  } finally {
+    confined.close();
   }
   return removed;
 }

@@ -7,7 +7,7 @@
 // inputs changed. The archive bytes are never stored: they are made again, byte for byte, when apply asks for them.
 // A rebuilt image changes its passwd/group, hence the owners and users of the overlays that read them, hence their keys:
 // the seed's "rebuild the image, then the overlays" trap cannot happen.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfinedDir } from '../fs/confined-dir.ts';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
@@ -74,16 +74,25 @@ interface CacheIndex {
   readonly entries: Record<string, PackedStage>;
 }
 
-function readCacheIndex(path: string): Record<string, PackedStage> {
+/** The cache index, read through the cache's ConfinedDir (confinedCacheDir checked the folder; no symlink is followed below it). */
+function readCacheIndex(cacheDir: string): Record<string, PackedStage> {
+  let dir: ConfinedDir | undefined;
   try {
-    const j = JSON.parse(readFileSync(path, 'utf8')) as CacheIndex;
+    dir = ConfinedDir.open(cacheDir, { what: 'build cache' });
+    const text = dir.readFile(CACHE_INDEX, 256 << 20);
+    if (text === undefined) return {};
+    const j = JSON.parse(text.toString('utf8')) as CacheIndex;
     return j.builder === OVERLAY_BUILDER_VERSION && j.entries && typeof j.entries === 'object' ? j.entries : {};
   } catch {
-    return {};
+    return {}; // a missing, unreadable or damaged index only means nothing is reused
+  } finally {
+    dir?.close();
   }
 }
 
 const MAX_REPORTED = 20;
+/** The overlay cache's one file, relative to the build cache. */
+const CACHE_INDEX = 'overlays/index.json';
 
 export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBuildOptions): Promise<ClusterOverlays> {
   const out: ClusterOverlays = { artifacts: [], pending: [], diagnostics: [], summary: [] };
@@ -151,8 +160,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
     } else accounts.set(image, { lookup: accountLookup(merged), texts: merged });
   }
 
-  const cachePath = join(opts.cacheDir, 'overlays', 'index.json');
-  const cached = readCacheIndex(cachePath);
+  const cached = readCacheIndex(opts.cacheDir);
   const fresh: Record<string, PackedStage> = {};
   let built = 0;
   let reused = 0;
@@ -270,7 +278,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
   }
   const total = model.nodes.length * 2;
   out.summary.push(`overlays: ${built} built, ${reused} unchanged (build cache), ${total - built - reused} pending or failed, for ${model.nodes.length} nodes`);
-  if (Object.keys(fresh).length > 0) writeCacheIndex(cachePath, fresh, cached);
+  if (Object.keys(fresh).length > 0) writeCacheIndex(opts.cacheDir, fresh, cached);
   return out;
 }
 
@@ -315,7 +323,7 @@ function problemDiagnostic(p: OverlayProblem, fallback: SourceRef | undefined): 
 }
 
 /** Hashes of this run's stages first, then older ones up to a cap (switching between two branches stays cheap). */
-function writeCacheIndex(path: string, fresh: Record<string, PackedStage>, old: Record<string, PackedStage>): void {
+function writeCacheIndex(cacheDir: string, fresh: Record<string, PackedStage>, old: Record<string, PackedStage>): void {
   const entries: Record<string, PackedStage> = { ...fresh };
   let count = Object.keys(fresh).length;
   const cap = count * 4 + 1000;
@@ -326,8 +334,19 @@ function writeCacheIndex(path: string, fresh: Record<string, PackedStage>, old: 
       count++;
     }
   }
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify({ builder: OVERLAY_BUILDER_VERSION, entries } satisfies CacheIndex), { mode: 0o600 });
-  renameSync(tmp, path);
+  // Written beside the index and renamed over it, through the cache's ConfinedDir: never through a planted symlink.
+  const dir = ConfinedDir.open(cacheDir, { what: 'build cache' });
+  const tmp = `${CACHE_INDEX}.tmp-${process.pid}`;
+  try {
+    dir.unlink(tmp);
+    const fd = dir.createExclusive(tmp, 0o600, true);
+    try {
+      writeFileSync(fd, JSON.stringify({ builder: OVERLAY_BUILDER_VERSION, entries } satisfies CacheIndex));
+    } finally {
+      closeSync(fd);
+    }
+    dir.rename(tmp, CACHE_INDEX);
+  } finally {
+    dir.close();
+  }
 }
