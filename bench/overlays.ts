@@ -11,6 +11,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { writeStubRootfs } from '../test/fixtures/stub-rootfs.ts';
 import { parse as parseYaml } from 'yaml';
 
 const SDE = 1_700_000_000;
@@ -30,12 +31,7 @@ function writeSpec(dir: string, name: string, n: number): void {
     mkdirSync(join(dir, rel, '..'), { recursive: true });
     writeFileSync(join(dir, rel), body, { mode });
   };
-  put('rootfs/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nmunge:x:995:995::/run/munge:/sbin/nologin\nslurm:x:202:202::/var/lib/slurm:/sbin/nologin\n');
-  put('rootfs/etc/group', 'root:x:0:\nmunge:x:995:\nslurm:x:202:\n');
-  // Any bytes pass as a kernel: herd finds it by path, as Warewulf does (the image checks never boot it).
-  put('rootfs/lib/modules/6.1.0-test/vmlinuz', Buffer.alloc(8192, 0x4b));
-  put('rootfs/sbin/slurmd', '#!/bin/sh\n', 0o755);
-  put('rootfs/sbin/munged', '#!/bin/sh\n', 0o755);
+  writeStubRootfs(join(dir, 'rootfs'));
   const width = Math.max(5, String(n).length);
   const host = (i: number): string => `n${String(i).padStart(width, '0')}`;
   const mac = (i: number): string => `02:00:${[24, 16, 8, 0].map((s) => ((i >>> s) & 255).toString(16).padStart(2, '0')).join(':')}`;

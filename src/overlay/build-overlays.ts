@@ -57,7 +57,6 @@ const SHARED: Readonly<Record<string, (n: NodeModel) => string>> = {
   'ssh.host_keys': () => '',
   'ssh.authorized_keys': () => '',
   syncuser: (n) => n.image,
-  wwclient: () => '',
   'herd-slurm': (n) => (n.partitions.length > 0 ? 'slurm' : ''),
   'herd-boot': (n) => `${n.image}\0${n.partitions.length > 0 ? 'slurm' : ''}`,
 };
@@ -177,7 +176,6 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
   };
   const shared = new Map<string, BuiltinResult>();
   const warewulfConf = opts.config.get('etc/warewulf/warewulf.conf') ?? '';
-  const records = { model };
 
   for (const node of model.nodes) {
     const acc = accounts.get(node.image);
@@ -199,7 +197,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
             failed = true;
             continue;
           }
-          record ??= nodeRecord(records.model, node);
+          record ??= nodeRecord(model, node);
           r = withModes(renderSiteOverlay(c, record, lookup), def);
           if ('problems' in r && r.problems.every((p) => p.code === 'overlay/accounts-unknown')) {
             reasons.push(`overlay ${name} sets owners, and image ${node.image} is not built yet`);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeStubRootfs } from '../fixtures/stub-rootfs.ts';
 import { runHerd } from '../fixtures/run-herd.ts';
 
 const ENV = { SOURCE_DATE_EPOCH: '1700000000', NO_COLOR: '1' };
@@ -14,11 +15,7 @@ function writeSpec(): string {
     mkdirSync(join(dir, rel, '..'), { recursive: true });
     writeFileSync(join(dir, rel), body, { mode });
   };
-  put('rootfs/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nmunge:x:995:995::/run/munge:/sbin/nologin\nslurm:x:202:202::/var/lib/slurm:/sbin/nologin\n');
-  put('rootfs/etc/group', 'root:x:0:\nmunge:x:995:\nslurm:x:202:\n');
-  put('rootfs/lib/modules/6.1.0-test/vmlinuz', Buffer.alloc(8192, 0x4b));
-  put('rootfs/sbin/slurmd', '#!/bin/sh\n', 0o755);
-  put('rootfs/sbin/munged', '#!/bin/sh\n', 0o755);
+  writeStubRootfs(join(dir, 'rootfs'));
   put(
     'cluster.yaml',
     'apiVersion: herd.dev/v1alpha1\nkind: Cluster\nname: tiny\nwarewulf: { version: "4.6.5", layout: upstream }\nhead: { name: head, address: 10.1.0.1 }\n' +

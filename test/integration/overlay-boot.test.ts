@@ -13,6 +13,7 @@ import { runHerd, type HerdRun } from '../fixtures/run-herd.ts';
 import { bootImage, type BootResult } from './qemu/boot.ts';
 import { ensureDebianKernel, type DebianKernel } from './qemu/kernel-cache.ts';
 import { IMAGE_INIT_RAN, imageOwnInit, OVERLAY_BOOT_END, overlayReportInit, parseOverlayReport, WWINIT_FIRST_LINE } from './qemu/overlay-init.ts';
+import { addSlurmStubs } from '../fixtures/stub-rootfs.ts';
 import { buildTinyRootfs } from './qemu/tiny-rootfs.ts';
 
 const CACHE = fileURLToPath(new URL('../.cache', import.meta.url));
@@ -132,11 +133,7 @@ beforeAll(async () => {
   unlinkSync(join(rootfs, 'sbin/init')); // busybox's init link
   writeFileSync(join(rootfs, 'sbin/init'), overlayReportInit({ module: 'e1000', device: 'eth0' }));
   chmodSync(join(rootfs, 'sbin/init'), 0o755);
-  // The image verifier wants slurmd and munged on a Slurm node; these never run here.
-  for (const f of ['sbin/slurmd', 'sbin/munged']) {
-    writeFileSync(join(rootfs, f), '#!/bin/sh\nexit 0\n');
-    chmodSync(join(rootfs, f), 0o755);
-  }
+  addSlurmStubs(rootfs);
   writeFileSync(join(specDir, 'cluster.yaml'), spec('NetworkManager'));
   writeFileSync(join(specDir, 'networkd.yaml'), spec('networkd'));
   head = makeHeadRoot();

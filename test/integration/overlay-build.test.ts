@@ -3,7 +3,7 @@
 // A change rebuilds exactly the nodes it touches; a rebuilt image rebuilds the overlays that read its accounts; missing
 // head files leave overlays pending; clashes and secrets are handled as the issue demands.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import type { Artifact } from '../../src/artifacts/artifact.ts';
 import { ensureDebianKernel } from './qemu/kernel-cache.ts';
 import { buildTinyRootfs } from './qemu/tiny-rootfs.ts';
 import { makeHeadRoot, warewulfOracleDir } from '../fixtures/head-root.ts';
+import { addSlurmStubs } from '../fixtures/stub-rootfs.ts';
 import { runHerd } from '../fixtures/run-herd.ts';
 
 const CACHE = fileURLToPath(new URL('../.cache', import.meta.url));
@@ -60,11 +61,7 @@ beforeAll(async () => {
   if (!warewulfOracleDir()) throw new Error('the Warewulf 4.6.5 tarball (../shared/oracles/warewulf) is needed for wwinit/wwclient');
   const kernel = await ensureDebianKernel(CACHE);
   buildTinyRootfs(join(specDir, 'rootfs'), { kernel, modules: ['e1000'], mtime: 1_700_000_000 });
-  mkdirSync(join(specDir, 'rootfs', 'sbin'), { recursive: true });
-  for (const p of ['slurmd', 'munged']) {
-    writeFileSync(join(specDir, 'rootfs', 'sbin', p), '#!/bin/sh\nexit 0\n');
-    chmodSync(join(specDir, 'rootfs', 'sbin', p), 0o755);
-  }
+  addSlurmStubs(join(specDir, 'rootfs'));
   writeFileSync(join(specDir, 'cluster.yaml'), spec());
   head = makeHeadRoot();
   heads.push(head);
