@@ -28,12 +28,46 @@ export interface BootTestInput {
   /** Environment for the herd serve child (HERD_HEAD_ROOT and the like). */
   readonly env: Readonly<Record<string, string>>;
   readonly slurmConf: string;
+  /** nodes.conf and warewulf.conf as compiled (warewulfd reads them). */
+  readonly nodesConf?: string;
+  readonly warewulfConf?: string;
   readonly gresConf?: string;
   readonly mungeKey: Uint8Array;
   readonly accel: 'kvm' | 'tcg';
+  /** Which server answers the nodes: herd serve (default) or Warewulf's own warewulfd (`wwctl server`) on the same root. */
+  readonly server?: WarewulfdServer;
   readonly timeoutMs: number;
   /** Progress lines (stderr). */
   readonly progress: (line: string) => void;
+}
+
+/** Warewulf's own server: its binary (`wwctl`, or the oracle build's `wworacle`) and the root of its install (etc/warewulf/ipxe, usr/share). */
+export interface WarewulfdServer {
+  readonly binary: string;
+  readonly installRoot: string;
+  /** The iPXE templates of that install (`etc/warewulf/ipxe/*.ipxe`), by file name. */
+  readonly ipxeTemplates: ReadonlyMap<string, Uint8Array>;
+}
+
+/**
+ * warewulf.conf for warewulfd in the sandbox: herd's own file with a `paths:` section pointing at the applied root (chroots,
+ * provision), an empty site overlay folder and a scratch sysconfdir holding nodes.conf and the install's iPXE templates.
+ */
+export function warewulfdConf(herdConf: string, p: { sysconfdir: string; datadir: string; root: string; stateDir: string; scratch: string }): string {
+  if (/^paths:/m.test(herdConf)) throw new Error('herd\'s warewulf.conf already has a paths: section');
+  const at = (rel: string) => `${p.root}/${p.stateDir}/${rel}`;
+  return `${herdConf.trimEnd()}
+# herd boot-test: warewulfd serves the applied root from a scratch configuration
+paths:
+  sysconfdir: ${p.sysconfdir}
+  localstatedir: ${p.scratch}/var
+  cachedir: ${p.scratch}/cache
+  srvdir: ${p.scratch}/srv
+  datadir: ${p.datadir}
+  wwoverlaydir: ${p.scratch}/site-overlays
+  wwchrootdir: ${at('chroots')}
+  wwprovisiondir: ${at('provision')}
+`;
 }
 
 export interface BootTestResult {
@@ -45,6 +79,8 @@ export interface BootTestResult {
   readonly consoles: ReadonlyMap<string, string>;
   readonly logs: { readonly slurmctld: string; readonly dnsmasq: string; readonly serve: string };
   readonly network: string;
+  /** `herd serve` or `warewulfd`. */
+  readonly server: string;
 }
 
 const SERVE_PORT = 9873;
@@ -151,16 +187,32 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
 
   const serveLog = new ServerLogReader();
   let serveText = '';
-  const serve = sb.spawn([...i.herd, 'serve', i.specDir, '--root', i.rootPath, '--listen', `${head.address}:${SERVE_PORT}`], { env: i.env, cwd: sb.dirPath, output: 'pipe' });
-  serve.stderr!.on('data', (d: Buffer) => {
+  const serverName = i.server ? 'warewulfd' : 'herd serve';
+  let serve: ChildProcess;
+  if (i.server) {
+    const ww = i.server;
+    for (const d of ['ww/etc/warewulf/ipxe', 'ww/var', 'ww/cache', 'ww/srv', 'ww/site-overlays']) sb.dir.mkdirs(d);
+    sb.write('ww/etc/warewulf/nodes.conf', i.nodesConf ?? '');
+    for (const [name, body] of ww.ipxeTemplates) sb.write(`ww/etc/warewulf/ipxe/${name}`, body);
+    const wwConf = sb.write('ww/etc/warewulf/warewulf.conf', warewulfdConf(i.warewulfConf ?? '', {
+      sysconfdir: sb.path('ww/etc'), datadir: `${ww.installRoot.replace(/\/$/, '')}/usr/share`, root: i.rootPath, stateDir: model.warewulf.stateDir, scratch: sb.path('ww'),
+    }));
+    serve = sb.spawn([ww.binary, '--warewulfconf', wwConf, 'server'], { env: { WW_ORACLE_LISTEN: head.address }, cwd: sb.dirPath, output: 'pipe' });
+  } else {
+    serve = sb.spawn([...i.herd, 'serve', i.specDir, '--root', i.rootPath, '--listen', `${head.address}:${SERVE_PORT}`], { env: i.env, cwd: sb.dirPath, output: 'pipe' });
+  }
+  const onServer = (d: Buffer) => {
     serveText += d.toString();
     serveLog.push(d.toString(), now());
-  });
-  serve.stdout!.on('data', (d: Buffer) => (serveText += d.toString()));
-  await until(() => serveText.includes('herd serve: serving') || serve.exitCode !== null || dns.exitCode !== null, 60_000);
+  };
+  serve.stderr!.on('data', onServer);
+  serve.stdout!.on('data', onServer);
+  // Up means a TCP connection to the head address succeeds from inside the namespace (the same for both servers).
+  const probe = `require('net').connect(${SERVE_PORT}, ${JSON.stringify(head.address)}).on('connect', () => process.exit(0)).on('error', () => process.exit(1))`;
+  await until(async () => serve.exitCode !== null || dns.exitCode !== null || (await sb.run([process.execPath, '-e', probe], { cwd: sb.dirPath, timeoutMs: 10_000 })).code === 0, 60_000, 500);
   if (dns.exitCode !== null) throw new Error(`dnsmasq did not start: ${dnsLog.trim()}`);
-  if (!serveText.includes('herd serve: serving')) throw new Error(`herd serve did not start: ${serveText.trim()}`);
-  i.progress(`dnsmasq and herd serve listening on ${head.address}; booting ${i.nodes.map((n) => n.name).join(', ')} (${i.accel === 'tcg' ? 'software emulation' : 'KVM'})`);
+  if (serve.exitCode !== null) throw new Error(`${serverName} did not start: ${serveText.trim()}`);
+  i.progress(`dnsmasq and ${serverName} listening on ${head.address}; booting ${i.nodes.map((n) => n.name).join(', ')} (${i.accel === 'tcg' ? 'software emulation' : 'KVM'})`);
 
   const vms: Vm[] = i.nodes.map((n, k) => {
     const proc = sb.spawn(['qemu-system-x86_64', ...qemuArgs(n, taps[k]!, i.accel)], { cwd: sb.dirPath, output: 'pipe' });
@@ -236,13 +288,14 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
     consoles: new Map(vms.map((vm) => [vm.node.name, vm.console.replace(/\r\n/g, '\n')])),
     logs: { slurmctld: ctldLog, dnsmasq: dnsLog, serve: serveText },
     network,
+    server: serverName,
   };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it holds or `ms` pass (a deadline for a daemon to start, not a timing assertion). */
-async function until(check: () => boolean, ms: number): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, ms: number, everyMs = 100): Promise<void> {
   const end = performance.now() + ms;
-  while (!check() && performance.now() < end) await sleep(100);
+  while (!(await check()) && performance.now() < end) await sleep(everyMs);
 }

@@ -22,15 +22,24 @@ const leftovers = (pid: number): string[] => {
   return [...ns, ...readdirSync(tmpdir())].filter((n) => n === `herdbt-${pid}` || n.startsWith(`herdbt-${pid}-`));
 };
 
+const ORACLE_WORK = process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle';
+const ORACLE_BIN = join(ORACLE_WORK, 'bin', 'wworacle');
+const haveOracle = existsSync(ORACLE_BIN);
+if (!haveOracle && process.env.CI_REQUIRE_ORACLE === '1') throw new Error(`CI_REQUIRE_ORACLE=1 but the Warewulf oracle ${ORACLE_BIN} is missing (run ../shared/oracles/warewulf/build.sh)`);
+
 let applied: AppliedRoot;
 let head: string;
 let run: HerdRun;
+let wwRun: HerdRun | undefined;
 
 beforeAll(async () => {
   applied = await applyTinyCluster(CACHE);
   head = makeHeadRoot({ install: false });
   run = await runHerd(['boot-test', applied.specDir, 'c1', '--root', applied.root, '--timeout', '600'], applied.work, { env: env(head) });
-}, 900_000);
+  if (haveOracle) {
+    wwRun = await runHerd(['boot-test', applied.specDir, 'c1', '--root', applied.root, '--timeout', '600', '--warewulfd', ORACLE_BIN, '--warewulf-install', join(ORACLE_WORK, 'root')], applied.work, { env: env(head) });
+  }
+}, 1_200_000);
 
 afterAll(() => {
   applied?.cleanup();
@@ -66,6 +75,20 @@ describe('herd boot-test on the tiny cluster (boots, then powers off: no Slurm)'
 
   it('leaves no namespace, scratch folder or VM behind', () => {
     expect(leftovers(process.pid)).toEqual([]);
+  });
+});
+
+describe.skipIf(!haveOracle)('the same boot served by the real warewulfd (Warewulf 4.6.5\'s own server) from the same root', () => {
+  it('serves c1 every stage, so the node reaches the image\'s /init exactly as with herd serve', () => {
+    const r = wwRun!;
+    expect(r.stderr, r.stdout + r.stderr).toContain('dnsmasq and warewulfd listening on 10.9.0.1');
+    const cells = r.stdout.split('\n').find((l) => l.startsWith('c1 '))!.trim().split(/\s+/);
+    expect(cells.slice(1, 7).every((c) => /^\d+\.\d+s$/.test(c)), r.stdout).toBe(true);
+    expect(r.stdout).toContain("c1: the VM stopped (QEMU exit 0) after reaching the image's /init");
+    expect(r.stdout).toContain('stages as warewulfd saw the requests');
+    const kept = /logs kept in (\S+)/.exec(r.stdout)![1]!;
+    expect(readFileSync(join(kept, 'console-c1.log'), 'utf8')).toContain('HERD-OVERLAY-BOOT-END');
+    expect(readFileSync(join(kept, 'serve.log'), 'utf8')).toMatch(/wworacle: listening on 10\.9\.0\.1:9873/);
   });
 });
 

@@ -14,7 +14,7 @@ import { expandHostlist } from '../../spec/hostlist.ts';
 import type { PendingArtifacts } from '../../artifacts/artifact.ts';
 import type { ClusterModel, NodeModel } from '../../spec/model.ts';
 import { renderTable } from '../../boottest/diagnose.ts';
-import { chooseAccel, QEMU_NICS, runBootTest, type BootTestResult } from '../../boottest/run-boot-test.ts';
+import { chooseAccel, QEMU_NICS, runBootTest, type BootTestResult, type WarewulfdServer } from '../../boottest/run-boot-test.ts';
 import { removeStaleSandboxes, Sandbox } from '../../boottest/sandbox.ts';
 import { defaultRootFor } from '../../state/paths.ts';
 import type { Command } from '../command.ts';
@@ -84,6 +84,44 @@ export function relevantPending(pending: readonly PendingArtifacts[], nodes: rea
   });
 }
 
+/** Warewulf's server binary and its install's iPXE templates (read through the install folder, never following links). */
+function warewulfdServer(binary: string, installRoot: string): WarewulfdServer {
+  if (!existsSync(binary)) throw herdFailure('cli/usage', `--warewulfd ${binary} does not exist`, 'name Warewulf\'s wwctl (or warewulfd) binary, e.g. --warewulfd /usr/bin/wwctl');
+  let install: ConfinedDir;
+  try {
+    install = ConfinedDir.open(installRoot, { what: 'Warewulf install' });
+  } catch (e) {
+    throw herdFailure('cli/input-unreadable', `cannot open the Warewulf install ${installRoot}: ${(e as Error).message}`, 'point --warewulf-install at the folder holding etc/warewulf/ipxe');
+  }
+  try {
+    const templates = new Map<string, Uint8Array>();
+    for (const e of install.readdir('etc/warewulf/ipxe') ?? []) {
+      if (!e.isFile() || !e.name.endsWith('.ipxe')) continue;
+      const body = install.readFile(`etc/warewulf/ipxe/${e.name}`, 1 << 20);
+      if (body) templates.set(e.name, body);
+    }
+    if (!templates.has('default.ipxe')) throw herdFailure('cli/input-unreadable', `${installRoot}/etc/warewulf/ipxe has no default.ipxe`, 'point --warewulf-install at the folder holding Warewulf\'s etc/warewulf/ipxe');
+    return { binary, installRoot, ipxeTemplates: templates };
+  } finally {
+    install.close();
+  }
+}
+
+/** nodes.conf and warewulf.conf as the root holds them: what warewulfd would read on the head. */
+function readWarewulfFiles(rootPath: string): { nodesConf: string; warewulfConf: string } {
+  const root = ConfinedDir.open(rootPath, { what: 'root' });
+  try {
+    const read = (rel: string): string => {
+      const b = root.readFile(rel, 64 << 20);
+      if (!b) throw herdFailure('cli/input-unreadable', `${rootPath}/${rel} does not exist`, 'run herd apply --root DIR first');
+      return b.toString('utf8');
+    };
+    return { nodesConf: read('etc/warewulf/nodes.conf'), warewulfConf: read('etc/warewulf/warewulf.conf') };
+  } finally {
+    root.close();
+  }
+}
+
 export interface BootTestDeps {
   readonly compile: (path: string, cwd: string, options: CompileOptions) => Promise<CompileResult>;
 }
@@ -92,7 +130,7 @@ export function makeBootTestCommand(deps: BootTestDeps = { compile: compileSpecA
   return {
     name: 'boot-test',
     summary: "boot the cluster's nodes in VMs from herd's artifacts over the Warewulf protocol, until Slurm runs a job on them",
-    usage: '[spec] [nodes...] [--root DIR] [--timeout SECONDS] [--accel auto|kvm|tcg] [--format text|markdown|json]',
+    usage: '[spec] [nodes...] [--root DIR] [--warewulfd BIN [--warewulf-install DIR]] [--timeout SECONDS] [--accel auto|kvm|tcg] [--format text|markdown|json]',
     help: [
       'spec: a cluster.yaml or the folder holding it; nodes: names or hostlists (default: every node).',
       'Needs root, QEMU with ipxe-qemu, dnsmasq, munge and Slurm (slurmctld, sinfo, srun). Everything runs in a network',
@@ -100,17 +138,21 @@ export function makeBootTestCommand(deps: BootTestDeps = { compile: compileSpecA
       '--root DIR         boot what herd apply wrote there (default: build the spec into a scratch root first)',
       '--timeout SECONDS  how long the nodes get to be up in Slurm (default 900: software emulation on a busy machine is slow)',
       '--accel MODE       auto (KVM when /dev/kvm opens, else software emulation), kvm or tcg',
+      '--warewulfd BIN    serve the nodes with Warewulf\'s own server (`BIN server`, e.g. wwctl) instead of herd serve, on the same root',
+      '--warewulf-install DIR  where that Warewulf is installed: its etc/warewulf/ipxe templates and usr/share (default /)',
       'Failed nodes\' console logs and the head\'s logs are kept in .herd/<cluster>/boot-test/ beside the spec.',
     ].join('\n'),
     formats: ['text', 'markdown', 'json'],
     interrupted: 'the VMs, daemons and network namespace were stopped and removed',
-    options: { root: { type: 'string' }, timeout: { type: 'string' }, accel: { type: 'string' } },
+    options: { root: { type: 'string' }, timeout: { type: 'string' }, accel: { type: 'string' }, warewulfd: { type: 'string' }, 'warewulf-install': { type: 'string' } },
     async run(args, ctx) {
       const timeoutText = (args.values.timeout as string | undefined) ?? '900';
       if (!/^\d+$/.test(timeoutText) || Number(timeoutText) < 10) throw herdFailure('cli/usage', `--timeout ${timeoutText} is not a number of seconds (at least 10)`, 'e.g. --timeout 900');
       const accelText = (args.values.accel as string | undefined) ?? 'auto';
       if (accelText !== 'auto' && accelText !== 'kvm' && accelText !== 'tcg') throw herdFailure('cli/usage', `--accel ${accelText} is not auto, kvm or tcg`, 'e.g. --accel tcg');
       const [specArg = '.', ...wanted] = args.positionals;
+      const warewulfd = args.values.warewulfd as string | undefined;
+      const server = warewulfd === undefined ? undefined : warewulfdServer(resolve(ctx.io.cwd, warewulfd), resolve(ctx.io.cwd, (args.values['warewulf-install'] as string | undefined) ?? '/'));
       const rootArg = args.values.root as string | undefined;
       const settings = sourceDateEpochOf(ctx.io.env);
       const r = await deps.compile(specArg, ctx.io.cwd, { ...settings, ...(rootArg ? { images: false } : {}) });
@@ -145,6 +187,7 @@ export function makeBootTestCommand(deps: BootTestDeps = { compile: compileSpecA
           ctx.io.stderr.write(`herd boot-test: writing ${artifacts!.artifacts.length} artifacts into a scratch root\n`);
           await writeOutDir(checkOutDir(rootPath, { cwd: ctx.io.cwd, env: ctx.io.env, specDir: r.specDir }), artifacts!.artifacts);
         }
+        const wwFiles = server ? readWarewulfFiles(rootPath) : {};
         const env: Record<string, string> = {};
         for (const k of ['HERD_HEAD_ROOT', 'SOURCE_DATE_EPOCH', 'HOME', 'HERD_CODE_CACHE']) if (ctx.io.env[k] !== undefined) env[k] = ctx.io.env[k]!;
         result = await runBootTest({
@@ -152,6 +195,7 @@ export function makeBootTestCommand(deps: BootTestDeps = { compile: compileSpecA
           slurmConf: Buffer.from(slurmConf).toString('utf8'),
           ...(gres ? { gresConf: Buffer.from(gres).toString('utf8') } : {}),
           mungeKey, accel: chooseAccel(accelText), timeoutMs: Number(timeoutText) * 1000,
+          ...(server ? { server, ...wwFiles } : {}),
           progress: (l) => ctx.io.stderr.write(`herd boot-test: ${l}\n`),
         });
       } catch (e) {
@@ -210,7 +254,7 @@ function writeAll(fd: number, text: string): void {
 export function renderResult(res: BootTestResult, format: 'text' | 'markdown' | 'json', kept: string | undefined, cluster: string): string {
   if (format === 'json') {
     return renderEnvelope('boot-test', res.ok ? EXIT.ok : EXIT.findings, [], {
-      cluster, network: res.network, ok: res.ok,
+      cluster, network: res.network, server: res.server, ok: res.ok,
       nodes: res.rows.map((r) => ({ node: r.node, ok: r.ok, cells: r.cells, ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}) })),
       ...(res.srun ? { srun: res.srun } : {}), ...(kept ? { kept } : {}),
     });
@@ -220,7 +264,7 @@ export function renderResult(res: BootTestResult, format: 'text' | 'markdown' | 
   if (md) out.push(`### herd boot-test: ${cluster}`, '');
   out.push(renderTable(res.rows, format).trimEnd());
   out.push('');
-  out.push(md ? 'Times are from each VM\'s start: DHCP from the console, stages as herd serve saw the requests, then slurmctld seeing slurmd up.' : 'times from each VM\'s start; stages as herd serve saw the requests');
+  out.push(md ? `Times are from each VM's start: DHCP from the console, stages as ${res.server} saw the requests, then slurmctld seeing slurmd up.` : `times from each VM's start; stages as ${res.server} saw the requests`);
   for (const row of res.rows) if (row.diagnosis) out.push(`${md ? '- **' : ''}${row.node}${md ? '**' : ''}: ${row.diagnosis.problem}\n  ${md ? '' : 'hint: '}${row.diagnosis.hint}`);
   if (res.srun) {
     out.push('');
@@ -231,7 +275,7 @@ export function renderResult(res: BootTestResult, format: 'text' | 'markdown' | 
   const n = res.rows.length;
   const ready = res.rows.filter((r) => r.ok).length;
   out.push(res.ok
-    ? `PASS: ${n} node${n === 1 ? '' : 's'} booted from herd's artifacts over the Warewulf protocol and ran a Slurm job`
+    ? `PASS: ${n} node${n === 1 ? '' : 's'} booted from herd's artifacts (served by ${res.server}) and ran a Slurm job`
     : `FAIL: ${ready} of ${n} node${n === 1 ? '' : 's'} ready${res.srun && !res.srun.ok ? '; the job did not run on every node' : ''}`);
   if (kept) out.push(`logs kept in ${kept}`);
   return out.join('\n') + '\n';
