@@ -105,22 +105,27 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
   const installDirs = new Map<string, string>();
   if (used.has('wwinit') || used.has('wwclient')) {
     let root: ConfinedDir | undefined;
+    let spec: ConfinedDir | undefined;
+    const dist = model.head.files.warewulfOverlays;
     try {
       root = ConfinedDir.open(opts.headRoot, { what: 'head root' });
+      // A stand-in head's install in the spec folder's .herd/ is read through the spec folder.
+      if (dist.inSpec) spec = ConfinedDir.open(opts.specDir, { what: 'spec folder' });
       for (const name of ['wwinit', 'wwclient'] as const) {
         if (!used.has(name)) continue;
         // As Warewulf's overlay lookup does: a site copy (what `wwctl overlay edit` makes) shadows the distribution one.
         // Its templates must still be the release's own: an edited one is refused by the hash pins, not rendered.
         const siteDir = `/${model.warewulf.stateDir}/overlays`;
         const shadowed = root.isDirectory(`${model.warewulf.stateDir}/overlays/${name}`);
-        const dir = shadowed ? siteDir : model.head.files.warewulfOverlays.path;
+        const dir = shadowed ? siteDir : dist.path;
         installDirs.set(name, dir);
-        install.set(name, readInstallOverlay(root, dir, name));
+        install.set(name, readInstallOverlay(!shadowed && spec ? spec : root, dir, name));
       }
     } catch (e) {
       for (const name of ['wwinit', 'wwclient'] as const) install.set(name, { missing: `the head root ${opts.headRoot} cannot be opened (${(e as Error).message})` });
     } finally {
       root?.close();
+      spec?.close();
     }
   }
 

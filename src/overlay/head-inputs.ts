@@ -40,10 +40,22 @@ function readAt(dir: ConfinedDir | undefined, rel: string, shown: string, max: n
   }
 }
 
+/** Where a head file is read: under the head root (an absolute path), or in the spec folder (a stand-in head's relative path). */
+interface Places {
+  readonly head: ConfinedDir | undefined;
+  readonly spec: ConfinedDir | undefined;
+}
+const placeOf = (p: Places, ref: HeadFileRef): { dir: ConfinedDir | undefined; rel: string } =>
+  ref.inSpec ? { dir: p.spec, rel: ref.path } : { dir: p.head, rel: ref.path.slice(1) };
+const readRef = (p: Places, ref: HeadFileRef, max: number): ReadOutcome => {
+  const at = placeOf(p, ref);
+  return readAt(at.dir, at.rel, ref.path, max);
+};
+
 /** Site users and groups from the head (or a file in the spec folder). Absent files simply mean no site accounts. */
-function readAccounts(head: ConfinedDir | undefined, spec: ConfinedDir | undefined, passwd: HeadFileRef, group: HeadFileRef, diagnostics: Diagnostic[]): AccountTexts | undefined {
+function readAccounts(places: Places, passwd: HeadFileRef, group: HeadFileRef, diagnostics: Diagnostic[]): AccountTexts | undefined {
   const one = (ref: HeadFileRef): string | undefined => {
-    const r = ref.inSpec ? readAt(spec, ref.path, ref.path, MAX_ACCOUNTS) : readAt(head, ref.path.slice(1), ref.path, MAX_ACCOUNTS);
+    const r = readRef(places, ref, MAX_ACCOUNTS);
     if ('bytes' in r) return r.bytes.toString('utf8');
     if ('error' in r) diagnostics.push(diagnosticAt(ref.at, 'overlay/head-file', 'error', r.error, 'point head.users at a readable regular file'));
     else if (ref.inSpec) diagnostics.push(diagnosticAt(ref.at, 'overlay/head-file', 'error', `${ref.path} does not exist in the spec folder`, 'create it (passwd(5) lines) or remove the setting'));
@@ -68,8 +80,16 @@ export function readHeadInputs(model: ClusterModel, headRoot: string, specDir: s
     } catch (e) {
       diagnostics.push(diagnosticAt(model.head.at, 'overlay/head-root', 'error', `the head root ${headRoot} cannot be opened (${errno(e)})`, 'pass --head-root DIR naming a directory (default /)'));
     }
+    if ([f.mungeKey, f.sshHostKeys, f.authorizedKeys, f.passwd, f.group].some((r) => r.inSpec)) {
+      try {
+        spec = ConfinedDir.open(specDir, { what: 'spec folder' });
+      } catch {
+        spec = undefined;
+      }
+    }
+    const places: Places = { head, spec };
     const inputs: { -readonly [K in keyof HeadInputs]: HeadInputs[K] } = {};
-    const munge = readAt(head, f.mungeKey.path.slice(1), f.mungeKey.path, MUNGE_MAX + 1);
+    const munge = readRef(places, f.mungeKey, MUNGE_MAX + 1);
     if ('bytes' in munge) {
       if (munge.bytes.length < MUNGE_MIN || munge.bytes.length > MUNGE_MAX) {
         diagnostics.push(diagnosticAt(f.mungeKey.at, 'overlay/munge-key', 'error', `the munge key ${f.mungeKey.path} is ${munge.bytes.length} bytes; munged needs ${MUNGE_MIN} to ${MUNGE_MAX}`, 'make a new one with mungekey --create (or dd if=/dev/urandom bs=1 count=1024), then restart munge on the head'));
@@ -77,15 +97,15 @@ export function readHeadInputs(model: ClusterModel, headRoot: string, specDir: s
     } else if ('error' in munge) diagnostics.push(diagnosticAt(f.mungeKey.at, 'overlay/munge-key', 'error', munge.error, 'the munge key must be a regular file'));
     else missing.set('mungeKey', `the munge key: ${munge.absent}`);
 
-    const keysRel = f.sshHostKeys.path.slice(1);
+    const { dir: keysDir, rel: keysRel } = placeOf(places, f.sshHostKeys);
     const keys = new Map<string, Uint8Array>();
     let keysProblem: string | undefined;
     try {
-      const list = head?.readdir(keysRel);
+      const list = keysDir?.readdir(keysRel);
       if (list === undefined) keysProblem = `${f.sshHostKeys.path} does not exist on this machine (wwctl configure ssh makes the keys)`;
       for (const e of list ?? []) {
         if (!/^ssh_host_[a-z0-9]+_key(\.pub)?$/.test(e.name)) continue;
-        const r = readAt(head, `${keysRel}/${e.name}`, `${f.sshHostKeys.path}/${e.name}`, MAX_SMALL);
+        const r = readAt(keysDir, `${keysRel}/${e.name}`, `${f.sshHostKeys.path}/${e.name}`, MAX_SMALL);
         if ('bytes' in r) keys.set(e.name, r.bytes);
         else if ('error' in r) diagnostics.push(diagnosticAt(f.sshHostKeys.at, 'overlay/host-keys', 'error', r.error, 'host keys must be regular files'));
       }
@@ -96,19 +116,12 @@ export function readHeadInputs(model: ClusterModel, headRoot: string, specDir: s
     if (keysProblem === undefined) inputs.hostKeys = keys;
     else missing.set('hostKeys', `SSH host keys: ${keysProblem}`);
 
-    const ak = readAt(head, f.authorizedKeys.path.slice(1), f.authorizedKeys.path, MAX_SMALL);
+    const ak = readRef(places, f.authorizedKeys, MAX_SMALL);
     if ('bytes' in ak) inputs.authorizedKeys = ak.bytes;
     else if ('error' in ak) diagnostics.push(diagnosticAt(f.authorizedKeys.at, 'overlay/authorized-keys', 'error', ak.error, 'authorized_keys must be a regular file'));
     else missing.set('authorizedKeys', `root's authorized_keys: ${ak.absent}`);
 
-    if (f.passwd.inSpec || f.group.inSpec) {
-      try {
-        spec = ConfinedDir.open(specDir, { what: 'spec folder' });
-      } catch {
-        spec = undefined;
-      }
-    }
-    const site = readAccounts(head, spec, f.passwd, f.group, diagnostics);
+    const site = readAccounts(places, f.passwd, f.group, diagnostics);
     if (site) inputs.siteAccounts = site;
     return { inputs, missing, diagnostics };
   } finally {

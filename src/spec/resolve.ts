@@ -341,14 +341,26 @@ function defaultDhcpRange(net: IPv4Network, used: number[], nodeCount: number): 
  * /etc/shadow as its "munge key" would pack that file into every node's overlay. So each head input is held to the
  * folder its kind lives in on a Warewulf head; anything else is an error on the line that names it.
  */
-const HEAD_FILE_RULES: Readonly<Record<string, { readonly def: string; readonly ok: (p: string) => boolean; readonly where: string; readonly inSpec?: boolean }>> = {
-  munge_key: { def: '/etc/munge/munge.key', ok: (p) => /^\/etc\/munge\/[^/]+$/.test(p), where: 'a file in /etc/munge/' },
-  ssh_host_keys: { def: '/etc/warewulf/keys', ok: (p) => /^\/etc\/(warewulf|ssh)(\/[^/]+)*$/.test(p), where: 'a folder under /etc/warewulf/ or /etc/ssh/' },
+const HEAD_FILE_RULES: Readonly<Record<string, { readonly def: string; readonly ok: (p: string) => boolean; readonly where: string; readonly stateOnly?: boolean }>> = {
+  munge_key: { def: '/etc/munge/munge.key', ok: (p) => /^\/etc\/munge\/[^/]+$/.test(p), where: 'a file in /etc/munge/', stateOnly: true },
+  ssh_host_keys: { def: '/etc/warewulf/keys', ok: (p) => /^\/etc\/(warewulf|ssh)(\/[^/]+)*$/.test(p), where: 'a folder under /etc/warewulf/ or /etc/ssh/', stateOnly: true },
   authorized_keys: { def: '/root/.ssh/authorized_keys', ok: (p) => /^\/(root|home\/[^/]+)\/\.ssh\/authorized_keys2?$/.test(p), where: "a user's ~/.ssh/authorized_keys" },
-  passwd: { def: '/etc/passwd', ok: (p) => p === '/etc/passwd', where: '/etc/passwd on the head, or a file in the spec folder', inSpec: true },
-  group: { def: '/etc/group', ok: (p) => p === '/etc/group', where: '/etc/group on the head, or a file in the spec folder', inSpec: true },
-  warewulf_overlays: { def: '/usr/share/warewulf/overlays', ok: (p) => /^(\/[^/]+)*\/warewulf\/overlays$/.test(p), where: "a Warewulf distribution overlay folder (…/warewulf/overlays)" },
+  passwd: { def: '/etc/passwd', ok: (p) => p === '/etc/passwd', where: '/etc/passwd on the head' },
+  group: { def: '/etc/group', ok: (p) => p === '/etc/group', where: '/etc/group on the head' },
+  warewulf_overlays: { def: '/usr/share/warewulf/overlays', ok: (p) => /^(\/[^/]+)*\/warewulf\/overlays$/.test(p), where: "a Warewulf distribution overlay folder (…/warewulf/overlays)", stateOnly: true },
 };
+
+/**
+ * A relative head path names a file in the spec folder: a stand-in head for a laptop or CI (clusters/demo keeps one). It is
+ * read through the spec folder, so it cannot reach anything else. Keys and the Warewulf install must lie in the spec
+ * folder's `.herd/` state folder, which is never committed: a secret beside the spec would end up in git.
+ */
+function specRelativeHeadPath(raw: string, stateOnly: boolean): { path: string } | { problem: string } {
+  const norm = posix.normalize(raw).replace(/\/+$/, '');
+  if (norm === '..' || norm.startsWith('../')) return { problem: 'climbs out of the spec folder' };
+  if (stateOnly && !norm.startsWith('.herd/')) return { problem: "is in the spec folder but not under its .herd/ state folder: keys there would be committed to git" };
+  return { path: norm };
+}
 
 /** A Warewulf distribution overlay herd does not build (issue, resolv, ifcfg, wicked...): say what to do instead. */
 function notBuilt(name: string, at: SourceRef | undefined): Diagnostic {
@@ -369,8 +381,9 @@ function resolveHeadFiles(spec: ClusterSpec, index: PositionIndex, diagnostics: 
     if (raw === undefined) return { path: rule.def, inSpec: false, at };
     const norm = raw.startsWith('/') ? posix.normalize(raw).replace(/\/+$/, '') : raw;
     if (!raw.startsWith('/')) {
-      if (rule.inSpec && !posix.normalize(raw).startsWith('..')) return { path: posix.normalize(raw), inSpec: true, at };
-      diagnostics.push(diagnosticAt(at, 'paths/head-file-not-allowed', 'error', `head.${keyPath.slice(1).join('.')} "${raw}" must be an absolute path on the head${rule.inSpec ? ' or a file inside the spec folder' : ''}`, `use ${rule.where}, e.g. ${rule.def}`));
+      const rel = specRelativeHeadPath(raw, rule.stateOnly === true);
+      if ('path' in rel) return { path: rel.path, inSpec: true, at };
+      diagnostics.push(diagnosticAt(at, 'paths/head-file-not-allowed', 'error', `head.${keyPath.slice(1).join('.')} "${raw}" ${rel.problem}`, `use ${rule.where}, e.g. ${rule.def}${rule.stateOnly ? ', or a stand-in head under the spec folder\'s .herd/ (e.g. .herd/head' + rule.def + ')' : ', or a file inside the spec folder'}`));
       return { path: rule.def, inSpec: false, at };
     }
     if (!rule.ok(norm)) {

@@ -140,9 +140,9 @@ export const clusterSchema = z.strictObject({
   head: z.strictObject({
     name: name.describe('Head node hostname (Slurm controller).'),
     address: z.string().describe('Head address on the provisioning network.'),
-    munge_key: z.string().min(1).optional().describe('Munge key on the head, read when overlays are built (never from git); default /etc/munge/munge.key. Must lie under /etc/munge/.'),
-    ssh_host_keys: z.string().min(1).optional().describe('Folder on the head with the nodes\' SSH host keys (ssh_host_*_key[.pub]); default /etc/warewulf/keys, where wwctl configure ssh puts them.'),
-    authorized_keys: z.string().min(1).optional().describe("root's authorized_keys for the nodes; default /root/.ssh/authorized_keys on the head."),
+    munge_key: z.string().min(1).optional().describe('Munge key on the head, read when overlays are built (never from git); default /etc/munge/munge.key. Must lie under /etc/munge/, or, for a stand-in head (a laptop, CI), be a path relative to the spec folder under its .herd/ state folder.'),
+    ssh_host_keys: z.string().min(1).optional().describe('Folder on the head with the nodes\' SSH host keys (ssh_host_*_key[.pub]); default /etc/warewulf/keys, where wwctl configure ssh puts them; or a folder under the spec folder\'s .herd/ (a stand-in head).'),
+    authorized_keys: z.string().min(1).optional().describe("root's authorized_keys for the nodes; default /root/.ssh/authorized_keys on the head; or a file in the spec folder."),
     users: z
       .strictObject({
         passwd: z.string().min(1).optional().describe('Site users: /etc/passwd on the head (default), or a file in the spec folder.'),
@@ -151,7 +151,7 @@ export const clusterSchema = z.strictObject({
       })
       .optional()
       .describe("Users and groups added to the image's own on every node (Warewulf's syncuser, with clashes reported)."),
-    warewulf_overlays: z.string().min(1).optional().describe("The head's Warewulf distribution overlay folder, where wwinit and wwclient come from; default /usr/share/warewulf/overlays."),
+    warewulf_overlays: z.string().min(1).optional().describe("The head's Warewulf distribution overlay folder, where wwinit and wwclient come from; default /usr/share/warewulf/overlays; or a folder under the spec folder's .herd/ (a stand-in head)."),
   }),
   network: z.strictObject({
     cidr: z.string().describe('Provisioning network, e.g. 10.0.0.0/24.'),
