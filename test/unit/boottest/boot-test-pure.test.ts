@@ -8,6 +8,7 @@ import { diagnose, nodeRow, renderTable, type NodeObservation } from '../../../s
 import { bootTestDnsmasqConf, dnsmasqAcks } from '../../../src/boottest/dnsmasq-conf.ts';
 import { headSlurmConf } from '../../../src/boottest/head-slurm-conf.ts';
 import { ServerLogReader } from '../../../src/boottest/server-log.ts';
+import { renderResult } from '../../../src/cli/commands/boot-test.ts';
 import { miniModel } from '../compile/mini-spec.ts';
 
 const fixture = (name: string) => readFileSync(fileURLToPath(new URL(`../../fixtures/boot-test/${name}`, import.meta.url)), 'latin1');
@@ -171,5 +172,44 @@ nodes:
     expect(text).toContain('\ndhcp-boot=tag:iPXE,"http://10.0.0.1:9873/ipxe/${mac:hexhyp}?assetkey=${asset}&uuid=${uuid}"\n');
     expect(text.split('\n').filter((l) => /^(enable-tftp|tftp-root)/.test(l))).toEqual([]);
     expect(dnsmasqAcks('dnsmasq-dhcp[1]: 19 DHCPACK(herdbr0) 10.9.0.2 52:54:00:12:34:56 c1\n')).toEqual(new Map([['52:54:00:12:34:56', '10.9.0.2']]));
+  });
+});
+
+describe('the report an admin pastes into a pull request', () => {
+  const ready = (node: string, mac: string) => nodeRow(base({ node, mac, slurmUpMs: 40_000, consoleMs: new Map([['dhcp', 3000]]), requests: served(['ipxe', 'kernel', 'image', 'system', 'runtime']).map((r) => ({ ...r, mac })) }));
+  const pass = {
+    rows: [ready('c1', '52:54:00:aa:00:01'), ready('c2', '52:54:00:aa:00:02')],
+    srun: { command: 'srun -N2 -w c[1-2] --chdir=/ -l hostname', code: 0, output: '0: c1\n1: c2', ok: true },
+    ok: true, consoles: new Map(), logs: { slurmctld: '', dnsmasq: '', serve: '' }, network: '10.0.0.1/24', server: 'herd serve',
+  };
+  it('markdown: a heading, the table, the srun output and one verdict line', () => {
+    const md = renderResult(pass, 'markdown', undefined, 'lab');
+    expect(md).toBe(`### herd boot-test: lab
+
+| node | dhcp | ipxe | kernel | image | system | runtime | slurmd up | result |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| c1 | 3.0s | 1.0s | 2.0s | 3.0s | 4.0s | 5.0s | 40.0s | ready |
+| c2 | 3.0s | 1.0s | 2.0s | 3.0s | 4.0s | 5.0s | 40.0s | ready |
+
+Times are from each VM's start: DHCP from the console, stages as herd serve saw the requests, then slurmctld seeing slurmd up.
+
+\`srun -N2 -w c[1-2] --chdir=/ -l hostname\`:
+\`\`\`
+0: c1
+1: c2
+\`\`\`
+
+PASS: 2 nodes booted from herd's artifacts (served by herd serve) and ran a Slurm job
+`);
+  });
+  it('text: a failed node gets its diagnosis and hint, and the verdict counts the ready ones', () => {
+    const failed = nodeRow(base({ node: 'c2', requests: served(['ipxe', 'kernel']), timedOut: true }));
+    const text = renderResult({ ...pass, rows: [pass.rows[0]!, failed], ok: false }, 'text', '/x/.herd/lab/boot-test/run-1', 'lab');
+    expect(text).toContain('c2: not ready in time: got as far as stage kernel\n  hint: raise --timeout');
+    expect(text).toContain('FAIL: 1 of 2 nodes ready\nlogs kept in /x/.herd/lab/boot-test/run-1\n');
+  });
+  it('json: one envelope with every row', () => {
+    const j = JSON.parse(renderResult(pass, 'json', undefined, 'lab')) as { command: string; exitCode: number; result: { nodes: { node: string; ok: boolean }[]; srun: { ok: boolean } } };
+    expect([j.command, j.exitCode, j.result.nodes.map((n) => `${n.node}:${n.ok}`), j.result.srun.ok]).toEqual(['boot-test', 0, ['c1:true', 'c2:true'], true]);
   });
 });
