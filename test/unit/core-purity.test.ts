@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const src = new URL('../../src/', import.meta.url).pathname;
-const CORE = ['spec', 'compile', 'diagnostics', 'overlay'];
-/** The I/O twins: the spec loader, the overlay build shell, and what reads the head (its files, its Warewulf install). */
-const IO_TWINS = ['spec/load-from-disk.ts', 'overlay/build-overlays.ts', 'overlay/head-inputs.ts', 'overlay/warewulf-install.ts'];
+const CORE = ['spec', 'compile', 'diagnostics', 'overlay', 'boottest'];
+/** The I/O twins: the spec loader, the overlay build shell, what reads the head (its files, its Warewulf install), and the boot test's sandbox and run. */
+const IO_TWINS = ['spec/load-from-disk.ts', 'overlay/build-overlays.ts', 'overlay/head-inputs.ts', 'overlay/warewulf-install.ts', 'boottest/sandbox.ts', 'boottest/run-boot-test.ts'];
 const FORBIDDEN = [/from 'node:(fs|fs\/promises|child_process|os|net|http|https|worker_threads)'/, /\bprocess\.(env|cwd|argv|exit)\b/, /\bDate\.now\(/, /\bnew Date\(\)/, /\bMath\.random\(/];
 
 function files(dir: string): string[] {
