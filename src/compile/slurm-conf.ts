@@ -128,6 +128,23 @@ export function renderSlurmConf(model: ClusterModel, header: string): string {
   return header + lines.join('\n') + '\n';
 }
 
+/**
+ * cgroup.conf, shipped wherever slurm.conf is: herd's slurm.conf tracks and confines jobs with cgroups, and Slurm 22.05
+ * without this file gives slurmstepd no cgroup mount point ("cannot read (null)/system.slice/<node>_slurmstepd.scope/
+ * cgroup.controllers"), so every job step fails with "Plugin initialization failed" although slurmd registers fine.
+ * Found by herd boot-test on a Debian 12 node.
+ */
+export function renderCgroupConf(model: ClusterModel, header: string): string {
+  const lines = [
+    'CgroupPlugin=autodetect',
+    'ConstrainCores=yes',
+    'ConstrainRAMSpace=yes',
+    // GPUs are handed to jobs by device cgroup; without GPUs there is nothing to confine.
+    ...(model.nodes.some((n) => n.gpus) ? ['ConstrainDevices=yes'] : []),
+  ];
+  return header + lines.join('\n') + '\n';
+}
+
 /** gres.conf for GPU nodes: one line per (type, count, file) class. */
 export function renderGresConf(model: ClusterModel, header: string): string | undefined {
   const groups = new Map<string, string[]>();

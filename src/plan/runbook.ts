@@ -61,7 +61,7 @@ function dhcpEntryChanges(diffs: readonly string[]): string[] {
 
 const list = (nodes: Iterable<string>) => compressHostlist([...new Set(nodes)].sort(compareHostnames));
 const isDhcp = (a: PlanAction) => a.path === 'etc/dhcp/dhcpd.conf' || a.path.startsWith('etc/dnsmasq.d/');
-const SERVICE_DONE = new Set(['warewulfd', 'dnsmasq', 'dhcpd', 'slurmctld']);
+const SERVICE_DONE = new Set(['warewulfd', 'dnsmasq', 'dhcpd', 'slurmctld', 'slurmd']);
 
 /** What the operator must do after applying `plan`, in the order to do it; every command appears once. */
 export function nextSteps(plan: Plan): NextStep[] {
@@ -133,6 +133,13 @@ export function nextSteps(plan: Plan): NextStep[] {
     steps.push({ class: 'daemon-restart', service: 'slurmd', nodes: hl, command: hl ? `pdsh -w ${hl} systemctl restart slurmd` : null, description: `Slurm: restart slurmd on ${hl || (membership ? 'every node that is up' : 'the nodes with GPUs')} (on the compute nodes, not the head)` });
   } else if (slurm) {
     steps.push({ class: 'slurm-reconfigure', service: null, nodes: '', command: 'scontrol reconfigure', description: 'Slurm: slurmctld and the slurmds re-read slurm.conf' });
+  }
+  // cgroup.conf is read by slurmd at start, on the compute nodes only; a restart of every slurmd above already covers it.
+  const cgroup = byPath.get('etc/slurm/cgroup.conf') ?? changes.find((a) => a.path === 'etc/slurm/cgroup.conf');
+  if (cgroup && !membership) {
+    const done = new Set(gres?.nodes ?? []);
+    const hl = list(cgroup.nodes.filter((n) => !done.has(n)));
+    if (hl) steps.push({ class: 'daemon-restart', service: 'slurmd', nodes: hl, command: `pdsh -w ${hl} systemctl restart slurmd`, description: `Slurm: restart slurmd on ${hl} to read the new cgroup.conf (on the compute nodes, not the head)` });
   }
 
   const reboot = new Set<string>();

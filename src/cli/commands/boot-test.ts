@@ -231,7 +231,8 @@ function keepLogs(specDir: string, cluster: string, res: BootTestResult): string
           closeSync(fd);
         }
       };
-      for (const row of res.rows) if (!row.ok) put(`console-${row.node}.log`, res.consoles.get(row.node) ?? '');
+      // A failed job keeps every console: the nodes were up, and the reason is in what they printed.
+      for (const row of res.rows) if (!row.ok || res.srun?.ok === false) put(`console-${row.node}.log`, res.consoles.get(row.node) ?? '');
       put('slurmctld.log', res.logs.slurmctld);
       put('dnsmasq.log', res.logs.dnsmasq);
       put('serve.log', res.logs.serve);

@@ -87,6 +87,8 @@ const CASES: readonly Case[] = [
   { name: 'overlay-runtime-changed', edit: same, knobs: { runtimeOverlays: '2' } },
   { name: 'partition-changed', edit: sub('chem: { nodes: "cpu[001-064]", max_time: "7-00:00:00"', 'chem: { nodes: "cpu[001-064]", max_time: "14-00:00:00"') },
   { name: 'gres-changed', edit: sub('gpus: { type: a100, count: 4 }', 'gpus: { type: a100, count: 8 }') },
+  // No GPUs left: gres.conf goes, and cgroup.conf loses ConstrainDevices, which every slurmd reads only at start.
+  { name: 'gpus-removed', edit: sub('    gpus: { type: a100, count: 4 }\n', '') },
 ];
 
 /** The golden text: what changed (config files by path, archives counted) and the runbook. */

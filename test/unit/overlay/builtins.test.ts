@@ -171,10 +171,12 @@ describe("the lab's c1, byte for byte", () => {
     expect(text(fs[0])).toBe(IMAGE.passwd);
   });
 
-  it('herd-slurm: the compiled slurm.conf', () => {
+  it('herd-slurm: the compiled slurm.conf and cgroup.conf (without which Slurm 22.05 cannot start a job step)', () => {
     const fs = gen('herd-slurm');
-    expect(fs.map(meta)).toEqual(['file etc/slurm/slurm.conf 644 0:0']);
+    expect(fs.map(meta)).toEqual(['file etc/slurm/slurm.conf 644 0:0', 'file etc/slurm/cgroup.conf 644 0:0']);
     expect(text(fs[0])).toBe(labConfig.get('etc/slurm/slurm.conf'));
+    expect(text(fs[1])).toBe(labConfig.get('etc/slurm/cgroup.conf'));
+    expect(text(fs[1])).toMatch(/^CgroupPlugin=autodetect$/m);
   });
 });
 
@@ -344,8 +346,9 @@ describe('owners and conditions', () => {
 
   it('herd-slurm carries gres.conf where herd compiled one (the condo GPUs)', () => {
     const fs = files(builtinOverlay('herd-slurm', inputFor(condo, node(condo, 'gpu01'))));
-    expect(fs.map(meta)).toEqual(['file etc/slurm/slurm.conf 644 0:0', 'file etc/slurm/gres.conf 644 0:0']);
-    expect(text(fs[1])).toBe(condoConfig.get('etc/slurm/gres.conf'));
+    expect(fs.map(meta)).toEqual(['file etc/slurm/slurm.conf 644 0:0', 'file etc/slurm/cgroup.conf 644 0:0', 'file etc/slurm/gres.conf 644 0:0']);
+    expect(text(fs[2])).toBe(condoConfig.get('etc/slurm/gres.conf'));
+    expect(text(fs[1])).toMatch(/^ConstrainDevices=yes$/m);
   });
 });
 
