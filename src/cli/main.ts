@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   schema: { summary: "print the spec's JSON Schema, or write it next to a spec for editors (--write [DIR])", load: async () => (await import('./commands/schema.ts')).command },
   serve: { summary: 'serve the applied root to booting nodes the way warewulfd does (iPXE, kernel, image, overlays)', load: async () => (await import('./commands/serve.ts')).command },
   'boot-test': { summary: "boot the cluster's nodes in VMs from herd's artifacts and run a Slurm job on them", load: async () => (await import('./commands/boot-test.ts')).command },
+  state: { summary: 'export a snapshot of what is deployed (hashes only) for pull-request plans: herd state export --out FILE', load: async () => (await import('./commands/state.ts')).command },
 };
 
 export function registerCommand(name: string, summary: string, load: () => Promise<Command>): void {

@@ -115,6 +115,7 @@ export const planDocumentSchema = z.strictObject({
   root: z.string(),
   specHash: sha256,
   manifestHash: sha256.nullable().describe('sha256 of the state manifest the plan was computed against; null for a fresh target'),
+  snapshotId: sha256.optional().describe('set when planned against a published state snapshot (herd plan --state): its id'),
   summary: z.strictObject({
     create: z.number().int(),
     update: z.number().int(),
@@ -192,6 +193,8 @@ export interface PlanMeta {
   readonly root: string;
   readonly specHash: string;
   readonly manifestHash: string | null;
+  /** Set when planned against a published state snapshot (`herd plan --state`). */
+  readonly snapshotId?: string;
 }
 
 export const octal = (mode: number): string => '0' + (mode & 0o7777).toString(8).padStart(3, '0');
@@ -301,6 +304,7 @@ export function toPlanDocument(plan: Plan, meta: PlanMeta): PlanDocument {
     root: meta.root,
     specHash: meta.specHash,
     manifestHash: meta.manifestHash,
+    ...(meta.snapshotId ? { snapshotId: meta.snapshotId } : {}),
     summary: {
       create: s.create,
       update: s.update,

@@ -22,9 +22,11 @@ describe('plan and apply on a synthetic artifact set', () => {
   let root: string;
   let version: Version = 'A';
   let invalid = false;
+  /** A comment-only edit: the spec's bytes (and hash) change, the artifacts do not. */
+  let comment = '';
   const compile = async (): Promise<CompileResult> => {
     const artifacts: ArtifactSet = versionSet(version);
-    const base = { specFile: join(dir, 'cluster.yaml'), specDir: dir, displayPath: 'cluster.yaml', clusterName: 'synth', specHash: sha256Hex(`spec-${version}`), sources: new Map<string, string>() };
+    const base = { specFile: join(dir, 'cluster.yaml'), specDir: dir, displayPath: 'cluster.yaml', clusterName: 'synth', specHash: sha256Hex(`spec-${version}${comment}`), sources: new Map<string, string>() };
     if (invalid) return { ...base, diagnostics: [{ rule: 'node/duplicate-mac', severity: 'error', message: 'c2 reuses the MAC of c1', file: 'cluster.yaml' }] };
     return { ...base, diagnostics: [], artifacts };
   };
@@ -42,6 +44,7 @@ describe('plan and apply on a synthetic artifact set', () => {
     root = join(dir, 'target');
     version = 'A';
     invalid = false;
+    comment = '';
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -105,15 +108,27 @@ describe('plan and apply on a synthetic artifact set', () => {
     const again = await herd(['apply', 'plan.herd'], dir);
     expect(again.code).toBe(3);
     expect(again.stderr).toMatch(/state\/stale-plan.*state manifest changed/);
-    expect(again.stderr).toContain('run herd plan cluster.yaml --out plan.herd again');
+    expect(again.stderr).toContain('run herd plan cluster.yaml --root target --out plan.herd again');
     await herd(['plan', '.', '--root', 'target', '--out', 'plan.herd'], dir);
     version = 'B';
     const specMoved = await herd(['apply', 'plan.herd'], dir);
     expect(specMoved.code).toBe(3);
-    expect(specMoved.stderr).toContain('the spec changed since it was made');
+    expect(specMoved.stderr).toMatch(/what herd would write changed since it was made \(the spec or a file it reads changed: etc\/mode\.conf, .* and 3 more\); nothing was changed/);
     version = 'A';
+    // With only a comment changed in the spec, what makes the plan stale is the file edited on the target, and that is what is named.
+    comment = '# reworded';
     writeFileSync(join(root, 'etc/hosts'), 'edited after planning\n');
     expect((await herd(['apply', 'plan.herd'], dir)).stderr).toContain('first difference: etc/hosts');
+  });
+
+  it('keeps a saved plan valid across a comment-only spec edit, and applies it', async () => {
+    await herd(['apply', '.', '--root', 'target', '--yes'], dir);
+    version = 'B';
+    expect((await herd(['plan', '.', '--root', 'target', '--out', 'plan.herd'], dir)).code).toBe(0);
+    comment = '# a comment added after review';
+    const applied = await herd(['apply', 'plan.herd'], dir);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(applied.stdout).toContain('Applied to target: 2 created, 7 updated, 2 deleted.');
   });
 
   it('reports drift, refuses to overwrite it, and overwrites only with --overwrite-drift', async () => {

@@ -11,7 +11,9 @@ import { toPlanDocument, type ApplyResultJson, type PlanMeta } from '../../plan/
 import { summarizePlan } from '../../plan/plan-types.ts';
 import { renderApplyJson } from '../../plan/render-json.ts';
 import { renderNextStepsText, renderPendingSummaryText, renderPlanText } from '../../plan/render-text.ts';
-import { parseSavedPlan, staleReason, type SavedPlan } from '../../plan/saved-plan.ts';
+import { actionsDifference, artifactsDifference, parseSavedPlan, restrictToPlan, underSavedPending, type SavedPlan } from '../../plan/saved-plan.ts';
+import { serializeSnapshot } from '../../plan/state-snapshot.ts';
+import { checkOutputEarly, snapshotAfterApply, snapshotOfSession, STATE_SNAPSHOT_FILE, writeOutputFile } from '../../state/snapshot-io.ts';
 import { applyPlan, type ApplyOp, type ApplyResult } from '../../state/apply.ts';
 import { ownerResolverForThisMachine } from '../../state/owners.ts';
 import { openTarget, type TargetSession } from '../../state/target.ts';
@@ -111,16 +113,28 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
   return {
     name: 'apply',
     summary: 'apply the spec (or a saved plan) to the target: atomic, locked, drift-aware',
-    usage: '[spec | plan-file] [--root DIR] [--yes] [--overwrite-drift] [--lock-timeout SECONDS] [--format text|json]',
+    usage: '[spec | plan-file] [--root DIR] [--spec PATH] [--with-pending] [--yes] [--overwrite-drift] [--publish-state FILE] [--lock-timeout SECONDS] [--format text|json]',
     interrupted: 'files already replaced stay replaced, each whole (old or new); the journal lets the next herd apply finish the cleanup, and herd plan shows what is left',
     help: [
       'spec: a cluster.yaml or its folder (default: current folder); plan-file: a plan saved by `herd plan --out`, applied exactly or refused if stale.',
       '--root DIR             target root (default: .herd/<cluster>/root beside the spec; on a head node: /)',
       '--yes                  apply without asking (needed when not interactive)',
       '--overwrite-drift      replace files changed on the target outside herd',
+      '--spec PATH            with a saved plan: the spec to recompile (default: where the plan was made, relative to this folder for a plan made against a snapshot)',
+      '--with-pending         with a saved plan: also build and apply what it left pending (e.g. overlays needing the munge key, which only the head has),',
+      '                       known only here, as Terraform applies values "known after apply"; everything else must still match the plan exactly',
+      '--publish-state FILE   after a successful apply, write the state snapshot pull-request plans read (herd plan --state FILE)',
       '--lock-timeout SECONDS wait this long for another herd holding the target lock',
     ].join('\n'),
-    options: { root: { type: 'string' }, yes: { type: 'boolean' }, 'overwrite-drift': { type: 'boolean' }, 'lock-timeout': { type: 'string' } },
+    options: {
+      root: { type: 'string' },
+      spec: { type: 'string' },
+      yes: { type: 'boolean' },
+      'overwrite-drift': { type: 'boolean' },
+      'publish-state': { type: 'string' },
+      'with-pending': { type: 'boolean' },
+      'lock-timeout': { type: 'string' },
+    },
     async run(args, ctx) {
       if (ctx.format !== 'text' && ctx.format !== 'json') return reportFailure(ctx, 'apply', herdFailure('cli/usage', 'herd apply supports --format text or json', 'use herd plan --format markdown for a review comment'), EXIT.couldNotRun);
       const arg = args.positionals[0] ?? '.';
@@ -150,12 +164,19 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
       try {
         const timeout = lockTimeoutMs(args.values);
         const saved = readSavedPlan(arg, ctx.io.cwd);
+        const specOption = typeof args.values.spec === 'string' ? args.values.spec : undefined;
+        if (args.values['with-pending'] && !saved) return refuse(herdFailure('cli/usage', '--with-pending goes with a saved plan: herd apply PLAN --with-pending', `herd apply ${quote(arg)} applies everything the spec compiles to already`));
+        if (specOption !== undefined && !saved) return refuse(herdFailure('cli/usage', '--spec goes with a saved plan: herd apply PLAN --spec PATH', `give the spec as the argument: herd apply ${quote(specOption)}`));
         if (saved && typeof args.values.root === 'string' && resolve(ctx.io.cwd, args.values.root) !== saved.root) {
           return refuse(herdFailure('cli/usage', `the saved plan ${arg} is for the target ${saved.root}, not ${args.values.root}`, `drop --root, or run herd plan --root ${args.values.root} --out ${arg} again`));
         }
         // A --root that can never work fails now, not after the images are built.
         checkRootEarly(saved ? saved.root : typeof args.values.root === 'string' ? args.values.root : undefined, ctx.io.cwd, true);
-        const compiled = await compileDesired(saved ? saved.specFile : arg, ctx, deps);
+        const publish = typeof args.values['publish-state'] === 'string' ? args.values['publish-state'] : undefined;
+        if (publish !== undefined) checkOutputEarly(resolve(ctx.io.cwd, publish), publish, STATE_SNAPSHOT_FILE);
+        // A plan made against a published snapshot was made in another checkout (a pull-request job): its spec is found relative to this folder.
+        const specArg = saved ? (specOption ?? (saved.basis === 'snapshot' && saved.specPath !== null ? saved.specPath : saved.specFile)) : arg;
+        const compiled = await compileDesired(specArg, ctx, deps);
         if (!compiled.ok) {
           if (ctx.format === 'json') ctx.io.stdout.write(renderApplyJson(null, { exitCode: compiled.exitCode, diagnostics: compiled.diagnostics }));
           return compiled.exitCode;
@@ -164,12 +185,20 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         diagnostics = result.diagnostics;
         const herdVersion = await herdVersionOf(deps);
         const root = saved ? saved.root : targetRootFor(args.values, result, ctx.io.cwd);
-        const stale = (why: string) =>
-          refuse(herdFailure('state/stale-plan', `the saved plan ${arg} is stale: ${why}`, `run herd plan${saved ? ` ${quote(displayPath(saved.specFile, ctx.io.cwd))}` : ''} --out ${quote(arg)} again, review it, then herd apply ${quote(arg)}`));
-        if (saved && (saved.herdVersion !== herdVersion || saved.specHash !== result.specHash)) {
-          return stale(saved.herdVersion !== herdVersion ? `it was made by herd ${saved.herdVersion}, this is herd ${herdVersion}` : 'the spec changed since it was made');
-        }
-        session = await openTarget(root, result.artifacts, {
+        const replan = saved
+          ? saved.basis === 'snapshot'
+            ? `make a new plan against the head's current state: herd state export --out state.json on the head (or download the snapshot it published), then herd plan ${quote(saved.specPath ?? displayPath(saved.specFile, ctx.io.cwd))} --state state.json --out ${quote(arg)}; review it, then herd apply ${quote(arg)}`
+            : `run herd plan ${quote(displayPath(saved.specFile, ctx.io.cwd))}${saved.root === targetRootFor({}, result, ctx.io.cwd) ? '' : ` --root ${quote(displayPath(saved.root, ctx.io.cwd))}`} --out ${quote(arg)} again, review it, then herd apply ${quote(arg)}`
+          : '';
+        const stale = (why: string) => refuse(herdFailure('state/stale-plan', `the saved plan ${arg} is stale: ${why}; nothing was changed`, replan));
+        if (saved && saved.herdVersion !== herdVersion) return stale(`it was made by herd ${saved.herdVersion}, this is herd ${herdVersion}`);
+        // What the plan left pending stays pending here too; everything else must compile to exactly the artifacts it was made for.
+        const restricted = saved ? restrictToPlan(result.artifacts, saved) : result.artifacts;
+        const artifactsMoved = saved ? artifactsDifference(saved, restricted, sha256Hex) : undefined;
+        // --with-pending: what the plan left pending is built here and applied too (drift there still blocks); the rest is bound as above.
+        const withPending = saved !== undefined && Boolean(args.values['with-pending']);
+        const desired = withPending ? result.artifacts : restricted;
+        session = await openTarget(root, desired, {
           ...rootConfinement(root, result),
           purpose: 'apply',
           command: `herd apply ${arg}`,
@@ -181,8 +210,18 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         meta = planMetaOf(result, session, herdVersion, ctx.io.cwd);
         const plan = session.plan;
         if (saved) {
-          const why = staleReason(saved, { herdVersion, specHash: result.specHash, manifestHash: session.stored.manifestHash, plan, hash: sha256Hex });
-          if (why) return stale(why);
+          // Drift is checked again here, under the lock: the target must still be in the state the plan was made against.
+          const now = snapshotOfSession(session, herdVersion, result.clusterName ?? null);
+          const against = saved.basis === 'snapshot' ? 'the state snapshot it was made against' : 'it was made';
+          const reasons: string[] = [];
+          if (now.manifestHash !== saved.manifestHash) reasons.push(`the target was applied to since ${against} (the state manifest changed)`);
+          if (artifactsMoved) reasons.push(artifactsMoved);
+          if (reasons.length === 0) {
+            const moved = actionsDifference(saved, plan, sha256Hex, withPending ? (p) => underSavedPending(saved, p) : undefined);
+            if (moved) reasons.push(moved.replace('since it was made', `since ${against}`));
+            else if (now.snapshotId !== saved.snapshotId) reasons.push(`the files herd owns on the target changed since ${against} (content, mode, owner or an unfinished apply)`);
+          }
+          if (reasons.length > 0) return stale(reasons.join('; and '));
         }
         const summary = summarizePlan(plan);
         if (ctx.format === 'text') ctx.io.stdout.write(renderPlanText(plan, meta, { color: ctx.color }));
@@ -203,7 +242,7 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
           root,
           dir: session.dir!,
           lock: session.lock!,
-          desired: result.artifacts,
+          desired,
           stored: session.stored,
           live: session.live,
           plan,
@@ -214,6 +253,20 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
           resolveOwner: ownerResolverForThisMachine(),
           ...(hook ? { onOp: hook } : {}),
         });
+        if (publish !== undefined) {
+          try {
+            const snapshot = await snapshotAfterApply(root, session.dir!, desired, herdVersion, result.clusterName ?? null);
+            await writeOutputFile(resolve(ctx.io.cwd, publish), publish, serializeSnapshot(snapshot), STATE_SNAPSHOT_FILE);
+            if (ctx.format !== 'json') ctx.io.stderr.write(`herd: published the state snapshot ${snapshot.snapshotId.slice(0, 12)} to ${publish}\n`);
+          } catch (e) {
+            const why = isHerdFailure(e) ? e.message : (e as Error).message;
+            throw herdFailure('state/publish-failed', `the apply is complete and recorded, but the state snapshot could not be written to ${publish}: ${why}`, `publish it with: herd state export ${quote(displayPath(result.specFile, ctx.io.cwd))} --root ${quote(displayPath(root, ctx.io.cwd))} --out FILE`);
+          }
+        }
+        if (withPending && ctx.format !== 'json') {
+          const beyond = plan.actions.filter((a) => a.action !== 'no-op' && underSavedPending(saved!, a.path)).map((a) => a.path);
+          if (beyond.length > 0) ctx.io.stderr.write(`herd: --with-pending: also built here and applied ${beyond.length} file(s) the reviewed plan left pending: ${beyond.slice(0, 10).join(', ')}${beyond.length > 10 ? ` and ${beyond.length - 10} more` : ''}\n`);
+        }
         if (ctx.format === 'json') return json(EXIT.ok, undefined, done);
         if (summary.applyNeeded) {
           ctx.io.stdout.write(`\nApplied to ${meta.root}: ${done.created} created, ${done.updated} updated, ${done.deleted} deleted.\n`);

@@ -122,6 +122,13 @@ describe('herd apply of a damaged or edited saved plan (real lab spec, through m
     expect(run.stderr).toContain('hint: make it again with herd plan --out old-plan.json');
     writeFileSync(join(dir, 'old-plan.json'), old.slice(0, Math.floor(old.length / 2)));
     expectDamaged(await herd(['apply', 'old-plan.json'], dir), 'old-plan.json', 'old format truncated');
+    // Version 2 had the checksum but was bound to the spec's bytes: refused as older, with how to make a new one.
+    const v2body = JSON.stringify({ ...body, formatVersion: 2 }, null, 2) + '\n';
+    writeFileSync(join(dir, 'v2.herd'), `herd-saved-plan formatVersion=2 bytes=${Buffer.byteLength(v2body)} sha256=${sha256Hex(v2body)}\n${v2body}`);
+    const v2 = await herd(['apply', 'v2.herd'], dir);
+    expect(v2.code).toBe(EXIT.couldNotRun);
+    expect(v2.stderr).toContain("error state/unsupported-version: v2.herd was made by an older herd (saved-plan formatVersion 2, bound to the spec's bytes, not to the compiled artifacts and a state snapshot); this herd reads version 3");
+    expect(v2.stderr).toContain('hint: make it again with herd plan --out v2.herd');
   });
 });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { artifactSet, sha256Hex, textArtifact } from '../../../src/artifacts/artifact.ts';
 import { planChanges } from '../../../src/plan/plan-changes.ts';
-import { buildSavedPlan, parseSavedPlan, serializeSavedPlan, staleReason } from '../../../src/plan/saved-plan.ts';
+import { actionsDifference, artifactsDifference, buildSavedPlan, parseSavedPlan, restrictToPlan, serializeSavedPlan } from '../../../src/plan/saved-plan.ts';
 import { parsePendingJournal, parseStateManifest, serializeStateManifest } from '../../../src/plan/state-manifest.ts';
 import { versionSet } from '../state/synthetic-artifacts.ts';
 import { diskOf, live, manifestOf } from './plan-fixtures.ts';
@@ -29,12 +29,14 @@ describe('state manifest', () => {
   });
 });
 
+const binding = { herdVersion: '1', cluster: 'c', specFile: '/s/cluster.yaml', specPath: 'cluster.yaml', specHash: sha256Hex('spec'), basis: 'target' as const, root: '/r', snapshotId: sha256Hex('snap'), manifestHash: sha256Hex('m'), hash: sha256Hex };
+
 describe('saved plans', () => {
   async function setup() {
     const a = versionSet('A');
     const b = versionSet('B');
     const plan = planChanges(b, manifestOf(a), live(await diskOf(a)));
-    const saved = buildSavedPlan(plan, { herdVersion: '1', cluster: 'c', specFile: '/s/cluster.yaml', root: '/r', specHash: sha256Hex('spec'), manifestHash: sha256Hex('m'), hash: sha256Hex });
+    const saved = buildSavedPlan(plan, { ...binding, artifacts: b });
     return { a, b, plan, saved };
   }
 
@@ -47,24 +49,48 @@ describe('saved plans', () => {
     expect(back).toEqual({ ok: true, plan: saved });
   });
 
-  it('are fresh while nothing moved, and stale when spec, state, herd or the target changed', async () => {
+  it('bind to the compiled artifacts, not the spec bytes, and to the actions planned against the target', async () => {
     const { a, b, plan, saved } = await setup();
-    const now = { herdVersion: '1', specHash: sha256Hex('spec'), manifestHash: sha256Hex('m'), plan, hash: sha256Hex };
-    expect(staleReason(saved, now)).toBeUndefined();
-    expect(staleReason(saved, { ...now, herdVersion: '2' })).toMatch(/herd 1, this is herd 2/);
-    expect(staleReason(saved, { ...now, specHash: sha256Hex('other') })).toMatch(/spec changed/);
-    expect(staleReason(saved, { ...now, manifestHash: null })).toMatch(/state manifest changed/);
+    expect(artifactsDifference(saved, b, sha256Hex)).toBeUndefined();
+    expect(actionsDifference(saved, plan, sha256Hex)).toBeUndefined();
+    // Any artifact that would be written differently makes it stale, naming the path.
+    expect(artifactsDifference(saved, a, sha256Hex)).toMatch(/what herd would write changed since it was made \(the spec or a file it reads changed: .*etc\/slurm\/slurm\.conf/);
+    const chmodded = { ...b, artifacts: b.artifacts.map((x) => (x.path === 'etc/hosts' ? { ...x, mode: 0o600 } : x)) };
+    expect(artifactsDifference(saved, chmodded, sha256Hex)).toMatch(/changed: etc\/hosts\)$/);
     // Someone edited slurm.conf on the target after the plan was saved.
     const disk = await diskOf(a);
     disk['etc/slurm/slurm.conf'] = { bytes: new TextEncoder().encode('edited\n'), mode: 0o644 };
     const moved = planChanges(b, manifestOf(a), live(disk));
-    expect(staleReason(saved, { ...now, plan: moved })).toMatch(/first difference: etc\/slurm\/slurm\.conf/);
+    expect(actionsDifference(saved, moved, sha256Hex)).toMatch(/first difference: etc\/slurm\/slurm\.conf/);
+  });
+
+  it('keep what the plan left pending pending at apply, and refuse a prefix only the applying machine cannot build', async () => {
+    const b = versionSet('B');
+    const cut = b.artifacts[0]!.path;
+    const planned = { ...b, artifacts: b.artifacts.filter((x) => x.path !== cut), pending: [{ prefix: cut, reason: 'not built here' }] };
+    const saved = buildSavedPlan(planChanges(planned, undefined, live({})), { ...binding, artifacts: planned });
+    // The applying machine builds everything: restricted to the plan, it is the same set.
+    expect(artifactsDifference(saved, restrictToPlan(b, saved), sha256Hex)).toBeUndefined();
+    expect(restrictToPlan(b, saved).artifacts.some((x) => x.path === cut)).toBe(false);
+    // It cannot build something the plan has.
+    const other = b.artifacts[1]!.path;
+    const less = { ...b, artifacts: b.artifacts.filter((x) => x.path !== other), pending: [{ prefix: other, reason: 'source not cached' }] };
+    expect(artifactsDifference(saved, restrictToPlan(less, saved), sha256Hex)).toBe(`${other} could not be built here (source not cached), but the plan writes it`);
+  });
+
+  it('refuse a specPath that is absolute or climbs out, so a forged plan cannot make the head read a file outside its checkout', async () => {
+    const { saved } = await setup();
+    for (const specPath of ['/etc/shadow', '../../etc/shadow', 'clusters/../../x']) {
+      const parsed = parseSavedPlan(serializeSavedPlan({ ...saved, specPath }), 'p.herd');
+      expect(parsed, specPath).toMatchObject({ ok: false, failure: { rule: 'state/unreadable' } });
+    }
   });
 
   it('are told apart from specs and refuse newer versions', () => {
     expect(parseSavedPlan('name: lab\n', 'cluster.yaml')).toBeUndefined();
     expect(parseSavedPlan('{"kind":"herd-saved-plan","formatVersion":9}', 'p')).toMatchObject({ ok: false, failure: { rule: 'state/unsupported-version' } });
     const one = planChanges(artifactSet([textArtifact({ path: 'x', text: 'x', impact: { class: 'none' } })]), undefined, live({}));
-    expect(buildSavedPlan(one, { herdVersion: '1', cluster: null, specFile: '/s', root: '/r', specHash: sha256Hex(''), manifestHash: null, hash: sha256Hex }).actions).toHaveLength(1);
+    const set = artifactSet([textArtifact({ path: 'x', text: 'x', impact: { class: 'none' } })]);
+    expect(buildSavedPlan(one, { ...binding, cluster: null, manifestHash: null, artifacts: set }).actions).toHaveLength(1);
   });
 });
