@@ -29,6 +29,8 @@ export interface NodeObservation {
   readonly timedOut: boolean;
   /** Kernel arguments carry console=ttyS0 (the console can be read at all). */
   readonly serialConsole: boolean;
+  /** The IPv4 address the head's neighbour table holds for this MAC after the boot (what the running node answers at). */
+  readonly neighborAddress?: string;
 }
 
 export interface Diagnosis {
@@ -65,6 +67,9 @@ export function diagnose(o: NodeObservation): Diagnosis | undefined {
   if (f.panic) return { problem: f.panic, hint: 'the console log kept for this node shows what led to the panic' };
   if (f.loginHost !== undefined && f.loginHost !== o.node) {
     return { problem: `${o.node} came up named "${f.loginHost}"`, hint: 'its system overlay sets /etc/hostname: was it built for this node (herd plan)?' };
+  }
+  if (o.neighborAddress !== undefined && o.neighborAddress !== o.address) {
+    return { problem: `${o.node} came up at ${o.neighborAddress}, but the spec gives it ${o.address}`, hint: 'its system overlay\'s network file (NetworkManager keyfile or systemd-networkd .network) sets the address: was it built for this node (herd plan)?' };
   }
   if (f.failedUnits.length > 0) {
     return { problem: `units failed on ${o.node}: ${f.failedUnits.join(', ')}`, hint: 'the console log kept for this node has systemd\'s messages; munge needs the key owned by its pinned UID, slurmd needs network-online' };

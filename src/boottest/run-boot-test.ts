@@ -246,6 +246,12 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
   }
 
   const acks = dnsmasqAcks(dnsLog);
+  // What each MAC answers at now, as the head's ARP table saw it: a node up at the wrong address shows here.
+  const neigh = await sb.run(['ip', '-4', 'neigh', 'show', 'dev', sb.bridge], { cwd: sb.dirPath, timeoutMs: 10_000 });
+  const neighbors = new Map<string, string[]>();
+  for (const m of neigh.stdout.matchAll(/^(\d+\.\d+\.\d+\.\d+) lladdr ([0-9a-f:]{17})/gm)) neighbors.set(m[2]!, [...(neighbors.get(m[2]!) ?? []), m[1]!]);
+  // iPXE used the right address (DHCP); an entry with another one is the booted system's own configuration.
+  const strayAddress = (n: NodeModel): string | undefined => (neighbors.get(n.mac.toLowerCase()) ?? []).find((a) => a !== n.address);
   const serial = (n: NodeModel) => hasSerialConsole(model.images[n.image]?.kernel.args ?? []);
   const observe = (vm: Vm): NodeObservation => {
     const n = vm.node;
@@ -266,6 +272,7 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
       ...(vm.exited && s?.upMs === undefined ? { qemuExited: { code: vm.exited.code, stderr: vm.stderr } } : {}),
       timedOut: !settled(vm),
       serialConsole: serial(n),
+      ...(strayAddress(n) !== undefined && s?.upMs === undefined ? { neighborAddress: strayAddress(n)! } : {}),
     };
   };
 

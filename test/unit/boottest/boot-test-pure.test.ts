@@ -213,3 +213,10 @@ PASS: 2 nodes booted from herd's artifacts (served by herd serve) and ran a Slur
     expect([j.command, j.exitCode, j.result.nodes.map((n) => `${n.node}:${n.ok}`), j.result.srun.ok]).toEqual(['boot-test', 0, ['c1:true', 'c2:true'], true]);
   });
 });
+
+describe('a node up at the wrong address', () => {
+  it('is named with both addresses, before its consequences (units failing, slurmd never registering)', () => {
+    const d = diagnose(base({ requests: served(['ipxe', 'kernel', 'image', 'system', 'runtime']), neighborAddress: '10.0.0.99', facts: consoleFacts('[FAILED] Failed to start slurmd.service - Slurm node daemon.\nc1 login:\n'), timedOut: true }));
+    expect(d?.problem).toBe('c1 came up at 10.0.0.99, but the spec gives it 10.0.0.2');
+  });
+});

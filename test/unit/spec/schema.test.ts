@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 // Named import: the CommonJS default export is not constructable under nodenext typing.
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
@@ -33,6 +33,8 @@ describe('schema/cluster.schema.json', () => {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
+const DEMO_IMAGE = join(REPO, 'clusters', 'demo', 'image');
+
 /** Every cluster.yaml (and other .yaml) the repo keeps as a fixture or example. */
 function fixtureYamlFiles(): string[] {
   const out: string[] = [];
@@ -40,6 +42,9 @@ function fixtureYamlFiles(): string[] {
     if (!existsSync(d)) return;
     for (const e of readdirSync(d)) {
       const p = join(d, e);
+      // Generated, git-ignored trees are not fixtures: .herd/ state and clusters/demo's prepared image (whose absolute
+      // symlinks point into this machine's own root).
+      if (e.startsWith('.') || p === DEMO_IMAGE || lstatSync(p).isSymbolicLink()) continue;
       if (statSync(p).isDirectory()) walk(p);
       else if (/\.ya?ml$/.test(e)) out.push(p);
     }
