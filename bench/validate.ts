@@ -42,7 +42,8 @@ export function generateSpec(nodes: number): string {
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-function time(fn: () => void, runs = 5): number {
+/** Median wall time of `runs` calls of `fn`, in ms (shared by the in-process benches). */
+export function time(fn: () => void, runs = 5): number {
   const ts: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   apply: { summary: 'apply the spec (or a saved plan) to the target: atomic, locked, drift-aware', load: async () => (await import('./commands/apply.ts')).command },
   schema: { summary: "print the spec's JSON Schema, or write it next to a spec for editors (--write [DIR])", load: async () => (await import('./commands/schema.ts')).command },
   serve: { summary: 'serve the applied root to booting nodes the way warewulfd does (iPXE, kernel, image, overlays)', load: async () => (await import('./commands/serve.ts')).command },
+  import: { summary: 'turn an existing Warewulf 4.6 + Slurm site into a cluster spec, reporting every value it changes', load: async () => (await import('./commands/import.ts')).command },
   'boot-test': { summary: "boot the cluster's nodes in VMs from herd's artifacts and run a Slurm job on them", load: async () => (await import('./commands/boot-test.ts')).command },
   state: { summary: 'export a snapshot of what is deployed (hashes only) for pull-request plans: herd state export --out FILE', load: async () => (await import('./commands/state.ts')).command },
 };

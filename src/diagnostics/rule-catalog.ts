@@ -140,5 +140,19 @@ export const BUILD_RULES: Readonly<Record<import('../image/fix/report.ts').Image
   },
 };
 
+/**
+ * Rules reported by `herd import` about the site being imported (its nodes.conf, warewulf.conf, slurm.conf, gres.conf, exports)
+ * and about what the imported spec changes. Covered by test/unit/import/rules.test.ts, one case per rule.
+ */
+export const IMPORT_RULES: Readonly<Record<string, RuleDoc>> = {
+  'import/missing-file': { summary: 'A site file herd import needs is missing or cannot be read.', rationale: 'herd import reads etc/warewulf/nodes.conf (required) and, when present, warewulf.conf, slurm.conf with its Include parts, gres.conf, exports and hosts under --from, through one confined folder: a file outside it, a symlink leaving it, or a FIFO is never opened.' },
+  'import/output-exists': { summary: 'The spec, inventory or an overlay folder herd import would write already exists.', rationale: 'An import never overwrites a spec someone may have edited unless told with --overwrite; nothing is written when it refuses.' },
+  'import/unknown-key': { summary: 'A nodes.conf key Warewulf 4.6 does not read.', rationale: 'Warewulf reads nodes.conf with yaml.v3, which drops unknown keys without a word (a misspelt key, or ip6addr on 4.6.5, where it became ipaddr6). The import reports each one where it is written instead of carrying a value Warewulf never used.' },
+  'import/changed-value': { summary: 'A value of the site that the imported spec drops or changes.', rationale: 'The import builds the files from the spec it wrote and reads them back the way Warewulf and slurmctld do; every key whose meaning differs from the site\'s (IPMI settings, a second NIC, a slurm.conf default herd states) is reported at the site\'s file:line, once per key with the number of nodes, so adopting herd is a reviewable change.' },
+  'import/node-mismatch': { summary: 'nodes.conf and slurm.conf disagree about a node.', rationale: 'herd defines each node once for Warewulf and Slurm together: a node only in slurm.conf has no image or MAC, a node only in nodes.conf gets a NodeName line it did not have, and a NodeAddr that differs from the Warewulf address means one of them is wrong.' },
+  'import/slurm-syntax': { summary: 'A slurm.conf or gres.conf line slurmctld would refuse.', rationale: 'A token without key=value or a partition defined twice stops slurmctld at start; the import reports the line instead of guessing what was meant.' },
+  'import/inferred-value': { summary: 'A value the spec needs that no site file states.', rationale: 'The head\'s cluster NIC and, without SlurmctldHost, the head\'s name are not in nodes.conf, warewulf.conf or slurm.conf. The import writes a placeholder with an "inferred" comment and reports it, so it is set before the spec is applied.' },
+};
+
 /** Every rule herd can report, for `herd explain`. */
-export const ALL_RULES: Readonly<Record<string, RuleDoc>> = { ...RULES, ...BUILD_RULES, ...OVERLAY_RULES };
+export const ALL_RULES: Readonly<Record<string, RuleDoc>> = { ...RULES, ...BUILD_RULES, ...OVERLAY_RULES, ...IMPORT_RULES };

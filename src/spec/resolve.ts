@@ -325,7 +325,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
  * A DHCP pool for PXE/iPXE that never overlaps static addresses: the largest free block at the top of the network,
  * at least twice the node count when it fits (PXE and iPXE each take a lease: warewulf#802).
  */
-function defaultDhcpRange(net: IPv4Network, used: number[], nodeCount: number): { start: string; end: string } {
+export function defaultDhcpRange(net: IPv4Network, used: number[], nodeCount: number): { start: string; end: string } {
   const taken = new Set(used);
   const lastHost = net.broadcast - 1;
   let end = lastHost;

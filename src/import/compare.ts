@@ -1,0 +1,251 @@
+// What the imported spec changes in meaning (pure): the files herd builds from it are read back the way Warewulf and slurmctld
+// read them and compared, node by node and key by key, with the site's originals; each difference is reported at the
+// original's file:line (one report per key, counting the nodes it touches).
+import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
+import type { WarewulfVersion } from '../spec/model.ts';
+import { parseSlurmTime } from '../spec/units.ts';
+import { expandHostlist } from '../spec/hostlist.ts';
+import { NETNAME } from '../compile/nodes-conf.ts';
+import { netmaskToPrefix, parseIPv4 } from '../spec/ipv4.ts';
+import { isMapV, readNodesConf, type WwMap, type WwNodesConf, type WwValue } from './nodes-conf.ts';
+import { parseGresConf, parseSlurmConf, slurmTopology, type GresLine, type SlurmPair, type SlurmSite } from './slurm-conf.ts';
+import { parseExports, readWarewulfConf, type ExportLine, type WarewulfConf } from './head-files.ts';
+
+/** Collects differences keyed by what differs, so 10,000 nodes with one dropped key make one report. */
+class Differences {
+  private readonly groups = new Map<string, { at: SourceRef; message: string; count: number }>();
+  add(group: string, at: SourceRef, message: string): void {
+    const g = this.groups.get(group);
+    if (g) g.count++;
+    else this.groups.set(group, { at, message, count: 1 });
+  }
+  get size(): number {
+    return this.groups.size;
+  }
+  diagnostics(hint: string): Diagnostic[] {
+    return [...this.groups.values()].map((g) => diagnosticAt(g.at, 'import/changed-value', 'warning', g.count > 1 ? `${g.message} (and on ${g.count - 1} more node${g.count === 2 ? '' : 's'})` : g.message, hint));
+  }
+}
+
+function flatten(v: WwValue | unknown, path: string, out: Map<string, string>): void {
+  if (isMapV(v as WwValue)) {
+    for (const [k, x] of Object.entries(v as WwMap)) flatten(x, path ? `${path}/${k}` : k, out);
+    return;
+  }
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) flatten(x, path ? `${path}/${k}` : k, out);
+    return;
+  }
+  if (Array.isArray(v)) {
+    if (v.length > 0) out.set(path, JSON.stringify(v.map((x) => (isMapV(x as WwValue) ? Object.fromEntries(Object.entries(x as WwMap).map(([k, y]) => [k, String(y)])) : String(x)))));
+    return;
+  }
+  if (v !== undefined && v !== null && String(v) !== '') out.set(path, String(v));
+}
+
+const BOOLISH: Record<string, string> = { true: 'true', yes: 'true', '1': 'true', y: 'true', on: 'true', false: 'false', no: 'false', '0': 'false', n: 'false', off: 'false' };
+function normWw(path: string, v: string): string {
+  if (/\/onboot$|^discoverable$|\/write$/.test(path)) return BOOLISH[v.toLowerCase()] ?? v;
+  return v;
+}
+
+const show = (v: string): string => (v.length > 60 ? `${v.slice(0, 57)}...` : v);
+
+export interface FileVerdict {
+  readonly path: string;
+  readonly verdict: 'identical' | 'bytes-only' | 'changed' | 'new';
+}
+
+/** Every node's merged view of the original and the rebuilt nodes.conf. */
+export function compareNodesConf(source: WwNodesConf, rebuiltText: string, version: WarewulfVersion, primaryOf: ReadonlyMap<string, string>): Diagnostic[] {
+  const rebuilt = readNodesConf('(rebuilt)', rebuiltText, version, { positions: false });
+  const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
+  const d = new Differences();
+  for (const n of source.nodes) {
+    const r = byName.get(n.name);
+    if (!r) {
+      d.add(`missing`, n.at, `node ${n.name} is not in the rebuilt nodes.conf`);
+      continue;
+    }
+    const a = new Map<string, string>();
+    const b = new Map<string, string>();
+    const primary = primaryOf.get(n.name);
+    const renamed: WwMap = { ...n.merged };
+    const devs = n.merged['network devices'];
+    if (primary && primary !== NETNAME && isMapV(devs)) {
+      const copy: WwMap = { ...devs, [NETNAME]: devs[primary]! };
+      delete copy[primary];
+      renamed['network devices'] = copy;
+      d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${NETNAME}" (herd's name for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${NETNAME})`);
+    }
+    flatten(renamed, '', a);
+    flatten(r.merged, '', b);
+    for (const [p, v] of a) {
+      if (p === 'comment') continue;
+      const w = b.get(p);
+      const at = n.from.get(primary && p.startsWith(`network devices/${NETNAME}/`) ? p.replace(`/${NETNAME}/`, `/${primary}/`) : p) ?? n.at;
+      if (w === undefined) d.add(`drop:${p}`, at, `nodes.conf ${p}: ${show(v)} is dropped (herd does not model it)`);
+      else if (normWw(p, w) !== normWw(p, v)) d.add(`change:${p}:${v}:${w}`, at, `nodes.conf ${p}: ${show(v)} becomes ${show(w)}`);
+    }
+    for (const [p, w] of b) if (p !== 'comment' && !a.has(p)) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w)}`);
+  }
+  const sourceNames = new Set(source.nodes.map((n) => n.name));
+  for (const r of rebuilt.nodes) if (!sourceNames.has(r.name)) d.add('extra', { file: source.file, path: [], line: 1, column: 1 }, `the rebuilt nodes.conf has node ${r.name}, which the site does not`);
+  return d.diagnostics('check that this difference is intended before adopting the spec; herd plan shows the whole diff');
+}
+
+const NODE_DEFAULTS: Record<string, string> = { Sockets: '1', CoresPerSocket: '1', ThreadsPerCore: '1', State: 'UNKNOWN', Weight: '1', RealMemory: '1' };
+
+function nodeFields(n: SlurmSite['nodes'][number]): Map<string, { value: string; at: SourceRef }> {
+  const out = new Map<string, { value: string; at: SourceRef }>();
+  for (const [k, p] of n.fields) {
+    if (k === 'NodeAddr') continue;
+    const key = k === 'Procs' ? 'CPUs' : k;
+    let v = p.value;
+    if (key === 'Features') v = v.split(',').sort().join(',');
+    if (key === 'State') v = v.toUpperCase();
+    out.set(key, { value: v, at: p.at });
+  }
+  if (n.addr) out.set('NodeAddr', { value: n.addr.value, at: n.addr.at });
+  const topo = slurmTopology(n.fields);
+  const filled: Record<string, number | undefined> = { CPUs: topo.cpus ?? 1, Sockets: topo.sockets, CoresPerSocket: topo.cores, ThreadsPerCore: topo.threads };
+  for (const [k, v] of Object.entries(filled)) if (!out.has(k) && v !== undefined) out.set(k, { value: String(v), at: n.at });
+  for (const [k, v] of Object.entries(NODE_DEFAULTS)) if (!out.has(k)) out.set(k, { value: v, at: n.at });
+  return out;
+}
+
+function partFields(p: SlurmSite['partitions'][number], allNodes: readonly string[]): Map<string, { value: string; at: SourceRef }> {
+  const out = new Map<string, { value: string; at: SourceRef }>();
+  for (const [k, f] of p.fields) {
+    let v = f.value;
+    if (k === 'Nodes') {
+      const ex = v.toUpperCase() === 'ALL' ? { ok: true as const, names: [...allNodes] } : expandHostlist(v);
+      v = ex.ok ? [...new Set(ex.names)].sort().join(',') : v;
+    } else if (k === 'MaxTime' || k === 'DefaultTime') {
+      const t = parseSlurmTime(v);
+      v = t.ok ? t.canonical : v;
+    } else if (['Default', 'State', 'PreemptMode'].includes(k)) v = v.toUpperCase();
+    out.set(k, { value: v, at: f.at });
+  }
+  const dflt: Record<string, string> = { Default: 'NO', MaxTime: 'UNLIMITED', PriorityTier: '1', State: 'UP' };
+  for (const [k, v] of Object.entries(dflt)) if (!out.has(k)) out.set(k, { value: v, at: p.at });
+  return out;
+}
+
+function globalsOf(s: SlurmSite): Map<string, SlurmPair> {
+  const m = new Map<string, SlurmPair>();
+  for (const g of s.globals) m.set(g.key.toLowerCase(), g);
+  return m;
+}
+
+/** slurm.conf as slurmctld reads it: global keys, every node's definition and every partition. */
+export function compareSlurmConf(source: SlurmSite, rebuiltText: string): Diagnostic[] {
+  const rebuilt = parseSlurmConf({ main: { file: '(rebuilt)', text: rebuiltText }, includes: new Map() });
+  const d = new Differences();
+  const mainFile = source.globals[0]?.at.file ?? source.nodes[0]?.at.file ?? 'slurm.conf';
+  const top: SourceRef = { file: mainFile, path: [], line: 1, column: 1 };
+  const ga = globalsOf(source);
+  const gb = globalsOf(rebuilt);
+  for (const [k, p] of ga) {
+    const q = gb.get(k);
+    if (!q) d.add(`g-drop:${k}`, p.at, `slurm.conf ${p.key}=${show(p.value)} is dropped`);
+    else if (q.value !== p.value) d.add(`g-change:${k}`, p.at, `slurm.conf ${p.key}=${show(p.value)} becomes ${show(q.value)}`);
+  }
+  for (const [k, q] of gb) if (!ga.has(k)) d.add(`g-add:${k}`, top, `slurm.conf: herd adds ${q.key}=${show(q.value)} (the site relies on Slurm's default)`);
+  const rb = new Map(rebuilt.nodes.map((n) => [n.name, n]));
+  for (const n of source.nodes) {
+    const r = rb.get(n.name);
+    if (!r) {
+      d.add('n-missing', n.at, `slurm.conf node ${n.name} has no NodeName line in the rebuilt slurm.conf`);
+      continue;
+    }
+    const a = nodeFields(n);
+    const b = nodeFields(r);
+    for (const [k, v] of a) {
+      const w = b.get(k);
+      if (!w) d.add(`n-drop:${k}:${v.value}`, v.at, `slurm.conf NodeName=${n.name} ${k}=${show(v.value)} is dropped`);
+      else if (w.value !== v.value) d.add(`n-change:${k}:${v.value}:${w.value}`, v.at, `slurm.conf NodeName=${n.name} ${k}=${show(v.value)} becomes ${show(w.value)}`);
+    }
+    for (const [k, w] of b) if (!a.has(k)) d.add(`n-add:${k}:${w.value}`, n.at, `slurm.conf NodeName=${n.name}: herd adds ${k}=${show(w.value)}`);
+  }
+  const all = source.nodes.map((n) => n.name);
+  const rp = new Map(rebuilt.partitions.map((p) => [p.name, p]));
+  for (const p of source.partitions) {
+    const r = rp.get(p.name);
+    if (!r) {
+      d.add(`p-missing:${p.name}`, p.at, `partition ${p.name} is not in the rebuilt slurm.conf`);
+      continue;
+    }
+    const a = partFields(p, all);
+    const b = partFields(r, rebuilt.nodes.map((n) => n.name));
+    for (const [k, v] of a) {
+      const w = b.get(k);
+      if (!w) d.add(`p-drop:${p.name}:${k}`, v.at, `slurm.conf PartitionName=${p.name} ${k}=${show(v.value)} is dropped`);
+      else if (w.value !== v.value) d.add(`p-change:${p.name}:${k}`, v.at, `slurm.conf PartitionName=${p.name} ${k}=${show(v.value)} becomes ${show(w.value)}`);
+    }
+    for (const [k, w] of b) if (!a.has(k)) d.add(`p-add:${p.name}:${k}`, p.at, `slurm.conf PartitionName=${p.name}: herd adds ${k}=${show(w.value)}`);
+  }
+  for (const o of source.others) d.add(`o:${o.key}`, o.at, `slurm.conf ${o.key}=${show(o.value)} is dropped (herd does not write ${o.key} lines)`);
+  return d.diagnostics('check that this difference is intended before adopting the spec; herd plan shows the whole diff');
+}
+
+function gresByNode(lines: readonly GresLine[]): Map<string, string> {
+  const m = new Map<string, string[]>();
+  for (const l of lines) for (const n of l.nodes) (m.get(n) ?? m.set(n, []).get(n)!).push(`Name=${l.name} Type=${l.type ?? ''} File=${l.file ?? ''}`);
+  return new Map([...m].map(([k, v]) => [k, v.sort().join(' | ')]));
+}
+
+export function compareGresConf(source: { file: string; text: string } | undefined, rebuiltText: string | undefined): Diagnostic[] {
+  const a = source ? parseGresConf(source.file, source.text) : { lines: [], unscoped: [] };
+  const b = rebuiltText ? parseGresConf('(rebuilt)', rebuiltText) : { lines: [], unscoped: [] };
+  const d = new Differences();
+  const ma = gresByNode(a.lines);
+  const mb = gresByNode(b.lines);
+  const top: SourceRef = { file: source?.file ?? 'etc/slurm/gres.conf', path: [], line: 1, column: 1 };
+  const lineOf = new Map<string, SourceRef>();
+  for (const l of a.lines) for (const n of l.nodes) if (!lineOf.has(n)) lineOf.set(n, l.at);
+  for (const [n, v] of ma) {
+    const at = lineOf.get(n)!;
+    if (mb.get(n) !== v) d.add(`gres:${v}:${mb.get(n)}`, at, `gres.conf for ${n}: ${show(v)} becomes ${show(mb.get(n) ?? '(nothing)')}`);
+  }
+  for (const [n, v] of mb) if (!ma.has(n)) d.add(`gres-add:${v}`, top, `gres.conf: herd adds ${show(v)} for ${n}`);
+  for (const u of a.unscoped) d.add(`gres-u:${u.key}`, u.at, `gres.conf ${u.key}=${show(u.value)} without NodeName is dropped`);
+  return d.diagnostics('check that this difference is intended before adopting the spec');
+}
+
+export function compareWarewulfConf(source: WarewulfConf, rebuiltText: string): Diagnostic[] {
+  const rebuilt = readWarewulfConf('(rebuilt)', rebuiltText);
+  const a = new Map<string, string>();
+  const b = new Map<string, string>();
+  flatten(source.value ?? {}, '', a);
+  flatten(rebuilt.value ?? {}, '', b);
+  const d = new Differences();
+  const at = (p: string): SourceRef => source.index.at(p.split('/'));
+  for (const [p, v] of a) {
+    const w = b.get(p);
+    if (w === undefined) d.add(`drop:${p}`, at(p), `warewulf.conf ${p}: ${show(v)} is dropped`);
+    else if (w !== v) d.add(`change:${p}`, at(p), `warewulf.conf ${p}: ${show(v)} becomes ${show(w)}`);
+  }
+  for (const [p, w] of b) if (!a.has(p)) d.add(`add:${p}`, { file: source.file, path: [], line: 1, column: 1 }, `warewulf.conf ${p}: herd adds ${show(w)}`);
+  return d.diagnostics('herd writes warewulf.conf whole; check that this difference is intended');
+}
+
+export function compareExports(source: readonly ExportLine[], file: string, rebuiltText: string | undefined): Diagnostic[] {
+  const b = rebuiltText ? parseExports('(rebuilt)', rebuiltText) : [];
+  const key = (l: ExportLine): string[] => l.clients.map((c) => `${l.path} ${cidrClient(c.client)}(${c.options})`);
+  const kb = new Set(b.flatMap(key));
+  const ka = new Set(source.flatMap(key));
+  const d = new Differences();
+  for (const l of source) for (const k of key(l)) if (!kb.has(k)) d.add(`x-drop:${k}`, l.at, `/etc/exports ${k} is not in herd's exports`);
+  for (const k of kb) if (!ka.has(k)) d.add(`x-add:${k}`, { file, path: [], line: 1, column: 1 }, `/etc/exports: herd adds ${k}`);
+  return d.diagnostics('herd writes /etc/exports whole from the spec\'s nfs: mounts');
+}
+
+/** An exports(5) client `net/255.255.255.0` in the CIDR form herd writes (`net/24`), so the two spellings compare equal. */
+function cidrClient(c: string): string {
+  const m = /^([\d.]+)\/([\d.]+)$/.exec(c);
+  if (!m) return c;
+  const mask = parseIPv4(m[2]!);
+  const prefix = mask === undefined ? undefined : netmaskToPrefix(mask);
+  return prefix === undefined ? c : `${m[1]}/${prefix}`;
+}

@@ -1,0 +1,275 @@
+// `herd import` as one pure function: the site's file texts in; the spec text, its inventory, the site overlays to copy, every
+// finding about the source and every change of meaning out. The spec is validated and compiled here, and the files herd
+// would build from it are compared with the site's own, so nothing is claimed that was not checked.
+import { diagnosticAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { checkSpec } from '../spec/check-spec.ts';
+import type { ClusterModel, WarewulfVersion } from '../spec/model.ts';
+import type { SpecCheck } from '../spec/check-spec.ts';
+import { defaultDhcpRange } from '../spec/resolve.ts';
+import { parseCidr, parseIPv4 } from '../spec/ipv4.ts';
+import { expandHostlist } from '../spec/hostlist.ts';
+import { compileConfig } from '../compile/compile-cluster.ts';
+import { HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
+import { readNodesConf } from './nodes-conf.ts';
+import { parseGresConf, parseSlurmConf, type SlurmSite, type SlurmSources } from './slurm-conf.ts';
+import { confString, parseExports, parseHosts, readWarewulfConf } from './head-files.ts';
+import { mapSite, type ParsedSite, type SpecDraft } from './map-spec.ts';
+import { emitSpec } from './emit-spec.ts';
+import { compareExports, compareGresConf, compareNodesConf, compareSlurmConf, compareWarewulfConf, type FileVerdict } from './compare.ts';
+
+export interface TextFile {
+  readonly file: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface SiteInput {
+  readonly nodesConf: TextFile;
+  readonly warewulfConf?: TextFile;
+  /** slurm.conf and its Include parts (by the name written in the Include line). */
+  readonly slurm?: { readonly main: TextFile; readonly includes: ReadonlyMap<string, TextFile> };
+  readonly gresConf?: TextFile;
+  readonly exports?: TextFile;
+  readonly hosts?: TextFile;
+  readonly trustedZone?: TextFile;
+  /** Other files herd writes whole (cgroup.conf, dhcpd.conf, dnsmasq, firewalld's trusted zone) as the site has them, by path. */
+  readonly others?: ReadonlyMap<string, TextFile>;
+  /** Site overlay folders found under the site's Warewulf overlay directory: name -> files inside, relative. */
+  readonly siteOverlays: ReadonlyMap<string, readonly string[]>;
+}
+
+export interface ImportOptions {
+  readonly warewulfVersion?: WarewulfVersion;
+  readonly inventoryThreshold?: number;
+  /** The spec's file name (herd names it in every generated file's header). */
+  readonly specName?: string;
+}
+
+export interface ImportResult {
+  /** Present when the import succeeded (no error diagnostic). */
+  readonly specText?: string;
+  readonly inventoryText?: string;
+  /** Site overlays the spec defines: copy their folders beside the spec (empty when the site has none). */
+  readonly overlays: readonly string[];
+  readonly diagnostics: readonly Diagnostic[];
+  /** For each site file herd would write: unchanged, different in bytes only, changed in meaning, or new. */
+  readonly files: readonly FileVerdict[];
+  readonly nodes: number;
+  readonly version?: WarewulfVersion;
+  /** The generated spec text even when it did not validate, for code frames. */
+  readonly draftText?: string;
+}
+
+/** Text of a site file, or a located diagnostic when it is not text (invalid UTF-8, NUL bytes). */
+export function siteText(f: TextFile): { text?: string; diagnostic?: Diagnostic } {
+  const nul = f.bytes.indexOf(0);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(f.bytes);
+  } catch {
+    return { diagnostic: diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'yaml/encoding', 'error', `${f.file} is not UTF-8 text`, 'import the site\'s real configuration file') };
+  }
+  if (nul >= 0) {
+    const line = text.slice(0, nul).split('\n').length;
+    return { diagnostic: diagnosticAt({ file: f.file, path: [], line, column: 1 }, 'yaml/encoding', 'error', `${f.file} has a NUL byte: it is binary, not a configuration file`, 'import the site\'s real configuration file') };
+  }
+  return { text };
+}
+
+const DERIVED_GLOBALS = new Set([...HERD_OWNED_GLOBAL, 'GresTypes', 'Include'].map((k) => k.toLowerCase()));
+
+export function importSite(input: SiteInput, options: ImportOptions = {}): ImportResult {
+  const specName = options.specName ?? 'cluster.yaml';
+  const ds: Diagnostic[] = [];
+  const text = (f: TextFile | undefined): string | undefined => {
+    if (!f) return undefined;
+    const t = siteText(f);
+    if (t.diagnostic) ds.push(t.diagnostic);
+    return t.text;
+  };
+  const nodesText = text(input.nodesConf);
+  const nodesConf = readNodesConf(input.nodesConf.file, nodesText ?? '', options.warewulfVersion);
+  if (nodesText !== undefined) ds.push(...nodesConf.diagnostics);
+  const warewulfConf = input.warewulfConf && text(input.warewulfConf) !== undefined ? readWarewulfConf(input.warewulfConf.file, input.warewulfConf.bytes) : undefined;
+  if (warewulfConf) ds.push(...warewulfConf.diagnostics);
+  let slurm: SlurmSite | undefined;
+  let slurmSources: SlurmSources | undefined;
+  if (input.slurm) {
+    const main = text(input.slurm.main);
+    const includes = new Map<string, { file: string; text: string }>();
+    for (const [name, f] of input.slurm.includes) {
+      const t = text(f);
+      if (t !== undefined) includes.set(name, { file: f.file, text: t });
+    }
+    if (main !== undefined) {
+      slurmSources = { main: { file: input.slurm.main.file, text: main }, includes };
+      slurm = parseSlurmConf(slurmSources);
+      ds.push(...slurm.diagnostics);
+    }
+  }
+  const gresText = text(input.gresConf);
+  const gres = gresText !== undefined ? parseGresConf(input.gresConf!.file, gresText) : undefined;
+  if (gres) ds.push(...gres.diagnostics);
+  const exportsText = text(input.exports);
+  const hostsText = text(input.hosts);
+  const zoneText = text(input.trustedZone);
+  const base = { overlays: [], files: [], nodes: nodesConf.nodes.length };
+  if (hasErrors(ds)) return { ...base, diagnostics: sortDiagnostics(ds) };
+  if (nodesConf.nodes.length === 0) {
+    ds.push(diagnosticAt({ file: input.nodesConf.file, path: [], line: 1, column: 1 }, 'import/missing-file', 'error', 'nodes.conf defines no nodes', 'import a site whose nodes.conf lists its nodes'));
+    return { ...base, diagnostics: sortDiagnostics(ds) };
+  }
+  const parsed: ParsedSite = {
+    nodesConf,
+    ...(warewulfConf ? { warewulfConf } : {}),
+    ...(slurm ? { slurm } : {}),
+    ...(gres ? { gres: gres.lines } : {}),
+    ...(exportsText !== undefined ? { exports: parseExports(input.exports!.file, exportsText) } : {}),
+    ...(hostsText !== undefined ? { hosts: parseHosts(input.hosts!.file, hostsText) } : {}),
+    ...(zoneText !== undefined ? { trustedZone: zoneText } : {}),
+    siteOverlayFolders: new Set(input.siteOverlays.keys()),
+  };
+  const mapOptions = { ...(options.warewulfVersion ? { warewulfVersion: options.warewulfVersion } : {}), ...(options.inventoryThreshold !== undefined ? { inventoryThreshold: options.inventoryThreshold } : {}) };
+
+  const header = (version: string): string[] => [
+    `Imported by herd import from a Warewulf ${version} + Slurm site; herd plan --root on the site shows what would change.`,
+    'Comments starting "inferred" mark values the site files do not state; check each one.',
+  ];
+  const check = (draft: SpecDraft, specText: string) =>
+    checkSpec(specName, specText, (paths) => ({
+      ...(paths.inventory !== undefined ? { inventory: { file: paths.inventory, text: draft.inventory } } : {}),
+      overlayFiles: Object.fromEntries(Object.keys(paths.overlays).map((o) => [o, [...(input.siteOverlays.get(o) ?? [])].sort()])),
+    }));
+  const draft1 = mapSite(parsed, mapOptions);
+  ds.push(...draft1.diagnostics);
+  if (hasErrors(draft1.diagnostics)) return { ...base, diagnostics: sortDiagnostics(ds), draftText: emitSpec(draft1.doc, draft1.comments, header(draft1.version)), version: draft1.version };
+
+  // What herd would write for slurm.conf's general keys and the DHCP pool if the spec said nothing: a one-node copy of the
+  // spec is enough (those keys do not depend on the nodes), and the pool is herd's own rule over every address.
+  const slurmExtra: Record<string, string> = {};
+  if (slurm) {
+    const baseline = baselineGlobals(draft1, check);
+    if (baseline) {
+      const last = new Map(slurm.globals.map((g) => [g.key.toLowerCase(), g]));
+      for (const [k, g] of [...last].sort(([a], [b]) => (a < b ? -1 : 1))) if (!DERIVED_GLOBALS.has(k) && baseline.get(k) !== g.value) slurmExtra[g.key] = g.value;
+    }
+  }
+  const start = confString(warewulfConf, ['dhcp', 'range start']);
+  const end = confString(warewulfConf, ['dhcp', 'range end']);
+  const range = herdDhcpRange(draft1);
+  const dhcpRange = start && end && (!range || start !== range.start || end !== range.end) ? { start, end } : undefined;
+  const draft = Object.keys(slurmExtra).length > 0 || dhcpRange ? mapSite(parsed, { ...mapOptions, slurmExtra, ...(dhcpRange ? { dhcpRange } : {}) }) : draft1;
+  const specText = emitSpec(draft.doc, draft.comments, header(draft.version));
+  const checked = check(draft, specText);
+  const second = { draft, specText, check: checked };
+  if (!second.check.model) {
+    ds.push(...second.check.diagnostics);
+    return { ...base, diagnostics: sortDiagnostics(ds), draftText: second.specText, version: second.draft.version };
+  }
+  ds.push(...second.check.diagnostics.filter((d) => d.severity !== 'error'));
+  const model = second.check.model;
+  const built = compiledTexts(model, specName);
+  const primaryOf = new Map(nodesConf.nodes.map((n) => [n.name, primaryNetdev(n.merged)] as const).filter((e): e is [string, string] => e[1] !== undefined));
+
+  // What changes in meaning, file by file.
+  const files: FileVerdict[] = [];
+  const judge = (path: string, source: string | undefined, findings: Diagnostic[]): void => {
+    ds.push(...findings);
+    const rebuilt = built.get(path);
+    if (source === undefined) {
+      if (rebuilt !== undefined) files.push({ path, verdict: 'new' });
+      return;
+    }
+    files.push({ path, verdict: rebuilt === source ? 'identical' : findings.length > 0 ? 'changed' : 'bytes-only' });
+  };
+  judge('etc/warewulf/nodes.conf', nodesText, compareNodesConf(nodesConf, built.get('etc/warewulf/nodes.conf') ?? '', second.draft.version, primaryOf));
+  const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
+  judge('etc/warewulf/warewulf.conf', wwText, warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '') : []);
+  const slurmText = slurmSources && slurmSources.includes.size === 0 ? slurmSources.main.text : slurmSources ? `${slurmSources.main.text}\u0000includes` : undefined;
+  judge('etc/slurm/slurm.conf', slurmText, slurm ? compareSlurmConf(slurm, built.get('etc/slurm/slurm.conf') ?? '') : []);
+  judge('etc/slurm/gres.conf', gresText, gresText !== undefined || built.has('etc/slurm/gres.conf') ? compareGresConf(gresText !== undefined ? { file: input.gresConf!.file, text: gresText } : undefined, built.get('etc/slurm/gres.conf')) : []);
+  judge('etc/exports', exportsText, parsed.exports ? compareExports(parsed.exports, input.exports!.file, built.get('etc/exports')) : []);
+  // Files herd writes whole that the import does not read for meaning: compared line by line, comments and blank lines aside.
+  const meaningful = (t: string): string => t.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter((l) => l !== '' && !/^<!--.*-->$/.test(l)).join('\n');
+  for (const [path, f] of [...(input.others ?? new Map<string, TextFile>())].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const rebuilt = built.get(path);
+    const t = text(f);
+    if (rebuilt === undefined || t === undefined) continue;
+    const same = meaningful(rebuilt) === meaningful(t);
+    const findings = same ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')];
+    judge(path, t, findings);
+  }
+  for (const path of [...built.keys()].sort()) if (!files.some((f) => f.path === path) && path !== 'etc/hosts') files.push({ path, verdict: 'new' });
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return {
+    specText: second.specText,
+    ...(second.draft.inventory ? { inventoryText: second.draft.inventory } : {}),
+    overlays: second.draft.siteOverlays,
+    diagnostics: sortDiagnostics(ds),
+    files,
+    nodes: model.nodes.length,
+    version: second.draft.version,
+  };
+}
+
+function primaryNetdev(merged: Record<string, unknown> | undefined): string | undefined {
+  const devs = merged?.['network devices'];
+  if (!devs || typeof devs !== 'object') return undefined;
+  const names = Object.keys(devs).sort();
+  if (names.includes('default')) return 'default';
+  const p = merged?.['primary network'];
+  return typeof p === 'string' && names.includes(p) ? p : names[0];
+}
+
+function compiledTexts(model: ClusterModel, specName: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of compileConfig(model, { specDisplayPath: specName })) if (a.bytes) out.set(a.path, new TextDecoder().decode(a.bytes));
+  return out;
+}
+
+/** slurm.conf's general keys as herd writes them for this spec (lower-cased key -> value), from a one-node copy of it. */
+function baselineGlobals(draft: SpecDraft, check: (d: SpecDraft, text: string) => SpecCheck): Map<string, string> | undefined {
+  const nodes = draft.doc.nodes as Record<string, Record<string, unknown>>;
+  const firstKey = Object.keys(nodes)[0];
+  if (firstKey === undefined) return undefined;
+  const ex = expandHostlist(firstKey);
+  const name = ex.ok ? ex.names[0]! : firstKey;
+  const entry = nodes[firstKey]!;
+  const address = Array.isArray(entry.address) ? entry.address[0] : entry.address;
+  const { mac: _mac, address: _address, ...rest } = entry;
+  const slurm = draft.doc.slurm as Record<string, unknown>;
+  const { inventory: _inventory, ...doc } = draft.doc;
+  const mini = { ...doc, nodes: { [name]: { ...rest, mac: '02:00:00:00:00:01', ...(address !== undefined ? { address } : {}) } }, slurm: { ...slurm, partitions: { p: { nodes: name, default: true } } } };
+  const miniDraft: SpecDraft = { ...draft, doc: mini };
+  const c = check(miniDraft, emitSpec(mini, new Map(), []));
+  if (!c.model) return undefined;
+  const text = compiledTexts(c.model, 'cluster.yaml').get('etc/slurm/slurm.conf') ?? '';
+  const herd = parseSlurmConf({ main: { file: '(baseline)', text }, includes: new Map() });
+  return new Map(herd.globals.map((g) => [g.key.toLowerCase(), g.value]));
+}
+
+/** The DHCP pool herd picks for this spec when it names none (resolve's rule over the head, gateway and every node address). */
+function herdDhcpRange(draft: SpecDraft): { start: string; end: string } | undefined {
+  const net = draft.doc.network as { cidr: string; gateway?: string };
+  const cidr = parseCidr(net.cidr);
+  if (!cidr.ok) return undefined;
+  const head = draft.doc.head as { address: string };
+  const used: number[] = [];
+  const push = (a: unknown): void => {
+    const ip = typeof a === 'string' ? parseIPv4(a) : undefined;
+    if (ip !== undefined) used.push(ip);
+  };
+  push(head.address);
+  push(net.gateway);
+  let count = 0;
+  for (const [key, e] of Object.entries(draft.doc.nodes as Record<string, Record<string, unknown>>)) {
+    const ex = expandHostlist(key);
+    const names = ex.ok ? ex.names : [key];
+    count += names.length;
+    if (Array.isArray(e.address)) e.address.forEach(push);
+    else if (typeof e.address === 'string') {
+      const first = parseIPv4(e.address);
+      if (first !== undefined) for (let i = 0; i < names.length; i++) used.push(first + i);
+    }
+  }
+  return defaultDhcpRange(cidr.net, used, count);
+}

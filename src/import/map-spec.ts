@@ -1,0 +1,406 @@
+// From a site's parsed files to the cluster spec an expert would write (pure): merged Warewulf nodes plus slurm.conf
+// hardware and partitions, factored into defaults, profiles and node entries, with a comment on every inferred value.
+import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
+import { API_VERSION } from '../spec/schema.ts';
+import type { WarewulfVersion } from '../spec/model.ts';
+import { builtinOverlays, defaultBaseOverlays, HERD_BUILT_OVERLAYS, HERD_OVERLAYS } from '../spec/warewulf-facts.ts';
+import { formatIPv4, netmaskToPrefix, parseIPv4, prefixToNetmask } from '../spec/ipv4.ts';
+import { NETNAME } from '../compile/nodes-conf.ts';
+import { compareHostnames } from '../spec/hostlist.ts';
+import { isMapV, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
+import { globalValue, type GresLine, type SlurmSite } from './slurm-conf.ts';
+import { confString, trustedInterfaces, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
+import { placeFields, type Fields } from './factor.ts';
+import { mapSlurm, slurmNodeFields } from './map-slurm.ts';
+import { nodeEntries } from './node-entries.ts';
+
+/** Everything the mapper reads, already parsed. */
+export interface ParsedSite {
+  readonly nodesConf: WwNodesConf;
+  readonly warewulfConf?: WarewulfConf;
+  readonly slurm?: SlurmSite;
+  readonly gres?: readonly GresLine[];
+  readonly exports?: readonly ExportLine[];
+  readonly hosts?: readonly HostsEntry[];
+  readonly trustedZone?: string;
+  /** Names of site overlay folders found under the site's Warewulf overlay directory. */
+  readonly siteOverlayFolders: ReadonlySet<string>;
+}
+
+export interface MapOptions {
+  readonly warewulfVersion?: WarewulfVersion;
+  /** More nodes than this move their MACs to inventory.csv. */
+  readonly inventoryThreshold?: number;
+  /** Extra global slurm.conf keys (decided after a first compile) and a DHCP range to pin. */
+  readonly slurmExtra?: Readonly<Record<string, string>>;
+  readonly dhcpRange?: { readonly start: string; readonly end: string };
+}
+
+/** A spec document plus comments keyed by path (`a\u0001b`), placed on the line above the key. */
+export interface SpecDraft {
+  readonly doc: Record<string, unknown>;
+  readonly comments: Map<string, string>;
+  readonly inventory?: string;
+  /** Site overlays the spec defines, with the folder under the site root when there is one. */
+  readonly siteOverlays: readonly string[];
+  readonly diagnostics: Diagnostic[];
+  /** Facts later steps need. */
+  readonly version: WarewulfVersion;
+}
+
+export const pathKey = (path: readonly (string | number)[]): string => path.map(String).join('\u0001');
+
+/** The Warewulf release, from the flag or the evidence in the files, with the reason. */
+function inferVersion(site: ParsedSite, flag: WarewulfVersion | undefined): { version: WarewulfVersion; why?: string } {
+  if (flag) return { version: flag };
+  const ipv6 = site.nodesConf.ipv6Keys;
+  if (ipv6.newStyle) return { version: '4.6.5', why: `nodes.conf uses the 4.6.5 netdev key spelling (line ${ipv6.newStyle.line})` };
+  const dnsmasq = confString(site.warewulfConf, ['dhcp', 'systemd name']) === 'dnsmasq';
+  const overlays = new Set(site.nodesConf.nodes.flatMap((n) => [...wwList(n.merged, 'system overlay'), ...wwList(n.merged, 'runtime overlay')]));
+  if (overlays.has('ifupdown') || overlays.has('wwclient.x86_64')) return { version: '4.6.5', why: 'nodes use an overlay that first shipped in 4.6.5' };
+  if (ipv6.oldStyle) return { version: dnsmasq ? '4.6.4' : '4.6.3', why: `nodes.conf uses the pre-4.6.5 netdev key ip6addr (line ${ipv6.oldStyle.line})${dnsmasq ? ' and warewulf.conf serves DHCP with dnsmasq (4.6.4 and later)' : ''}` };
+  if (dnsmasq) return { version: '4.6.4', why: 'warewulf.conf serves DHCP with dnsmasq, which arrived in 4.6.4; nothing in the files needs 4.6.5' };
+  return { version: '4.6.5', why: 'nothing in the files tells the release apart; herd assumes the newest (pass --warewulf-version to say)' };
+}
+
+function primaryNet(n: WwNodeView): string | undefined {
+  const devs = n.merged['network devices'];
+  if (!isMapV(devs)) return undefined;
+  const names = Object.keys(devs).sort();
+  if (names.includes(NETNAME)) return NETNAME;
+  const p = wwString(n.merged, 'primary network');
+  return p && names.includes(p) ? p : names[0];
+}
+
+/** Split `server:/path` of an fstab spec. */
+function nfsSpec(spec: string): { server: string; path: string } | undefined {
+  const i = spec.indexOf(':/');
+  return i > 0 ? { server: spec.slice(0, i), path: spec.slice(i + 1) } : undefined;
+}
+
+export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
+  const ds: Diagnostic[] = [];
+  const comments = new Map<string, string>();
+  const note = (path: readonly (string | number)[], text: string): void => {
+    const k = pathKey(path);
+    comments.set(k, comments.has(k) ? `${comments.get(k)}; ${text}` : text);
+  };
+  const nodesConf = site.nodesConf;
+  const wwNodes = nodesConf.nodes;
+  const { version, why } = inferVersion(site, options.warewulfVersion);
+  const nodesFile = nodesConf.file;
+  const atFile = (file: string): SourceRef => ({ file, path: [], line: 1, column: 1 });
+
+  // Slurm side by node name.
+  const slurmNodes = new Map((site.slurm?.nodes ?? []).map((n) => [n.name, n]));
+  const wwNames = new Set(wwNodes.map((n) => n.name));
+  if (site.slurm) {
+    for (const n of wwNodes) if (!slurmNodes.has(n.name)) ds.push(diagnosticAt(n.at, 'import/node-mismatch', 'warning', `node ${n.name} is in nodes.conf but has no NodeName line in slurm.conf`, 'herd gives every node a NodeName line (CPUs=1 until the spec says more): add it to slurm.conf, or expect the plan to add it'));
+    for (const s of site.slurm.nodes) if (!wwNames.has(s.name)) ds.push(diagnosticAt(s.at, 'import/node-mismatch', 'error', `node ${s.name} is in slurm.conf but not in nodes.conf`, 'herd defines nodes once, for Warewulf and Slurm together: add the node to nodes.conf or remove it from slurm.conf'));
+  }
+
+  // Per node: the netdev herd provisions over, its address and MAC.
+  const netOf = new Map<string, string>();
+  const addrOf = new Map<string, string>();
+  const macOf = new Map<string, string>();
+  const seenMac = new Map<string, WwNodeView>();
+  const seenIp = new Map<string, WwNodeView>();
+  for (const n of wwNodes) {
+    const net = primaryNet(n);
+    if (net === undefined) {
+      ds.push(diagnosticAt(n.at, 'net/missing-address', 'error', `node ${n.name} has no network device in nodes.conf`, 'give it a network device with hwaddr, ipaddr and netmask'));
+      continue;
+    }
+    netOf.set(n.name, net);
+    const dev = `network devices/${net}`;
+    const ip = wwString(n.merged, `${dev}/ipaddr`);
+    const mac = wwString(n.merged, `${dev}/hwaddr`)?.toLowerCase();
+    const slurmAddr = slurmNodes.get(n.name)?.addr;
+    if (ip === undefined) {
+      if (slurmAddr) {
+        addrOf.set(n.name, slurmAddr.value);
+        ds.push(diagnosticAt(n.at, 'import/node-mismatch', 'warning', `node ${n.name} has no ipaddr in nodes.conf; the import takes NodeAddr ${slurmAddr.value} from slurm.conf`, 'the spec gives Warewulf this address too'));
+      } else ds.push(diagnosticAt(n.at, 'net/missing-address', 'error', `node ${n.name} has no ipaddr in nodes.conf`, 'give it an address: herd writes one for Warewulf and Slurm'));
+    } else {
+      addrOf.set(n.name, ip);
+      const other = seenIp.get(ip);
+      if (other) ds.push(diagnosticAt(n.from.get(`${dev}/ipaddr`) ?? n.at, 'net/duplicate-address', 'error', `nodes ${other.name} and ${n.name} both have address ${ip}`, 'give each node its own address'));
+      else seenIp.set(ip, n);
+      if (slurmAddr && slurmAddr.value !== ip) ds.push(diagnosticAt(slurmAddr.at, 'import/node-mismatch', 'warning', `slurm.conf gives ${n.name} NodeAddr=${slurmAddr.value}, nodes.conf gives ipaddr ${ip}; the import keeps ${ip} for both`, 'herd writes one address per node, for Warewulf and Slurm alike'));
+    }
+    if (site.slurm && slurmNodes.has(n.name) && !slurmAddr) ds.push(diagnosticAt(slurmNodes.get(n.name)!.at, 'slurm/node-name-resolution', 'warning', `NodeName=${n.name} has no NodeAddr: slurmd resolves the name; the import takes the address from nodes.conf`, 'herd always writes a literal NodeAddr'));
+    if (mac === undefined) ds.push(diagnosticAt(n.at, 'net/missing-mac', 'warning', `node ${n.name} has no hwaddr in nodes.conf`, 'add its MAC to inventory.csv beside the spec before herd validate'));
+    else {
+      macOf.set(n.name, mac);
+      const other = seenMac.get(mac);
+      if (other) ds.push(diagnosticAt(n.from.get(`${dev}/hwaddr`) ?? n.at, 'net/duplicate-mac', 'error', `nodes ${other.name} and ${n.name} both have MAC ${mac}`, 'warewulfd keeps only the last node of a MAC: give each node its own'));
+      else seenMac.set(mac, n);
+    }
+    if (wwString(n.merged, `${dev}/ipaddr`) && !wwString(n.merged, `${dev}/netmask`)) ds.push(diagnosticAt(n.from.get(`${dev}/ipaddr`) ?? n.at, 'net/missing-prefix', 'warning', `node ${n.name} has an ipaddr but no netmask: Warewulf writes a blank address= and the node boots without an IP`, 'the spec takes the netmask from network.cidr for every node'));
+  }
+
+  // Address fields Warewulf parses as Go net.IP: one that is not an IP makes Warewulf refuse the whole nodes.conf.
+  const badIp = new Set<string>();
+  for (const n of wwNodes) {
+    const devs = n.merged['network devices'];
+    const paths: string[] = [];
+    if (isMapV(devs)) for (const net of Object.keys(devs)) for (const k of ['ipaddr', 'netmask', 'gateway']) paths.push(`network devices/${net}/${k}`);
+    for (const k of ['ipaddr', 'netmask', 'gateway']) paths.push(`ipmi/${k}`);
+    for (const p of paths) {
+      const v = wwString(n.merged, p);
+      if (v === undefined || parseIPv4(v) !== undefined) continue;
+      const at = n.from.get(p) ?? n.at;
+      const key = `${at.file}:${at.line}:${at.column}`;
+      if (badIp.has(key)) continue;
+      badIp.add(key);
+      ds.push(diagnosticAt(at, 'net/malformed-address', 'error', `${p} "${v}" is not an IPv4 address (node ${n.name}): Warewulf refuses the whole nodes.conf`, p.endsWith('netmask') ? 'write a dotted netmask such as 255.255.255.0' : 'write a dotted IPv4 address without a /prefix'));
+    }
+  }
+
+  // Cluster-wide values: taken from the first node that has them (the compare step reports nodes that differ).
+  const firstWith = (path: (n: WwNodeView) => string | undefined): string | undefined => {
+    for (const n of wwNodes) {
+      const v = path(n);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+  const devPath = (n: WwNodeView, k: string): string | undefined => (netOf.has(n.name) ? wwString(n.merged, `network devices/${netOf.get(n.name)}/${k}`) : undefined);
+  const ww = site.warewulfConf;
+  const slurm = site.slurm;
+  const ctld = slurm ? globalValue(slurm, 'SlurmctldHost') ?? globalValue(slurm, 'ControlMachine') : undefined;
+  const ctldM = ctld ? /^([^(\s]+)(?:\(([^)]*)\))?$/.exec(ctld.value) : null;
+  const wwIp = confString(ww, ['ipaddr']);
+  let headAddress = wwIp?.split('/')[0] ?? ctldM?.[2] ?? (slurm ? globalValue(slurm, 'ControlAddr')?.value : undefined);
+  let headName = ctldM?.[1];
+  const wwHost = site.hosts?.find((h) => h.names.includes('warewulf'));
+  if (!headName && wwHost) {
+    headName = wwHost.names.find((x) => x !== 'warewulf');
+    if (headName) note(['head', 'name'], 'inferred: the name /etc/hosts gives the Warewulf server (slurm.conf names no SlurmctldHost)');
+  }
+  if (!headAddress && wwHost) headAddress = wwHost.address;
+  if (!headName) {
+    headName = 'head';
+    note(['head', 'name'], 'inferred: no SlurmctldHost in slurm.conf and no "warewulf" line in /etc/hosts; set the head\'s hostname');
+    ds.push(diagnosticAt(atFile(slurm ? 'etc/slurm/slurm.conf' : nodesFile), 'import/inferred-value', 'warning', 'the head node\'s name is not in the site files; the spec says "head"', 'set head.name to the head\'s hostname (Slurm\'s SlurmctldHost)'));
+  }
+  if (!headAddress) {
+    ds.push(diagnosticAt(atFile(ww?.file ?? nodesFile), 'import/missing-file', 'error', 'the head\'s address is in none of warewulf.conf (ipaddr), slurm.conf (SlurmctldHost) or /etc/hosts', 'import a site with its etc/warewulf/warewulf.conf'));
+    headAddress = '0.0.0.0';
+  }
+
+  // Network: warewulf.conf's network, else the first node's address and netmask.
+  let prefix: number | undefined;
+  const wwMask = confString(ww, ['netmask']);
+  if (wwIp?.includes('/')) prefix = Number(wwIp.split('/')[1]);
+  else if (wwMask && parseIPv4(wwMask) !== undefined) prefix = netmaskToPrefix(parseIPv4(wwMask)!);
+  const nodeMask = firstWith((n) => devPath(n, 'netmask'));
+  if (prefix === undefined && nodeMask && parseIPv4(nodeMask) !== undefined) {
+    prefix = netmaskToPrefix(parseIPv4(nodeMask)!);
+    note(['network', 'cidr'], 'inferred from the nodes\' netmask in nodes.conf (warewulf.conf has none)');
+  }
+  if (prefix === undefined) {
+    ds.push(diagnosticAt(atFile(ww?.file ?? nodesFile), 'net/missing-prefix', 'error', 'no netmask anywhere: neither warewulf.conf nor any node in nodes.conf has one', 'set netmask: in warewulf.conf (a blank netmask makes nodes boot without an IP)'));
+    prefix = 24;
+  }
+  const headIp = parseIPv4(headAddress) ?? 0;
+  const mask = prefixToNetmask(prefix);
+  const cidr = `${formatIPv4((headIp & mask) >>> 0)}/${prefix}`;
+  const network: Record<string, unknown> = { cidr };
+  const gateway = firstWith((n) => devPath(n, 'gateway'));
+  if (gateway) network.gateway = gateway;
+  const dns: string[] = [];
+  for (let i = 1; ; i++) {
+    const d = firstWith((n) => devPath(n, `tags/DNS${i}`));
+    if (!d) break;
+    dns.push(d);
+  }
+  if (dns.length > 0) network.dns = dns;
+  const domain = firstWith((n) => devPath(n, 'tags/DNSSEARCH'));
+  if (domain) network.domain = domain;
+  const zone = site.trustedZone ? trustedInterfaces(site.trustedZone) : [];
+  if (zone.length > 0) {
+    network.interface = zone[0];
+    note(['network', 'interface'], 'inferred: the interface firewalld\'s trusted zone names on the head');
+  } else {
+    network.interface = 'eth0';
+    note(['network', 'interface'], 'inferred: the head\'s cluster NIC is in none of the site files; set it');
+    ds.push(diagnosticAt(atFile(ww?.file ?? nodesFile), 'import/inferred-value', 'warning', 'the head\'s cluster NIC is in none of the site files; the spec says eth0', 'set network.interface to the head\'s NIC on the provisioning network'));
+  }
+  const overlaysEverywhere = new Set(wwNodes.flatMap((n) => [...wwList(n.merged, 'system overlay'), ...wwList(n.merged, 'runtime overlay')]));
+  const stack = overlaysEverywhere.has('systemd.networkd') && !overlaysEverywhere.has('NetworkManager') ? 'networkd' : 'NetworkManager';
+  if (stack === 'networkd') network.stack = 'networkd';
+  const mtu = firstWith((n) => devPath(n, 'mtu'));
+  if (mtu && /^\d+$/.test(mtu)) network.mtu = Number(mtu);
+  if (options.dhcpRange) network.dhcp_range = { ...options.dhcpRange };
+
+  // Overlays: what herd does not build is dropped (reported by the compare step); site overlays get a definition.
+  const builtins = builtinOverlays(version);
+  const siteKinds = new Map<string, 'system' | 'runtime'>();
+  const kindOverride = new Map<string, 'system' | 'runtime'>();
+  const notBuilt = new Map<string, SourceRef>();
+  const keepOverlay = (n: WwNodeView, o: string, kind: 'system' | 'runtime'): boolean => {
+    if (builtins[o] !== undefined && !HERD_BUILT_OVERLAYS.has(o)) {
+      if (!notBuilt.has(o)) notBuilt.set(o, n.from.get(`${kind} overlay`) ?? n.at);
+      return false;
+    }
+    if (builtins[o] === undefined) {
+      if (!siteKinds.has(o)) siteKinds.set(o, kind);
+    } else if (builtins[o] !== kind) kindOverride.set(o, kind);
+    return true;
+  };
+  const base = defaultBaseOverlays(stack);
+  const overlaysOf = new Map<string, string[]>();
+  for (const n of wwNodes) {
+    const sys = wwList(n.merged, 'system overlay').filter((o) => keepOverlay(n, o, 'system'));
+    const rt = wwList(n.merged, 'runtime overlay').filter((o) => keepOverlay(n, o, 'runtime'));
+    const present = new Set([...sys, ...rt]);
+    const extras = [...sys, ...rt].filter((o) => !base.includes(o));
+    const removed = base.filter((o) => !present.has(o) && HERD_OVERLAYS[o] === undefined);
+    overlaysOf.set(n.name, [...new Set(extras), ...removed.map((o) => `~${o}`)]);
+  }
+  for (const [o, at] of notBuilt) ds.push(diagnosticAt(at, 'import/changed-value', 'warning', `overlay ${o} is a Warewulf distribution overlay herd does not build: the spec leaves it out`, 'herd renders the network, hosts, SSH and fstab files itself; put any file of it you still need in a site overlay'));
+
+  // Images: one per image name. herd gives kernel arguments per image, so where the nodes of one image differ, the spec takes
+  // what most of them boot with (the first seen on a tie); the compare step reports the nodes that change.
+  const images: Record<string, Record<string, unknown>> = {};
+  const stateDir = confString(ww, ['tftp', 'tftproot'])?.startsWith('/srv') ? 'srv/warewulf' : 'var/lib/warewulf';
+  const hasNfs = wwNodes.some((n) => wwGetList(n.merged, 'resources/fstab').length > 0);
+  const kernels = new Map<string, Map<string, number>>();
+  for (const n of wwNodes) {
+    const im = wwString(n.merged, 'image name');
+    if (!im) {
+      ds.push(diagnosticAt(n.at, 'node/missing-image', 'error', `node ${n.name} has no image name in nodes.conf`, 'Warewulf cannot provision it; set its image before importing'));
+      continue;
+    }
+    const kernel: Record<string, unknown> = {};
+    const version = wwString(n.merged, 'kernel/version');
+    if (version) kernel.version = version;
+    const args = wwList(n.merged, 'kernel/args');
+    if (args.length > 0) kernel.args = args;
+    const counts = kernels.get(im) ?? kernels.set(im, new Map()).get(im)!;
+    const k = JSON.stringify(kernel);
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  for (const [im, counts] of kernels) {
+    let best = '';
+    let most = 0;
+    for (const [k, c] of counts) if (c > most) [best, most] = [k, c];
+    const kernel = JSON.parse(best) as Record<string, unknown>;
+    images[im] = { source: `dir:images/${im}`, ...(Object.keys(kernel).length > 0 ? { kernel } : {}), requires: ['slurmd', 'munged', ...(hasNfs ? ['mount.nfs'] : [])] };
+    note(['images', im, 'source'], `inferred: nodes.conf names the image only; copy its rootfs (/${stateDir}/chroots/${im}/rootfs on the head) here, or pin a registry image (docker://...@sha256:)`);
+    note(['images', im, 'requires'], 'inferred: what the nodes run (slurmd, munged, and mount.nfs for the NFS mounts); the build checks the image has them');
+    if (counts.size > 1) note(['images', im, 'kernel'], `inferred: the nodes of this image boot with ${counts.size} different kernel settings in nodes.conf; these are what ${most} of them use`);
+  }
+
+  // Per-node settings (factored into defaults and profiles below).
+  const gresFile = new Map<string, GresLine>();
+  for (const g of site.gres ?? []) if (g.name === 'gpu') for (const name of g.nodes) gresFile.set(name, g);
+  const fields = new Map<string, Fields>();
+  const memoryFrom = new Map<string, string>();
+  for (const n of wwNodes) {
+    const f: Fields = {};
+    const im = wwString(n.merged, 'image name');
+    if (im) f.image = im;
+    const dev = netOf.has(n.name) ? wwString(n.merged, `network devices/${netOf.get(n.name)}/device`) : undefined;
+    if (dev) f.device = dev;
+    const ov = overlaysOf.get(n.name) ?? [];
+    if (ov.length > 0) f.overlays = ov;
+    const tags = n.merged.tags;
+    if (isMapV(tags)) for (const [k, v] of Object.entries(tags)) if (typeof v === 'string') f[`tags\u0001${k}`] = v;
+    const s = slurmNodes.get(n.name);
+    if (s) slurmNodeFields(s, gresFile.get(n.name), f, memoryFrom);
+    fields.set(n.name, f);
+  }
+  const herdProfiles = [...new Set(wwNodes.flatMap((n) => n.listed))].filter((p) => p !== 'default').sort();
+  const profilesOf = new Map(wwNodes.map((n) => [n.name, n.listed.filter((p) => p !== 'default')]));
+  const placed = placeFields(fields, profilesOf, new Set(['overlays']));
+  const settings = (f: Fields, path: (string | number)[]): Record<string, unknown> => {
+    const o: Record<string, unknown> = {};
+    for (const k of Object.keys(f).sort(settingOrder)) {
+      const parts = k.split('\u0001');
+      let cur = o;
+      for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
+      cur[parts[parts.length - 1]!] = f[k];
+      if (k === 'memory' && memoryFrom.has(JSON.stringify(f[k]))) note([...path, 'memory'], memoryFrom.get(JSON.stringify(f[k]))!);
+    }
+    return o;
+  };
+
+  // Node entries: runs of nodes with the same settings and profiles, compressed into hostlists.
+  const sortedNames = wwNodes.map((n) => n.name).sort(compareHostnames);
+  const { entries, inventory } = nodeEntries(sortedNames, { profilesOf, placed, addrOf, macOf, useInventory: wwNodes.length > (options.inventoryThreshold ?? 8), settings });
+
+  // NFS mounts from the fstab resource, export options from /etc/exports.
+  const nfs: Record<string, Record<string, unknown>> = {};
+  const fstab = wwNodes.length > 0 ? wwGetList(wwNodes[0]!.merged, 'resources/fstab') : [];
+  for (const e of fstab) {
+    if (!isMapV(e as WwMap)) continue;
+    const entry = e as WwMap;
+    const file = typeof entry.file === 'string' ? entry.file : undefined;
+    const spec = typeof entry.spec === 'string' ? nfsSpec(entry.spec) : undefined;
+    const vfs = typeof entry.vfstype === 'string' ? entry.vfstype : 'nfs';
+    if (!file || !spec || !vfs.startsWith('nfs')) continue;
+    const m: Record<string, unknown> = {};
+    if (spec.path !== file) m.export = spec.path;
+    // "warewulf" is the name Warewulf's hosts overlay gives the head on every node.
+    const onHead = spec.server === headAddress || spec.server === headName || spec.server === 'warewulf';
+    if (!onHead) m.server = spec.server;
+    else if (spec.server === 'warewulf') note(['nfs', file], 'inferred: "warewulf" is the head (Warewulf\'s hosts overlay names it so); herd mounts it by address');
+    const mntops = typeof entry.mntops === 'string' ? entry.mntops : 'defaults';
+    if (mntops !== 'defaults,nofail,_netdev') m.options = mntops;
+    const ex = site.exports?.find((x) => x.path === spec.path);
+    const exOpts = ex?.clients[0]?.options;
+    if (exOpts && exOpts !== 'rw,sync,no_subtree_check') m.export_options = exOpts;
+    nfs[file] = m;
+  }
+
+  // Slurm: cluster name, preemption, partitions; extra global keys come from the caller's first compile.
+  const name = firstWith((n) => wwString(n.merged, 'cluster name')) ?? (slurm ? globalValue(slurm, 'ClusterName')?.value : undefined) ?? 'cluster';
+  const slurmDoc = slurm ? mapSlurm(slurm, name, profilesOf, [...slurmNodes.keys()], options.slurmExtra) : undefined;
+
+  const overlaysDoc: Record<string, unknown> = {};
+  for (const [o, kind] of [...siteKinds].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    overlaysDoc[o] = { kind };
+    if (!site.siteOverlayFolders.has(o)) note(['overlays', o], `inferred: listed in nodes.conf but no template folder under the site's overlays; the import writes an empty overlays/${o}/`);
+  }
+  for (const [o, kind] of kindOverride) overlaysDoc[o] = { kind };
+
+  const doc: Record<string, unknown> = { apiVersion: API_VERSION, kind: 'Cluster', name };
+  const wwDoc: Record<string, unknown> = {};
+  if (version !== '4.6.5' || options.warewulfVersion) wwDoc.version = version;
+  if (why) note(['warewulf', 'version'], `inferred: ${why}`);
+  if (stateDir === 'srv/warewulf') {
+    wwDoc.layout = 'openhpc';
+    note(['warewulf', 'layout'], 'inferred: warewulf.conf serves TFTP from /srv/tftpboot, as OpenHPC packages it');
+  }
+  if (Object.keys(wwDoc).length > 0) doc.warewulf = wwDoc;
+  doc.head = { name: headName, address: headAddress };
+  doc.network = network;
+  if (Object.keys(nfs).length > 0) doc.nfs = nfs;
+  if (inventory) doc.inventory = 'inventory.csv';
+  doc.images = images;
+  if (Object.keys(overlaysDoc).length > 0) doc.overlays = overlaysDoc;
+  const defaults = settings(placed.defaults, ['defaults']);
+  if (Object.keys(defaults).length > 0) doc.defaults = defaults;
+  if (herdProfiles.length > 0) doc.profiles = Object.fromEntries(herdProfiles.map((p) => [p, settings(placed.profiles.get(p) ?? {}, ['profiles', p])]));
+  doc.nodes = entries;
+  if (slurmDoc) doc.slurm = slurmDoc;
+  return { doc, comments, ...(inventory ? { inventory } : {}), siteOverlays: [...siteKinds.keys()].sort(), diagnostics: ds, version };
+}
+
+const SETTING_ORDER = ['image', 'overlays', 'device', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'tags', 'slurm'];
+function settingOrder(a: string, b: string): number {
+  const ra = SETTING_ORDER.indexOf(a.split('\u0001')[0]!);
+  const rb = SETTING_ORDER.indexOf(b.split('\u0001')[0]!);
+  return ra - rb || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function wwGetList(m: WwMap, path: string): unknown[] {
+  let cur: unknown = m;
+  for (const p of path.split('/')) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return [];
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return Array.isArray(cur) ? cur : [];
+}

@@ -1,0 +1,180 @@
+// herd import judged by the real programs. For the example clusters (as herd builds them) and every hand-written site under
+// test/fixtures/import-sites: the real Warewulf 4.6.5 node merge (../shared/oracles/warewulf, `wwctl node list --json`) of the
+// original and of the rebuilt nodes.conf agree on every node and key, except keys the import reported as changed; and real
+// slurmctld (Slurm 22.05, namespace harness) reads the original and the rebuilt slurm.conf into the same nodes (NodeAddr,
+// CPUs, topology, memory, gres, features) and partitions. The same oracle also checks the import's own merge of the original.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { warewulfOracleDir } from '../fixtures/head-root.ts';
+import { compileText, importAndBuild, readTree, siteFromFiles } from '../unit/import/helpers.ts';
+import { readNodesConf } from '../../src/import/nodes-conf.ts';
+import { closeSlurmHarness, withLabCluster } from './slurm/harness.ts';
+import { controllerHost } from './slurm/sandbox-conf.ts';
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const ORACLE = warewulfOracleDir();
+const BIN = join(process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle', 'bin', 'wworacle');
+const HAVE_WW = ORACLE !== undefined && existsSync(BIN);
+const REQUIRED = process.env.CI_REQUIRE_ORACLE === '1';
+const HAVE_SLURM = existsSync('/usr/sbin/slurmctld') && process.getuid?.() === 0;
+
+const work = mkdtempSync(join(tmpdir(), 'herd-import-oracle-'));
+afterAll(async () => {
+  rmSync(work, { recursive: true, force: true });
+  await closeSlurmHarness();
+});
+
+/** The sites: each as its files by relative path, plus the site overlays it has. */
+function sites(): { name: string; files: Map<string, string>; overlays: Map<string, string[]> }[] {
+  const out: { name: string; files: Map<string, string>; overlays: Map<string, string[]> }[] = [];
+  for (const c of ['lab', 'condo']) {
+    const dir = join(REPO, 'clusters', c);
+    const inv = existsSync(join(dir, 'inventory.csv')) ? readTree(dir).get('inventory.csv') : undefined;
+    const overlayNames = existsSync(join(dir, 'overlays')) ? readdirSync(join(dir, 'overlays')) : [];
+    const built = compileText(readTree(dir).get('cluster.yaml')!, inv, Object.fromEntries(overlayNames.map((o) => [o, []])));
+    out.push({ name: `clusters/${c} (as herd builds it)`, files: built.files, overlays: new Map(overlayNames.map((o) => [o, []])) });
+  }
+  const root = join(REPO, 'test/fixtures/import-sites');
+  for (const s of readdirSync(root).sort()) {
+    const files = readTree(join(root, s));
+    const overlays = new Map<string, string[]>();
+    for (const [p] of files) {
+      const m = /^(?:var\/lib|srv)\/warewulf\/overlays\/([^/]+)\/(?:rootfs\/)?(.+)$/.exec(p);
+      if (m) (overlays.get(m[1]!) ?? overlays.set(m[1]!, []).get(m[1]!)!).push(m[2]!);
+    }
+    out.push({ name: `import-sites/${s}`, files, overlays });
+  }
+  return out;
+}
+
+function wwNodes(tag: string, nodesConf: string, warewulfConf: string | undefined): Record<string, Record<string, unknown>> {
+  const etc = join(work, tag, 'etc', 'warewulf');
+  mkdirSync(etc, { recursive: true });
+  writeFileSync(join(etc, 'nodes.conf'), nodesConf);
+  if (warewulfConf !== undefined) writeFileSync(join(etc, 'warewulf.conf'), warewulfConf);
+  const out = execFileSync('bash', [join(ORACLE!, 'run.sh'), 'nodes', '--json', join(etc, 'nodes.conf')], { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, WW_ORACLE_WORK: dirname(dirname(BIN)) } });
+  return JSON.parse(out) as Record<string, Record<string, unknown>>;
+}
+
+/** Leaves of a merged node as path -> JSON, without what only names where a value came from. */
+function leaves(v: unknown, path = '', out = new Map<string, string>()): Map<string, string> {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) leaves(x, path ? `${path}/${k}` : k, out);
+  } else if (v !== undefined && v !== null && v !== '' && !(Array.isArray(v) && v.length === 0)) out.set(path, JSON.stringify(canon(v)));
+  return out;
+}
+/** Scalars as the strings Warewulf's fields hold, map keys sorted: only meaning is compared, not YAML typing or key order. */
+function canon(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canon);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canon(x)]));
+  return String(v);
+}
+const IGNORED = new Set(['profiles', 'comment', 'id']);
+
+describe.skipIf(!HAVE_WW && !REQUIRED)('the real Warewulf 4.6.5 merge: original and rebuilt nodes.conf', () => {
+  it('has the oracle (CI_REQUIRE_ORACLE=1 makes its absence a failure)', () => {
+    expect(HAVE_WW, `Warewulf oracle missing: ${BIN}`).toBe(true);
+  });
+
+  for (const site of sites()) {
+    it(`${site.name}: every difference of the merged nodes is one the import reported`, () => {
+      const { result, files } = importAndBuild(siteFromFiles(site.files, site.overlays));
+      const tag = site.name.replace(/[^\w]+/g, '-');
+      const before = wwNodes(`${tag}-a`, site.files.get('etc/warewulf/nodes.conf')!, site.files.get('etc/warewulf/warewulf.conf'));
+      const after = wwNodes(`${tag}-b`, files.get('etc/warewulf/nodes.conf')!, files.get('etc/warewulf/warewulf.conf'));
+      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+      const reported = result.diagnostics.filter((d) => d.rule === 'import/changed-value').map((d) => d.message);
+      const unexplained: string[] = [];
+      for (const [node, a] of Object.entries(before)) {
+        const la = leaves(a);
+        const lb = leaves(after[node]);
+        const primary = (a['primary network'] as string | undefined) ?? 'default';
+        for (const p of new Set([...la.keys(), ...lb.keys()])) {
+          if (IGNORED.has(p.split('/')[0]!) || p === 'primary network') continue;
+          if (la.get(p) === lb.get(p)) continue;
+          // Reports name Warewulf's YAML keys; the oracle's JSON spells one differently (onboot is "onbot" there).
+          const key = p.replace('/onbot', '/onboot').replace(`network devices/${primary}/`, 'network devices/default/');
+          const top = key.split('/').slice(0, key.startsWith('network devices') ? 3 : 1).join('/');
+          if (!reported.some((m) => m.includes(`nodes.conf ${key}`) || m.includes(`nodes.conf ${top}`) || (primary !== 'default' && m.includes(`network device ${primary} becomes`)))) unexplained.push(`${node} ${p}: ${la.get(p)} -> ${lb.get(p)}`);
+        }
+      }
+      expect(unexplained).toEqual([]);
+      if (site.name.startsWith('clusters/')) expect(after).toEqual(before);
+    });
+
+    it(`${site.name}: the import merges nodes.conf as Warewulf does`, () => {
+      const ww = wwNodes(`${site.name.replace(/[^\w]+/g, '-')}-m`, site.files.get('etc/warewulf/nodes.conf')!, site.files.get('etc/warewulf/warewulf.conf'));
+      const mine = readNodesConf('nodes.conf', site.files.get('etc/warewulf/nodes.conf')!, '4.6.5');
+      for (const n of mine.nodes) {
+        const theirs = leaves(ww[n.name]);
+        const ours = leaves(n.merged);
+        const cmp = (m: Map<string, string>): Record<string, string> => Object.fromEntries([...m].filter(([p]) => !IGNORED.has(p.split('/')[0]!) && p !== 'primary network').map(([p, v]) => [p.replace('/onbot', '/onboot'), /hwaddr$/.test(p) ? v.toLowerCase() : v]));
+        expect(cmp(ours), n.name).toEqual(cmp(theirs));
+      }
+    });
+  }
+});
+
+/** `scontrol show node|partition -o` as records keyed by name, with the fields herd models. */
+function records(text: string, nameKey: string, fields: readonly string[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const line of text.split('\n')) {
+    const m = new Map([...line.matchAll(/(\w+)=(\S*)/g)].map((x) => [x[1]!, x[2]!]));
+    const name = m.get(nameKey);
+    if (!name) continue;
+    out[name] = Object.fromEntries(fields.map((f) => [f, m.get(f) ?? '']));
+  }
+  return out;
+}
+const NODE_FIELDS = ['NodeAddr', 'CPUTot', 'Sockets', 'CoresPerSocket', 'ThreadsPerCore', 'RealMemory', 'Gres', 'AvailableFeatures', 'Weight'];
+const PART_FIELDS = ['Nodes', 'Default', 'MaxTime', 'DefaultTime', 'PriorityTier', 'PreemptMode', 'State', 'AllowGroups', 'AllowAccounts', 'OverSubscribe'];
+
+type SlurmView = { nodes: Record<string, Record<string, string>>; parts: Record<string, Record<string, string>>; config: Record<string, string> };
+async function slurmView(conf: string, files: Map<string, string>): Promise<SlurmView> {
+  const head = controllerHost(conf);
+  const extra: Record<string, string> = {};
+  for (const [p, t] of files) if (p.startsWith('etc/slurm/') && p !== 'etc/slurm/slurm.conf' && p !== 'etc/slurm/gres.conf') extra[p.slice('etc/slurm/'.length)] = t;
+  // The sandbox refuses Include (it would pull a host file in): the parts are inlined where slurmctld would read them.
+  conf = conf.replace(/^\s*include\s+(\S+)\s*$/gim, (_, name: string) => files.get(name.startsWith('/') ? name.slice(1) : `etc/slurm/${name}`) ?? '');
+  let view: SlurmView | undefined;
+  await withLabCluster(conf, [], { name: head!.name, addr: head!.addr ?? '10.0.0.1' }, async (ctx) => {
+    const nodes = await ctx.run(['scontrol', 'show', 'node', '-o']);
+    const parts = await ctx.run(['scontrol', 'show', 'partition', '-o']);
+    const config = await ctx.run(['scontrol', 'show', 'config']);
+    const cfg: Record<string, string> = {};
+    for (const l of config.stdout.split('\n')) {
+      const m = /^(\w+)\s+= (.*)$/.exec(l);
+      // The sandbox's own paths (state, spool, logs, munge socket) differ per run: only where they lie is normalised.
+      if (m) cfg[m[1]!] = m[2]!.trim().split(ctx.dir).join('<sandbox>');
+    }
+    view = { nodes: records(nodes.stdout, 'NodeName', NODE_FIELDS), parts: records(parts.stdout, 'PartitionName', PART_FIELDS), config: cfg };
+  }, { ...(files.has('etc/slurm/gres.conf') ? { gresConf: files.get('etc/slurm/gres.conf')! } : {}), files: extra, prefixLen: 8 });
+  return view!;
+}
+
+describe.skipIf(!HAVE_SLURM)('real slurmctld: original and rebuilt slurm.conf', () => {
+  for (const site of sites()) {
+    if (!site.files.has('etc/slurm/slurm.conf')) continue;
+    it(`${site.name}: the same nodes and partitions`, async () => {
+      const { result, files } = importAndBuild(siteFromFiles(site.files, site.overlays));
+      const before = await slurmView(site.files.get('etc/slurm/slurm.conf')!, site.files);
+      const after = await slurmView(files.get('etc/slurm/slurm.conf')!, files);
+      expect(Object.keys(before.nodes).length).toBeGreaterThan(0);
+      const reported = result.diagnostics.filter((d) => d.rule === 'import/changed-value' && d.message.startsWith('slurm.conf'));
+      expect(after.nodes).toEqual(before.nodes);
+      expect(after.parts).toEqual(before.parts);
+      // Every global setting slurmctld reads differently is one the import reported (by key), and none it reported is missed.
+      const VOLATILE = new Set(['BOOT_TIME', 'SLURM_CONF', 'NEXT_JOB_ID', 'SLURMCTLD_PORT', 'HASH_VAL']);
+      const changedKeys = Object.keys({ ...before.config, ...after.config }).filter((k) => !VOLATILE.has(k) && before.config[k] !== after.config[k]);
+      expect(Object.keys(before.config).length).toBeGreaterThan(50);
+      const unexplained = changedKeys.filter((k) => !reported.some((d) => d.message.toLowerCase().includes(`slurm.conf ${k.toLowerCase()}=`) || d.message.toLowerCase().includes(`adds ${k.toLowerCase()}=`)));
+      expect(unexplained.map((k) => `${k}: ${before.config[k]} -> ${after.config[k]}`)).toEqual([]);
+      // slurmctld sees no difference in nodes and partitions, so the import must not have claimed one either.
+      expect(reported.filter((d) => /NodeName=|PartitionName=/.test(d.message)).map((d) => d.message)).toEqual([]);
+    }, 120_000);
+  }
+});
