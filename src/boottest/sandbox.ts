@@ -13,7 +13,7 @@ import { ConfinedDir } from '../fs/confined-dir.ts';
 
 const execFileP = promisify(execFile);
 
-/** Namespace and scratch names: `herdbt-<pid>`, so a later run can tell ours from a live run's. */
+/** Namespace and scratch names: `herdbt-<pid>-<n>`, so a later run can tell a killed run's leftovers from a live run's. */
 export const SANDBOX_PREFIX = 'herdbt-';
 const STALE = /^herdbt-(\d+)(?:-|$)/;
 
@@ -26,7 +26,7 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Removes namespaces and scratch folders of earlier boot tests whose process is gone (killed runs). */
+/** Removes namespaces and scratch folders of earlier boot tests whose process is gone (killed runs); returns their names. */
 export async function removeStaleSandboxes(): Promise<string[]> {
   const removed: string[] = [];
   let names: string[] = [];
@@ -48,6 +48,23 @@ export async function removeStaleSandboxes(): Promise<string[]> {
     }
     await execFileP('ip', ['netns', 'del', name]).catch(() => undefined);
     removed.push(name);
+  }
+  // Scratch folders of killed runs hold a copy of the munge key (0400 in a 0700 folder): removed through the temp folder's
+  // descriptors, a link inside unlinked, never followed.
+  const temp = ConfinedDir.open(tmpdir(), { what: 'temp folder' });
+  try {
+    for (const e of temp.readdir('') ?? []) {
+      const m = STALE.exec(e.name);
+      if (!m || !e.isDirectory() || pidAlive(Number(m[1]))) continue;
+      try {
+        temp.removeTree(e.name);
+        removed.push(e.name);
+      } catch {
+        // another cleaner got there first, or it is not ours to remove
+      }
+    }
+  } finally {
+    temp.close();
   }
   return removed;
 }
@@ -83,6 +100,8 @@ export interface SpawnOptions {
   readonly output: 'pipe' | number;
 }
 
+let sandboxes = 0;
+
 export class Sandbox {
   readonly ns: string;
   readonly bridge = 'herdbr0';
@@ -108,7 +127,8 @@ export class Sandbox {
 
   /** A fresh private (0700) scratch folder in the system temp folder; the namespace comes with `createNetwork`. */
   static create(): Sandbox {
-    const ns = `${SANDBOX_PREFIX}${process.pid}`;
+    sandboxes += 1;
+    const ns = `${SANDBOX_PREFIX}${process.pid}-${sandboxes}`;
     const temp = ConfinedDir.open(tmpdir(), { what: 'temp folder' });
     const name = temp.mkdtemp('', `${ns}-`);
     return new Sandbox(ns, temp, name);

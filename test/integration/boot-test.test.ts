@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyTinyCluster, type AppliedRoot } from '../fixtures/applied-root.ts';
 import { makeHeadRoot } from '../fixtures/head-root.ts';
 import { runHerd, type HerdRun } from '../fixtures/run-herd.ts';
+import { removeStaleSandboxes } from '../../src/boottest/sandbox.ts';
 
 const CACHE = fileURLToPath(new URL('../.cache', import.meta.url));
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -130,5 +131,23 @@ describe('Ctrl-C during a boot test', () => {
     // No process of that run is left: its children all had the parent-death signal and sat in its namespace.
     const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
     expect(ps).not.toContain(`herdbt-${pid}`);
+  }, 300_000);
+});
+
+describe('a boot test killed outright (SIGKILL: no exit handler runs)', () => {
+  it('takes its VMs and daemons with it (parent-death signal), and the next run removes its namespace and scratch folder', async () => {
+    const child = spawn(process.execPath, [join(REPO, 'bin/herd.js'), 'boot-test', applied.specDir, 'c1', '--root', applied.root], { cwd: applied.work, env: { ...process.env, ...env(head) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    await new Promise<void>((resolve) => child.stderr.on('data', (d: Buffer) => ((err += d.toString()), err.includes('booting c1') && resolve())));
+    const pid = child.pid!;
+    child.kill('SIGKILL');
+    await new Promise<void>((resolve) => child.on('close', () => resolve()));
+    const left = leftovers(pid);
+    expect(left.length, 'a killed run cannot clean up after itself').toBeGreaterThan(0);
+    const removed = await removeStaleSandboxes();
+    expect(removed.sort()).toEqual(expect.arrayContaining(left.sort()));
+    expect(leftovers(pid)).toEqual([]);
+    const ps = execFileSync('ps', ['-eo', 'stat=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(`herdbt-${pid}-`) && !l.startsWith('Z'));
+    expect(ps).toEqual([]);
   }, 300_000);
 });
