@@ -3,7 +3,7 @@
 // the command must say exactly that (stages timed, the VM stopped after the image's /init, no Slurm), keep the logs, and
 // leave no namespace, process or scratch folder behind, Ctrl-C included.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,6 +106,17 @@ describe('herd boot-test refuses what it cannot do, before starting anything', (
     expect(r.stderr).toContain('qemu-system-x86_64 (Debian: apt-get install qemu-system-x86)');
     expect(r.stderr).toContain('dnsmasq (Debian: apt-get install dnsmasq-base)');
     expect(leftovers(process.pid)).toEqual([]);
+  });
+
+  it('a NIC driver QEMU cannot emulate, named with the ones it can', async () => {
+    const spec = readFileSync(join(applied.specDir, 'cluster.yaml'), 'utf8');
+    const copy = join(applied.work, 'igb');
+    execFileSync('mkdir', ['-p', copy]);
+    writeFileSync(join(copy, 'cluster.yaml'), spec.replace('driver: e1000', 'driver: igb'));
+    const r = await runHerd(['boot-test', copy, 'c1', '--root', applied.root], applied.work, { env: env(head) });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('QEMU has no model of the NIC driver igb (nodes c1)');
+    expect(r.stderr).toContain('boot-test emulates virtio_net, e1000, e1000e, rtl8139, vmxnet3');
   });
 
   it('bad --timeout and --accel values', async () => {

@@ -162,6 +162,8 @@ export function makeBootTestCommand(deps: BootTestDeps = { compile: compileSpecA
       }
       const model = r.model;
       const nodes = selectNodes(model.nodes, wanted);
+      const unemulated = nodes.filter((n) => QEMU_NICS[n.driver ?? 'virtio_net'] === undefined);
+      if (unemulated.length > 0) throw herdFailure('boot-test/no-nic-model', `QEMU has no model of the NIC driver ${[...new Set(unemulated.map((n) => n.driver))].join(', ')} (nodes ${unemulated.map((n) => n.name).slice(0, 6).join(', ')})`, `boot-test emulates ${Object.keys(QEMU_NICS).join(', ')}; boot-test a copy of the spec with one of those drivers`);
       const missing = missingPrerequisites(nodes, ctx.io.env);
       if (missing.length > 0) throw herdFailure('boot-test/missing-prerequisites', `herd boot-test cannot run here; missing:\n  ${missing.join('\n  ')}`, 'install what is listed, then run it again');
       const artifacts = r.artifacts;
