@@ -44,6 +44,7 @@ export async function openFileHashIndex(dir: string, sourceReal: string, options
     // no index yet, or not one herd can use: start over
   }
   const used = new Map<string, string>();
+  let learned = false;
   return {
     get(stamp) {
       const k = keyOf(stamp);
@@ -52,9 +53,15 @@ export async function openFileHashIndex(dir: string, sourceReal: string, options
       return h;
     },
     set(stamp, sha256) {
-      if (stamp.ctimeNs + racy < now()) used.set(keyOf(stamp), sha256);
+      if (stamp.ctimeNs + racy < now()) {
+        const k = keyOf(stamp);
+        if (known.get(k) !== sha256) learned = true;
+        used.set(k, sha256);
+      }
     },
     async save() {
+      // A no-change build used exactly what the file holds: rewriting 20,000 identical entries is most of its cost.
+      if (!learned && used.size === known.size) return;
       await mkdir(dir, { recursive: true });
       const tmp = `${file}.tmp-${randomUUID()}`;
       try {

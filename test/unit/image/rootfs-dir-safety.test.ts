@@ -1,7 +1,7 @@
 // dir: sources read by descriptor: a file must be the one the walk saw, unchanged, when it is hashed and when it is packed;
 // per-file hashes are reused only while the (dev, ino, size, mtime, ctime) stamp holds. Swaps are made by hooks, not timing.
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -104,6 +104,24 @@ describe('per-file hashes between builds', () => {
     const { tree } = await readRootfsDir(spy, 'rootfs', join(spec, 'rootfs'), { hashes: again });
     expect(opened).toBe(0);
     expect(refOf(tree, 'etc/hostname')).toMatchObject({ sha256: sha('node\n') });
+  });
+
+  it('leaves the index file alone when a walk used exactly what it holds, and rewrites it when an entry went away', async () => {
+    const idxDir = join(spec, 'hashes');
+    const save = async () => {
+      await walk({ hashes: await openFileHashIndex(idxDir, 'src', { now: old }) });
+    };
+    await save();
+    const file = join(idxDir, readdirSync(idxDir)[0]!);
+    const before = statSync(file, { bigint: true });
+    await save();
+    const same = statSync(file, { bigint: true });
+    expect([same.ino, same.mtimeNs]).toEqual([before.ino, before.mtimeNs]);
+    rmSync(join(spec, 'rootfs/etc/motd'));
+    await save();
+    const after = statSync(file, { bigint: true });
+    expect(after.ino).not.toBe(before.ino);
+    expect(Object.keys((JSON.parse(readFileSync(file, 'utf8')) as { hashes: object }).hashes)).toHaveLength(1);
   });
 
   it('hashes again when the content changed but size and mtime did not (ctime moved)', async () => {
