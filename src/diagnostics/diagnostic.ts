@@ -72,16 +72,22 @@ export function relatedAt(ref: SourceRef | undefined, message: string): RelatedL
 
 const severityRank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
+/**
+ * Strings in UTF-16 code-unit order: the same on every machine, and free, where localeCompare's first call builds an ICU
+ * collator (about 10 ms of a 200 ms `herd plan`).
+ */
+export const codeUnitOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Sort by file, line, column, then rule: the order every renderer shows them in. */
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
   return [...ds].sort(
     (a, b) =>
-      (a.file ?? '').localeCompare(b.file ?? '') ||
+      codeUnitOrder(a.file ?? '', b.file ?? '') ||
       (a.line ?? 0) - (b.line ?? 0) ||
       (a.column ?? 0) - (b.column ?? 0) ||
-      a.rule.localeCompare(b.rule) ||
+      codeUnitOrder(a.rule, b.rule) ||
       severityRank[a.severity] - severityRank[b.severity] ||
-      a.message.localeCompare(b.message),
+      codeUnitOrder(a.message, b.message),
   );
 }
 

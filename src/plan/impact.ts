@@ -1,5 +1,6 @@
 // Impact summary (pure): what a plan's changes mean for the running cluster, grouped by class and service (the runbook is plan/runbook.ts).
 import { IMPACT_ORDER, type ImpactClass } from '../artifacts/artifact.ts';
+import { codeUnitOrder } from '../diagnostics/diagnostic.ts';
 import { compareHostnames, compressHostlist } from '../spec/hostlist.ts';
 import { isChange, type Plan } from './plan-types.ts';
 
@@ -32,7 +33,7 @@ export function impactGroups(plan: Plan): ImpactGroup[] {
     if (a.impact.reason) g.reasons.add(a.impact.reason);
   }
   return [...groups.values()]
-    .sort((x, y) => rank(y.class) - rank(x.class) || (x.service ?? '').localeCompare(y.service ?? ''))
+    .sort((x, y) => rank(y.class) - rank(x.class) || codeUnitOrder(x.service ?? '', y.service ?? ''))
     .map((g) => {
       const nodes = [...g.nodes].sort(compareHostnames);
       return { class: g.class, service: g.service, nodes, hostlist: compressHostlist(nodes), paths: g.paths, reasons: [...g.reasons].sort() };

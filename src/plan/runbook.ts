@@ -2,6 +2,7 @@
 // Order: image → overlays → warewulfd → DHCP → other head services → Slurm → node (re)boots. herd writes the images, overlays, host files
 // and DHCP configuration itself, so the runbook never says `wwctl overlay build` or `wwctl configure`.
 import type { ImpactClass } from '../artifacts/artifact.ts';
+import { codeUnitOrder } from '../diagnostics/diagnostic.ts';
 import { compareHostnames, compressHostlist } from '../spec/hostlist.ts';
 import { isChange, type Plan, type PlanAction } from './plan-types.ts';
 
@@ -112,7 +113,7 @@ export function nextSteps(plan: Plan): NextStep[] {
     if (a.impact.reason) g.reasons.add(a.impact.reason);
     others.set(s, g);
   }
-  for (const [service, g] of [...others].sort(([x], [y]) => x.localeCompare(y))) {
+  for (const [service, g] of [...others].sort(([x], [y]) => codeUnitOrder(x, y))) {
     const verb = g.cls === 'daemon-restart' ? 'restart' : 'reload';
     steps.push({ class: g.cls, service, nodes: '', command: `systemctl ${verb} ${service}`, description: [...g.reasons].sort().join('; ') || `${verb} ${service}` });
   }
