@@ -4,7 +4,7 @@
 // order, and by default serves the highest version that is neither `+debug` nor `-rescue`. EL10 installs the kernel
 // only as /usr/lib/modules/<uname -r>/vmlinuz (the /boot copy is made by a kernel-install plugin that does not run in
 // a container build), which the fourth glob finds through the usr-merge symlink lib → usr/lib.
-import { compareNames, lookup, resolvePath, newInode, setInode, IMPLICIT_DIR, type FsTree, type Inode } from '../tree/fs-tree.ts';
+import { compareNames, lookup, resolvePath, setInode, IMPLICIT_DIR, type FsTree, type Inode } from '../tree/fs-tree.ts';
 import { goMatch } from './go-match.ts';
 import { problem, type FixResult, type ImageProblem } from './report.ts';
 
@@ -171,8 +171,10 @@ export interface KernelPlacement {
 }
 
 /**
- * Put a copy of the kernel at boot/vmlinuz-<uname -r> (`kernel.copy_to_boot`, for tools that look only in /boot):
- * a new inode sharing the source's content ref, mode, owner and mtime. A kernel already under boot/ stays as it is.
+ * Put the kernel at boot/vmlinuz-<uname -r> too (`kernel.copy_to_boot`, for tools that look only in /boot), as a hard link:
+ * the same inode at a second path, so the archive stores its bytes once (newc carries the data with the last name of a
+ * link group; the kernel's initramfs unpacker links the others). As a copy it was about a third of a compressed image.
+ * A kernel already under boot/ stays as it is.
  */
 export function placeKernelInBoot(tree: FsTree, kernel: KernelCandidate): FixResult<KernelPlacement> {
   if (kernel.path.startsWith('boot/')) return { report: { path: kernel.path, action: 'already-present', from: kernel.path }, problems: [] };
@@ -185,10 +187,9 @@ export function placeKernelInBoot(tree: FsTree, kernel: KernelCandidate): FixRes
   if (existing?.type === 'file' && existing.size === src.size && sameContent(existing, src)) {
     return { report: { path, action: 'already-present', from: kernel.path }, problems: [] };
   }
-  const copy = newInode('file', { mode: src.mode, uid: src.uid, gid: src.gid, mtime: src.mtime, xattrs: src.xattrs }, { size: src.size, ...(src.content ? { content: src.content } : {}) });
   const problems: ImageProblem[] = [];
   try {
-    setInode(tree, target, copy, IMPLICIT_DIR);
+    setInode(tree, target, src, IMPLICIT_DIR);
   } catch (e) {
     problems.push(problem('image/kernel-copy', `cannot place the kernel at /${path}: ${(e as Error).message}`, 'make /boot a directory in the image, or set kernel.copy_to_boot: false', 'kernel', 'copy_to_boot'));
     return { report: { path, action: 'failed', from: kernel.path }, problems };

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compareKernelVersions, findKernels, globTree, placeKernelInBoot, selectKernel } from '../../../src/image/fix/kernel.ts';
-import { createTree, lookup } from '../../../src/image/tree/fs-tree.ts';
+import { createTree, hardLinkGroups, lookup } from '../../../src/image/tree/fs-tree.ts';
 import { DEB_KVER, EL10_KVER, debianTree, el10Tree, put } from './fix-fixtures.ts';
 
 describe('findKernels', () => {
@@ -131,15 +131,15 @@ function withoutKernel(t: ReturnType<typeof el10Tree>): ReturnType<typeof el10Tr
 }
 
 describe('placeKernelInBoot', () => {
-  it('adds boot/vmlinuz-<ver> sharing the content ref and mode of the source, once', () => {
+  it('adds boot/vmlinuz-<ver> as a hard link to the source (its bytes stored once in the archive), once', () => {
     const t = el10Tree();
     const k = findKernels(t)[0]!;
     const r = placeKernelInBoot(t, k);
     expect(r.problems).toEqual([]);
     expect(r.report).toEqual({ path: `boot/vmlinuz-${EL10_KVER}`, action: 'added', from: `lib/modules/${EL10_KVER}/vmlinuz` });
     const copy = lookup(t, `boot/vmlinuz-${EL10_KVER}`)!;
-    expect(copy).not.toBe(k.inode);
-    expect(copy.content).toBe(k.inode.content);
+    expect(copy).toBe(k.inode);
+    expect(hardLinkGroups(t)).toContainEqual([`boot/vmlinuz-${EL10_KVER}`, `usr/lib/modules/${EL10_KVER}/vmlinuz`]);
     expect([copy.type, copy.mode, copy.size, copy.uid, copy.mtime]).toEqual(['file', 0o755, k.inode.size, 0, k.inode.mtime]);
     // Warewulf now finds both, and they are the same version.
     expect(findKernels(t).map((x) => x.path)).toEqual([`boot/vmlinuz-${EL10_KVER}`, `lib/modules/${EL10_KVER}/vmlinuz`]);
