@@ -6,7 +6,7 @@
 // if herd dies (even by SIGKILL) its children get SIGKILL, an unshare'd daemon's PID namespace dies with it, and the
 // 'exit' hook deletes the namespace and the scratch folder. A later run removes what a killed run left (its PID is gone).
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { ConfinedDir } from '../fs/confined-dir.ts';
@@ -141,14 +141,7 @@ export class Sandbox {
 
   /** Writes a new file in the scratch folder (never replacing one). */
   write(rel: string, body: string | Uint8Array, mode = 0o644): string {
-    const fd = this.dir.createExclusive(rel, mode);
-    try {
-      const b = typeof body === 'string' ? Buffer.from(body) : body;
-      let off = 0;
-      while (off < b.length) off += writeSync(fd, b, off, b.length - off);
-    } finally {
-      closeSync(fd);
-    }
+    this.dir.writeNew(rel, body, mode);
     return this.path(rel);
   }
 

@@ -3,11 +3,11 @@
 // files, devices, symlinks and foreign folders are refused, never replaced. The new tree is built in a sibling temp folder and
 // swapped in by two renames, so a failure at any point leaves DIR as it was.
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants as fsConstants, fchmodSync, lstatSync, mkdirSync, realpathSync, rmdirSync, statfsSync, statSync, writeSync, type BigIntStats } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fchmodSync, lstatSync, mkdirSync, realpathSync, rmdirSync, statfsSync, statSync, type BigIntStats } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
-import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace } from '../fs/confined-dir.ts';
+import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace, writeAllSync } from '../fs/confined-dir.ts';
 import { unsafeArtifactPath } from '../state/paths.ts';
 import { trackTemp } from '../fs/temp-registry.ts';
 
@@ -179,10 +179,6 @@ export function checkOutDir(out: string, ctx: OutDirContext): OutDirCheck {
   }
 }
 
-function writeAll(fd: number, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-}
 
 const sameDir = (st: BigIntStats | null, state: OutState): boolean => st !== null && st.isDirectory() && state.kind !== 'absent' && st.dev === state.dev && st.ino === state.ino;
 
@@ -201,7 +197,7 @@ async function writeFileIn(parent: ConfinedDir, rel: string, f: OutFile): Promis
     let size = 0;
     const put = (c: Uint8Array): void => {
       hash.update(c);
-      writeAll(fd, c);
+      writeAllSync(fd, c);
       size += c.length;
     };
     if (f.bytes) put(f.bytes);

@@ -8,7 +8,7 @@
 // the way are resolved by herd itself and followed only while they stay inside the directory (host semantics: an absolute
 // target must name a place under the directory's real path); the last component is never followed, so a file herd opens
 // is the file at that name, or the open fails. Files are checked on their open descriptor (fstat), not by path again.
-import { closeSync, constants as C, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, constants as C, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync, type BigIntStats, type Dirent } from 'node:fs';
 import { posix, resolve } from 'node:path';
 
 /** Why a path below a confined directory cannot be used. `at` is the relative path of the component that stopped the walk. */
@@ -32,6 +32,12 @@ export class PathBlocked extends Error {
 }
 
 export const isPathBlocked = (e: unknown): e is PathBlocked => e instanceof PathBlocked;
+
+/** write(2) until every byte of `data` is written: a write may be short (signals, a nearly full disk). */
+export function writeAllSync(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
 
 const DIR_FLAGS = C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW;
 const MAX_HOPS = 40;
@@ -502,6 +508,20 @@ export class ConfinedDir {
   createExclusive(rel: string, mode: number, mkdirs = true): number {
     const p = this.parentNeeded(rel, mkdirs, this.hostPath(rel));
     return openSync(fdPath(p.fd, p.name), C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, mode);
+  }
+
+  /**
+   * Create `rel` exclusively (as createExclusive) and write all of `data` to it, fsynced when asked; the descriptor is
+   * always closed. The one way herd writes a small new file it owns.
+   */
+  writeNew(rel: string, data: Uint8Array | string, mode: number, options: { readonly mkdirs?: boolean; readonly fsync?: boolean } = {}): void {
+    const fd = this.createExclusive(rel, mode, options.mkdirs ?? true);
+    try {
+      writeAllSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      if (options.fsync) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** rename(2) between two paths inside; parents must exist. Renaming a directory forgets cached descriptors (their paths moved). */

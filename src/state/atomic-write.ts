@@ -1,10 +1,10 @@
 // Atomic file replacement (I/O): write a temp file in the target's directory, verify and fsync it, rename it over the target, fsync the directory.
 // Every path is relative to a ConfinedDir (the target root), so no step follows a symlink out of it.
 import { createHash } from 'node:crypto';
-import { closeSync, fchmodSync, fchownSync, fsyncSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fchownSync, fsyncSync } from 'node:fs';
 import { posix } from 'node:path';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
-import type { ConfinedDir } from '../fs/confined-dir.ts';
+import { writeAllSync, type ConfinedDir } from '../fs/confined-dir.ts';
 import { tempPathFor } from './paths.ts';
 
 export interface StageSource {
@@ -24,10 +24,6 @@ export interface StageOptions {
   readonly fsync?: boolean;
 }
 
-function writeAll(fd: number, data: Uint8Array): void {
-  let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-}
 
 /**
  * Write `source` to the temp file beside `target`, hashing as it goes; mode and owner are set on the temp file, so the rename publishes them at once.
@@ -46,12 +42,12 @@ export async function stageFile(dir: ConfinedDir, target: string, source: StageS
     let size = 0;
     if (source.bytes) {
       hash.update(source.bytes);
-      writeAll(fd, source.bytes);
+      writeAllSync(fd, source.bytes);
       size = source.bytes.length;
     } else if (source.produce) {
       for await (const chunk of source.produce()) {
         hash.update(chunk);
-        writeAll(fd, chunk);
+        writeAllSync(fd, chunk);
         size += chunk.length;
         await options.onChunk?.();
       }

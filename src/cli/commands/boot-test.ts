@@ -1,7 +1,7 @@
 // `herd boot-test [spec] [nodes...]` (I/O shell): boot the cluster's nodes in VMs from herd's own artifacts over the Warewulf
 // protocol, in a network namespace the command makes and removes, until Slurm runs a job on them. The table it prints is
 // meant for a pull request: what the server saw of each node, how long each stage took, and why a node failed.
-import { closeSync, existsSync, writeSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { herdFailure, isHerdFailure } from '../../diagnostics/diagnostic.ts';
@@ -16,7 +16,6 @@ import type { ClusterModel, NodeModel } from '../../spec/model.ts';
 import { renderTable } from '../../boottest/diagnose.ts';
 import { chooseAccel, QEMU_NICS, runBootTest, type BootTestResult, type WarewulfdServer } from '../../boottest/run-boot-test.ts';
 import { removeStaleSandboxes, Sandbox } from '../../boottest/sandbox.ts';
-import { defaultRootFor } from '../../state/paths.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { sourceDateEpochOf } from '../io.ts';
@@ -225,14 +224,7 @@ function keepLogs(specDir: string, cluster: string, res: BootTestResult): string
       const base = `.herd/${cluster}/boot-test`;
       spec.mkdirs(base);
       const run = spec.mkdtemp(base, 'run-');
-      const put = (name: string, text: string) => {
-        const fd = spec.createExclusive(`${run}/${name}`, 0o644);
-        try {
-          writeAll(fd, text);
-        } finally {
-          closeSync(fd);
-        }
-      };
+      const put = (name: string, text: string) => spec.writeNew(`${run}/${name}`, text, 0o644);
       // A failed job keeps every console: the nodes were up, and the reason is in what they printed.
       for (const row of res.rows) if (!row.ok || res.srun?.ok === false) put(`console-${row.node}.log`, res.consoles.get(row.node) ?? '');
       put('slurmctld.log', res.logs.slurmctld);
@@ -245,12 +237,6 @@ function keepLogs(specDir: string, cluster: string, res: BootTestResult): string
   } catch {
     return undefined;
   }
-}
-
-function writeAll(fd: number, text: string): void {
-  const b = Buffer.from(text);
-  let off = 0;
-  while (off < b.length) off += writeSync(fd, b, off, b.length - off);
 }
 
 /** The report: the table, each failure's diagnosis, the srun line and one verdict line. */

@@ -1,7 +1,6 @@
 // `herd import --from ROOT [--out DIR/cluster.yaml]` (I/O shell): read an existing Warewulf 4.6 + Slurm site under ROOT through
 // a ConfinedDir, turn it into a spec (src/import, pure), and write the spec, its inventory and the site overlays it uses, all at
 // once at the end: every fallible step runs before the first write, and an existing output is replaced only when told.
-import { closeSync, fsyncSync, writeSync } from 'node:fs';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
@@ -106,16 +105,6 @@ function readSite(root: ConfinedDir, display: string): { input: SiteInput; overl
   return { input, overlayFiles, skipped };
 }
 
-function writeFileAt(dir: ConfinedDir, rel: string, bytes: Uint8Array, mode: number): void {
-  const fd = dir.createExclusive(rel, mode);
-  try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export const command: Command = {
   name: 'import',
@@ -203,10 +192,10 @@ export const command: Command = {
       const tmp = dir.mkdtemp('', `.herd-import-${process.pid}-`);
       temps.push(tmp);
       for (const t of targets) {
-        if (t.bytes) writeFileAt(dir, `${tmp}/${t.rel.replace(/\//g, '_')}`, t.bytes, 0o644);
+        if (t.bytes) dir.writeNew(`${tmp}/${t.rel.replace(/\//g, '_')}`, t.bytes, 0o644, { fsync: true });
         else {
           dir.mkdirs(`${tmp}/${t.rel}`);
-          for (const [rel, f] of [...t.overlay!].sort(([a], [b]) => (a < b ? -1 : 1))) writeFileAt(dir, `${tmp}/${t.rel}/${rel}`, f.bytes, f.mode);
+          for (const [rel, f] of [...t.overlay!].sort(([a], [b]) => (a < b ? -1 : 1))) dir.writeNew(`${tmp}/${t.rel}/${rel}`, f.bytes, f.mode, { fsync: true });
         }
       }
       for (const t of targets) {

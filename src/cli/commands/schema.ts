@@ -1,7 +1,7 @@
 // `herd schema [--write [DIR]]` (I/O shell): the JSON Schema of the running herd, for editors, printed or written next to a spec.
 // It reads schema/cluster.schema.json shipped with the package (what `npm run gen:schema` writes; a test keeps them equal), so
 // a spec anywhere can point its yaml-language-server modeline at a copy that matches the herd that checks it.
-import { closeSync, existsSync, readFileSync, writeSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from '../command.ts';
@@ -55,14 +55,7 @@ function writeSchema(dirPath: string, text: string): 'created' | 'updated' | 'un
       state = 'updated';
     }
     dir.unlink(TEMP);
-    const fd = dir.createExclusive(TEMP, 0o644, false);
-    try {
-      const bytes = Buffer.from(text, 'utf8');
-      let off = 0;
-      while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    } finally {
-      closeSync(fd);
-    }
+    dir.writeNew(TEMP, text, 0o644, { mkdirs: false });
     dir.rename(TEMP, SCHEMA_FILE);
     return state;
   } finally {
