@@ -41,7 +41,8 @@ export function splitSlurmComment(line: string): [string, string] {
   return [line, ''];
 }
 
-const keyOf = (token: string): string => (token.includes('=') ? token.slice(0, token.indexOf('=')) : token).toLowerCase();
+/** A slurm.conf token's key, lower-cased (slurm.conf keys are case-insensitive): `NodeName=c1` -> `nodename`. */
+export const slurmKeyOf = (token: string): string => (token.includes('=') ? token.slice(0, token.indexOf('=')) : token).toLowerCase();
 
 /**
  * herd's slurm.conf with the controller's paths in the sandbox. Line numbers are kept (slurmctld's "line N" errors point
@@ -55,12 +56,12 @@ export function headSlurmConf(conf: string, p: HeadPaths): string {
     const [code, comment] = splitSlurmComment(line);
     const tokens = code.trim().split(/\s+/).filter((t) => t !== '');
     const first = tokens[0];
-    if (first === undefined || STRUCTURE.has(keyOf(first))) return line;
+    if (first === undefined || STRUCTURE.has(slurmKeyOf(first))) return line;
     if (/^include$/i.test(first)) throw new Error(`slurm.conf line ${idx + 1}: Include would read a file of this machine; the boot test runs herd's own files only`);
     let touched = false;
     const kept: string[] = [];
     for (const t of tokens) {
-      const k = keyOf(t);
+      const k = slurmKeyOf(t);
       const o = table.get(k);
       if (o) {
         kept.push(`${t.slice(0, k.length)}=${o[1]}`);

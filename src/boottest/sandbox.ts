@@ -17,7 +17,8 @@ const execFileP = promisify(execFile);
 export const SANDBOX_PREFIX = 'herdbt-';
 const STALE = /^herdbt-(\d+)(?:-|$)/;
 
-function pidAlive(pid: number): boolean {
+/** Whether a process of that PID exists (EPERM: it does, owned by someone else). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -26,8 +27,11 @@ function pidAlive(pid: number): boolean {
   }
 }
 
-/** Removes namespaces and scratch folders of earlier boot tests whose process is gone (killed runs); returns their names. */
-export async function removeStaleSandboxes(): Promise<string[]> {
+/**
+ * Deletes the network namespaces whose name matches `stale` with a dead PID in its first group (a killed run's), after
+ * SIGKILLing whatever still runs in them; returns their names. Shared with the test harness's own namespaces.
+ */
+export async function removeStaleNamespaces(stale: RegExp): Promise<string[]> {
   const removed: string[] = [];
   let names: string[] = [];
   try {
@@ -36,10 +40,10 @@ export async function removeStaleSandboxes(): Promise<string[]> {
     // no namespaces at all
   }
   for (const name of names) {
-    const m = STALE.exec(name);
+    const m = stale.exec(name);
     if (!m || pidAlive(Number(m[1]))) continue;
     const { stdout } = await execFileP('ip', ['netns', 'pids', name]).catch(() => ({ stdout: '' }));
-    for (const pid of stdout.split(/\s+/).filter((s) => /^\d+$/.test(s))) {
+    for (const pid of stdout.split(/\s+/).filter((x) => /^\d+$/.test(x))) {
       try {
         process.kill(Number(pid), 'SIGKILL');
       } catch {
@@ -49,6 +53,12 @@ export async function removeStaleSandboxes(): Promise<string[]> {
     await execFileP('ip', ['netns', 'del', name]).catch(() => undefined);
     removed.push(name);
   }
+  return removed;
+}
+
+/** Removes namespaces and scratch folders of earlier boot tests whose process is gone (killed runs); returns their names. */
+export async function removeStaleSandboxes(): Promise<string[]> {
+  const removed = await removeStaleNamespaces(STALE);
   // Scratch folders of killed runs hold a copy of the munge key (0400 in a 0700 folder): removed through the temp folder's
   // descriptors, a link inside unlinked, never followed.
   const temp = ConfinedDir.open(tmpdir(), { what: 'temp folder' });
@@ -67,6 +77,19 @@ export async function removeStaleSandboxes(): Promise<string[]> {
     temp.close();
   }
   return removed;
+}
+
+/** Runs `ip -batch` (inside `ns` when given); rejects with ip's own message and the commands. */
+export async function ipBatch(commands: readonly string[], ns?: string): Promise<void> {
+  const args = ns === undefined ? ['-batch', '-'] : ['-n', ns, '-batch', '-'];
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn('ip', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ip ${args.join(' ')} failed (${code}): ${err.trim()}\n${commands.join('\n')}`))));
+    p.stdin.end(commands.join('\n') + '\n');
+  });
 }
 
 /** How a sandboxed daemon sees the host: its own hostname and /etc/hosts (slurmctld checks SlurmctldHost against it). */
@@ -145,18 +168,6 @@ export class Sandbox {
     return this.path(rel);
   }
 
-  /** Runs `ip -batch` in the namespace. */
-  private async ip(commands: readonly string[]): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const p = spawn('ip', ['-n', this.ns, '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-      let err = '';
-      p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-      p.on('error', reject);
-      p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ip: ${err.trim() || `exit ${code}`} (in ${commands.join('; ')})`))));
-      p.stdin.end(commands.join('\n') + '\n');
-    });
-  }
-
   /**
    * The namespace with lo up, a bridge holding `headCidr` (the head's address/prefix) and one tap per VM on it. The taps are
    * made in the namespace, so QEMU started inside it opens them by name.
@@ -164,7 +175,7 @@ export class Sandbox {
   async createNetwork(headCidr: string, taps: readonly string[]): Promise<void> {
     await execFileP('ip', ['netns', 'add', this.ns]);
     this.nsCreated = true;
-    await this.ip([
+    await ipBatch([
       'link set lo up',
       `link add ${this.bridge} type bridge`,
       // No STP and no forwarding delay: the VM's NIC must reach DHCP within iPXE's first tries.
@@ -172,7 +183,7 @@ export class Sandbox {
       `addr add ${headCidr} dev ${this.bridge}`,
       `link set ${this.bridge} up`,
       ...taps.flatMap((t) => [`tuntap add dev ${t} mode tap`, `link set ${t} master ${this.bridge}`, `link set ${t} up`]),
-    ]);
+    ], this.ns);
   }
 
   /** Starts `cmd` inside the namespace (with its own mount/UTS/PID namespaces when `identity` is given). */
@@ -248,7 +259,8 @@ export class Sandbox {
 
 const exited = (c: ChildProcess): boolean => c.exitCode !== null || c.signalCode !== null;
 
-function waitExit(c: ChildProcess, ms: number): Promise<boolean> {
+/** Resolves true once `c` has exited, false after `ms`. */
+export function waitExit(c: ChildProcess, ms: number): Promise<boolean> {
   if (exited(c)) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
@@ -260,37 +272,35 @@ function waitExit(c: ChildProcess, ms: number): Promise<boolean> {
 }
 
 /**
- * Stops a sandboxed process: the program behind setpriv/nsenter/unshare gets SIGTERM (then SIGKILL after `graceMs`).
- * nsenter and setpriv exec, so the child's PID is the program or unshare; unshare forwards nothing, so its child is signalled.
+ * Sends `signal` to what `c` runs: setpriv and nsenter exec, so `c` is the program itself, or unshare, which forwards no
+ * signal, and whose children (the daemon, read from /proc) are signalled instead. Signalling unshare itself would make
+ * its --kill-child SIGKILL the daemon before a SIGTERM could stop it cleanly.
  */
-export async function stopProcess(c: ChildProcess, graceMs: number): Promise<void> {
-  if (exited(c) || c.pid === undefined) return;
-  const targets = (): number[] => {
-    try {
-      const kids = readFileSyncSafe(`/proc/${c.pid}/task/${c.pid}/children`).split(/\s+/).filter((s) => s !== '').map(Number);
-      return [...kids, c.pid!];
-    } catch {
-      return [c.pid!];
-    }
-  };
-  const signal = (s: NodeJS.Signals): void => {
-    for (const pid of targets()) {
-      try {
-        process.kill(pid, s);
-      } catch {
-        // gone meanwhile
-      }
-    }
-  };
-  if (graceMs > 0) {
-    signal('SIGTERM');
-    if (await waitExit(c, graceMs)) return;
+function signalProgram(c: ChildProcess, signal: NodeJS.Signals): void {
+  let targets: number[] = [];
+  try {
+    targets = readFileSync(`/proc/${c.pid}/task/${c.pid}/children`, 'utf8').split(/\s+/).filter((x) => x !== '').map(Number);
+  } catch {
+    // gone already, or no /proc children file: signal the process itself
   }
-  signal('SIGKILL');
-  await waitExit(c, 5000);
+  for (const pid of targets.length > 0 ? targets : [c.pid!]) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // gone meanwhile
+    }
+  }
 }
 
-/** A child's task list in /proc: how unshare's child (the daemon) is found, since unshare forwards no signal. */
-function readFileSyncSafe(p: string): string {
-  return readFileSync(p, 'utf8');
+/** Stops a sandboxed process: SIGTERM to its program, then SIGKILL after `graceMs` (at once when 0), then to `c` itself. */
+export async function stopProcess(c: ChildProcess, graceMs: number): Promise<void> {
+  if (exited(c) || c.pid === undefined) return;
+  if (graceMs > 0) {
+    signalProgram(c, 'SIGTERM');
+    if (await waitExit(c, graceMs)) return;
+  }
+  signalProgram(c, 'SIGKILL');
+  if (await waitExit(c, 2000)) return;
+  c.kill('SIGKILL');
+  await waitExit(c, 5000);
 }

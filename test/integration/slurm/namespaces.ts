@@ -4,10 +4,13 @@
 // and the kernel kills everything else in that PID namespace (slurmstepd, job scripts). Nothing outlives the test.
 
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ipBatch, pidAlive, removeStaleNamespaces } from '../../../src/boottest/sandbox.ts';
+
+export { ipBatch };
 
 const execFileP = promisify(execFile);
 
@@ -43,39 +46,12 @@ function installExitHook(): void {
   });
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes namespaces and temp dirs left by an earlier run of this harness whose process is gone (killed test runs). */
 export async function cleanStaleSandboxes(): Promise<void> {
   installExitHook();
   if (staleCleaned) return;
   staleCleaned = true;
-  let names: string[] = [];
-  try {
-    names = readdirSync('/run/netns');
-  } catch {
-    // no namespaces at all
-  }
-  for (const name of names) {
-    const m = STALE.exec(name);
-    if (!m || pidAlive(Number(m[1]))) continue;
-    const { stdout } = await execFileP('ip', ['netns', 'pids', name]).catch(() => ({ stdout: '' }));
-    for (const pid of stdout.split(/\s+/).filter((s) => /^\d+$/.test(s))) {
-      try {
-        process.kill(Number(pid), 'SIGKILL');
-      } catch {
-        // exited meanwhile
-      }
-    }
-    await execFileP('ip', ['netns', 'del', name]).catch(() => undefined);
-  }
+  await removeStaleNamespaces(STALE);
   for (const name of readdirSync(tmpdir())) {
     const m = STALE.exec(name);
     if (m && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
@@ -94,19 +70,6 @@ export function makeSandboxDir(id: string): string {
 export function removeSandboxDir(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   live.dirs.delete(dir);
-}
-
-/** Runs `ip` commands, one per line, with `ip -batch` (inside `ns` when given). Throws with ip's stderr. */
-export async function ipBatch(commands: readonly string[], ns?: string): Promise<void> {
-  const args = ns === undefined ? ['-batch', '-'] : ['-n', ns, '-batch', '-'];
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn('ip', args, { stdio: ['pipe', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ip ${args.join(' ')} failed (${code}): ${err.trim()}\n${commands.join('\n')}`))));
-    p.stdin.end(commands.join('\n') + '\n');
-  });
 }
 
 /** Creates a named network namespace with lo up; registered for cleanup. */
@@ -173,45 +136,8 @@ export function spawnSandboxed(cmd: readonly string[], o: SandboxProcessOptions)
   return child;
 }
 
-const exited = (child: ChildProcess): boolean => child.exitCode !== null || child.signalCode !== null;
-
-export function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
-}
-
-function signalInner(child: ChildProcess, signal: NodeJS.Signals): boolean {
-  let inner: number[] = [];
-  try {
-    inner = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').split(/\s+/).filter((s) => s !== '').map(Number);
-  } catch {
-    // wrapper already gone, or a kernel without /proc children: the caller falls back to killing the wrapper
-  }
-  for (const pid of inner) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return inner.length > 0;
-}
-
 /**
- * Stops a sandboxed process. unshare does not forward signals, so the daemon itself (unshare's child, PID 1 of its
- * namespace) gets SIGTERM, then SIGKILL after `graceMs`; unshare then reaps it and exits. The wrapper is SIGKILLed
- * only as a last resort, because that would leave the daemon to be reaped by the host's init.
+ * Stopping a sandboxed process and waiting for it: herd boot-test's own mechanism (src/boottest/sandbox.ts). unshare does
+ * not forward signals, so the daemon itself (unshare's child) gets SIGTERM, then SIGKILL after the grace period.
  */
-export async function stopSandboxed(child: ChildProcess, graceMs: number): Promise<void> {
-  if (exited(child) || child.pid === undefined) return;
-  if (graceMs > 0 && signalInner(child, 'SIGTERM') && (await waitExit(child, graceMs))) return;
-  if (signalInner(child, 'SIGKILL') && (await waitExit(child, 2000))) return;
-  child.kill('SIGKILL');
-  await waitExit(child, 5000);
-}
+export { stopProcess as stopSandboxed, waitExit } from '../../../src/boottest/sandbox.ts';

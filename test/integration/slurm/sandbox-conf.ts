@@ -1,6 +1,7 @@
 // Rewrites a generated slurm.conf into a copy real daemons can run in a test sandbox (pure: text in, text out).
 // Only the host-specific keys change; NodeName/PartitionName lines stay byte for byte and every line keeps its number,
 // so slurmctld's "line N" errors point at the generated file. Keys the file lacks are appended after its last line.
+import { slurmKeyOf, splitSlurmComment } from '../../../src/boottest/head-slurm-conf.ts';
 
 /** Where the sandboxed daemons keep their files. `%n` is Slurm's per-node placeholder. */
 export interface SandboxPaths {
@@ -84,19 +85,6 @@ const MERGED_DEFAULTS: readonly (readonly [string, string])[] = [
   ['SlurmdParameters', ''],
 ];
 
-/** Splits a line at the first unescaped `#` (slurm.conf comments; `\#` is a literal). */
-function splitComment(line: string): [string, string] {
-  for (let i = 0; i < line.length; i++) {
-    if (line[i] === '#' && line[i - 1] !== '\\') return [line.slice(0, i), line.slice(i)];
-  }
-  return [line, ''];
-}
-
-const keyOf = (token: string): string => {
-  const eq = token.indexOf('=');
-  return (eq < 0 ? token : token.slice(0, eq)).toLowerCase();
-};
-
 /**
  * Returns the sandbox copy of `conf`. Throws on `Include`, which would pull a host file into the test.
  * Each general line is token-rewritten only if it holds a key the sandbox owns; all other lines are kept verbatim.
@@ -106,16 +94,16 @@ export function sandboxSlurmConf(conf: string, p: SandboxPaths): string {
   const seen = new Set<string>();
   const lines = conf.split('\n');
   const out = lines.map((line, idx) => {
-    const [code, comment] = splitComment(line);
+    const [code, comment] = splitSlurmComment(line);
     const tokens = code.trim().split(/\s+/).filter((t) => t !== '');
     const first = tokens[0];
     if (first === undefined) return line;
     if (/^include$/i.test(first)) throw new Error(`slurm.conf line ${idx + 1}: Include is not supported by the test sandbox`);
-    if (STRUCTURE_KEYS.has(keyOf(first))) return line;
+    if (STRUCTURE_KEYS.has(slurmKeyOf(first))) return line;
     let touched = false;
     const kept: string[] = [];
     for (const token of tokens) {
-      const key = keyOf(token);
+      const key = slurmKeyOf(token);
       const value = token.slice(token.indexOf('=') + 1);
       const replaced = table.get(key);
       const merged = token.includes('=') ? mergedValue(key, value, p) : undefined;
@@ -148,7 +136,7 @@ export function sandboxSlurmConf(conf: string, p: SandboxPaths): string {
 /** The controller named by the first SlurmctldHost line: `head(10.0.0.1)` -> {name: 'head', addr: '10.0.0.1'}. */
 export function controllerHost(conf: string): { name: string; addr?: string } | undefined {
   for (const line of conf.split('\n')) {
-    const [code] = splitComment(line);
+    const [code] = splitSlurmComment(line);
     const m = /^\s*SlurmctldHost\s*=\s*([^\s(]+)(?:\(([^)\s]+)\))?/i.exec(code);
     if (m) return m[2] === undefined ? { name: m[1]! } : { name: m[1]!, addr: m[2] };
   }
