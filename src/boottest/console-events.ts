@@ -42,6 +42,26 @@ export function consoleLines(text: string): string[] {
   return text.replace(ANSI, '').replace(/\r/g, '').split('\n').map((l) => l.trimEnd());
 }
 
+/**
+ * When each milestone first showed on a console that is still being written: fed chunk by chunk, it looks at each line
+ * once (and at the unfinished last one, where getty's `c1 login: ` prompt waits without a newline), instead of reading the
+ * whole console again for every chunk.
+ */
+export class MilestoneClock {
+  /** Milestone -> the caller's time when its first line arrived. */
+  readonly seen = new Map<ConsoleMilestone, number>();
+  private partial = '';
+
+  push(chunk: string, nowMs: number): void {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of [...lines, this.partial]) {
+      const clean = consoleLines(line)[0]!.trim();
+      for (const [m, re] of RULES) if (!this.seen.has(m) && re.test(clean)) this.seen.set(m, nowMs);
+    }
+  }
+}
+
 export function consoleFacts(text: string): ConsoleFacts {
   const lines = consoleLines(text);
   const milestones = new Map<ConsoleMilestone, number>();

@@ -5,7 +5,7 @@ import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import type { ClusterModel, NodeModel } from '../spec/model.ts';
 import { compressHostlist } from '../spec/hostlist.ts';
-import { consoleFacts, hasSerialConsole, type ConsoleMilestone } from './console-events.ts';
+import { consoleFacts, hasSerialConsole, MilestoneClock } from './console-events.ts';
 import { nodeRow, type NodeObservation, type NodeRow } from './diagnose.ts';
 import { bootTestDnsmasqConf, dnsmasqAcks } from './dnsmasq-conf.ts';
 import { headSlurmConf } from './head-slurm-conf.ts';
@@ -124,7 +124,8 @@ interface Vm {
   console: string;
   stderr: string;
   readonly startedMs: number;
-  readonly consoleMs: Map<ConsoleMilestone, number>;
+  /** When each console milestone first showed, in ms since the VM started. */
+  readonly clock: MilestoneClock;
   exited?: { code: number | null };
 }
 
@@ -216,12 +217,11 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
 
   const vms: Vm[] = i.nodes.map((n, k) => {
     const proc = sb.spawn(['qemu-system-x86_64', ...qemuArgs(n, taps[k]!, i.accel)], { cwd: sb.dirPath, output: 'pipe' });
-    const vm: Vm = { node: n, proc, console: '', stderr: '', startedMs: now(), consoleMs: new Map() };
+    const vm: Vm = { node: n, proc, console: '', stderr: '', startedMs: now(), clock: new MilestoneClock() };
     proc.stdout!.setEncoding('latin1');
     proc.stdout!.on('data', (d: string) => {
       vm.console += d;
-      const facts = consoleFacts(vm.console);
-      for (const m of facts.milestones.keys()) if (!vm.consoleMs.has(m)) vm.consoleMs.set(m, now() - vm.startedMs);
+      vm.clock.push(d, now() - vm.startedMs);
     });
     proc.stderr!.on('data', (d: Buffer) => (vm.stderr += d.toString()));
     proc.on('exit', (code) => (vm.exited = { code }));
@@ -264,7 +264,7 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
       memoryMiB: memoryOf(n),
       ...(memAt ? { memoryAt: `${memAt.file}:${memAt.line ?? 1}:${memAt.column ?? 1}` } : {}),
       facts: consoleFacts(vm.console),
-      consoleMs: vm.consoleMs,
+      consoleMs: vm.clock.seen,
       requests: serveLog.forMac(n.mac).map((r) => ({ ...r, atMs: r.atMs - vm.startedMs })),
       ...(acks.has(n.mac.toLowerCase()) ? { dhcpAck: acks.get(n.mac.toLowerCase())! } : {}),
       ...(s?.upMs !== undefined ? { slurmUpMs: s.upMs } : {}),

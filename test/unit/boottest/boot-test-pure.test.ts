@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { consoleFacts, hasSerialConsole } from '../../../src/boottest/console-events.ts';
+import { consoleFacts, hasSerialConsole, MilestoneClock } from '../../../src/boottest/console-events.ts';
 import { diagnose, nodeRow, renderTable, type NodeObservation } from '../../../src/boottest/diagnose.ts';
 import { bootTestDnsmasqConf, dnsmasqAcks } from '../../../src/boottest/dnsmasq-conf.ts';
 import { headSlurmConf } from '../../../src/boottest/head-slurm-conf.ts';
@@ -44,6 +44,21 @@ describe('consoleFacts on a real iPXE + kernel + wwinit console', () => {
     expect(g.panic).toBe('Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000100');
     expect(g.loginHost).toBe('from-image');
     expect(g.milestones.has('systemd')).toBe(true);
+  });
+
+  it('MilestoneClock, fed the console in chunks, finds what consoleFacts finds, each at the chunk that showed it', () => {
+    const clock = new MilestoneClock();
+    const size = 97;
+    for (let i = 0; i < tinyConsole.length; i += size) clock.push(tinyConsole.slice(i, i + size), i / size);
+    expect([...clock.seen.keys()].sort()).toEqual([...consoleFacts(tinyConsole).milestones.keys()].sort());
+    // The chunk holding the kernel banner's end, not earlier and not later.
+    const banner = tinyConsole.indexOf('Linux version 6');
+    expect(clock.seen.get('kernel')).toBe(Math.floor((banner + 'Linux version 6'.length - 1) / size));
+    // getty's prompt waits without a newline: it still counts.
+    const prompt = new MilestoneClock();
+    prompt.push('Debian GNU/Linux 12 c1 ttyS0\r\n\r\nc1 lo', 1);
+    prompt.push('gin: ', 2);
+    expect(prompt.seen.get('login')).toBe(2);
   });
 
   it('sees iPXE failing to get an address', () => {
