@@ -74,6 +74,19 @@ function shape(fields: FieldMap, extra: Record<string, unknown> = {}): Record<st
  * Settings shared by all nodes of a profile move into that profile; the rest stays on the node.
  */
 export function renderNodesConf(model: ClusterModel, header: string): string {
+  // MACs are always quoted: a YAML 1.1 reader could take an all-digit MAC such as 52:54:00:00:00:01 for a base-60 number.
+  return header + emitYaml(nodesConfDocument(model) as YamlValue, { quoteKeys: new Set(['hwaddr']) });
+}
+
+const documents = new WeakMap<ClusterModel, { nodeprofiles: Record<string, unknown>; nodes: Record<string, unknown> }>();
+
+/**
+ * nodes.conf as the document renderNodesConf writes (computed once per model): `herd import` merges it the way Warewulf
+ * does to compare with a site's nodes.conf, instead of reading the rendered text back.
+ */
+export function nodesConfDocument(model: ClusterModel): { readonly nodeprofiles: Record<string, unknown>; readonly nodes: Record<string, unknown> } {
+  const known = documents.get(model);
+  if (known) return known;
   const nodes = [...model.nodes].sort((a, b) => compareHostnames(a.name, b.name));
   const profilesOf = new Map(nodes.map((n) => [n.name, ['default', ...n.profiles]]));
   const factored = factorProfiles({
@@ -90,6 +103,6 @@ export function renderNodesConf(model: ClusterModel, header: string): string {
   const nodesOut: Record<string, unknown> = {};
   for (const n of nodes) nodesOut[n.name] = shape(factored.nodes.get(n.name) ?? {}, { profiles: profilesOf.get(n.name) });
   const doc = { nodeprofiles, nodes: nodesOut };
-  // MACs are always quoted: a YAML 1.1 reader could take an all-digit MAC such as 52:54:00:00:00:01 for a base-60 number.
-  return header + emitYaml(doc as YamlValue, { quoteKeys: new Set(['hwaddr']) });
+  documents.set(model, doc);
+  return doc;
 }

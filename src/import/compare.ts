@@ -2,12 +2,11 @@
 // read them and compared, node by node and key by key, with the site's originals; each difference is reported at the
 // original's file:line (one report per key, counting the nodes it touches).
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
-import type { WarewulfVersion } from '../spec/model.ts';
 import { parseSlurmTime } from '../spec/units.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { netmaskToPrefix, parseIPv4 } from '../spec/ipv4.ts';
-import { isMapV, readNodesConf, type WwMap, type WwNodesConf, type WwValue } from './nodes-conf.ts';
+import { isMapV, type WwMap, type WwNodesConf, type WwValue } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, slurmTopology, type GresLine, type SlurmPair, type SlurmSite } from './slurm-conf.ts';
 import { parseExports, readWarewulfConf, type ExportLine, type WarewulfConf } from './head-files.ts';
 
@@ -56,9 +55,52 @@ export interface FileVerdict {
   readonly verdict: 'identical' | 'bytes-only' | 'changed' | 'new';
 }
 
-/** Every node's merged view of the original and the rebuilt nodes.conf. */
-export function compareNodesConf(source: WwNodesConf, rebuiltText: string, version: WarewulfVersion, primaryOf: ReadonlyMap<string, string>): Diagnostic[] {
-  const rebuilt = readNodesConf('(rebuilt)', rebuiltText, version, { positions: false });
+/** A leaf as the comparison sees it: a non-empty string, or a non-empty list as JSON; undefined for no value. */
+function leaf(v: WwValue | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v === '' ? undefined : v;
+  if (Array.isArray(v)) return v.length > 0 ? JSON.stringify(v.map((x) => (isMapV(x) ? Object.fromEntries(Object.entries(x).map(([k, y]) => [k, String(y)])) : String(x)))) : undefined;
+  return undefined;
+}
+
+/**
+ * Walk two merged views side by side and call `visit` for every leaf path either has (`a/b/c`), with both values; the path
+ * string is built as the walk goes, and nothing else is allocated for leaves that agree.
+ */
+function walkPair(a: WwValue | undefined, b: WwValue | undefined, path: string, visit: (path: string, va: string | undefined, vb: string | undefined) => void): void {
+  const am = isMapV(a);
+  const bm = isMapV(b);
+  if (am || bm) {
+    if (am) for (const k in a) walkPair(a[k], bm ? b[k] : undefined, path ? `${path}/${k}` : k, visit);
+    if (bm) for (const k in b) if (!am || !(k in a)) walkPair(undefined, b[k], path ? `${path}/${k}` : k, visit);
+    if (!am && leaf(a) !== undefined) visit(path, leaf(a), undefined);
+    if (!bm && leaf(b) !== undefined) visit(path, undefined, leaf(b));
+    return;
+  }
+  if (Array.isArray(a) && Array.isArray(b) && sameList(a, b)) return;
+  const va = leaf(a);
+  const vb = leaf(b);
+  if (va !== undefined || vb !== undefined) visit(path, va, vb);
+}
+
+/** Two lists with the same items (strings, or maps of strings), without writing them out; the last answer is kept, since the nodes of one profile chain share their lists. */
+let lastPair: { a: WwValue[]; b: WwValue[]; same: boolean } | undefined;
+function sameList(a: WwValue[], b: WwValue[]): boolean {
+  if (lastPair && lastPair.a === a && lastPair.b === b) return lastPair.same;
+  let same = a.length === b.length;
+  for (let i = 0; same && i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (typeof x === 'string' || typeof y === 'string') same = x === y;
+    else if (isMapV(x) && isMapV(y)) same = Object.keys(x).length === Object.keys(y).length && Object.keys(x).every((k) => typeof x[k] === 'string' && x[k] === y[k]);
+    else same = false;
+  }
+  lastPair = { a, b, same };
+  return same;
+}
+
+/** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
+export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   const d = new Differences();
   for (const n of source.nodes) {
@@ -67,27 +109,22 @@ export function compareNodesConf(source: WwNodesConf, rebuiltText: string, versi
       d.add(`missing`, n.at, `node ${n.name} is not in the rebuilt nodes.conf`);
       continue;
     }
-    const a = new Map<string, string>();
-    const b = new Map<string, string>();
     const primary = primaryOf.get(n.name);
-    const renamed: WwMap = { ...n.merged };
+    let renamed: WwMap = n.merged;
     const devs = n.merged['network devices'];
     if (primary && primary !== NETNAME && isMapV(devs)) {
       const copy: WwMap = { ...devs, [NETNAME]: devs[primary]! };
       delete copy[primary];
-      renamed['network devices'] = copy;
+      renamed = { ...n.merged, 'network devices': copy };
       d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${NETNAME}" (herd's name for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${NETNAME})`);
     }
-    flatten(renamed, '', a);
-    flatten(r.merged, '', b);
-    for (const [p, v] of a) {
-      if (p === 'comment') continue;
-      const w = b.get(p);
-      const at = n.from.get(primary && p.startsWith(`network devices/${NETNAME}/`) ? p.replace(`/${NETNAME}/`, `/${primary}/`) : p) ?? n.at;
-      if (w === undefined) d.add(`drop:${p}`, at, `nodes.conf ${p}: ${show(v)} is dropped (herd does not model it)`);
-      else if (normWw(p, w) !== normWw(p, v)) d.add(`change:${p}:${v}:${w}`, at, `nodes.conf ${p}: ${show(v)} becomes ${show(w)}`);
-    }
-    for (const [p, w] of b) if (p !== 'comment' && !a.has(p)) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w)}`);
+    walkPair(renamed, r.merged, '', (p, v, w) => {
+      if (p === 'comment') return;
+      const at = (): SourceRef => n.from.get(primary && p.startsWith(`network devices/${NETNAME}/`) ? p.replace(`/${NETNAME}/`, `/${primary}/`) : p) ?? n.at;
+      if (v === undefined) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w!)}`);
+      else if (w === undefined) d.add(`drop:${p}`, at(), `nodes.conf ${p}: ${show(v)} is dropped (herd does not model it)`);
+      else if (v !== w && normWw(p, w) !== normWw(p, v)) d.add(`change:${p}:${v}:${w}`, at(), `nodes.conf ${p}: ${show(v)} becomes ${show(w)}`);
+    });
   }
   const sourceNames = new Set(source.nodes.map((n) => n.name));
   for (const r of rebuilt.nodes) if (!sourceNames.has(r.name)) d.add('extra', { file: source.file, path: [], line: 1, column: 1 }, `the rebuilt nodes.conf has node ${r.name}, which the site does not`);
@@ -96,7 +133,21 @@ export function compareNodesConf(source: WwNodesConf, rebuiltText: string, versi
 
 const NODE_DEFAULTS: Record<string, string> = { Sockets: '1', CoresPerSocket: '1', ThreadsPerCore: '1', State: 'UNKNOWN', Weight: '1', RealMemory: '1' };
 
-function nodeFields(n: SlurmSite['nodes'][number]): Map<string, { value: string; at: SourceRef }> {
+type NodeDef = SlurmSite['nodes'][number];
+
+/** A node's fields as slurmctld takes them, NodeAddr aside; the nodes of one NodeName line share theirs, so it is computed once per line. */
+const fieldsByLine = new WeakMap<NodeDef['fields'], Map<string, { value: string; at: SourceRef }>>();
+function lineFields(n: NodeDef): Map<string, { value: string; at: SourceRef }> {
+  let out = fieldsByLine.get(n.fields);
+  if (!out) {
+    out = nodeFields(n);
+    out.delete('NodeAddr');
+    fieldsByLine.set(n.fields, out);
+  }
+  return out;
+}
+
+function nodeFields(n: NodeDef): Map<string, { value: string; at: SourceRef }> {
   const out = new Map<string, { value: string; at: SourceRef }>();
   for (const [k, p] of n.fields) {
     if (k === 'NodeAddr') continue;
@@ -153,20 +204,35 @@ export function compareSlurmConf(source: SlurmSite, rebuiltText: string): Diagno
   }
   for (const [k, q] of gb) if (!ga.has(k)) d.add(`g-add:${k}`, top, `slurm.conf: herd adds ${q.key}=${show(q.value)} (the site relies on Slurm's default)`);
   const rb = new Map(rebuilt.nodes.map((n) => [n.name, n]));
+  // Nodes of one source line against nodes of one rebuilt line differ alike: the comparison of two lines' fields is made
+  // once (the last pair is kept: nodes come in line order) and each node adds its name to the reports.
+  type Found = { group: string; at: SourceRef | undefined; message: (name: string) => string };
+  let lastPair: { a: NodeDef['fields']; b: NodeDef['fields']; found: Found[] } | undefined;
+  const compareLines = (n: NodeDef, r: NodeDef): Found[] => {
+    if (lastPair && lastPair.a === n.fields && lastPair.b === r.fields) return lastPair.found;
+    const a = lineFields(n);
+    const b = lineFields(r);
+    const found: Found[] = [];
+    for (const [k, v] of a) {
+      const w = b.get(k);
+      if (!w) found.push({ group: `n-drop:${k}:${v.value}`, at: v.at, message: (name) => `slurm.conf NodeName=${name} ${k}=${show(v.value)} is dropped` });
+      else if (w.value !== v.value) found.push({ group: `n-change:${k}:${v.value}:${w.value}`, at: v.at, message: (name) => `slurm.conf NodeName=${name} ${k}=${show(v.value)} becomes ${show(w.value)}` });
+    }
+    for (const [k, w] of b) if (!a.has(k)) found.push({ group: `n-add:${k}:${w.value}`, at: undefined, message: (name) => `slurm.conf NodeName=${name}: herd adds ${k}=${show(w.value)}` });
+    lastPair = { a: n.fields, b: r.fields, found };
+    return found;
+  };
   for (const n of source.nodes) {
     const r = rb.get(n.name);
     if (!r) {
       d.add('n-missing', n.at, `slurm.conf node ${n.name} has no NodeName line in the rebuilt slurm.conf`);
       continue;
     }
-    const a = nodeFields(n);
-    const b = nodeFields(r);
-    for (const [k, v] of a) {
-      const w = b.get(k);
-      if (!w) d.add(`n-drop:${k}:${v.value}`, v.at, `slurm.conf NodeName=${n.name} ${k}=${show(v.value)} is dropped`);
-      else if (w.value !== v.value) d.add(`n-change:${k}:${v.value}:${w.value}`, v.at, `slurm.conf NodeName=${n.name} ${k}=${show(v.value)} becomes ${show(w.value)}`);
-    }
-    for (const [k, w] of b) if (!a.has(k)) d.add(`n-add:${k}:${w.value}`, n.at, `slurm.conf NodeName=${n.name}: herd adds ${k}=${show(w.value)}`);
+    for (const f of compareLines(n, r)) d.add(f.group, f.at ?? n.at, f.message(n.name));
+    const [v, w] = [n.addr, r.addr];
+    if (v && !w) d.add(`n-drop:NodeAddr:${v.value}`, v.at, `slurm.conf NodeName=${n.name} NodeAddr=${show(v.value)} is dropped`);
+    else if (v && w && w.value !== v.value) d.add(`n-change:NodeAddr:${v.value}:${w.value}`, v.at, `slurm.conf NodeName=${n.name} NodeAddr=${show(v.value)} becomes ${show(w.value)}`);
+    else if (!v && w) d.add(`n-add:NodeAddr:${w.value}`, n.at, `slurm.conf NodeName=${n.name}: herd adds NodeAddr=${show(w.value)}`);
   }
   const all = source.nodes.map((n) => n.name);
   const rp = new Map(rebuilt.partitions.map((p) => [p.name, p]));

@@ -36,6 +36,9 @@ function commentAt(s: string): number {
   return -1;
 }
 
+/** First characters of a line that may start something outside the subset (a document marker, anchor, tag, block scalar...). */
+const STARTS_SPECIAL = new Set([...'-.&*!|>%@`?'].map((c) => c.charCodeAt(0)));
+
 function lines(text: string): Line[] {
   const out: Line[] = [];
   const raw = text.split('\n');
@@ -43,13 +46,15 @@ function lines(text: string): Line[] {
     let l = raw[i]!;
     if (l.endsWith('\r')) l = l.slice(0, -1);
     if (l.includes('\t')) bail();
-    const indent = l.length - l.trimStart().length;
+    let indent = 0;
+    while (l.charCodeAt(indent) === 32) indent++;
+    if (indent === l.length || l.charCodeAt(indent) === 35) continue;
     let t = l.slice(indent);
-    const c = commentAt(t);
+    const c = t.includes('#') ? commentAt(t) : -1;
     if (c >= 0) t = t.slice(0, c);
     t = t.trimEnd();
     if (t === '') continue;
-    if (/^(---|\.\.\.)(\s|$)|^[&*!|>%@`?]/.test(t)) bail();
+    if (STARTS_SPECIAL.has(t.charCodeAt(0)) && /^(---|\.\.\.)(\s|$)|^[&*!|>%@`?]/.test(t)) bail();
     out.push({ indent, text: t, no: i + 1 });
   }
   return out;
@@ -208,8 +213,12 @@ export function readSimpleYaml(file: string, text: string): { value: unknown; in
     throw e;
   }
   let p = 0;
+  // Positions below the entries of the top-level sections (one node or profile of nodes.conf) are recorded only when one of
+  // them is asked for, by parsing that entry's lines again: a 10,000-node file then keeps 10,000 spans, not 200,000.
+  let record = true;
+  const deferred = new Map<string, { start: number; indent: number }>();
   const put = (path: string, span: Span): void => {
-    spans.set(path, span);
+    if (record) spans.set(path, span);
   };
   const valueCol = (l: Line, rest: string): number => l.indent + l.text.length - rest.length + 1;
   // A block at `indent` starting at ls[p]: a map or a sequence.
@@ -231,9 +240,12 @@ export function readSimpleYaml(file: string, text: string): { value: unknown; in
         }
         const kv = splitKey(rest);
         if (kv) {
-          // A map inside the sequence: its first key on the dash line, the others aligned under it.
+          // A map inside the sequence: its first key on the dash line, the others aligned under it (the line is put back
+          // afterwards, so the entry can be parsed again for its positions).
+          const at = p;
           ls[p] = { indent: restIndent, text: rest, no: l.no };
           out.push(mapBlock(restIndent, itemPath));
+          ls[at] = l;
         } else {
           p++;
           const v = /^[[{]/.test(rest) ? flow(rest, l.no, restIndent + 1, itemPath, put) : scalar(rest);
@@ -259,7 +271,13 @@ export function readSimpleYaml(file: string, text: string): { value: unknown; in
         // A sequence may sit at the key's own indentation (wwctl's style); a map must be deeper.
         if (next && (next.indent > indent || (next.indent === indent && (next.text === '-' || next.text.startsWith('- '))))) {
           put(childPath, { line: next.no, col: next.indent + 1, keyLine: l.no, keyCol: indent + 1 });
+          const defer = record && path !== '' && !path.includes(SEP);
+          if (defer) {
+            deferred.set(childPath, { start: p, indent: next.indent });
+            record = false;
+          }
           out[kv.key] = block(next.indent, childPath);
+          if (defer) record = true;
         } else {
           put(childPath, { line: l.no, col: indent + 1, keyLine: l.no, keyCol: indent + 1 });
           out[kv.key] = null;
@@ -281,13 +299,26 @@ export function readSimpleYaml(file: string, text: string): { value: unknown; in
     throw e;
   }
   const keyOf = (path: SpecPath): string => path.map(String).join(SEP);
+  const expand = (path: SpecPath): void => {
+    if (path.length <= 2) return;
+    const entry = keyOf(path.slice(0, 2));
+    const d = deferred.get(entry);
+    if (!d) return;
+    deferred.delete(entry);
+    p = d.start;
+    block(d.indent, entry);
+  };
   const ref = (path: SpecPath, useKey: boolean): SourceRef => {
+    expand(path);
     for (let n = path.length; n > 0; n--) {
       const s = spans.get(keyOf(path.slice(0, n)));
       if (s) return useKey && s.keyLine !== undefined ? { file, path, line: s.keyLine, column: s.keyCol! } : { file, path, line: s.line, column: s.col };
     }
     return { file, path, line: 1, column: 1 };
   };
-  const index: PositionIndex = { file, at: (path) => ref(path, false), keyAt: (path) => ref(path, true), has: (path) => spans.has(keyOf(path)) };
+  const index: PositionIndex = { file, at: (path) => ref(path, false), keyAt: (path) => ref(path, true), has: (path) => {
+    expand(path);
+    return spans.has(keyOf(path));
+  } };
   return { value, index };
 }

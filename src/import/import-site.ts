@@ -9,8 +9,9 @@ import { defaultDhcpRange } from '../spec/resolve.ts';
 import { parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
 import { compileConfig } from '../compile/compile-cluster.ts';
+import { nodesConfDocument } from '../compile/nodes-conf.ts';
 import { HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
-import { readNodesConf } from './nodes-conf.ts';
+import { mergeNodesDocument, readNodesConf } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, type SlurmSite, type SlurmSources } from './slurm-conf.ts';
 import { confString, parseExports, parseHosts, readWarewulfConf } from './head-files.ts';
 import { mapSite, type ParsedSite, type SpecDraft } from './map-spec.ts';
@@ -172,31 +173,31 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
 
   // What changes in meaning, file by file.
   const files: FileVerdict[] = [];
-  const judge = (path: string, source: string | undefined, findings: Diagnostic[]): void => {
-    ds.push(...findings);
+  // A file herd would write byte for byte as the site has it means the same by definition: it is not compared.
+  const judge = (path: string, source: string | undefined, compare: () => Diagnostic[]): void => {
     const rebuilt = built.get(path);
+    const findings = rebuilt !== undefined && rebuilt === source ? [] : compare();
+    ds.push(...findings);
     if (source === undefined) {
       if (rebuilt !== undefined) files.push({ path, verdict: 'new' });
       return;
     }
     files.push({ path, verdict: rebuilt === source ? 'identical' : findings.length > 0 ? 'changed' : 'bytes-only' });
   };
-  judge('etc/warewulf/nodes.conf', nodesText, compareNodesConf(nodesConf, built.get('etc/warewulf/nodes.conf') ?? '', second.draft.version, primaryOf));
+  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
-  judge('etc/warewulf/warewulf.conf', wwText, warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '') : []);
+  judge('etc/warewulf/warewulf.conf', wwText, () => (warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '') : []));
   const slurmText = slurmSources && slurmSources.includes.size === 0 ? slurmSources.main.text : slurmSources ? `${slurmSources.main.text}\u0000includes` : undefined;
-  judge('etc/slurm/slurm.conf', slurmText, slurm ? compareSlurmConf(slurm, built.get('etc/slurm/slurm.conf') ?? '') : []);
-  judge('etc/slurm/gres.conf', gresText, gresText !== undefined || built.has('etc/slurm/gres.conf') ? compareGresConf(gresText !== undefined ? { file: input.gresConf!.file, text: gresText } : undefined, built.get('etc/slurm/gres.conf')) : []);
-  judge('etc/exports', exportsText, parsed.exports ? compareExports(parsed.exports, input.exports!.file, built.get('etc/exports')) : []);
+  judge('etc/slurm/slurm.conf', slurmText, () => (slurm ? compareSlurmConf(slurm, built.get('etc/slurm/slurm.conf') ?? '') : []));
+  judge('etc/slurm/gres.conf', gresText, () => (gresText !== undefined || built.has('etc/slurm/gres.conf') ? compareGresConf(gresText !== undefined ? { file: input.gresConf!.file, text: gresText } : undefined, built.get('etc/slurm/gres.conf')) : []));
+  judge('etc/exports', exportsText, () => (parsed.exports ? compareExports(parsed.exports, input.exports!.file, built.get('etc/exports')) : []));
   // Files herd writes whole that the import does not read for meaning: compared line by line, comments and blank lines aside.
   const meaningful = (t: string): string => t.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter((l) => l !== '' && !/^<!--.*-->$/.test(l)).join('\n');
   for (const [path, f] of [...(input.others ?? new Map<string, TextFile>())].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const rebuilt = built.get(path);
     const t = text(f);
     if (rebuilt === undefined || t === undefined) continue;
-    const same = meaningful(rebuilt) === meaningful(t);
-    const findings = same ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')];
-    judge(path, t, findings);
+    judge(path, t, () => (meaningful(rebuilt) === meaningful(t) ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')]));
   }
   for (const path of [...built.keys()].sort()) if (!files.some((f) => f.path === path) && path !== 'etc/hosts') files.push({ path, verdict: 'new' });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -51,16 +51,32 @@ export interface SpecDraft {
 export const pathKey = (path: readonly (string | number)[]): string => path.map(String).join('\u0001');
 
 /** The Warewulf release, from the flag or the evidence in the files, with the reason. */
-function inferVersion(site: ParsedSite, flag: WarewulfVersion | undefined): { version: WarewulfVersion; why?: string } {
+function inferVersion(site: ParsedSite, flag: WarewulfVersion | undefined, overlays: ReadonlySet<string>): { version: WarewulfVersion; why?: string } {
   if (flag) return { version: flag };
   const ipv6 = site.nodesConf.ipv6Keys;
   if (ipv6.newStyle) return { version: '4.6.5', why: `nodes.conf uses the 4.6.5 netdev key spelling (line ${ipv6.newStyle.line})` };
   const dnsmasq = confString(site.warewulfConf, ['dhcp', 'systemd name']) === 'dnsmasq';
-  const overlays = new Set(site.nodesConf.nodes.flatMap((n) => [...wwList(n.merged, 'system overlay'), ...wwList(n.merged, 'runtime overlay')]));
   if (overlays.has('ifupdown') || overlays.has('wwclient.x86_64')) return { version: '4.6.5', why: 'nodes use an overlay that first shipped in 4.6.5' };
   if (ipv6.oldStyle) return { version: dnsmasq ? '4.6.4' : '4.6.3', why: `nodes.conf uses the pre-4.6.5 netdev key ip6addr (line ${ipv6.oldStyle.line})${dnsmasq ? ' and warewulf.conf serves DHCP with dnsmasq (4.6.4 and later)' : ''}` };
   if (dnsmasq) return { version: '4.6.4', why: 'warewulf.conf serves DHCP with dnsmasq, which arrived in 4.6.4; nothing in the files needs 4.6.5' };
   return { version: '4.6.5', why: 'nothing in the files tells the release apart; herd assumes the newest (pass --warewulf-version to say)' };
+}
+
+const IP_FIELDS = ['ipaddr', 'netmask', 'gateway'];
+
+/** Every overlay any node lists (nodes of one profile chain share their lists: each list is read once). */
+function overlayNames(nodes: readonly WwNodeView[]): Set<string> {
+  const out = new Set<string>();
+  const seen = new Set<unknown>();
+  for (const n of nodes) {
+    for (const key of ['system overlay', 'runtime overlay']) {
+      const list = n.merged[key];
+      if (!Array.isArray(list) || seen.has(list)) continue;
+      seen.add(list);
+      for (const o of list) if (typeof o === 'string') out.add(o);
+    }
+  }
+  return out;
 }
 
 function primaryNet(n: WwNodeView): string | undefined {
@@ -87,7 +103,8 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   };
   const nodesConf = site.nodesConf;
   const wwNodes = nodesConf.nodes;
-  const { version, why } = inferVersion(site, options.warewulfVersion);
+  const overlaysEverywhere = overlayNames(wwNodes);
+  const { version, why } = inferVersion(site, options.warewulfVersion, overlaysEverywhere);
   const nodesFile = nodesConf.file;
   const atFile = (file: string): SourceRef => ({ file, path: [], line: 1, column: 1 });
 
@@ -113,8 +130,13 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     }
     netOf.set(n.name, net);
     const dev = `network devices/${net}`;
-    const ip = wwString(n.merged, `${dev}/ipaddr`);
-    const mac = wwString(n.merged, `${dev}/hwaddr`)?.toLowerCase();
+    const devMap = (n.merged['network devices'] as WwMap)[net];
+    const devField = (k: string): string | undefined => {
+      const v = isMapV(devMap) ? devMap[k] : undefined;
+      return typeof v === 'string' && v !== '' ? v : undefined;
+    };
+    const ip = devField('ipaddr');
+    const mac = devField('hwaddr')?.toLowerCase();
     const slurmAddr = slurmNodes.get(n.name)?.addr;
     if (ip === undefined) {
       if (slurmAddr) {
@@ -136,19 +158,25 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
       if (other) ds.push(diagnosticAt(n.from.get(`${dev}/hwaddr`) ?? n.at, 'net/duplicate-mac', 'error', `nodes ${other.name} and ${n.name} both have MAC ${mac}`, 'warewulfd keeps only the last node of a MAC: give each node its own'));
       else seenMac.set(mac, n);
     }
-    if (wwString(n.merged, `${dev}/ipaddr`) && !wwString(n.merged, `${dev}/netmask`)) ds.push(diagnosticAt(n.from.get(`${dev}/ipaddr`) ?? n.at, 'net/missing-prefix', 'warning', `node ${n.name} has an ipaddr but no netmask: Warewulf writes a blank address= and the node boots without an IP`, 'the spec takes the netmask from network.cidr for every node'));
+    if (ip !== undefined && !devField('netmask')) ds.push(diagnosticAt(n.from.get(`${dev}/ipaddr`) ?? n.at, 'net/missing-prefix', 'warning', `node ${n.name} has an ipaddr but no netmask: Warewulf writes a blank address= and the node boots without an IP`, 'the spec takes the netmask from network.cidr for every node'));
   }
 
   // Address fields Warewulf parses as Go net.IP: one that is not an IP makes Warewulf refuse the whole nodes.conf.
   const badIp = new Set<string>();
+  const goodIp = new Set<string>();
   for (const n of wwNodes) {
     const devs = n.merged['network devices'];
-    const paths: string[] = [];
-    if (isMapV(devs)) for (const net of Object.keys(devs)) for (const k of ['ipaddr', 'netmask', 'gateway']) paths.push(`network devices/${net}/${k}`);
-    for (const k of ['ipaddr', 'netmask', 'gateway']) paths.push(`ipmi/${k}`);
-    for (const p of paths) {
-      const v = wwString(n.merged, p);
-      if (v === undefined || parseIPv4(v) !== undefined) continue;
+    const maps: [string, WwMap][] = [];
+    if (isMapV(devs)) for (const net in devs) if (isMapV(devs[net])) maps.push([`network devices/${net}`, devs[net] as WwMap]);
+    if (isMapV(n.merged.ipmi)) maps.push(['ipmi', n.merged.ipmi]);
+    for (const [prefix, m] of maps) for (const k of IP_FIELDS) {
+      const v = m[k];
+      if (typeof v !== 'string' || v === '' || goodIp.has(v)) continue;
+      if (parseIPv4(v) !== undefined) {
+        if (goodIp.size < 100_000) goodIp.add(v);
+        continue;
+      }
+      const p = `${prefix}/${k}`;
       const at = n.from.get(p) ?? n.at;
       const key = `${at.file}:${at.line}:${at.column}`;
       if (badIp.has(key)) continue;
@@ -165,7 +193,13 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     }
     return undefined;
   };
-  const devPath = (n: WwNodeView, k: string): string | undefined => (netOf.has(n.name) ? wwString(n.merged, `network devices/${netOf.get(n.name)}/${k}`) : undefined);
+  const devPath = (n: WwNodeView, k: string, tag?: string): string | undefined => {
+    const net = netOf.get(n.name);
+    const devs = net === undefined ? undefined : n.merged['network devices'];
+    let v = isMapV(devs) && isMapV(devs[net!]) ? (devs[net!] as WwMap)[k] : undefined;
+    if (tag !== undefined) v = isMapV(v) ? v[tag] : undefined;
+    return typeof v === 'string' && v !== '' ? v : undefined;
+  };
   const ww = site.warewulfConf;
   const slurm = site.slurm;
   const ctld = slurm ? globalValue(slurm, 'SlurmctldHost') ?? globalValue(slurm, 'ControlMachine') : undefined;
@@ -211,12 +245,12 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   if (gateway) network.gateway = gateway;
   const dns: string[] = [];
   for (let i = 1; ; i++) {
-    const d = firstWith((n) => devPath(n, `tags/DNS${i}`));
+    const d = firstWith((n) => devPath(n, 'tags', `DNS${i}`));
     if (!d) break;
     dns.push(d);
   }
   if (dns.length > 0) network.dns = dns;
-  const domain = firstWith((n) => devPath(n, 'tags/DNSSEARCH'));
+  const domain = firstWith((n) => devPath(n, 'tags', 'DNSSEARCH'));
   if (domain) network.domain = domain;
   const zone = site.trustedZone ? trustedInterfaces(site.trustedZone) : [];
   if (zone.length > 0) {
@@ -227,7 +261,6 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     note(['network', 'interface'], 'inferred: the head\'s cluster NIC is in none of the site files; set it');
     ds.push(diagnosticAt(atFile(ww?.file ?? nodesFile), 'import/inferred-value', 'warning', 'the head\'s cluster NIC is in none of the site files; the spec says eth0', 'set network.interface to the head\'s NIC on the provisioning network'));
   }
-  const overlaysEverywhere = new Set(wwNodes.flatMap((n) => [...wwList(n.merged, 'system overlay'), ...wwList(n.merged, 'runtime overlay')]));
   const stack = overlaysEverywhere.has('systemd.networkd') && !overlaysEverywhere.has('NetworkManager') ? 'networkd' : 'NetworkManager';
   if (stack === 'networkd') network.stack = 'networkd';
   const mtu = firstWith((n) => devPath(n, 'mtu'));
@@ -251,13 +284,24 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   };
   const base = defaultBaseOverlays(stack);
   const overlaysOf = new Map<string, string[]>();
+  // Nodes of one profile chain share their merged lists: each pair of lists is mapped once.
+  const byLists = new Map<unknown, Map<unknown, string[]>>();
   for (const n of wwNodes) {
+    const [sysList, rtList] = [n.merged['system overlay'], n.merged['runtime overlay']];
+    const inner = byLists.get(sysList) ?? byLists.set(sysList, new Map()).get(sysList)!;
+    const known = inner.get(rtList);
+    if (known) {
+      overlaysOf.set(n.name, known);
+      continue;
+    }
     const sys = wwList(n.merged, 'system overlay').filter((o) => keepOverlay(n, o, 'system'));
     const rt = wwList(n.merged, 'runtime overlay').filter((o) => keepOverlay(n, o, 'runtime'));
     const present = new Set([...sys, ...rt]);
     const extras = [...sys, ...rt].filter((o) => !base.includes(o));
     const removed = base.filter((o) => !present.has(o) && HERD_OVERLAYS[o] === undefined);
-    overlaysOf.set(n.name, [...new Set(extras), ...removed.map((o) => `~${o}`)]);
+    const mapped = [...new Set(extras), ...removed.map((o) => `~${o}`)];
+    inner.set(rtList, mapped);
+    overlaysOf.set(n.name, mapped);
   }
   for (const [o, at] of notBuilt) ds.push(diagnosticAt(at, 'import/changed-value', 'warning', `overlay ${o} is a Warewulf distribution overlay herd does not build: the spec leaves it out`, 'herd renders the network, hosts, SSH and fstab files itself; put any file of it you still need in a site overlay'));
 

@@ -38,10 +38,13 @@ export function nodeEntries(names: readonly string[], c: EntryInput): { entries:
   }
   const sig = (n: string): string => JSON.stringify([c.profilesOf.get(n), own.get(n), stem(n)]);
   const groups: string[][] = [];
+  let lastSig = '';
   for (const n of names) {
     const last = groups[groups.length - 1];
-    if (last && sig(last[0]!) === sig(n)) last.push(n);
+    const s = sig(n);
+    if (last && lastSig === s) last.push(n);
     else groups.push([n]);
+    lastSig = s;
   }
   const entries: Record<string, unknown> = {};
   for (const g of groups) {

@@ -2,7 +2,6 @@
 // and every node's merged view computed the way Warewulf 4.6 merges (profiles depth-first in order, then the node; scalars
 // last setter wins, lists concatenate then `~item` removes, maps merge key by key, netdevs by netname).
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
-import { parseDocument } from 'yaml';
 import { loadYaml, type LoadedYaml } from '../spec/load.ts';
 import { readSimpleYaml } from './fast-yaml.ts';
 import type { PositionIndex } from '../spec/positions.ts';
@@ -38,6 +37,11 @@ const IPMI_KEYS = ['username', 'password', 'ipaddr', 'gateway', 'netmask', 'port
 const NETDEV_BASE = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'tags'];
 const NETDEV_NEW = ['ipaddr6', 'prefixlen6', 'gateway6'];
 const NETDEV_OLD = ['ip6addr', 'prefix'];
+const PROFILE_KEY_SET = new Set(PROFILE_KEYS);
+const NODE_KEY_SET = new Set([...PROFILE_KEYS, ...NODE_ONLY_KEYS]);
+const NETDEV_ANY = new Set([...NETDEV_BASE, ...NETDEV_NEW, ...NETDEV_OLD]);
+const NETDEV_465 = new Set([...NETDEV_BASE, ...NETDEV_NEW]);
+const NETDEV_PRE465 = new Set([...NETDEV_BASE, ...NETDEV_OLD]);
 /** Lists Warewulf filters `~item` negations out of after merging. */
 const NEGATABLE = new Set(['system overlay', 'runtime overlay', 'kernel/args']);
 
@@ -57,32 +61,66 @@ function toWw(v: unknown): WwValue {
   return str(v);
 }
 
+/** toWw in place, for a freshly parsed document nothing else holds: no copy of a 10,000-node tree. */
+function toWwInPlace(v: unknown): WwValue {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x !== 'string') v[i] = x !== null && typeof x === 'object' ? toWwInPlace(x) : str(x);
+    }
+    return v as WwValue[];
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) {
+      const x = o[k];
+      if (typeof x === 'string') continue;
+      if (x === null || x === undefined) delete o[k];
+      else o[k] = typeof x === 'object' ? toWwInPlace(x) : str(x);
+    }
+    return o as WwMap;
+  }
+  return str(v);
+}
+
 const isMapV = (v: WwValue | undefined): v is WwMap => v !== undefined && typeof v === 'object' && !Array.isArray(v);
 
 /**
- * Merge `src` onto `base` the way mergo.Merge(WithOverride, WithAppendSlice) does, recording the setter of every leaf. `base`
- * is never changed: maps `src` touches are copied, the rest is shared, so nodes of one profile chain share its merge.
+ * Merge `src` onto `base` the way mergo.Merge(WithOverride, WithAppendSlice) does. `base` is never changed: maps `src`
+ * touches are copied, the rest is shared, so nodes of one profile chain share its merge.
  */
-function mergeOnto(base: WwMap, src: WwMap, path: string, owner: readonly string[], from: Map<string, readonly string[]>): WwMap {
+function mergeOnto(base: WwMap, src: WwMap, skip?: string): WwMap {
   const dst: WwMap = { ...base };
-  for (const [k, v] of Object.entries(src)) {
-    const p = path ? `${path}/${k}` : k;
+  for (const k in src) {
+    if (k === skip) continue;
+    const v = src[k]!;
     const cur = dst[k];
-    if (isMapV(v)) {
-      dst[k] = mergeOnto(isMapV(cur) ? cur : {}, v, p, owner, from);
-    } else if (Array.isArray(v)) {
-      if (v.length === 0) continue;
-      dst[k] = Array.isArray(cur) ? [...cur, ...v] : [...v];
-      from.set(p, owner);
-    } else if (v !== '') {
-      dst[k] = v;
-      from.set(p, owner);
-    }
+    if (isMapV(v)) dst[k] = mergeOnto(isMapV(cur) ? cur : {}, v);
+    else if (Array.isArray(v)) {
+      if (v.length > 0) dst[k] = Array.isArray(cur) ? [...cur, ...v] : v;
+    } else if (v !== '') dst[k] = v;
   }
   return dst;
 }
 
-/** The node with `~item` negations applied to its overlay and kernel argument lists (a new top-level map; shared parts untouched). */
+/** Where a merged value was last set: the node's own entry when it sets it, else the last profile of its chain that does. */
+function setterOf(index: PositionIndex, name: string, own: WwMap, chain: readonly string[], profiles: Readonly<Record<string, WwMap>>): WwNodeView['from'] {
+  const sets = (m: WwMap | undefined, segs: readonly string[]): boolean => {
+    let cur: WwValue | undefined = m;
+    for (const s of segs) cur = isMapV(cur) ? cur[s] : undefined;
+    return cur !== undefined && (Array.isArray(cur) ? cur.length > 0 : isMapV(cur) || cur !== '');
+  };
+  return {
+    get: (path: string): SourceRef | undefined => {
+      const segs = path.split('/');
+      if (sets(own, segs)) return index.at(['nodes', name, ...segs]);
+      for (let i = chain.length - 1; i >= 0; i--) if (sets(profiles[chain[i]!], segs)) return index.at(['nodeprofiles', chain[i]!, ...segs]);
+      return undefined;
+    },
+  };
+}
+
+/** The node with `~item` negations applied to its overlay and kernel argument lists: `m` is the node's own new top-level map (mergeOnto's result); shared parts are not changed. */
 function withoutNegations(m: WwMap): WwMap {
   const filter = (list: WwValue[]): WwValue[] => {
     if (!list.some((x) => typeof x === 'string' && x.startsWith('~'))) return list;
@@ -90,11 +128,13 @@ function withoutNegations(m: WwMap): WwMap {
     const removed = new Set(items.filter((x) => x.startsWith('~')).map((x) => x.slice(1)));
     return items.filter((x) => !x.startsWith('~') && !removed.has(x));
   };
-  const out: WwMap = { ...m };
-  for (const key of ['system overlay', 'runtime overlay']) if (Array.isArray(out[key])) out[key] = filter(out[key] as WwValue[]);
-  const kernel = out.kernel;
-  if (isMapV(kernel) && Array.isArray(kernel.args)) out.kernel = { ...kernel, args: filter(kernel.args) };
-  return out;
+  for (const key of ['system overlay', 'runtime overlay']) if (Array.isArray(m[key])) m[key] = filter(m[key] as WwValue[]);
+  const kernel = m.kernel;
+  if (isMapV(kernel) && Array.isArray(kernel.args)) {
+    const args = filter(kernel.args);
+    if (args !== kernel.args) m.kernel = { ...kernel, args };
+  }
+  return m;
 }
 
 /** Check the keys of one profile or node against what Warewulf `version` reads; unknown ones are dropped by Warewulf without a word. */
@@ -102,9 +142,10 @@ function checkKeys(entry: WwMap, base: (string | number)[], isNode: boolean, ind
   const unknown = (path: (string | number)[], key: string, where: string): void => {
     ds.push(diagnosticAt(index.keyAt(path), 'import/unknown-key', 'warning', `${where} key "${key}" is not one Warewulf 4.6 reads: Warewulf ignores it, and so does the import`, 'remove it from nodes.conf, or check its spelling'));
   };
-  const allowed = isNode ? [...PROFILE_KEYS, ...NODE_ONLY_KEYS] : PROFILE_KEYS;
-  for (const [k, v] of Object.entries(entry)) {
-    if (!allowed.includes(k)) {
+  const allowed = isNode ? NODE_KEY_SET : PROFILE_KEY_SET;
+  for (const k in entry) {
+    const v = entry[k];
+    if (!allowed.has(k)) {
       unknown([...base, k], k, isNode ? 'node' : 'profile');
       delete entry[k];
       continue;
@@ -118,8 +159,8 @@ function checkKeys(entry: WwMap, base: (string | number)[], isNode: boolean, ind
           const path = [...base, k, net, kk];
           if (NETDEV_NEW.includes(kk)) ipv6.newStyle ??= index.keyAt(path);
           if (NETDEV_OLD.includes(kk)) ipv6.oldStyle ??= index.keyAt(path);
-          const known = [...NETDEV_BASE, ...(version === undefined ? [...NETDEV_NEW, ...NETDEV_OLD] : version === '4.6.5' ? NETDEV_NEW : NETDEV_OLD)];
-          if (!known.includes(kk)) {
+          const known = version === undefined ? NETDEV_ANY : version === '4.6.5' ? NETDEV_465 : NETDEV_PRE465;
+          if (!known.has(kk)) {
             const renamed = version === '4.6.5' && kk === 'ip6addr' ? ' (4.6.5 renamed it ipaddr6)' : version !== undefined && version !== '4.6.5' && kk === 'ipaddr6' ? ` (Warewulf ${version} spells it ip6addr)` : '';
             unknown(path, kk, `network device${renamed}`);
             delete dev[kk];
@@ -128,18 +169,6 @@ function checkKeys(entry: WwMap, base: (string | number)[], isNode: boolean, ind
       }
     }
   }
-}
-
-const ownerCache = new Map<string, readonly string[]>();
-function ownerOf(section: string, name: string): readonly string[] {
-  const k = `${section}\u0000${name}`;
-  let o = ownerCache.get(k);
-  if (!o) {
-    o = [section, name];
-    if (ownerCache.size > 100_000) ownerCache.clear();
-    ownerCache.set(k, o);
-  }
-  return o;
 }
 
 /** Profiles a node uses, expanded depth-first (a profile's own profiles before it), negations and repeats removed. */
@@ -163,36 +192,50 @@ function expandProfiles(listed: readonly string[], profiles: Readonly<Record<str
  * Parse nodes.conf and merge every node. `version` is the Warewulf release when known (it decides which IPv6 keys are read);
  * undefined accepts both spellings (the caller infers the release from which one is used).
  */
-export function readNodesConf(file: string, bytes: Uint8Array | string, version: WarewulfVersion | undefined, options: { positions?: boolean } = {}): WwNodesConf {
-  const loaded = readFast(file, bytes) ?? (options.positions === false ? loadWithoutPositions(file, bytes) : loadYaml(file, bytes));
+export function readNodesConf(file: string, bytes: Uint8Array | string, version: WarewulfVersion | undefined): WwNodesConf {
+  const loaded = readFast(file, bytes) ?? loadYaml(file, bytes);
   const ds: Diagnostic[] = [...loaded.diagnostics.map((d) => (d.rule === 'yaml/empty' ? { ...d, message: 'nodes.conf is empty' , hint: 'import a site whose nodes.conf lists its nodes' } : d))];
+  if (loaded.value === undefined || ds.some((d) => d.severity === 'error')) return { file, nodes: [], profileNames: [], ipv6Keys: {}, index: loaded.index, diagnostics: ds };
+  return mergeNodes(file, loaded.value, loaded.index, version, ds, true);
+}
+
+/**
+ * herd's own nodes.conf as its document (compile/nodes-conf.ts nodesConfDocument), merged the way Warewulf merges without
+ * writing and reading the text: nothing is reported at its lines, so it has no positions.
+ */
+export function mergeNodesDocument(doc: unknown, version: WarewulfVersion | undefined): WwNodesConf {
+  const file = '(rebuilt)';
+  const nowhere = (path: readonly (string | number)[]): SourceRef => ({ file, path, line: 1, column: 1 });
+  return mergeNodes(file, doc, { file, at: nowhere, keyAt: nowhere, has: () => false }, version, []);
+}
+
+/** `owned`: `top` was just parsed for this call, so it is normalised in place rather than copied. */
+function mergeNodes(file: string, top: unknown, index: PositionIndex, version: WarewulfVersion | undefined, ds: Diagnostic[], owned = false): WwNodesConf {
   const ipv6: { newStyle?: SourceRef; oldStyle?: SourceRef } = {};
-  const empty = { file, nodes: [], profileNames: [], ipv6Keys: ipv6, index: loaded.index };
-  if (loaded.value === undefined || ds.some((d) => d.severity === 'error')) return { ...empty, diagnostics: ds };
-  const top = loaded.value;
+  const empty = { file, nodes: [], profileNames: [], ipv6Keys: ipv6, index };
   if (top === null || typeof top !== 'object' || Array.isArray(top)) {
-    ds.push(diagnosticAt(loaded.index.at([]), 'import/unknown-key', 'error', 'nodes.conf is not a map with nodeprofiles: and nodes:', 'Warewulf refuses this file; import the nodes.conf wwctl writes'));
+    ds.push(diagnosticAt(index.at([]), 'import/unknown-key', 'error', 'nodes.conf is not a map with nodeprofiles: and nodes:', 'Warewulf refuses this file; import the nodes.conf wwctl writes'));
     return { ...empty, diagnostics: ds };
   }
-  const t = toWw(top) as WwMap;
+  const t = (owned ? toWwInPlace(top) : toWw(top)) as WwMap;
   for (const k of Object.keys(t)) {
-    if (k !== 'nodeprofiles' && k !== 'nodes') ds.push(diagnosticAt(loaded.index.keyAt([k]), 'import/unknown-key', 'warning', `top-level key "${k}" is not one Warewulf 4.6 reads: Warewulf ignores it, and so does the import`, 'nodes.conf has nodeprofiles: and nodes: only'));
+    if (k !== 'nodeprofiles' && k !== 'nodes') ds.push(diagnosticAt(index.keyAt([k]), 'import/unknown-key', 'warning', `top-level key "${k}" is not one Warewulf 4.6 reads: Warewulf ignores it, and so does the import`, 'nodes.conf has nodeprofiles: and nodes: only'));
   }
   const section = (name: string): Record<string, WwMap> => {
     const v = t[name];
     if (v === undefined) return {};
     if (!isMapV(v)) {
-      ds.push(diagnosticAt(loaded.index.at([name]), 'import/unknown-key', 'error', `${name}: must be a map of names to settings`, 'Warewulf refuses this file'));
+      ds.push(diagnosticAt(index.at([name]), 'import/unknown-key', 'error', `${name}: must be a map of names to settings`, 'Warewulf refuses this file'));
       return {};
     }
     const out: Record<string, WwMap> = {};
     for (const [n, e] of Object.entries(v)) {
       if (!isMapV(e) && e !== '') {
-        ds.push(diagnosticAt(loaded.index.at([name, n]), 'import/unknown-key', 'error', `${name}: ${n} must be a map of settings`, 'Warewulf refuses this file'));
+        ds.push(diagnosticAt(index.at([name, n]), 'import/unknown-key', 'error', `${name}: ${n} must be a map of settings`, 'Warewulf refuses this file'));
         continue;
       }
       out[n] = isMapV(e) ? e : {};
-      checkKeys(out[n]!, [name, n], name === 'nodes', loaded.index, version, ds, ipv6);
+      checkKeys(out[n]!, [name, n], name === 'nodes', index, version, ds, ipv6);
     }
     return out;
   };
@@ -200,47 +243,59 @@ export function readNodesConf(file: string, bytes: Uint8Array | string, version:
   const nodesRaw = section('nodes');
   const names = Object.keys(nodesRaw).sort(compareHostnames);
   const nodes: WwNodeView[] = [];
-  const chains = new Map<string, { merged: WwMap; owners: Map<string, readonly string[]> }>();
+  const chains = new Map<string, { merged: WwMap; chain: readonly string[] }>();
+  const chainOf = new Map<string, string[]>();
   for (const name of names) {
     const raw = nodesRaw[name]!;
     const listed = Array.isArray(raw.profiles) ? (raw.profiles as WwValue[]).map(str) : [];
     for (const p of listed) {
       const q = p.replace(/^~/, '');
-      if (!profiles[q]) ds.push(diagnosticAt(loaded.index.at(['nodes', name, 'profiles']), 'ref/unknown-profile', 'warning', `node ${name} lists profile "${q}", which nodes.conf does not define: Warewulf skips it`, 'define the profile or remove it from the node'));
+      if (!profiles[q]) ds.push(diagnosticAt(index.at(['nodes', name, 'profiles']), 'ref/unknown-profile', 'warning', `node ${name} lists profile "${q}", which nodes.conf does not define: Warewulf skips it`, 'define the profile or remove it from the node'));
     }
-    // The profiles' merge is computed once per profile chain and shared by its nodes; each node is merged onto it.
-    // The setter of each leaf is kept as the owning profile or node: positions are looked up only for values a report names.
-    const chain = expandProfiles(listed, profiles);
+    // The profiles' merge is computed once per profile chain and shared by its nodes; each node is merged onto it. Where a
+    // value was set is looked up only for values a report names: the node's own entry, else the last profile that sets it.
+    const listedKey = listed.join('\u0000');
+    const chain = chainOf.get(listedKey) ?? chainOf.set(listedKey, expandProfiles(listed, profiles)).get(listedKey)!;
     const chainKey = chain.join('\u0000');
     let base = chains.get(chainKey);
     if (!base) {
       let m: WwMap = {};
-      const owners = new Map<string, readonly string[]>();
       for (const p of chain) {
         const prof = profiles[p];
         if (!prof) continue;
-        const { profiles: _nested, ...rest } = prof;
-        m = mergeOnto(m, rest, '', ownerOf('nodeprofiles', p), owners);
+        m = mergeOnto(m, prof, 'profiles');
       }
-      base = { merged: m, owners };
+      base = { merged: m, chain };
       chains.set(chainKey, base);
     }
-    const { profiles: _own, ...own } = raw;
-    const nodeOwners = new Map<string, readonly string[]>();
-    const merged = withoutNegations(mergeOnto(base.merged, own, '', ownerOf('nodes', name), nodeOwners));
-    const index = loaded.index;
-    const shared = base.owners;
-    const from = { get: (path: string): SourceRef | undefined => { const o = nodeOwners.get(path) ?? shared.get(path); return o ? index.at([...o, ...path.split('/')]) : undefined; } };
-    const negated = new Set(listed.filter((p) => p.startsWith('~')).map((p) => p.slice(1)));
-    nodes.push({ name, at: loaded.index.keyAt(['nodes', name]), listed: listed.filter((p) => !p.startsWith('~') && !negated.has(p)), merged, from });
+    const merged = withoutNegations(mergeOnto(base.merged, raw, 'profiles'));
+    const from = setterOf(index, name, raw, base.chain, profiles);
+    const negated = listed.some((p) => p.startsWith('~')) ? new Set(listed.filter((p) => p.startsWith('~')).map((p) => p.slice(1))) : undefined;
+    let at: SourceRef | undefined;
+    nodes.push({
+      name,
+      get at() {
+        return (at ??= index.keyAt(['nodes', name]));
+      },
+      listed: negated ? listed.filter((p) => !p.startsWith('~') && !negated.has(p)) : listed,
+      merged,
+      from,
+    });
   }
-  return { file, nodes, profileNames: Object.keys(profiles), ipv6Keys: ipv6, index: loaded.index, diagnostics: ds };
+  return { file, nodes, profileNames: Object.keys(profiles), ipv6Keys: ipv6, index: index, diagnostics: ds };
 }
 
 /** A merged string value by `a/b/c` path, or undefined. */
+const splitPaths = new Map<string, readonly string[]>();
 export function wwGet(m: WwMap, path: string): WwValue | undefined {
+  let segs = splitPaths.get(path);
+  if (!segs) {
+    segs = path.split('/');
+    if (splitPaths.size > 10_000) splitPaths.clear();
+    splitPaths.set(path, segs);
+  }
   let cur: WwValue | undefined = m;
-  for (const p of path.split('/')) {
+  for (const p of segs) {
     if (!isMapV(cur)) return undefined;
     cur = cur[p];
   }
@@ -258,18 +313,6 @@ export const wwList = (m: WwMap, path: string): string[] => {
 };
 
 export { isMapV, NEGATABLE };
-
-/**
- * herd's own nodes.conf, read back to compare: no position index (nothing is reported at its lines) and no duplicate-key pass
- * (herd's emitter writes each key once), which halves the time on 10,000 nodes. Syntax errors still come back as diagnostics.
- */
-function loadWithoutPositions(file: string, bytes: Uint8Array | string): LoadedYaml {
-  const text = typeof bytes === 'string' ? bytes : new TextDecoder().decode(bytes);
-  const index = { file, at: (path: readonly (string | number)[]) => ({ file, path, line: 1, column: 1 }), keyAt: (path: readonly (string | number)[]) => ({ file, path, line: 1, column: 1 }), has: () => false };
-  const doc = parseDocument(text, { uniqueKeys: false, strict: true });
-  if (doc.errors.length > 0) return loadYaml(file, text);
-  return { text, value: doc.toJS({ maxAliasCount: 1000 }), index, diagnostics: [] };
-}
 
 /** nodes.conf through the fast subset reader (fast-yaml.ts) when it is valid UTF-8 in that subset; undefined otherwise. */
 function readFast(file: string, bytes: Uint8Array | string): LoadedYaml | undefined {
