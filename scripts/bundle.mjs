@@ -11,17 +11,23 @@
 // of earlier runs (Node before 22.1 has no compile cache for ES modules). Its first line names its hash.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 
 const src = (p) => new URL(`../src/${p}`, import.meta.url).pathname;
 const root = new URL('..', import.meta.url).pathname;
-const dist = new URL('../dist/', import.meta.url).pathname;
+const final = new URL('../dist', import.meta.url).pathname;
+// Built aside and swapped in whole at the end: a herd started while this runs (a test, another shell) finds the old dist/
+// or the new one, never a half-written one.
+const dist = new URL(`../node_modules/.cache/herd-dist-${process.pid}/`, import.meta.url).pathname;
 const common = { bundle: true, platform: 'node', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning' };
 
 rmSync(dist, { recursive: true, force: true });
 
 // The real zod as one CommonJS file: the stand-in require()s it, which is synchronous, as parsing is.
-await build({ ...common, stdin: { contents: "export { z } from 'zod';", resolveDir: root, loader: 'js' }, outfile: `${dist}zod.cjs`, format: 'cjs' });
+// Its first line names its hash, as herd.cjs's does: bin/code-cache.js keeps V8's compiled code of it too.
+const zodCjs = (await build({ ...common, stdin: { contents: "export { z } from 'zod';", resolveDir: root, loader: 'js' }, outfile: `${dist}zod.cjs`, format: 'cjs', write: false })).outputFiles[0].text;
+mkdirSync(dist, { recursive: true });
+writeFileSync(`${dist}zod.cjs`, `// herd-build ${createHash('sha256').update(zodCjs).digest('hex').slice(0, 32)}\n${zodCjs}`);
 
 const deferredZod = {
   name: 'deferred-zod',
@@ -50,21 +56,59 @@ if (result.metafile) {
       byPackage[key] = (byPackage[key] ?? 0) + bytesInOutput;
     }
     const top = Object.entries(byPackage).sort((a, b) => b[1] - a[1]).slice(0, 6).map(([k, n]) => `${k} ${(n / 1024).toFixed(0)}K`);
-    console.log(`${file} ${(out.bytes / 1024).toFixed(0)}K imports ${out.imports.filter((i) => !i.external).map((i) => i.path.replace('dist/chunks/', '')).join(' ') || '-'}\n    ${top.join(', ')}`);
+    console.log(`${file.replace(/^.*herd-dist-\d+\//, 'dist/')} ${(out.bytes / 1024).toFixed(0)}K imports ${out.imports.filter((i) => !i.external).map((i) => i.path.replace(/^.*\/chunks\//, '')).join(' ') || '-'}\n    ${top.join(', ')}`);
   }
 }
 
-// One CommonJS file for bin/code-cache.js, in dist/cli/ so that the deferred zod's '../zod.cjs' is dist/zod.cjs here too.
-const cjs = await build({
-  ...common,
-  entryPoints: [src('cli/main.ts')],
-  format: 'cjs',
-  write: false,
-  outfile: `${dist}cli/herd.cjs`,
-  // bin/code-cache.js passes the file's URL in, as CommonJS has no import.meta.
-  define: { 'import.meta.url': '__herdImportMetaUrl' },
-  plugins: [deferredZod],
+// One CommonJS file for bin/code-cache.js, in dist/cli/ so that the deferred zod's '../zod.cjs' is dist/zod.cjs here too:
+// herd.cjs holds every command, and herd-<command>.cjs only that command (main's other commands are stubs), because V8
+// reads, hashes and deserialises the whole file and its cache on every run: plan's own file is a third smaller.
+const otherCommand = (only) => ({
+  name: 'other-command',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/commands\/[a-z-]+\.ts$/ }, (args) => {
+      const name = /([a-z-]+)\.ts$/.exec(args.path)[1];
+      return args.importer === src('cli/main.ts') && name !== only ? { path: name, namespace: 'other-command' } : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'other-command' }, (args) => ({
+      contents: `throw new Error('herd: the ${only} bundle cannot run ${args.path}');`,
+      loader: 'js',
+    }));
+  },
 });
-const code = cjs.outputFiles[0].text;
+const commandNames = readdirSync(src('cli/commands')).filter((f) => /^[a-z]{1,20}\.ts$/.test(f)).map((f) => f.slice(0, -3));
 mkdirSync(`${dist}cli`, { recursive: true });
-writeFileSync(`${dist}cli/herd.cjs`, `// herd-build ${createHash('sha256').update(code).digest('hex').slice(0, 32)}\n${code}`);
+await Promise.all(
+  [undefined, ...commandNames].map(async (only) => {
+    const cjs = await build({
+      ...common,
+      entryPoints: [src('cli/main.ts')],
+      format: 'cjs',
+      write: false,
+      outfile: `${dist}cli/herd.cjs`,
+      // bin/code-cache.js passes the file's URL in, as CommonJS has no import.meta.
+      define: { 'import.meta.url': '__herdImportMetaUrl' },
+      plugins: only ? [deferredZod, otherCommand(only)] : [deferredZod],
+    });
+    const code = cjs.outputFiles[0].text;
+    writeFileSync(`${dist}cli/${only ? `herd-${only}` : 'herd'}.cjs`, `// herd-build ${createHash('sha256').update(code).digest('hex').slice(0, 32)}\n${code}`);
+  }),
+);
+
+// Two renames: the old dist/ aside, the new one in (again, if another build put its own there in between).
+const aside = `${dist.slice(0, -1)}-old`;
+for (let tries = 0; ; tries++) {
+  try {
+    renameSync(final, aside);
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+  try {
+    renameSync(dist, final);
+    break;
+  } catch (e) {
+    if ((e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') || tries >= 5) throw e;
+  } finally {
+    rmSync(aside, { recursive: true, force: true });
+  }
+}

@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 // Relative to the chunk that holds this module: dist/cli/ and dist/chunks/ are both one level below dist/.
 const load = createRequire(import.meta.url);
 let zod;
-const realZod = () => (zod ??= load('../zod.cjs'));
+// bin/code-cache.js, when it runs the CLI, loads zod with V8's code cache through this hook.
+const realZod = () => (zod ??= globalThis[Symbol.for('herd.loadZod')]?.() ?? load('../zod.cjs'));
 
 /** zod 4 calls that only build a schema from their arguments, on z and on schemas. */
 const BUILDERS = new Set([

@@ -8,7 +8,7 @@
 // the way are resolved by herd itself and followed only while they stay inside the directory (host semantics: an absolute
 // target must name a place under the directory's real path); the last component is never followed, so a file herd opens
 // is the file at that name, or the open fails. Files are checked on their open descriptor (fstat), not by path again.
-import { closeSync, constants as C, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statfsSync, unlinkSync, writeSync, type BigIntStats, type Dirent } from 'node:fs';
+import { closeSync, constants as C, fchmodSync, fstatSync, fsyncSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, renameSync, rmdirSync, statfsSync, symlinkSync, unlinkSync, writeSync, type BigIntStats, type Dirent } from 'node:fs';
 import { posix, resolve } from 'node:path';
 
 /** Why a path below a confined directory cannot be used. `at` is the relative path of the component that stopped the walk. */
@@ -495,6 +495,18 @@ export class ConfinedDir {
     return readdirSync(fdPath(fd), { withFileTypes: true });
   }
 
+  /**
+   * Entries of the directory `rel` (as readdir) with the lstat of each (never followed), both through the one descriptor, so
+   * a walk of a large tree resolves each directory once, not once per entry. undefined when the directory does not exist;
+   * an entry gone between the listing and its lstat has stat null.
+   */
+  readdirLstat(rel: string): { name: string; stat: BigIntStats | null }[] | undefined {
+    const parts = this.partsOf(rel);
+    const fd = this.dirFd(parts, rel, false);
+    if (fd === undefined) return undefined;
+    return readdirSync(fdPath(fd)).map((name) => ({ name, stat: lstatSync(fdPath(fd, name), { bigint: true, throwIfNoEntry: false }) ?? null }));
+  }
+
   /** readlink of `rel` itself. */
   readlink(rel: string): string {
     const p = this.parentNeeded(rel, false, this.hostPath(rel));
@@ -571,6 +583,29 @@ export class ConfinedDir {
     }
     this.rmdir(rel);
     return true;
+  }
+
+  /** mkdir(2) of the new directory `rel` (its parent must exist); EEXIST when anything is there already. */
+  mkdir(rel: string, mode: number): void {
+    const p = this.parentNeeded(rel, false, this.hostPath(rel));
+    mkdirSync(fdPath(p.fd, p.name), { mode });
+  }
+
+  /** symlink(2): a new link `rel` whose target is `target`, stored as is and never resolved here; EEXIST when `rel` exists. */
+  symlink(target: string, rel: string): void {
+    const p = this.parentNeeded(rel, false, this.hostPath(rel));
+    symlinkSync(target, fdPath(p.fd, p.name));
+  }
+
+  /** lchown(2)/lutimes(2) of `rel` itself (a symlink is changed, never its target). */
+  lchown(rel: string, uid: number, gid: number): void {
+    const p = this.parentNeeded(rel, false, this.hostPath(rel));
+    lchownSync(fdPath(p.fd, p.name), uid, gid);
+  }
+
+  lutimes(rel: string, seconds: number): void {
+    const p = this.parentNeeded(rel, false, this.hostPath(rel));
+    lutimesSync(fdPath(p.fd, p.name), seconds, seconds);
   }
 
   /** link(2) the existing `fromRel` (never followed) to the new name `toRel`; fails with EEXIST when `toRel` exists. */

@@ -2,7 +2,6 @@
 // the spec each file was applied from. Where the pull request's clone has that commit, the spec is compiled as it was there (configs
 // only, no images or overlays) and each text config whose bytes hash to exactly what the snapshot records on the target is used as
 // the live text, so the review shows real line diffs. A file whose hash does not match (drift, another commit) stays hash-only.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, sep } from 'node:path';
@@ -10,6 +9,9 @@ import { sha256Hex, type ArtifactSet } from '../artifacts/artifact.ts';
 import { isDiffable } from '../plan/plan-changes.ts';
 import type { StateSnapshot } from '../plan/state-snapshot.ts';
 import type { CompileOptions, CompileResult } from '../pipeline.ts';
+
+// child_process loads only when a recorded text is read back (not on a plan whose state records none): start-up, issue 17.
+const childProcess = (): typeof import('node:child_process') => process.getBuiltinModule('node:child_process');
 
 /** At most this many distinct recorded commits are compiled for one plan. */
 const MAX_COMMITS = 3;
@@ -25,7 +27,7 @@ export interface RecordedTextInput {
 }
 
 function git(cwd: string, args: string[], input?: Buffer): Buffer {
-  return execFileSync('git', ['-C', cwd, ...args], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'ignore'], maxBuffer: MAX_ARCHIVE, timeout: 60_000, ...(input ? { input } : {}) });
+  return childProcess().execFileSync('git', ['-C', cwd, ...args], { stdio: [input ? 'pipe' : 'ignore', 'pipe', 'ignore'], maxBuffer: MAX_ARCHIVE, timeout: 60_000, ...(input ? { input } : {}) });
 }
 
 /**
@@ -64,7 +66,7 @@ export async function recordedTexts(input: RecordedTextInput): Promise<Map<strin
     try {
       git(top, ['cat-file', '-e', `${commit}^{commit}`]);
       const tar = git(top, ['archive', '--format=tar', commit, '--', folderRel === '' ? '.' : folderRel]);
-      execFileSync('tar', ['-x', '--no-same-owner', '-C', scratch], { input: tar, stdio: ['pipe', 'ignore', 'ignore'], timeout: 60_000 });
+      childProcess().execFileSync('tar', ['-x', '--no-same-owner', '-C', scratch], { input: tar, stdio: ['pipe', 'ignore', 'ignore'], timeout: 60_000 });
       const old = await input.compile(join(scratch, specRel), scratch, { ...input.options, images: false });
       for (const a of old.artifacts?.artifacts ?? []) {
         const sha = wanted.get(a.path);

@@ -1,6 +1,7 @@
 // The bundled CLI (dist/, scripts/bundle.mjs) must behave exactly as main() from src/. In the bundle zod is deferred
 // (scripts/deferred-zod.mjs) and loaded only when a schema is used: a spec whose shape is wrong, a state file, a saved plan.
-// bin/herd.js runs dist/cli/herd.cjs with V8's code cache (bin/code-cache.js) when it has a cache folder, as here.
+// bin/herd.js runs dist/cli/herd-<command>.cjs (or herd.cjs) with V8's code cache (bin/code-cache.js) when it has a cache
+// folder, as here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -98,6 +99,9 @@ describe('the bundle (dist/) against src/', () => {
       const [bundled, mine] = [await asProcess(['plan', 'lab', '--format', 'json'], dir), await inProcess(['plan', 'lab', '--format', 'json'], dir)];
       expect(bundled).toEqual(mine);
       expect(JSON.parse(bundled.stdout)).toMatchObject({ command: 'plan' });
+      // That plan read the state file with zod, which bin/code-cache.js loaded with a code cache of its own: used now.
+      expect(cacheFiles().filter((f) => f.startsWith('_zod-'))).toHaveLength(1);
+      expect(await asProcess(['plan', 'lab', '--format', 'json'], dir)).toEqual(mine);
       expect((await asProcess(['plan', 'lab', '--out', 'lab.herd'], dir)).code).toBe(0);
       const applied = await asProcess(['apply', 'lab.herd', '--yes'], dir);
       expect(applied.code, applied.stderr).toBe(0);

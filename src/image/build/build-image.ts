@@ -25,7 +25,7 @@ import { sweepStaleTemps, trackTemp } from '../../fs/temp-registry.ts';
 import { applyImageFixes, checkArchiveIndex, droppedXattrs, readArchiveIndex, type ArchiveIndexJson, type ImageProblem, type VerifyContext } from './fixes.ts';
 
 /** Bump when the bytes herd produces for the same input change, so cached builds are not reused across it. */
-export const IMAGE_BUILDER_VERSION = 'herd-image-2';
+export const IMAGE_BUILDER_VERSION = 'herd-image-3';
 
 export interface ImageBuildOptions {
   readonly specDir: string;
@@ -97,13 +97,19 @@ function settingsKey(im: ImageModel): unknown {
  */
 function treeFingerprint(tree: FsTree): string {
   const h = createHash('sha256');
+  // Lines are handed to the hash some hundreds at a time: one update per entry is most of this on a large rootfs.
+  let lines = '';
   for (const e of walkTree(tree)) {
     const n = e.inode;
     const c = n.content;
     const content = c === undefined ? '' : c.kind === 'bytes' ? createHash('sha256').update(c.data).digest('hex') : c.sha256 ?? (c.kind === 'range' ? `${c.path}@${c.offset}` : '');
-    h.update(`${e.path}\0${n.type}\0${n.mode}\0${n.uid}\0${n.gid}\0${n.mtime}\0${n.size}\0${n.linkname ?? ''}\0${content}\0${e.hardlinkTo ?? ''}\n`);
+    lines += `${e.path}\0${n.type}\0${n.mode}\0${n.uid}\0${n.gid}\0${n.mtime}\0${n.size}\0${n.linkname ?? ''}\0${content}\0${e.hardlinkTo ?? ''}\n`;
+    if (lines.length >= 65536) {
+      h.update(lines);
+      lines = '';
+    }
   }
-  return h.digest('hex');
+  return h.update(lines).digest('hex');
 }
 
 

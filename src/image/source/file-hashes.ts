@@ -6,6 +6,8 @@
 // ctime is set by the kernel on every change and cannot be set from userspace. As in git, a hash taken within RACY_NS of
 // the file's ctime is not remembered: a write in the same timestamp tick would not move ctime. The file is only a cache:
 // a missing, unreadable or malformed one is rebuilt, and a hash from it is still checked when the file is packed.
+// It is columnar ({format, keys: [...], hashes: [...]}, in step): a no-change plan reads it whole, and two arrays of
+// strings parse several times faster, with less garbage, than one object with a property per file (format 1).
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,7 +28,7 @@ export interface FileHashOptions {
   readonly now?: () => bigint;
 }
 
-const FORMAT = 1;
+const FORMAT = 2;
 const keyOf = (s: FileStamp): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
 
 /** The index for the source directory whose real path is `sourceReal`, kept under `dir`. */
@@ -36,9 +38,11 @@ export async function openFileHashIndex(dir: string, sourceReal: string, options
   const now = options.now ?? ((): bigint => BigInt(Date.now()) * 1_000_000n);
   const known = new Map<string, string>();
   try {
-    const json = JSON.parse(await readFile(file, 'utf8')) as { format?: unknown; hashes?: unknown };
-    if (json.format === FORMAT && typeof json.hashes === 'object' && json.hashes !== null) {
-      for (const [k, v] of Object.entries(json.hashes)) if (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)) known.set(k, v);
+    const json = JSON.parse(await readFile(file, 'utf8')) as { format?: unknown; keys?: unknown; hashes?: unknown };
+    const { keys, hashes } = json;
+    // Checked as a whole (one test over every hash at once): an index that is wrong anywhere is not used at all.
+    if (json.format === FORMAT && Array.isArray(keys) && Array.isArray(hashes) && keys.length === hashes.length && keys.every((k) => typeof k === 'string') && hashes.every((h) => typeof h === 'string' && h.length === 64) && /^[0-9a-f]*$/.test(hashes.join(''))) {
+      for (let i = 0; i < keys.length; i++) known.set(keys[i] as string, hashes[i] as string);
     }
   } catch {
     // no index yet, or not one herd can use: start over
@@ -65,7 +69,8 @@ export async function openFileHashIndex(dir: string, sourceReal: string, options
       await mkdir(dir, { recursive: true });
       const tmp = `${file}.tmp-${randomUUID()}`;
       try {
-        await writeFile(tmp, JSON.stringify({ format: FORMAT, hashes: Object.fromEntries([...used].sort((a, b) => (a[0] < b[0] ? -1 : 1))) }), { mode: 0o600 });
+        const sorted = [...used].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+        await writeFile(tmp, JSON.stringify({ format: FORMAT, keys: sorted.map((e) => e[0]), hashes: sorted.map((e) => e[1]) }), { mode: 0o600 });
         await rename(tmp, file);
       } catch (e) {
         await rm(tmp, { force: true });

@@ -72,7 +72,9 @@ function notUtf8(where: string): ImageError {
  */
 export async function readRootfsDir(dir: ConfinedDir, rel: string, where: string, opts: RootfsDirOptions = {}): Promise<RootfsDirResult> {
   const sub = (p: string): string => (rel === '' ? p : p === '' ? rel : `${rel}/${p}`);
-  const at = (p: string): string => (p === '' ? where : join(where, p));
+  // Names below the rootfs come from readdir (one component each, never '.' or '..'), so joining them needs no normalising.
+  const whereDir = join(where, '/');
+  const at = (p: string): string => (p === '' ? where : `${whereDir}${p}`);
   const guard = <T>(p: string, f: () => T): T => {
     try {
       return f();
@@ -90,12 +92,11 @@ export async function readRootfsDir(dir: ConfinedDir, rel: string, where: string
   const stack: { rel: string; node: Inode }[] = [{ rel: '', node: tree.root }];
   while (stack.length > 0) {
     const { rel: dirRel, node } = stack.pop() as (typeof stack)[number];
-    const entries = guard(dirRel, () => dir.readdir(sub(dirRel)));
+    // Listed and lstat'ed through the directory's one descriptor (a no-change plan of a large rootfs is mostly this loop).
+    const entries = guard(dirRel, () => dir.readdirLstat(sub(dirRel)));
     if (entries === undefined) throw sourceChanged(at(dirRel), 'it is gone');
-    for (const dirent of entries) {
-      const name = dirent.name;
+    for (const { name, stat: st } of entries) {
       const relPath = dirRel === '' ? name : `${dirRel}/${name}`;
-      const st = guard(relPath, () => dir.lstat(sub(relPath)));
       if (st === null) throw name.includes('\uFFFD') ? notUtf8(at(dirRel)) : sourceChanged(at(relPath), 'it is gone');
       const type = TYPES.get(st.mode & S_IFMT);
       const children = node.children as Map<string, Inode>;
@@ -103,8 +104,8 @@ export async function readRootfsDir(dir: ConfinedDir, rel: string, where: string
         warnings.push(`${relPath}: ${type ?? 'unknown file type'} skipped`);
         continue;
       }
-      const key = `${st.dev}:${st.ino}`;
-      const linked = type !== 'directory' && st.nlink > 1n ? byIno.get(key) : undefined;
+      const key = type !== 'directory' && st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
+      const linked = key === undefined ? undefined : byIno.get(key);
       opts.budget?.entry(tree, { path: relPath, type, size: type === 'file' && linked === undefined ? Number(st.size) : 0, createdDirs: 0 }, at(relPath));
       if (type === 'directory' && st.dev !== rootStat.dev) {
         children.set(name, newInode('directory', metaOf(st)));
@@ -121,7 +122,7 @@ export async function readRootfsDir(dir: ConfinedDir, rel: string, where: string
         return target;
       });
       if (type === 'file' && inode.size > 0) files.push({ inode, rel: relPath, stamp: stampOf(st) });
-      if (type !== 'directory' && st.nlink > 1n) byIno.set(key, inode);
+      if (key !== undefined) byIno.set(key, inode);
       children.set(name, inode);
       if (type === 'directory') stack.push({ rel: relPath, node: inode });
     }

@@ -87,7 +87,7 @@ function refused(problems: ReturnType<UnpackLimit['problems']>): ImageError {
 /** Whether the build leaves `path` out: a spec exclude matches it or a parent, or it is inside dev, proc or sys. */
 function excludedPath(path: string, type: Inode['type'], patterns: readonly string[]): boolean {
   const parts = path.split('/');
-  for (let i = 1; i <= parts.length; i++) {
+  for (let i = 1; patterns.length > 0 && i <= parts.length; i++) {
     // Top-level non-directories are taken without a check.
     if (i === 1 && parts.length === 1 && type !== 'directory') return false;
     const prefix = parts.slice(0, i).join('/');

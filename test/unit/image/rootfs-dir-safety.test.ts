@@ -155,6 +155,19 @@ describe('per-file hashes between builds', () => {
     expect((await openFileHashIndex(join(spec, 'hashes'), 'src')).get({ dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs })).toBeUndefined();
   });
 
+  it('uses its own columnar index, and none of it when one hash in it is not a hash', async () => {
+    await walk({ hashes: await openFileHashIndex(join(spec, 'hashes'), 'src', { now: old }) });
+    const file = join(spec, 'hashes', readdirSync(join(spec, 'hashes'))[0]!);
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { format: number; keys: string[]; hashes: string[] };
+    expect(saved).toMatchObject({ format: 2, keys: expect.any(Array), hashes: expect.any(Array) });
+    expect(saved.hashes.sort()).toEqual([sha('hello\n'), sha('node\n')].sort());
+    const st = statSync(join(spec, 'rootfs/etc/hostname'), { bigint: true });
+    const stamp = { dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs };
+    expect((await openFileHashIndex(join(spec, 'hashes'), 'src', { now: old })).get(stamp)).toBe(sha('node\n'));
+    writeFileSync(file, JSON.stringify({ ...saved, hashes: saved.hashes.map((h, i) => (i === 0 ? h.toUpperCase() : h)) }));
+    expect((await openFileHashIndex(join(spec, 'hashes'), 'src', { now: old })).get(stamp)).toBeUndefined();
+  });
+
   it('a remembered hash that does not match the bytes fails the pack, not the image', async () => {
     const st = statSync(join(spec, 'rootfs/etc/hostname'), { bigint: true });
     const idx = await openFileHashIndex(join(spec, 'hashes'), 'src', { now: old });
