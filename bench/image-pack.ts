@@ -215,7 +215,7 @@ async function main(): Promise<void> {
   if (gz.length) console.log(`  find|cpio|gzip -6      ${median(gz).toFixed(2)} s  ${fmt(statSync(gzipOut).size)}`);
   const timeRatio = tHerd / tPigz;
   const sizeRatio = sHerd / sPigz;
-  console.log(`  time herd/pigz ${timeRatio.toFixed(3)} (budget ≤ 0.85): ${timeRatio <= 0.85 ? 'OK' : 'OVER'}`);
+  console.log(`  time herd/pigz ${timeRatio.toFixed(3)} (budget ≤ 0.6, issue #17): ${timeRatio <= 0.6 ? 'OK' : 'OVER'}`);
   console.log(`  size herd/pigz ${sizeRatio.toFixed(4)} (budget within 2%): ${Math.abs(sizeRatio - 1) <= 0.02 ? 'OK' : 'OVER'}`);
   const check = spawnSync('bash', ['-o', 'pipefail', '-c', `gzip -dc ${herdOut} | cpio -t --quiet | wc -l`], { encoding: 'utf8' });
   console.log(`  herd image lists ${check.stdout.trim()} entries with GNU cpio (herd index: ${herd[0]!.files})`);

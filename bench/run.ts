@@ -7,7 +7,7 @@ import { benchValidate } from './validate.ts';
 
 benchValidate();
 let failed = false;
-for (const script of ['startup.ts', 'no-change.ts', 'plan.ts', 'import.ts', 'image-rebuild.ts', 'image-pack.ts']) {
+for (const script of ['startup.ts', 'validate-scale.ts', 'no-change.ts', 'plan.ts', 'import.ts', 'image-rebuild.ts', 'image-pack.ts']) {
   console.log('');
   const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL(script, import.meta.url))], { stdio: 'inherit' });
   if (r.status !== 0) failed = true;

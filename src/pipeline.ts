@@ -57,7 +57,7 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
   const base = { diagnostics: spec.diagnostics, specFile: spec.specPath, specDir: spec.specDir, displayPath: spec.displayPath, specHash: spec.specHash, sources };
   if (!spec.model || hasErrors(spec.diagnostics)) return { ...base, ...(spec.spec ? { clusterName: spec.spec.name } : {}) };
   const config = compileConfig(spec.model, { specDisplayPath: spec.displayPath });
-  if (options.images === false) return { ...base, clusterName: spec.model.name, model: spec.model, artifacts: artifactSet(config) };
+  if (options.images === false) return { ...base, clusterName: spec.model.name, model: spec.model, artifacts: { ...artifactSet(config), slurmVersion: spec.model.slurm.version } };
   // Images: built offline (registry images come from the cache `herd pull` fills), reused when unchanged.
   // The default cache sits beside the spec, whose content may come from a pull request: a committed `.herd` symlink out of the
   // folder is refused here (exit 3, like any unsafe path), before anything is written through it.
@@ -84,5 +84,6 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
   const diagnostics = [...spec.diagnostics, ...images.diagnostics, ...overlays.diagnostics];
   const withImages = { ...base, diagnostics, clusterName: spec.model.name, model: spec.model, imageSummary: [...images.summary, ...overlays.summary], imageKeys: images.keys };
   if (hasErrors(images.diagnostics) || hasErrors(overlays.diagnostics)) return withImages;
-  return { ...withImages, artifacts: artifactSet([...config, ...images.artifacts, ...overlays.artifacts], [...images.pending, ...overlays.pending]) };
+  const set = artifactSet([...config, ...images.artifacts, ...overlays.artifacts], [...images.pending, ...overlays.pending]);
+  return { ...withImages, artifacts: { ...set, slurmVersion: spec.model.slurm.version } };
 }

@@ -1,5 +1,6 @@
 // The artifact model (pure): everything herd compiles (config files, images, overlays) is an Artifact in one ArtifactSet.
 import { createHash } from 'node:crypto';
+import type { SlurmVersion } from '../spec/slurm-keys.ts';
 
 /**
  * What a change to an artifact means for a running cluster, from least to most disruptive.
@@ -19,7 +20,8 @@ export interface Impact {
 }
 
 /** Kind of artifact: how plan renders its diff. */
-export type ArtifactKind = 'config' | 'image' | 'overlay' | 'kernel' | 'index' | 'secret';
+/** kind 'tree': a folder written whole from an archive (an image unpacked into the chroot Warewulf's tools read); see state/tree-write.ts. */
+export type ArtifactKind = 'config' | 'image' | 'overlay' | 'kernel' | 'tree' | 'index' | 'secret';
 
 /** A file inside an archive artifact (image or overlay), as the content index lists it. */
 export interface ContentEntry {
@@ -77,6 +79,27 @@ export interface Artifact {
    * belong to the site and are kept byte for byte (Warewulf's IncludeBlock). Plan compares and diffs only the block; apply writes live prefix + block.
    */
   readonly block?: { readonly marker: string };
+  /**
+   * kind 'tree': `produce` streams the archive the folder is unpacked from (`archive` is its hash and size), and `extras` are
+   * files added beside the archive's entries where it has none (the kernel an image's excludes left out of the archive).
+   * `sha256` is then the hash of that whole description (treeSha256), so a change in either is a change of the tree.
+   */
+  readonly tree?: { readonly archive: { readonly sha256: string; readonly size: number }; readonly extras: readonly TreeExtra[] };
+}
+
+/** A file added to a tree artifact where its archive has no entry at that path. */
+export interface TreeExtra {
+  /** Relative to the tree, e.g. `boot/vmlinuz-6.1.0-28-amd64`. */
+  readonly path: string;
+  readonly mode: number;
+  readonly sha256: string;
+  readonly size: number;
+  readonly produce: () => AsyncIterable<Uint8Array>;
+}
+
+/** The identity of a tree artifact: its archive plus its extras (path, mode and content). */
+export function treeSha256(archive: { readonly sha256: string }, extras: readonly Pick<TreeExtra, 'path' | 'mode' | 'sha256'>[]): string {
+  return sha256Hex(['herd-tree-v1', archive.sha256, ...extras.map((e) => `${e.path}\0${e.mode.toString(8)}\0${e.sha256}`)].join('\n'));
 }
 
 /** Artifacts that could not be produced this run (e.g. an image whose source is not cached offline): whatever herd applied before under `prefix` is kept as it is. */
@@ -90,9 +113,11 @@ export interface ArtifactSet {
   readonly artifacts: readonly Artifact[];
   /** Paths herd must neither change nor delete this run. */
   readonly pending?: readonly PendingArtifacts[];
+  /** The spec's slurm.version, for the runbook's Slurm steps (plan/runbook.ts); absent: 22.05. */
+  readonly slurmVersion?: SlurmVersion;
 }
 
-export const isPendingPath = (set: ArtifactSet, path: string): boolean => (set.pending ?? []).some((p) => path === p.prefix || path.startsWith(p.prefix));
+export const isPendingPath = (set: ArtifactSet, path: string): boolean => (set.pending ?? []).some((p) => path === p.prefix || path.startsWith(p.prefix) || p.prefix === `${path}/`);
 
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');

@@ -19,8 +19,9 @@ export interface GzipParallelOptions {
   /** zlib level 1..9. Default 6. */
   readonly level?: number;
   /**
-   * Uncompressed bytes per independently compressed block, ≥ 32 KiB. Default 256 KiB: twice pigz's 128 KiB, because
-   * each block re-hashes its 32 KiB dictionary; measured ~15% less CPU than 128 KiB for +0.04% size.
+   * Uncompressed bytes per independently compressed block, ≥ 32 KiB. Default 1 MiB, eight times pigz's 128 KiB, because
+   * each block re-hashes its 32 KiB dictionary: 256 KiB measured ~15% less CPU than 128 KiB, and 1 MiB another ~4-9%
+   * less than 256 KiB (bench/image-pack.ts tree, issue #17) for +0.03% size. Memory: about 2 MiB per block in flight.
    */
   readonly blockSize?: number;
   /** Blocks submitted but not yet yielded; bounds memory. Default 4 per worker (at least 4). */
@@ -151,7 +152,7 @@ interface Slot {
  */
 export async function* gzipParallel(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: GzipParallelOptions): AsyncGenerator<Uint8Array> {
   const level = options.level ?? 6;
-  const blockSize = options.blockSize ?? 256 * 1024;
+  const blockSize = options.blockSize ?? 1024 * 1024;
   const workers = options.workers;
   if (!Number.isInteger(level) || level < 1 || level > 9) throw new Error(`gzip: level must be 1..9, got ${level}`);
   if (!Number.isInteger(blockSize) || blockSize < DICT) throw new Error(`gzip: blockSize must be an integer ≥ ${DICT}`);

@@ -3,7 +3,7 @@
 export const EXIT = {
   /** Success: spec valid (warnings allowed), plan has no changes, apply done. */
   ok: 0,
-  /** Finished with error diagnostics: the spec is invalid (boot-test: a node failed or the Slurm job did not run). */
+  /** Finished with error diagnostics: the spec is invalid (boot-test: a node failed or the Slurm job did not run; rollout: a node did not come back). */
   findings: 1,
   /** Changes or drift present: only from `herd plan --detailed-exitcode`. */
   changes: 2,
@@ -23,7 +23,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export const EXIT_TABLE_TEXT = `Exit codes (every command):
   0    success (spec valid, warnings allowed; plan has no changes; apply done)
-  1    finished with error diagnostics (invalid spec; herd boot-test: a node failed or the job did not run)
+  1    finished with error diagnostics (invalid spec; herd boot-test: a node failed or the job did not run; herd rollout: a node did not come back)
   2    changes, drift or pending artifacts present (only herd plan --detailed-exitcode)
   3    could not run: usage error, unreadable input, unsafe path, lock held, stale saved plan, consent missing
   4    apply failed before changing anything on the target

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   serve: { summary: 'serve the applied root to booting nodes the way warewulfd does (iPXE, kernel, image, overlays)', load: async () => (await import('./commands/serve.ts')).command },
   import: { summary: 'turn an existing Warewulf 4.6 + Slurm site into a cluster spec, reporting every value it changes', load: async () => (await import('./commands/import.ts')).command },
   'boot-test': { summary: "boot the cluster's nodes in VMs from herd's artifacts and run a Slurm job on them", load: async () => (await import('./commands/boot-test.ts')).command },
+  rollout: { summary: 'reboot the nodes awaiting a reboot (new image or system overlay) through Slurm, in batches, stopping at the first that does not come back', load: async () => (await import('./commands/rollout.ts')).command },
   state: { summary: 'export a snapshot of what is deployed (hashes only) for pull-request plans: herd state export --out FILE', load: async () => (await import('./commands/state.ts')).command },
 };
 

@@ -10,6 +10,8 @@ import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
 import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace, writeAllSync } from '../fs/confined-dir.ts';
 import { unsafeArtifactPath } from '../state/paths.ts';
 import { trackTemp } from '../fs/temp-registry.ts';
+import { commitTree, stageTree } from '../state/tree-write.ts';
+import type { Artifact } from '../artifacts/artifact.ts';
 
 /** The file herd leaves at the top of every tree it builds: its presence is the only permission to replace the folder. */
 export const OUT_MARKER = '.herd-build';
@@ -70,6 +72,9 @@ export interface OutFile {
   readonly produce?: () => AsyncIterable<Uint8Array>;
   readonly sha256?: string;
   readonly size?: number;
+  /** 'tree': a folder unpacked from the archive `produce` streams (an image's chroot), see state/tree-write.ts. */
+  readonly kind?: string;
+  readonly tree?: Artifact['tree'];
 }
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
@@ -190,6 +195,12 @@ function siblingTemp(parent: ConfinedDir, name: string, what: 'tmp' | 'old'): st
 }
 
 async function writeFileIn(parent: ConfinedDir, rel: string, f: OutFile): Promise<void> {
+  if (f.kind === 'tree' && f.produce && f.sha256 !== undefined && f.size !== undefined) {
+    // The folder as apply writes it; owners are the archive's only when herd runs as root.
+    const staged = await stageTree(parent, rel, { produce: f.produce, sha256: f.sha256, size: f.size, ...(f.tree ? { tree: f.tree } : {}) }, { mode: f.mode, chown: process.getuid?.() === 0 });
+    commitTree(parent, staged.temp, rel);
+    return;
+  }
   // Exclusive create without following symlinks, 0600 while it is written; the mode is set on the descriptor.
   const fd = parent.createExclusive(rel, 0o600, true);
   try {

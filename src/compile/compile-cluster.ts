@@ -3,7 +3,7 @@ import { artifactSet, textArtifact, type Artifact, type ArtifactSet } from '../a
 import type { ClusterModel } from '../spec/model.ts';
 import { renderNodesConf } from './nodes-conf.ts';
 import { renderWarewulfConf } from './warewulf-conf.ts';
-import { renderCgroupConf, renderGresConf, renderSlurmConf } from './slurm-conf.ts';
+import { cgroupConfImpact, renderCgroupConf, renderGresConf, renderSlurmConf } from './slurm-conf.ts';
 import { HOSTS_MARKER, renderExports, renderHostsBlock, renderTrustedZone } from './head-files.ts';
 import { renderDhcpdConf, renderDnsmasqHosts, renderDnsmasqListen, usesDnsmasq } from './dhcp-files.ts';
 
@@ -68,7 +68,7 @@ export function compileConfig(model: ClusterModel, ctx: CompileContext): Artifac
     out.push(textArtifact({ path: 'etc/dhcp/dhcpd.conf', text: renderDhcpdConf(model, header), impact: { class: 'daemon-restart', service: 'dhcpd', reason: 'dhcpd reads dhcpd.conf only at start' }, description: 'DHCP for the nodes (ISC dhcpd)' }));
   }
   const slurmNodes = model.nodes.filter((n) => n.partitions.length > 0).map((n) => n.name);
-  out.push(textArtifact({ path: 'etc/slurm/cgroup.conf', text: renderCgroupConf(model, header), nodes: slurmNodes, impact: { class: 'daemon-restart', service: 'slurmd', reason: 'slurmd reads cgroup.conf only at start: restart slurmd on the compute nodes' }, description: 'Slurm cgroup settings (job confinement)' }));
+  out.push(textArtifact({ path: 'etc/slurm/cgroup.conf', text: renderCgroupConf(model, header), nodes: slurmNodes, impact: cgroupConfImpact(model), description: 'Slurm cgroup settings (job confinement)' }));
   const gres = renderGresConf(model, header);
   if (gres) {
     const gpuNodes = model.nodes.filter((n) => n.gpus).map((n) => n.name);

@@ -1,6 +1,6 @@
 // Image artifacts (pure): a built image becomes the files Warewulf 4.6's provision tree expects, each an artifact
 // whose change means "reboot the nodes using it".
-import type { Artifact } from '../artifacts/artifact.ts';
+import { treeSha256, type Artifact, type TreeExtra } from '../artifacts/artifact.ts';
 import type { ClusterModel, ImageModel } from '../spec/model.ts';
 
 /** A finished build output: its hash and a producer streaming it (the I/O stays with the builder; apply re-checks the hash while copying). */
@@ -27,6 +27,11 @@ export function imagePaths(model: ClusterModel, image: string): { img: string; g
 
 export function imageArtifacts(model: ClusterModel, im: ImageModel, built: BuiltImageFiles): Artifact[] {
   const paths = imagePaths(model, im.name);
+  // The chroot holds the image as Warewulf's tools expect it: the archive's files, plus the kernel where the image's excludes
+  // (often /boot) kept it out of the archive, since warewulfd looks for the kernel there.
+  const kernelPath = built.kernel.pathInImage.replace(/^\/+/, '');
+  const kernelInArchive = built.contents?.some((c) => c.path === kernelPath && (c.type === 'file' || c.type === 'hardlink')) ?? false;
+  const extras: TreeExtra[] = kernelInArchive ? [] : [{ path: kernelPath, mode: 0o644, sha256: built.kernel.sha256, size: built.kernel.size, produce: built.kernel.produce }];
   const impact = { class: 'reboot' as const, reason: `nodes booting image ${im.name} get it at their next boot` };
   const common = { mode: 0o644, owner: 'root', group: 'root', nodes: [...im.nodes], impact };
   // warewulfd runs as root and reads the image from disk, so owner-only costs nothing when the image holds a secret.
@@ -34,7 +39,19 @@ export function imageArtifacts(model: ClusterModel, im: ImageModel, built: Built
   return [
     { ...image, path: paths.img, kind: 'image', produce: built.img.produce, sha256: built.img.sha256, size: built.img.size, ...(built.contents ? { contents: built.contents } : {}), description: `image ${im.name} (cpio newc)` },
     { ...image, path: paths.gz, kind: 'image', produce: built.gz.produce, sha256: built.gz.sha256, size: built.gz.size, description: `image ${im.name} (gzip, what iPXE fetches)` },
-    // warewulfd serves the kernel from the image's chroot, where Warewulf 4.6 looks for it (it finds /lib/modules/<ver>/vmlinuz too).
-    { ...common, path: paths.chroot + built.kernel.pathInImage.replace(/^\/+/, ''), kind: 'kernel', mode: 0o644, produce: built.kernel.produce, sha256: built.kernel.sha256, size: built.kernel.size, description: `kernel ${built.kernel.version} of image ${im.name}` },
+    // The whole image unpacked into its chroot, where warewulfd finds the kernel (/boot or /lib/modules/<ver>/vmlinuz) and from
+    // which Warewulf's own image tools rebuild the .img: with the full tree there, a habitual `wwctl image build --force` packs
+    // the same files instead of a near-empty image (state/tree-write.ts).
+    {
+      ...image,
+      path: paths.chroot.replace(/\/$/, ''),
+      kind: 'tree',
+      mode: 0o755,
+      produce: built.img.produce,
+      sha256: treeSha256(built.img, extras),
+      size: built.img.size + extras.reduce((n, e) => n + e.size, 0),
+      tree: { archive: { sha256: built.img.sha256, size: built.img.size }, extras },
+      description: `image ${im.name} unpacked for Warewulf's tools (kernel ${built.kernel.version} at /${built.kernel.pathInImage.replace(/^\/+/, '')})`,
+    },
   ];
 }

@@ -1,6 +1,8 @@
 // slurm.conf and gres.conf from the resolved model (pure): literal NodeAddr always, one NodeName line per hardware class.
 import type { ClusterModel, NodeModel } from '../spec/model.ts';
 import { compareHostnames, compressHostlist, compressOrdered } from '../spec/hostlist.ts';
+import type { SlurmVersion } from '../spec/slurm-keys.ts';
+import type { Impact } from '../artifacts/artifact.ts';
 
 /** Memory the kernel keeps for itself: slurmd drains a node whose reported memory is below RealMemory. */
 export function kernelReserveMiB(memoryMiB: number): number {
@@ -65,6 +67,20 @@ export function nodeLines(model: ClusterModel): string[] {
   return lines;
 }
 
+/**
+ * Settings whose Slurm default changed between supported versions (DEFAULT_* in src/common/read_config.h at each tag), with the value
+ * herd keeps. PriorityType: priority/basic (FIFO within a partition's PriorityTier) on 22.05, priority/multifactor on 24.11. SelectType
+ * (select/linear on 22.05, select/cons_tres later) and TaskPlugin are written for every version above.
+ */
+const PINNED: readonly { key: string; herd: string; defaults: Readonly<Record<SlurmVersion, string>> }[] = [
+  { key: 'PriorityType', herd: 'priority/basic', defaults: { '22.05': 'priority/basic', '24.11': 'priority/multifactor' } },
+];
+
+/** The pinned settings `version` would otherwise change. */
+export function versionPins(version: SlurmVersion): [string, string][] {
+  return PINNED.filter((p) => p.defaults[version] !== p.herd).map((p) => [p.key, p.herd]);
+}
+
 export function renderSlurmConf(model: ClusterModel, header: string): string {
   const s = model.slurm;
   const hasGpus = model.nodes.some((n) => n.gpus);
@@ -93,6 +109,9 @@ export function renderSlurmConf(model: ClusterModel, header: string): string {
     ['SlurmdTimeout', '300'],
     ['SlurmctldTimeout', '120'],
   ];
+  // Defaults that changed after 22.05 are written out where the version's own default differs from herd's choice, so a cluster
+  // schedules alike on every supported version (22.05's output stays as it was).
+  for (const [k, v] of versionPins(s.version)) global.push([k, v]);
   if (hasGpus) global.push(['GresTypes', 'gpu']);
   global.push(['PreemptType', s.preemptType]);
   if (s.preemptType !== 'preempt/none') global.push(['PreemptMode', s.preemptMode]);
@@ -129,7 +148,9 @@ export function renderSlurmConf(model: ClusterModel, header: string): string {
 }
 
 /**
- * cgroup.conf, shipped wherever slurm.conf is: herd's slurm.conf tracks and confines jobs with cgroups, and Slurm 22.05
+ * cgroup.conf, shipped wherever slurm.conf is. The same text serves 22.05 and 24.11: every key below is in both versions' cgroup.conf
+ * table and none is one 24.11 calls defunct (as it does CgroupAutomount); autodetect picks cgroup/v2 on a unified-hierarchy host
+ * such as EL10 or Debian 13. herd's slurm.conf tracks and confines jobs with cgroups, and Slurm 22.05
  * without this file gives slurmstepd no cgroup mount point ("cannot read (null)/system.slice/<node>_slurmstepd.scope/
  * cgroup.controllers"), so every job step fails with "Plugin initialization failed" although slurmd registers fine.
  * Found by herd boot-test on a Debian 12 node.
@@ -143,6 +164,13 @@ export function renderCgroupConf(model: ClusterModel, header: string): string {
     ...(model.nodes.some((n) => n.gpus) ? ['ConstrainDevices=yes'] : []),
   ];
   return header + lines.join('\n') + '\n';
+}
+
+/** What a cgroup.conf change needs: slurmd reads it only at start, and from 23.11 scontrol reconfigure starts slurmd anew. */
+export function cgroupConfImpact(model: ClusterModel): Impact {
+  return model.slurm.version === '22.05'
+    ? { class: 'daemon-restart', service: 'slurmd', reason: 'slurmd reads cgroup.conf only at start: restart slurmd on the compute nodes' }
+    : { class: 'slurm-reconfigure', reason: `Slurm ${model.slurm.version}: scontrol reconfigure restarts slurmd in place, which reads cgroup.conf` };
 }
 
 /** gres.conf for GPU nodes: one line per (type, count, file) class. */

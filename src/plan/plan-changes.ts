@@ -156,5 +156,6 @@ export function planChanges(desired: ArtifactSet, manifest: StateManifest | unde
     actions,
     interrupted: p ? { pid: p.pid, host: p.host, command: p.command, since: p.since, leftoverTempFiles: [...(live.leftoverTempFiles ?? [])] } : null,
     ...(pending.length > 0 ? { pending } : {}),
+    ...(desired.slurmVersion ? { slurmVersion: desired.slurmVersion } : {}),
   };
 }

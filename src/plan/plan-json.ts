@@ -8,6 +8,7 @@ import { impactGroups } from './impact.ts';
 import { nextSteps } from './runbook.ts';
 import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
 import { pendingGroups } from './pending-groups.ts';
+import type { AwaitingReboot } from './state-manifest.ts';
 import { isChange, summarizePlan, type ArchiveFileChange, type ContentDiff, type Drift, type FileState, type Plan, type PlanAction } from './plan-types.ts';
 
 export const PLAN_FORMAT_VERSION = 1;
@@ -88,7 +89,7 @@ const pendingGroupJson = z.strictObject({
 export const planChangeJsonSchema = z.strictObject({
   action: z.enum(['create', 'update', 'delete']),
   path: z.string().describe('relative to the target root'),
-  kind: z.enum(['config', 'image', 'overlay', 'kernel', 'index', 'secret']),
+  kind: z.enum(['config', 'image', 'overlay', 'kernel', 'tree', 'index', 'secret']),
   secret: z.boolean().describe('true: only hashes are shown, never content or diff'),
   reasons: z.array(changeReason),
   before: fileStateJson.nullable().describe('the file on the target now'),
@@ -139,6 +140,10 @@ export const planDocumentSchema = z.strictObject({
     .strictObject({ pid: z.number().int(), host: z.string(), command: z.string(), since: z.string(), leftoverTempFiles: z.array(z.string()) })
     .nullable()
     .describe('an earlier apply that did not finish'),
+  awaitingReboot: z
+    .array(z.strictObject({ node: z.string(), since: z.number().int(), requestedAt: z.string().nullable() }))
+    .optional()
+    .describe('nodes an apply changed the image or system overlay of, not yet seen back from a reboot (herd rollout); absent when none'),
 });
 
 const diagnosticJson = z.strictObject({
@@ -195,6 +200,8 @@ export interface PlanMeta {
   readonly manifestHash: string | null;
   /** Set when planned against a published state snapshot (`herd plan --state`). */
   readonly snapshotId?: string;
+  /** Nodes awaiting a reboot from the target's reboot record (herd rollout); absent or empty when none. */
+  readonly awaitingReboot?: readonly AwaitingReboot[];
 }
 
 export const octal = (mode: number): string => '0' + (mode & 0o7777).toString(8).padStart(3, '0');
@@ -325,6 +332,7 @@ export function toPlanDocument(plan: Plan, meta: PlanMeta): PlanDocument {
     impact: groups.map((g) => ({ class: g.class, service: g.service, nodes: g.hostlist, nodeCount: g.nodes.length, paths: [...g.paths] })),
     nextSteps: nextSteps(plan).map((s) => ({ ...s })),
     interrupted: plan.interrupted ? { ...plan.interrupted, leftoverTempFiles: [...plan.interrupted.leftoverTempFiles] } : null,
+    ...(meta.awaitingReboot && meta.awaitingReboot.length > 0 ? { awaitingReboot: meta.awaitingReboot.map((a) => ({ ...a })) } : {}),
   };
 }
 

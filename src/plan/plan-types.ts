@@ -1,6 +1,7 @@
 // The plan model (pure): what the live target looks like, and the typed, sorted actions that would make it match the spec.
 import type { ArtifactKind, ContentEntry, Impact, OverlayInfo, PendingArtifacts } from '../artifacts/artifact.ts';
 import type { PendingJournal, RecordedStat } from './state-manifest.ts';
+import type { SlurmVersion } from '../spec/slurm-keys.ts';
 
 export type PlanActionKind = 'create' | 'update' | 'delete' | 'no-op';
 
@@ -122,6 +123,8 @@ export interface Plan {
   readonly interrupted: InterruptedApply | null;
   /** Artifacts the compiler could not produce this run (sorted by prefix): the target keeps what the last apply wrote there. */
   readonly pending?: readonly PendingArtifacts[];
+  /** Slurm release the runbook's Slurm steps follow (the spec's slurm.version); absent: 22.05. */
+  readonly slurmVersion?: SlurmVersion;
 }
 
 /** lstat of a target file, as scanLive saw it. */

@@ -4,6 +4,7 @@ import { nextSteps } from './runbook.ts';
 import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
 import { pendingGroups } from './pending-groups.ts';
 import type { PlanMeta } from './plan-json.ts';
+import { awaitingRebootLines } from './render-text.ts';
 import { isChange, summarizePlan, type Plan, type PlanAction } from './plan-types.ts';
 import { contentDiffLines, contentDiffSummary, describeChange, describeDrift, groupByNodes, impactLabel } from './render-common.ts';
 import { overlayArchiveLabel, overlayGroupFacts, overlayGroupFiles } from './render-overlay.ts';
@@ -73,6 +74,9 @@ export function renderPlanMarkdown(plan: Plan, meta: PlanMeta): string {
   const s = summarizePlan(plan);
   const out: string[] = [`### herd plan: ${code(meta.cluster ?? '(unnamed)')}`, ''];
   const changes = plan.actions.filter(isChange);
+  const awaiting = awaitingRebootLines(meta.awaitingReboot);
+  // The text section's node lines (between its title and its closing hint), one list item each.
+  if (awaiting.length > 0) out.push('#### Nodes awaiting reboot', '', ...awaiting.slice(1, -2).map((l) => `- ${escapeHtml(l.trim())}`), '', 'Reboot them through Slurm, in batches: `herd rollout`', '');
   if (changes.length === 0) {
     if (s.pending > 0) out.push(`**Nothing to apply, ${s.pending} pending.** The target matches what herd could build (${s.unchanged} artifacts unchanged), not the whole spec.`, '', ...pendingSection(plan));
     else out.push(`**No changes.** The target matches the spec (${s.unchanged} artifacts unchanged).`);

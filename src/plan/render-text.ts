@@ -4,6 +4,8 @@ import { nextSteps, type NextStep } from './runbook.ts';
 import { overlayGroups, type OverlayGroup } from './overlay-groups.ts';
 import { listShort, pendingGroups } from './pending-groups.ts';
 import type { PlanMeta } from './plan-json.ts';
+import type { AwaitingReboot } from './state-manifest.ts';
+import { compressHostlist } from '../spec/hostlist.ts';
 import { isChange, summarizePlan, type Plan, type PlanAction } from './plan-types.ts';
 import {
   ACTION_SYMBOL,
@@ -99,6 +101,20 @@ function stepLines(steps: readonly NextStep[]): string[] {
   return out;
 }
 
+/** "Nodes awaiting reboot": what earlier applies changed that the nodes load only at boot, until herd rollout sees them back (none: no lines). */
+export function awaitingRebootLines(awaiting: readonly AwaitingReboot[] | undefined): string[] {
+  if (!awaiting || awaiting.length === 0) return [];
+  const out = ['Nodes awaiting reboot (an applied image or system overlay takes effect at boot):'];
+  const bySince = new Map<string, string[]>();
+  for (const a of awaiting) {
+    const key = `since generation ${a.since}${a.requestedAt ? `, reboot requested ${a.requestedAt}` : ''}`;
+    bySince.set(key, [...(bySince.get(key) ?? []), a.node]);
+  }
+  for (const [key, nodes] of bySince) out.push(`  ${compressHostlist(nodes)}  (${key})`);
+  out.push('  Reboot them through Slurm, in batches: herd rollout', '');
+  return out;
+}
+
 /** Render the plan for a terminal: drift first, then changes grouped by node, impact and what to run after apply. */
 export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOptions): string {
   const paint = painter(options.color);
@@ -123,6 +139,7 @@ export function renderPlanText(plan: Plan, meta: PlanMeta, options: TextRenderOp
   }
 
   for (const l of pendingLines(plan)) out.push(l);
+  for (const l of awaitingRebootLines(meta.awaitingReboot)) out.push(l);
 
   const changes = plan.actions.filter(isChange);
   const unchanged = `${summary.unchanged} artifact${summary.unchanged === 1 ? '' : 's'} unchanged`;

@@ -5,6 +5,7 @@ import type { ImpactClass } from '../artifacts/artifact.ts';
 import { codeUnitOrder } from '../diagnostics/diagnostic.ts';
 import { compareHostnames, compressHostlist } from '../spec/hostlist.ts';
 import { isChange, type Plan, type PlanAction } from './plan-types.ts';
+import { DEFAULT_SLURM_VERSION, type SlurmVersion } from '../spec/slurm-keys.ts';
 
 export interface NextStep {
   readonly class: ImpactClass;
@@ -16,8 +17,36 @@ export interface NextStep {
   readonly description: string;
 }
 
-/** Slurm rule herd follows until the spec names a Slurm version: before 24.11, slurmctld and every slurmd must restart when nodes are added or removed. */
-export const SLURM_ASSUMPTION = 'herd assumes Slurm older than 24.11, where adding or removing nodes needs slurmctld and every slurmd restarted';
+/**
+ * What a Slurm version needs after slurm.conf changes (scontrol(1) "reconfigure" and the FAQ's "How should I add nodes" at each tag):
+ * from 23.11 on, scontrol reconfigure starts new slurmctld and slurmd processes that take over only if they come up, so most changes
+ * need nothing more; 24.11 also takes added or removed nodes that way. No version's reconfigure changes listening ports or
+ * authentication: those need slurmctld and every slurmd restarted.
+ */
+export interface SlurmRules {
+  /** Adding or removing nodes needs slurmctld and every slurmd restarted (before 24.11). */
+  readonly membershipRestarts: boolean;
+  /** scontrol reconfigure restarts the daemons in place, so slurmd re-reads cgroup.conf too (23.11 on). */
+  readonly reconfigureRestarts: boolean;
+}
+
+export function slurmRules(version: SlurmVersion): SlurmRules {
+  return version === '22.05' ? { membershipRestarts: true, reconfigureRestarts: false } : { membershipRestarts: false, reconfigureRestarts: true };
+}
+
+/** slurm.conf keys no scontrol reconfigure applies: the daemons' listening ports and addresses and the authentication plugins. */
+const RESTART_KEYS = /^[+-](SlurmctldHost|SlurmctldAddr|SlurmctldPort|SlurmdPort|AuthType|AuthAltTypes|AuthAltParameters|AuthInfo|CredType|CommunicationParameters)=/i;
+
+/** Keys of restart-only settings the slurm.conf diff adds, removes or changes (sorted, canonical as written). */
+function restartKeyChanges(diff: string | undefined): string[] {
+  const keys = new Set<string>();
+  for (const line of (diff ?? '').split('\n')) {
+    if (line.startsWith('+++') || line.startsWith('---')) continue;
+    const m = RESTART_KEYS.exec(line);
+    if (m) keys.add(m[1]!);
+  }
+  return [...keys].sort();
+}
 
 /** Nodes whose host entry appears, goes or changes in the /etc/hosts block diff (`# Entry for <node>` and `<address> <node> ...` lines). */
 export function hostEntryChanges(diff: string | undefined): { added: string[]; removed: string[]; changed: string[] } | undefined {
@@ -64,8 +93,10 @@ const list = (nodes: Iterable<string>) => compressHostlist([...new Set(nodes)].s
 const isDhcp = (a: PlanAction) => a.path === 'etc/dhcp/dhcpd.conf' || a.path.startsWith('etc/dnsmasq.d/');
 const SERVICE_DONE = new Set(['warewulfd', 'dnsmasq', 'dhcpd', 'slurmctld', 'slurmd']);
 
-/** What the operator must do after applying `plan`, in the order to do it; every command appears once. */
+/** What the operator must do after applying `plan`, in the order to do it; every command appears once. Slurm steps follow `plan.slurmVersion`. */
 export function nextSteps(plan: Plan): NextStep[] {
+  const version = plan.slurmVersion ?? DEFAULT_SLURM_VERSION;
+  const rules = slurmRules(version);
   const changes = plan.actions.filter(isChange);
   const steps: NextStep[] = [];
   const byPath = new Map(changes.map((a) => [a.path, a]));
@@ -74,7 +105,7 @@ export function nextSteps(plan: Plan): NextStep[] {
   const removed = new Set(entries.removed);
   const added = new Set(entries.added);
 
-  const images = changes.filter((a) => a.kind === 'image' || a.kind === 'kernel');
+  const images = changes.filter((a) => a.kind === 'image' || a.kind === 'kernel' || a.kind === 'tree');
   if (images.length > 0) {
     const nodes = list(images.flatMap((a) => a.nodes).filter((n) => !removed.has(n)));
     steps.push({ class: 'reboot', service: null, nodes, command: null, description: `image: herd wrote the new image files; ${nodes || 'its nodes'} load them at their next boot (below)` });
@@ -123,21 +154,36 @@ export function nextSteps(plan: Plan): NextStep[] {
   // A hosts block too large to diff hides who was added or removed: then take the safe path for Slurm.
   const unknown = hosts !== undefined && hosts.diff === undefined;
   const membership = slurm !== undefined && (added.size > 0 || removed.size > 0 || unknown);
-  if (membership || gres) {
-    const who = [added.size ? `${list(added)} added` : '', removed.size ? `${list(removed)} removed` : ''].filter(Boolean).join(', ') || 'nodes may have been added or removed (the host table is too large to diff)';
-    const why = membership ? `${who}: ${SLURM_ASSUMPTION}` : 'GRES changes need slurmctld and the slurmd of the nodes with GPUs restarted';
+  const portKeys = restartKeyChanges(slurm?.diff);
+  const restartAll = (membership && rules.membershipRestarts) || portKeys.length > 0;
+  const who = [added.size ? `${list(added)} added` : '', removed.size ? `${list(removed)} removed` : ''].filter(Boolean).join(', ') || 'nodes may have been added or removed (the host table is too large to diff)';
+  // Nodes leaving Slurm should run no jobs when they go (the FAQ's "How should I remove nodes" drains them first).
+  if (membership && removed.size > 0) {
+    steps.push({ class: 'slurm-reconfigure', service: null, nodes: list(removed), command: `scontrol update nodename=${list(removed)} state=drain reason="removed by herd"`, description: `Slurm: drain ${list(removed)} before the change below, and wait until no job runs there` });
+  }
+  if (restartAll || gres) {
+    const why = restartAll
+      ? membership && rules.membershipRestarts
+        ? `${who}: Slurm ${version} needs slurmctld and every slurmd restarted when nodes are added or removed`
+        : `${portKeys.join(', ')} changed: no scontrol reconfigure changes ports, addresses or authentication; slurmctld and every slurmd restart`
+      : 'GRES changes need slurmctld and the slurmd of the nodes with GPUs restarted';
     steps.push({ class: 'daemon-restart', service: 'slurmctld', nodes: '', command: 'systemctl restart slurmctld', description: `Slurm: ${why}` });
     // Every node herd knows of: what its per-node artifacts (images, overlays, gres.conf) name, changed or not.
     const all = new Set(plan.actions.flatMap((a) => a.nodes));
-    const targets = membership ? [...all].filter((n) => !added.has(n) && !removed.has(n)) : (gres?.nodes ?? []);
+    const targets = restartAll ? [...all].filter((n) => !added.has(n) && !removed.has(n)) : (gres?.nodes ?? []);
     const hl = list(targets);
-    steps.push({ class: 'daemon-restart', service: 'slurmd', nodes: hl, command: hl ? `pdsh -w ${hl} systemctl restart slurmd` : null, description: `Slurm: restart slurmd on ${hl || (membership ? 'every node that is up' : 'the nodes with GPUs')} (on the compute nodes, not the head)` });
-  } else if (slurm) {
-    steps.push({ class: 'slurm-reconfigure', service: null, nodes: '', command: 'scontrol reconfigure', description: 'Slurm: slurmctld and the slurmds re-read slurm.conf' });
+    steps.push({ class: 'daemon-restart', service: 'slurmd', nodes: hl, command: hl ? `pdsh -w ${hl} systemctl restart slurmd` : null, description: `Slurm: restart slurmd on ${hl || (restartAll ? 'every node that is up' : 'the nodes with GPUs')} (on the compute nodes, not the head)` });
   }
-  // cgroup.conf is read by slurmd at start, on the compute nodes only; a restart of every slurmd above already covers it.
+  // cgroup.conf is read by slurmd at start, on the compute nodes only: a restart of every slurmd covers it, and from 23.11 so does
+  // scontrol reconfigure (it starts slurmd anew).
   const cgroup = byPath.get('etc/slurm/cgroup.conf') ?? changes.find((a) => a.path === 'etc/slurm/cgroup.conf');
-  if (cgroup && !membership) {
+  if (!restartAll && (rules.reconfigureRestarts ? slurm || cgroup : slurm && !gres)) {
+    const what = rules.reconfigureRestarts
+      ? `Slurm ${version}: slurmctld and every slurmd restart in place on the new ${[slurm ? 'slurm.conf' : '', cgroup ? 'cgroup.conf' : ''].filter(Boolean).join(' and ')} (running jobs continue; a daemon whose new configuration fails keeps the old one)${membership ? `; Slurm ${version} takes nodes added or removed this way (${who})` : ''}`
+      : 'Slurm: slurmctld and the slurmds re-read slurm.conf';
+    steps.push({ class: 'slurm-reconfigure', service: null, nodes: '', command: 'scontrol reconfigure', description: what });
+  }
+  if (cgroup && !restartAll && !rules.reconfigureRestarts) {
     const done = new Set(gres?.nodes ?? []);
     const hl = list(cgroup.nodes.filter((n) => !done.has(n)));
     if (hl) steps.push({ class: 'daemon-restart', service: 'slurmd', nodes: hl, command: `pdsh -w ${hl} systemctl restart slurmd`, description: `Slurm: restart slurmd on ${hl} to read the new cgroup.conf (on the compute nodes, not the head)` });

@@ -33,7 +33,7 @@ const targetPath = z.string().superRefine((p, ctx) => {
 
 export const manifestEntrySchema = z.strictObject({
   path: targetPath,
-  kind: z.enum(['config', 'image', 'overlay', 'kernel', 'index', 'secret']),
+  kind: z.enum(['config', 'image', 'overlay', 'kernel', 'tree', 'index', 'secret']),
   sha256,
   size: z.number().int().nonnegative(),
   mode: z.number().int().min(0).max(0o7777),
@@ -141,4 +141,36 @@ export function serializeStateManifest(m: StateManifest): string {
 
 export function serializePendingJournal(p: PendingJournal): string {
   return canonicalJson(p) + '\n';
+}
+
+/**
+ * Which nodes must still reboot to run what herd applied (`var/lib/herd/reboots.json`): an image or __SYSTEM__ overlay takes effect only at boot.
+ * A file of its own, not a manifest field: `herd rollout` updates it as nodes come back, and must not change the manifest hash that saved plans
+ * and published state snapshots bind to (a rollout changes no file herd owns). An absent file means no node is awaiting a reboot, so state
+ * written by an older herd loads unchanged.
+ */
+export const rebootRecordSchema = z.strictObject({
+  formatVersion: z.literal(STATE_FORMAT_VERSION),
+  kind: z.literal('herd-reboots'),
+  /** Node name → the generation since which it needs a reboot and, once herd rollout asked Slurm, when it asked. */
+  nodes: z.record(
+    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+    z.strictObject({ since: z.number().int().nonnegative(), requestedAt: z.string().nullable() }),
+  ),
+});
+export type RebootRecord = z.infer<typeof rebootRecordSchema>;
+/** One node awaiting a reboot, as plans show it. */
+export interface AwaitingReboot {
+  readonly node: string;
+  readonly since: number;
+  readonly requestedAt: string | null;
+}
+
+export function parseRebootRecord(text: string, file = 'reboots.json') {
+  return parseVersioned<RebootRecord>(text, 'reboot record', rebootRecordSchema, file);
+}
+
+/** Canonical bytes (nodes sorted by canonicalJson), so one record has one form. */
+export function serializeRebootRecord(r: RebootRecord): string {
+  return canonicalJson(r) + '\n';
 }

@@ -1,5 +1,5 @@
 // The spec front end (pure): YAML bytes and the files the spec references in; the resolved model and every diagnostic out.
-import { hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic.ts';
+import { diagnosticAt, hasErrors, sortDiagnostics, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import { loadYaml } from './load.ts';
 import { checkShape } from './check-shape.ts';
 import { auxiliaryPaths, resolveSpec, type AuxInputs } from './resolve.ts';
@@ -8,6 +8,8 @@ import { applySuppressions } from './suppress.ts';
 import { followOnTest, renamedIndex } from './salvage-shape.ts';
 import type { ClusterModel } from './model.ts';
 import type { ClusterSpec } from './schema.ts';
+import { countHostlist, MAX_NODES } from './hostlist.ts';
+import type { PositionIndex } from './positions.ts';
 
 export interface SpecCheck {
   /** Present only when there is no error diagnostic: later stages never see an invalid model. */
@@ -78,6 +80,18 @@ function capPerRule(sorted: readonly Diagnostic[]): Diagnostic[] {
   return out;
 }
 
+/** The nodes entry that takes the spec past MAX_NODES, counted without expanding anything (invalid hostlists count 0: they are reported later). */
+function tooManyNodes(spec: ClusterSpec, index: PositionIndex): Diagnostic | undefined {
+  let total = 0;
+  let over: string | undefined;
+  for (const key of Object.keys(spec.nodes)) {
+    total += countHostlist(key) ?? 0;
+    if (total > MAX_NODES) over ??= key;
+  }
+  if (over === undefined) return undefined;
+  return diagnosticAt(index.keyAt(['nodes', over]), 'node/too-many-nodes', 'error', `the nodes entries define ${total} nodes, more than the ${MAX_NODES} herd validates in one spec; "${over}" takes the count past it`, 'split the cluster into several specs (one per Warewulf server and Slurm cluster), or fix a range that is larger than meant');
+}
+
 /** Load, shape-check, resolve and rule-check a spec. Never throws; all diagnostics come back sorted. */
 export function checkSpec(file: string, bytes: Uint8Array | string, readAux: AuxReader): SpecCheck {
   const loaded = loadYaml(file, bytes);
@@ -95,6 +109,8 @@ export function checkSpec(file: string, bytes: Uint8Array | string, readAux: Aux
   const semantic = (d: Diagnostic): void => {
     if (!isFollowOn(d.specPath, d.rule)) diagnostics.push(d);
   };
+  const tooMany = tooManyNodes(shape.spec, index);
+  if (tooMany) return finish([...diagnostics, tooMany], shape.spec);
   const aux = readAux(auxiliaryPaths(shape.spec));
   const resolution = resolveSpec(file, shape.spec, index, aux, shape.dropped);
   resolution.diagnostics.forEach(semantic);

@@ -1,6 +1,7 @@
 // The resolved cluster model (pure types): the one immutable value every later stage compiles from.
 // Every value that came from the spec keeps a SourceRef so later stages can point errors at the line that caused it.
 import type { SourceRef } from '../diagnostics/diagnostic.ts';
+import type { SlurmVersion } from './slurm-keys.ts';
 
 export type WarewulfVersion = '4.6.0' | '4.6.1' | '4.6.2' | '4.6.3' | '4.6.4' | '4.6.5';
 export type WarewulfLayout = 'upstream' | 'openhpc';
@@ -166,8 +167,12 @@ export interface PartitionModel {
 
 export interface SlurmModel {
   readonly clusterName: string;
+  /** Slurm release the configuration is written for (slurm.version, default 22.05). */
+  readonly version: SlurmVersion;
   /** slurmd fetches its configuration from slurmctld (SlurmctldParameters=enable_configless, slurmd --conf-server). */
   readonly configless: boolean;
+  /** herd rollout's batch size (slurm.reboot_batch_size); undefined: the rollout's default. */
+  readonly rebootBatchSize?: number;
   readonly returnToService: number;
   readonly preemptType: 'preempt/none' | 'preempt/partition_prio';
   readonly preemptMode: string;

@@ -2,8 +2,8 @@
 import { diagnosticAt, relatedAt, type Diagnostic, type SourceRef, type SpecPath } from '../diagnostics/diagnostic.ts';
 import type { PositionIndex } from './positions.ts';
 import type { ClusterSpec, NodeEntrySpec, NodeSettingsSpec } from './schema.ts';
-import type { InventoryRow } from './inventory.ts';
-import { compareHostnames, expandHostlist } from './hostlist.ts';
+import { rowIndex, type InventoryRow } from './inventory.ts';
+import { expandHostlist, sortByHostname } from './hostlist.ts';
 import { formatIPv4, inNetwork, normalizeMac, parseIPv4, type IPv4Network } from './ipv4.ts';
 import { parseSizeMiB } from './units.ts';
 import { didYouMean } from './did-you-mean.ts';
@@ -64,10 +64,10 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
   const profileLayers = new Map<string, Layer>();
   for (const [name, p] of Object.entries(spec.profiles ?? {})) profileLayers.set(name, layerOf(['profiles', name], p));
 
-  const invByName = new Map(inventory.map((r) => [r.name, r]));
-  const usedInventory = new Set<string>();
+  // 100,000 nodes: every map keyed by node name costs a noticeable share of validate, so there is one (the inventory's).
+  const invIndex = rowIndex(inventory);
+  const usedRow = new Uint8Array(inventory.length);
   const nodes: DraftNode[] = [];
-  const firstSeen = new Map<string, SourceRef>();
 
   for (const [entryKey, entry] of Object.entries(spec.nodes)) {
     const entryPath: SpecPath = ['nodes', entryKey];
@@ -108,7 +108,8 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
     const before2 = diagnostics.length;
     const addrs = assignAddresses(entry.address, names, entryPath, index, net, diagnostics);
     const addrFailed = diagnostics.length > before2;
-    names.forEach((name, i) => {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       // Object.assign, not spreads with extra keys: V8 takes a slow path for those, and this runs once per node (200,000).
       const at: Record<string, SourceRef> = Object.assign({}, base.at);
       at.name = keyRef;
@@ -134,27 +135,31 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
         node.address = a.value;
         at.address = a.at;
       }
-      const row = invByName.get(name);
-      if (row) {
-        usedInventory.add(name);
-        joinInventory(node, row, diagnostics);
+      const k = invIndex.get(name);
+      if (k !== undefined) {
+        usedRow[k] = 1;
+        joinInventory(node, inventory[k]!, diagnostics);
       }
-      const prev = firstSeen.get(name);
-      if (prev) {
-        diagnostics.push(diagnosticAt(keyRef, 'node/duplicate-name', 'error', `node ${name} is defined twice`, 'each node name may appear in one nodes entry only', [relatedAt(prev, `first defined here`)]));
-        return;
-      }
-      firstSeen.set(name, keyRef);
       nodes.push(node);
-    });
-  }
-  for (const row of inventory) {
-    if (!usedInventory.has(row.name) && inventoryFile) {
-      diagnostics.push(diagnosticAt(row.at, 'inventory/unknown-node', 'warning', `inventory row for ${row.name}, which no nodes entry defines`, 'add the node to the spec or remove the row'));
     }
   }
-  nodes.sort((a, b) => compareHostnames(a.name, b.name));
-  return { nodes, diagnostics };
+  inventory.forEach((row, k) => {
+    if (usedRow[k] === 0 && inventoryFile) {
+      diagnostics.push(diagnosticAt(row.at, 'inventory/unknown-node', 'warning', `inventory row for ${row.name}, which no nodes entry defines`, 'add the node to the spec or remove the row'));
+    }
+  });
+  // Duplicates are found after sorting, where equal names are neighbours (the sort is stable: the first defined comes first and is kept).
+  const sorted = sortByHostname(nodes, (n) => n.name);
+  const unique: DraftNode[] = [];
+  for (const node of sorted) {
+    const prev = unique[unique.length - 1];
+    if (prev?.name === node.name) {
+      diagnostics.push(diagnosticAt(node.at.name, 'node/duplicate-name', 'error', `node ${node.name} is defined twice`, 'each node name may appear in one nodes entry only', [relatedAt(prev.at.name, `first defined here`)]));
+      continue;
+    }
+    unique.push(node);
+  }
+  return { nodes: unique, diagnostics };
 }
 
 function joinInventory(node: DraftNode, row: InventoryRow, diagnostics: Diagnostic[]): void {
@@ -174,8 +179,14 @@ function joinInventory(node: DraftNode, row: InventoryRow, diagnostics: Diagnost
       node.at.address = row.addressAt!;
     }
   }
-  const extra = Object.entries(row.extra).filter(([k]) => !(k in node.tags));
-  if (extra.length > 0) node.tags = { ...node.tags, ...Object.fromEntries(extra) };
+  // Tags the node does not set come from the row; the node's tags object is shared by its entry, so it is copied once, only when a tag is added.
+  let tags: Record<string, string> | undefined;
+  for (const k in row.extra) {
+    if (k in node.tags) continue;
+    tags ??= Object.assign({}, node.tags);
+    tags[k] = row.extra[k]!;
+  }
+  if (tags) node.tags = tags;
 }
 
 /** Merge settings down the chain. Scalars: last setter wins. Maps: by key. `overlays`: concatenated, `~name` removes. */

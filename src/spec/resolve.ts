@@ -9,10 +9,11 @@ import { parseInventory, type InventoryRow } from './inventory.ts';
 import { resolveNodes, type DraftNode } from './resolve-nodes.ts';
 import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION, HERD_BUILT_OVERLAYS } from './warewulf-facts.ts';
 import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
-import { compareHostnames, expandHostlist } from './hostlist.ts';
+import { expandHostlist } from './hostlist.ts';
 import { parseSizeMiB, parseSlurmTime } from './units.ts';
 import { didYouMean } from './did-you-mean.ts';
 import { inputProblemDiagnostic, type InputProblem } from './input-problems.ts';
+import { DEFAULT_SLURM_VERSION } from './slurm-keys.ts';
 
 /** Files a spec pulls in, read by the I/O twin: the inventory CSV and each site overlay's file listing. */
 export interface AuxInputs {
@@ -205,15 +206,19 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
 
   // Slurm partitions.
   const partitions: PartitionModel[] = [];
-  const nodeNames = new Set(nodes.map((n) => n.name));
+  // Membership by node position, not by name: nodes are sorted and distinct, so a partition's members in node order are
+  // already in hostlist order, and 100,000 nodes need no per-partition set of names, sort, or name-keyed map (issue #17).
+  const nodeIndex = new Map<string, number>();
+  nodes.forEach((n, i) => nodeIndex.set(n.name, i));
+  const memberships: Uint8Array[] = [];
   // Nodes whose entry was dropped for a shape error are defined, just unreadable: naming them is no second error.
   const droppedNodes = new Set([...dropped].filter((k) => k.startsWith('nodes:')).flatMap((k) => { const ex = expandHostlist(k.slice('nodes:'.length)); return ex.ok ? ex.names : []; }));
-  const byProfile = new Map<string, string[]>();
-  for (const n of nodes) for (const p of n.profiles) { const list = byProfile.get(p); if (list) list.push(n.name); else byProfile.set(p, [n.name]); }
+  const byProfile = new Map<string, number[]>();
+  nodes.forEach((n, i) => { for (const p of n.profiles) { const list = byProfile.get(p); if (list) list.push(i); else byProfile.set(p, [i]); } });
   const slurm = spec.slurm;
   for (const [pname, part] of Object.entries(slurm?.partitions ?? {})) {
     const pp = ['slurm', 'partitions', pname];
-    const members = new Set<string>();
+    const member = new Uint8Array(nodes.length);
     const exprs = part.nodes === undefined ? [] : Array.isArray(part.nodes) ? part.nodes : [part.nodes];
     exprs.forEach((expr, i) => {
       const ref = index.at(Array.isArray(part.nodes) ? [...pp, 'nodes', i] : [...pp, 'nodes']);
@@ -222,21 +227,30 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
         diagnostics.push(diagnosticAt(ref, 'node/hostlist-syntax', 'error', `"${expr}": ${ex.error.message}`, 'write a Slurm hostlist such as c[001-128]'));
         return;
       }
-      const unknown = ex.names.filter((n) => !nodeNames.has(n) && !droppedNodes.has(n));
+      const unknown: string[] = [];
+      for (const n of ex.names) {
+        const k = nodeIndex.get(n);
+        if (k !== undefined) member[k] = 1;
+        else if (!droppedNodes.has(n)) unknown.push(n);
+      }
       if (unknown.length > 0) {
         const sample = unknown.slice(0, 5).join(', ') + (unknown.length > 5 ? `, … (${unknown.length} in all)` : '');
         diagnostics.push(diagnosticAt(ref, 'ref/unknown-node', 'error', `partition ${pname} names nodes that are not defined: ${sample}`, 'define them under nodes: or fix the hostlist (slurmctld refuses to start on an unknown node)'));
       }
-      for (const n of ex.names) if (nodeNames.has(n)) members.add(n);
     });
     (part.profiles ?? []).forEach((prof, i) => {
       if (!(spec.profiles ?? {})[prof]) {
         if (!dropped.has(`profiles:${prof}`)) diagnostics.push(diagnosticAt(index.at([...pp, 'profiles', i]), 'ref/unknown-profile', 'error', `profile "${prof}" is not defined`, 'define it under profiles: or remove it'));
         return;
       }
-      for (const n of byProfile.get(prof) ?? []) members.add(n);
+      for (const k of byProfile.get(prof) ?? []) member[k] = 1;
     });
-    if (members.size === 0 && exprs.length + (part.profiles?.length ?? 0) === 0) {
+    const members: string[] = [];
+    member.forEach((m, k) => {
+      if (m) members.push(nodes[k]!.name);
+    });
+    memberships.push(member);
+    if (members.length === 0 && exprs.length + (part.profiles?.length ?? 0) === 0) {
       diagnostics.push(diagnosticAt(index.keyAt(pp), 'slurm/empty-partition', 'error', `partition ${pname} has no nodes`, 'give it nodes: (a hostlist) or profiles:'));
     }
     const time = (field: 'max_time' | 'default_time'): string | undefined => {
@@ -247,7 +261,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
     };
     partitions.push({
       name: pname,
-      nodes: [...members].sort(compareHostnames),
+      nodes: members,
       default: part.default ?? false,
       maxTime: time('max_time') ?? 'UNLIMITED',
       ...(time('default_time') ? { defaultTime: time('default_time')! } : {}),
@@ -260,9 +274,15 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   }
   const tiers = new Set(partitions.map((p) => p.priorityTier));
   const preemptMode = slurm?.preempt_mode ?? (tiers.size > 1 ? 'REQUEUE' : 'OFF');
-  const partsOf = new Map<string, string[]>();
-  for (const p of partitions) for (const n of p.nodes) { const list = partsOf.get(n); if (list) list.push(p.name); else partsOf.set(n, [p.name]); }
-  for (const n of nodes) (n as { partitions: readonly string[] }).partitions = partsOf.get(n.name) ?? [];
+  // Nodes in the same partitions share one list: a cluster has a handful of distinct lists, not one per node.
+  const lists = new Map<string, string[]>();
+  nodes.forEach((n, k) => {
+    let key = '';
+    for (let p = 0; p < partitions.length; p++) if (memberships[p]![k]) key += `${p},`;
+    let list = lists.get(key);
+    if (!list) lists.set(key, (list = partitions.filter((_, p) => memberships[p]![k]).map((p) => p.name)));
+    (n as { partitions: readonly string[] }).partitions = list;
+  });
   const finalNodes = nodes;
   for (const n of finalNodes) {
     const im = images[n.image];
@@ -309,8 +329,10 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
     nodes: finalNodes,
     slurm: {
       clusterName: slurm?.cluster_name ?? spec.name,
+      version: slurm?.version ?? DEFAULT_SLURM_VERSION,
       returnToService: slurm?.return_to_service ?? 2,
       configless: slurm?.configless ?? false,
+      ...(slurm?.reboot_batch_size !== undefined ? { rebootBatchSize: slurm.reboot_batch_size } : {}),
       preemptType: preemptMode === 'OFF' ? 'preempt/none' : 'preempt/partition_prio',
       preemptMode,
       partitions,

@@ -185,7 +185,9 @@ export const clusterSchema = z.strictObject({
   slurm: z
     .strictObject({
       cluster_name: z.string().optional(),
+      version: z.enum(['22.05', '24.11']).optional().describe("Slurm release on the head and nodes: the slurm.conf keys it accepts, the defaults herd writes out and what a change needs (24.11's scontrol reconfigure restarts the daemons and takes added or removed nodes). Default 22.05 (Debian 12's slurm-wlm); Debian 13 ships 24.11."),
       return_to_service: z.number().int().min(0).max(2).optional(),
+      reboot_batch_size: z.number().int().min(1).max(100000).optional().describe('herd rollout: how many nodes Slurm reboots at once (scontrol reboot ASAP), waiting for each batch to come back before the next; default 8. herd rollout --batch overrides it.'),
       configless: z.boolean().optional().describe("Slurm's configless mode: slurmd fetches slurm.conf from slurmctld (--conf-server), so a Slurm change needs no overlay refresh on the nodes. Default false: the nodes get slurm.conf in their runtime overlay."),
       preempt_mode: z.enum(['OFF', 'CANCEL', 'REQUEUE', 'SUSPEND,GANG']).optional().describe('Global PreemptMode for the condo model; default REQUEUE when priority tiers differ.'),
       partitions: z.record(z.string(), partitionSchema),

@@ -14,10 +14,12 @@ import type { LiveState, Plan, PlanAction } from '../plan/plan-types.ts';
 import { STATE_FORMAT_VERSION, type Generation, type ManifestEntry, type PendingJournal, type RecordedStat, type StateManifest } from '../plan/state-manifest.ts';
 import { commitStaged, stageFile } from './atomic-write.ts';
 import type { LockHandle } from './lock.ts';
-import { pruneContentIndexes, removePending, writeContentIndex, writeManifest, writePending, type StoredState } from './manifest-io.ts';
+import { pruneContentIndexes, readRebootRecord, removePending, writeContentIndex, writeManifest, writePending, writeRebootRecord, type StoredState } from './manifest-io.ts';
+import { recordNeeded, rebootNodesOf } from '../rollout/reboot-record.ts';
 import type { OwnerResolver } from './owners.ts';
 import { composeBlockFile, splitAtMarker } from './managed-block.ts';
 import { tempPathFor, unsafeArtifactPath } from './paths.ts';
+import { commitTree, removeOwnTemp, stageTree } from './tree-write.ts';
 
 export type ApplyOpKind =
   | 'pending-written'
@@ -166,12 +168,11 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       const owner = resolveOwner(d.owner, d.group);
       const recordedSha = stored.manifest?.entries.find((e) => e.path === d.path)?.sha256;
       const source = d.block ? blockFileSource(dir, d, [...(recordedSha ? [recordedSha] : []), ...(stored.pending?.paths[d.path] ?? [])]) : d;
-      const temp = await stageFile(dir, a.path, source, {
-        mode: d.mode,
-        ...(owner ? { owner } : {}),
-        fsync,
-        onChunk: () => op('chunk-written', a.path),
-      });
+      const onChunk = () => op('chunk-written', a.path);
+      const temp =
+        d.kind === 'tree'
+          ? (await stageTree(dir, a.path, d, { mode: d.mode, ...(owner ? { owner } : {}), chown: owner !== undefined, fsync, onChunk })).temp
+          : await stageFile(dir, a.path, source, { mode: d.mode, ...(owner ? { owner } : {}), fsync, onChunk });
       staged.set(a.path, temp);
       await op('staged', a.path);
     }
@@ -186,18 +187,36 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     throw failed(isHerdFailure(e) || isPathBlocked(e) ? (e as Error).message : `staging failed: ${causeOf(e)}`, []);
   }
 
+  // Nodes this apply makes reboot-worthy are recorded before the first rename: a crash after a rename must not lose the need (the next apply
+  // would see the new image as already there), while a crash before it only leaves an extra reboot, which is the safe side.
+  const rebootNodes = rebootNodesOf(plan);
+  if (rebootNodes.length > 0) {
+    try {
+      const generation = (stored.manifest?.generations ?? []).reduce((m, g) => Math.max(m, g.generation), -1) + 1;
+      await writeRebootRecord(dir, recordNeeded(readRebootRecord(dir), rebootNodes, generation), fsync);
+    } catch (e) {
+      for (const temp of staged.values()) unlinkTemp(dir, temp);
+      throw failed(`recording the nodes that need a reboot failed: ${causeOf(e)}`, []);
+    }
+  }
+
   // Commit: each rename is atomic; from here on a crash leaves a mix of old and new files, which the journal explains to the next plan.
   dir.flush();
   const touchedDirs = new Set<string>();
   const counts = { created: 0, updated: 0, deleted: 0 };
   const ids = new Map<string, { uid: number; gid: number } | undefined>();
   const changed: string[] = [];
+  const recordedKind = new Map((stored.manifest?.entries ?? []).map((e) => [e.path, e.kind]));
   let manifestHash: string;
+  // Trees first: Warewulf's image build skips an image whose .img is newer (ctime) than everything in its chroot, so a
+  // habitual non-forced `wwctl image build` leaves the image herd just wrote alone.
+  const committedTrees: string[] = [];
+  const commitOrder = [...changes.filter((a) => desired.get(a.path)?.kind === 'tree'), ...changes.filter((a) => desired.get(a.path)?.kind !== 'tree')];
   try {
-    for (const a of changes) {
+    for (const a of commitOrder) {
       const d = desired.get(a.path);
       if (a.action === 'delete') {
-        if (unlinkRecorded(dir, a.path)) {
+        if (unlinkRecorded(dir, a.path, recordedKind.get(a.path))) {
           touchedDirs.add(posix.dirname(a.path));
           changed.push(a.path);
         }
@@ -208,7 +227,10 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       const owner = d ? resolveOwner(d.owner, d.group) : undefined;
       ids.set(a.path, owner);
       if (staged.has(a.path)) {
-        commitStaged(dir, staged.get(a.path)!, a.path);
+        if (d?.kind === 'tree') {
+          commitTree(dir, staged.get(a.path)!, a.path);
+          committedTrees.push(a.path);
+        } else commitStaged(dir, staged.get(a.path)!, a.path);
         staged.delete(a.path);
         changed.push(a.path);
         touchedDirs.add(posix.dirname(a.path));
@@ -216,12 +238,13 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
       } else if (d) {
         // Mode- or owner-only update: single atomic inode changes on a descriptor opened without following symlinks,
         // so a file swapped for a symlink after the plan is refused instead of changing the symlink's target.
-        await changeMetadata(dir, a.path, a.reasons.includes('mode') ? d.mode : undefined, owner, op);
+        await changeMetadata(dir, a.path, a.reasons.includes('mode') ? d.mode : undefined, owner, op, d.kind === 'tree');
         changed.push(a.path);
       }
       if (a.action === 'create') counts.created++;
       else counts.updated++;
     }
+    newerThanTrees(dir, committedTrees, commitOrder.filter((a) => desired.get(a.path)?.kind === 'image' && writesContent(a)).map((a) => a.path));
     if (fsync) {
       for (const d of [...touchedDirs].sort()) {
         dir.fsyncDir(d);
@@ -262,24 +285,68 @@ function blockFileSource(dir: ConfinedDir, d: Artifact, herdShas: readonly strin
   return { bytes, sha256: sha256Hex(bytes), size: bytes.length };
 }
 
-/** Remove one of herd's own temp files if present (never following a symlink). */
+/**
+ * Warewulf's image build skips an image when its .img's ctime is strictly later than every ctime in the chroot. Renames in
+ * one apply can fall in the same tick of the kernel's coarse clock, so after the trees are in place each image written in the
+ * same apply gets its ctime moved past the newest tree (a no-op fchmod once the clock has ticked, waiting a millisecond at a time).
+ */
+function newerThanTrees(dir: ConfinedDir, trees: readonly string[], images: readonly string[]): void {
+  if (trees.length === 0 || images.length === 0) return;
+  const newest = trees.reduce((m, t) => {
+    const c = dir.lstat(t)?.ctimeNs ?? 0n;
+    return c > m ? c : m;
+  }, 0n);
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (const rel of images) {
+    for (let i = 0; i < 1000; i++) {
+      const o = dir.openRead(rel);
+      if (!o) break;
+      try {
+        if (o.stat.ctimeNs > newest) break;
+        Atomics.wait(tick, 0, 0, 1);
+        fchmodSync(o.fd, Number(o.stat.mode & 0o7777n));
+      } finally {
+        closeSync(o.fd);
+      }
+    }
+  }
+}
+
+/** Remove one of herd's own temp files (or a tree artifact's temp folder) if present (never following a symlink). */
 function unlinkTemp(dir: ConfinedDir, rel: string): boolean {
   try {
-    return dir.unlink(rel);
+    return removeOwnTemp(dir, rel);
   } catch (e) {
     if (isPathBlocked(e)) return false;
     throw e;
   }
 }
 
-/** Delete a file herd recorded: only a regular file at that exact path (a symlink or directory put there since is left alone). */
-function unlinkRecorded(dir: ConfinedDir, rel: string): boolean {
+/**
+ * Delete a file herd recorded: only a regular file at that exact path (a symlink or directory put there since is left alone);
+ * a recorded tree (an image's chroot herd unpacked) only as the folder it is, removed without following any link inside.
+ */
+function unlinkRecorded(dir: ConfinedDir, rel: string, kind: string | undefined): boolean {
   const st = dir.lstat(rel);
+  if (kind === 'tree') return st?.isDirectory() === true && dir.removeTree(rel);
   if (!st || !st.isFile()) return false;
   return dir.unlink(rel);
 }
 
-async function changeMetadata(dir: ConfinedDir, rel: string, mode: number | undefined, owner: { uid: number; gid: number } | undefined, op: (kind: ApplyOpKind, path?: string) => Promise<void>): Promise<void> {
+async function changeMetadata(dir: ConfinedDir, rel: string, mode: number | undefined, owner: { uid: number; gid: number } | undefined, op: (kind: ApplyOpKind, path?: string) => Promise<void>, tree = false): Promise<void> {
+  if (tree) {
+    // A tree's own folder: reached through the confined walk, its last component not followed (lchown; chmodDir opens it O_NOFOLLOW).
+    if (!dir.lstat(rel)?.isDirectory()) throw Object.assign(new Error(`${rel} is no longer a folder`), { code: 'ENOTDIR' });
+    if (owner) {
+      dir.lchown(rel, owner.uid, owner.gid);
+      await op('chown', rel);
+    }
+    if (mode !== undefined) {
+      dir.chmodDir(rel, mode);
+      await op('chmod', rel);
+    }
+    return;
+  }
   // openRead checks the descriptor's own fstat: a regular file, never a symlink swapped in since the plan.
   const fd = dir.openRead(rel)?.fd;
   if (fd === undefined) throw Object.assign(new Error(`${rel} disappeared since the plan`), { code: 'ENOENT' });

@@ -84,6 +84,10 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
       files.set(path, { type: 'other', blocked: st.blocked });
       continue;
     }
+    if (st.isDirectory() && (wanted.get(path)?.kind ?? recorded.get(path)?.kind) === 'tree') {
+      files.set(path, liveTree(st, recorded.get(path), stored.manifestMtimeNs));
+      continue;
+    }
     if (!st.isFile()) {
       files.set(path, { type: 'other', blocked: `${dir!.hostPath(path)} is ${fileKind(st)}` });
       continue;
@@ -162,6 +166,28 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
     contentIndexes,
     ...(stored.pending ? { pending: stored.pending } : {}),
     ...(leftoverTempFiles.length ? { leftoverTempFiles: leftoverTempFiles.sort() } : {}),
+  };
+}
+
+/**
+ * A tree artifact (an image's chroot) is judged by its top folder, not by walking tens of thousands of files on every plan:
+ * it is trusted to hold the recorded tree while that folder is the same inode with the same mtime and ctime as right after
+ * herd renamed it into place (an entry added, removed or renamed at its top, or the folder replaced, changes them). A change
+ * deeper inside (`wwctl image exec` editing /etc) reaches nodes only through a rebuilt .img, which is hashed and shows as drift.
+ */
+function liveTree(st: BigIntStats, m: { sha256: string; size: number; stat: { mtimeNs: string; ctimeNs: string; ino: string } } | undefined, manifestMtimeNs: bigint | null): LiveFile {
+  const stat = { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
+  const trusted = m !== undefined && manifestMtimeNs !== null && st.ctimeNs < manifestMtimeNs && m.stat.ino === stat.ino && m.stat.mtimeNs === stat.mtimeNs && m.stat.ctimeNs === stat.ctimeNs;
+  return {
+    type: 'file',
+    // Not herd's recorded tree: a value no artifact hashes to, so the plan shows it as changed (drift when it was recorded).
+    sha256: trusted ? m.sha256 : sha256Hex(`herd-tree-changed\0${stat.ino}\0${stat.mtimeNs}\0${stat.ctimeNs}`),
+    size: trusted ? m.size : stat.size,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    stat,
+    hashed: false,
   };
 }
 

@@ -6,14 +6,17 @@ import { herdFailure } from '../diagnostics/diagnostic.ts';
 import { isPathBlocked, readBounded, type ConfinedDir } from '../fs/confined-dir.ts';
 import {
   parsePendingJournal,
+  parseRebootRecord,
   parseStateManifest,
   serializePendingJournal,
+  serializeRebootRecord,
   serializeStateManifest,
   type PendingJournal,
+  type RebootRecord,
   type StateManifest,
 } from '../plan/state-manifest.ts';
 import { writeFileAtomic } from './atomic-write.ts';
-import { CONTENTS_REL, MANIFEST_REL, PENDING_REL, STATE_DIR } from './paths.ts';
+import { CONTENTS_REL, MANIFEST_REL, PENDING_REL, REBOOTS_REL, STATE_DIR } from './paths.ts';
 
 /** Files herd keeps in its state directory are small; anything larger is not herd's and is refused, never read whole. */
 const MAX_STATE_FILE = 256 * 1024 * 1024;
@@ -25,6 +28,8 @@ export interface StoredState {
   /** mtime of the manifest file in ns: entries whose ctime is not older are "racily clean" and always re-hashed. */
   readonly manifestMtimeNs: bigint | null;
   readonly pending?: PendingJournal;
+  /** Nodes awaiting a reboot (absent file: none). Not part of manifestHash: a rollout changes no file herd owns. */
+  readonly reboots?: RebootRecord;
 }
 
 /** A state file's bytes and its stat (from the open descriptor), or undefined when absent; anything but a regular file inside the root is refused. */
@@ -70,7 +75,26 @@ export function readStoredState(dir: ConfinedDir): StoredState {
     if (!parsed.ok) throw parsed.failure;
     pending = parsed.value;
   }
-  return { ...(manifest ? { manifest } : {}), manifestHash, manifestMtimeNs, ...(pending ? { pending } : {}) };
+  const reboots = readRebootRecord(dir);
+  return { ...(manifest ? { manifest } : {}), manifestHash, manifestMtimeNs, ...(pending ? { pending } : {}), ...(reboots ? { reboots } : {}) };
+}
+
+/** The reboot record, or undefined when there is none; throws a HerdFailure when it is damaged. */
+export function readRebootRecord(dir: ConfinedDir): RebootRecord | undefined {
+  const bytes = readIfPresent(dir, REBOOTS_REL)?.bytes;
+  if (!bytes) return undefined;
+  const parsed = parseRebootRecord(bytes.toString('utf8'), dir.hostPath(REBOOTS_REL));
+  if (!parsed.ok) throw parsed.failure;
+  return parsed.value;
+}
+
+/** Atomically replace the reboot record (old or new bytes after a crash, never a mix); an empty record removes the file. */
+export async function writeRebootRecord(dir: ConfinedDir, record: RebootRecord, fsync = true): Promise<void> {
+  if (Object.keys(record.nodes).length === 0) {
+    if (dir.unlink(REBOOTS_REL) && fsync) dir.fsyncDir(STATE_DIR);
+    return;
+  }
+  await writeFileAtomic(dir, REBOOTS_REL, Buffer.from(serializeRebootRecord(record)), 0o644, fsync);
 }
 
 /** Atomically replace the manifest; returns the sha256 of the bytes written. */

@@ -17,6 +17,8 @@ export const MANIFEST_REL = `${STATE_DIR}/state.json`;
 export const LOCK_REL = `${STATE_DIR}/lock`;
 export const PENDING_REL = `${STATE_DIR}/pending.json`;
 export const CONTENTS_REL = `${STATE_DIR}/contents`;
+/** Nodes awaiting a reboot (herd rollout); see rebootRecordSchema. */
+export const REBOOTS_REL = `${STATE_DIR}/reboots.json`;
 
 /** The default target for a spec: a local folder beside it, so a demo never touches /srv or /etc. */
 export const defaultRootFor = (specDir: string, cluster: string): string => join(specDir, '.herd', cluster, 'root');

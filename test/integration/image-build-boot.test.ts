@@ -12,6 +12,8 @@ import { compileSpecAt, type CompileResult } from '../../src/pipeline.ts';
 import type { Artifact } from '../../src/artifacts/artifact.ts';
 import { bootImage, packDirWithGnuCpio } from './qemu/boot.ts';
 import { ensureDebianKernel, type DebianKernel } from './qemu/kernel-cache.ts';
+import { runHerd } from '../fixtures/run-herd.ts';
+import { imageBuildMissing, warewulfImageBuild } from './warewulf-image-build.ts';
 import { BOOT_END, buildTinyRootfs } from './qemu/tiny-rootfs.ts';
 
 const CACHE = fileURLToPath(new URL('../.cache', import.meta.url));
@@ -83,7 +85,10 @@ describe('herd builds a bootable image from a real rootfs', () => {
     expect(first.diagnostics.filter((d) => d.severity === 'error'), JSON.stringify(first.diagnostics, null, 2)).toEqual([]);
     expect(get(first, 'provision/images/tiny.img').impact.class).toBe('reboot');
     expect(get(first, 'provision/images/tiny.img').nodes).toEqual(['n1']);
-    expect(get(first, `chroots/tiny/rootfs/lib/modules/${kernel.version}/vmlinuz`).size).toBeGreaterThan(1 << 20);
+    const tree = get(first, 'chroots/tiny/rootfs');
+    expect(tree.kind).toBe('tree');
+    // The kernel is in the archive (lib/modules/<ver>/vmlinuz, and /boot by copy_to_boot), so the tree needs no extra file.
+    expect(tree.tree).toEqual({ archive: { sha256: get(first, 'provision/images/tiny.img').sha256, size: get(first, 'provision/images/tiny.img').size }, extras: [] });
   });
 
   it('applied the fixes: pinned munge, spec files, excludes, kernel copied to /boot', () => {
@@ -144,7 +149,7 @@ describe('herd builds a bootable image from a real rootfs', () => {
     const gz = join(work, 'tiny.img.gz');
     writeFileSync(gz, await bytesOf(get(first, 'provision/images/tiny.img.gz')));
     const vmlinuz = join(work, 'vmlinuz');
-    writeFileSync(vmlinuz, await bytesOf(get(first, `chroots/tiny/rootfs/lib/modules/${kernel.version}/vmlinuz`)));
+    writeFileSync(vmlinuz, readFileSync(kernel.vmlinuz));
     const ov = join(work, 'overlay');
     mkdirSync(join(ov, 'etc/herd-marker.d'), { recursive: true });
     writeFileSync(join(ov, 'etc/hostname'), 'n1\n');
@@ -158,4 +163,69 @@ describe('herd builds a bootable image from a real rootfs', () => {
     expect(r.console, tail).toMatch(/^HERD-BOOT-OK n1 2$/m);
     expect(r.console).toMatch(/^HERD-MODULES .*\be1000\b/m);
   }, 300_000);
+});
+
+// Warewulf's image tools rebuild <name>.img from the image's chroot (wwctl image build, and exec/shell/copy/import after their
+// work). herd writes the whole image there, so Warewulf 4.6.5's own image.Build (the oracle) packs the files herd packed.
+const wwMissing = imageBuildMissing();
+describe.skipIf(wwMissing !== undefined && process.env.CI_REQUIRE_ORACLE !== '1')('the chroot herd applies, seen by Warewulf 4.6.5\'s own image build', () => {
+  const spec = join(work, 'cluster');
+  const root = join(work, 'applied');
+  const ww = join(root, 'var/lib/warewulf');
+  const img = join(ww, 'provision/images/tiny.img');
+  const listing = (archive: string): Map<string, string> => {
+    const x = mkdtempSync(join(work, 'x-'));
+    expect(spawnSync('cpio', ['-idm', '--quiet', '--no-absolute-filenames', '-F', archive], { cwd: x }).status).toBe(0);
+    return describeTree(x);
+  };
+
+  it('apply writes the full image into the chroot: the same files, modes and owners as the archive nodes boot', async () => {
+    expect(wwMissing).toBeUndefined();
+    const r = await runHerd(['apply', spec, '--root', root, '--yes'], work, { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(describeTree(join(ww, 'chroots/tiny/rootfs'))).toEqual(listing(img));
+    // Overlays stay pending on this machine (no Warewulf install or keys at /), so the plan says exit 2 for them alone.
+    const again = await runHerd(['plan', spec, '--root', root], work, { env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    expect(again.stdout).toMatch(/Nothing to apply \(\d+ artifacts unchanged\)/);
+    expect(again.stdout).not.toContain('chroots');
+  }, 600_000);
+
+  it("Warewulf's image build leaves herd's image alone when it is current, and forced, packs the very same files", () => {
+    const before = sha(readFileSync(img));
+    const skipped = warewulfImageBuild(join(ww, 'chroots'), join(ww, 'provision'), 'tiny', false);
+    expect(skipped.status, skipped.output).toBe(0);
+    expect(skipped.output).toContain('Skipping (Image is current)');
+    expect(sha(readFileSync(img))).toBe(before);
+    const herdFiles = listing(img);
+    const forced = warewulfImageBuild(join(ww, 'chroots'), join(ww, 'provision'), 'tiny', true);
+    expect(forced.status, forced.output).toBe(0);
+    expect(sha(readFileSync(img))).not.toBe(before); // Warewulf's own bytes (its order, its cpio)...
+    expect(listing(img)).toEqual(herdFiles); // ...of exactly herd's files: nodes would boot the same image
+  }, 600_000);
+
+  it('a hand-rebuilt .img shows as drift in the plan, and --overwrite-drift puts herd\'s back', async () => {
+    const env = { SOURCE_DATE_EPOCH: '1700000000' };
+    const plan = await runHerd(['plan', spec, '--root', root, '--detailed-exitcode'], work, { env });
+    expect(plan.code, plan.stdout).toBe(2);
+    expect(plan.stdout).toMatch(/! var\/lib\/warewulf\/provision\/images\/tiny\.img(\.gz)?\s+.*outside herd/);
+    const refused = await runHerd(['apply', spec, '--root', root, '--yes'], work, { env });
+    expect(refused.code).toBe(3);
+    expect((await runHerd(['apply', spec, '--root', root, '--yes', '--overwrite-drift'], work, { env })).code).toBe(0);
+    expect(sha(readFileSync(img))).toBe(get(first, 'provision/images/tiny.img').sha256);
+    expect((await runHerd(['plan', spec, '--root', root], work, { env })).stdout).toMatch(/Nothing to apply/);
+  }, 600_000);
+
+  it('a chroot replaced behind herd\'s back is drift too: kept without --overwrite-drift, replaced whole with it', async () => {
+    const env = { SOURCE_DATE_EPOCH: '1700000000' };
+    const chroot = join(ww, 'chroots/tiny/rootfs');
+    rmSync(chroot, { recursive: true });
+    mkdirSync(join(chroot, 'etc'), { recursive: true });
+    writeFileSync(join(chroot, 'etc/hostname'), 'someone else\n');
+    const plan = await runHerd(['plan', spec, '--root', root], work, { env });
+    expect(plan.stdout).toMatch(/! var\/lib\/warewulf\/chroots\/tiny\/rootfs\s+.*outside herd/);
+    expect((await runHerd(['apply', spec, '--root', root, '--yes'], work, { env })).code).toBe(3);
+    expect(readFileSync(join(chroot, 'etc/hostname'), 'utf8')).toBe('someone else\n');
+    expect((await runHerd(['apply', spec, '--root', root, '--yes', '--overwrite-drift'], work, { env })).code).toBe(0);
+    expect(describeTree(chroot)).toEqual(listing(img));
+  }, 600_000);
 });

@@ -1,8 +1,10 @@
-// Integration: slurmctld (Slurm 22.05) parses the slurm.conf and gres.conf herd generates for every example cluster and spec fixture.
-import { existsSync, readdirSync } from 'node:fs';
+// Integration: slurmctld parses the slurm.conf and gres.conf herd generates for every example cluster and spec fixture: Slurm 22.05 (the host's)
+// as written, and Slurm 24.11 (Debian 13 root) for each example cluster with slurm.version: "24.11".
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeSlurmHarness, slurmctldAccepts } from './slurm/harness.ts';
+import { compileExampleFor, missing2411, REQUIRE_RELEASES, SLURM_RELEASES } from './slurm/releases.ts';
 import { compileSpecAt } from '../../src/pipeline.ts';
 import { checkSpec } from '../../src/spec/check-spec.ts';
 import { compileCluster } from '../../src/compile/compile-cluster.ts';
@@ -50,3 +52,26 @@ describe('slurmctld accepts what herd generates', () => {
     expect(res.ok).toBe(true);
   });
 });
+
+it.runIf(missing2411 !== undefined && REQUIRE_RELEASES)('the Slurm 24.11 root is built (CI_REQUIRE_ORACLE=1)', () => {
+  expect(missing2411).toBeUndefined();
+});
+
+for (const release of SLURM_RELEASES.filter((r) => r.root !== undefined)) {
+  describe(`Slurm ${release.version} slurmctld accepts what herd generates for slurm.version ${release.version}`, () => {
+    for (const cluster of readdirSync(join(root, 'clusters')).filter((c) => existsSync(join(root, 'clusters', c, 'cluster.yaml')))) {
+      it(`clusters/${cluster}`, async () => {
+        const c = await compileExampleFor(cluster, release.version);
+        expect(c.errors).toEqual([]);
+        expect(c.version).toBe(release.version);
+        // 24.11 defaults to priority/multifactor; herd keeps 22.05's FIFO-within-tier scheduling by saying so, unless the site chose.
+        const site = /^\s+PriorityType: (\S+)$/m.exec(readFileSync(join(root, 'clusters', cluster, 'cluster.yaml'), 'utf8'))?.[1];
+        expect(c.slurmConf.match(/^PriorityType=.*$/gm)).toEqual([`PriorityType=${site ?? 'priority/basic'}`]);
+        const res = await slurmctldAccepts(c.slurmConf, { ...(c.gresConf ? { gresConf: c.gresConf } : {}), files: { 'cgroup.conf': c.cgroupConf }, root: release.root });
+        expect(res.log).toContain(`slurmctld version ${release.version}.`);
+        expect(res.errors).toEqual([]);
+        expect(res.ok).toBe(true);
+      });
+    }
+  });
+}

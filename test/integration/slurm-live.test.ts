@@ -1,9 +1,11 @@
-// Integration: the slurm.conf herd generates for clusters/lab drives a live Slurm 22.05 cluster (controller + 2 slurmd in namespaces): idle nodes, srun, condo preemption.
+// Integration: the slurm.conf herd generates for clusters/lab drives a live Slurm 22.05 cluster (controller + 2 slurmd in namespaces): idle nodes, srun, condo preemption;
+// and, with slurm.version: "24.11", a live Slurm 24.11 cluster whose daemons and commands come from the Debian 13 root.
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pollUntil, withLabCluster, type ClusterContext } from './slurm/harness.ts';
+import { compileExampleFor, missing2411, REQUIRE_RELEASES, SLURM_RELEASES } from './slurm/releases.ts';
 import { compileSpecAt } from '../../src/pipeline.ts';
 
 const compiled = await compileSpecAt('clusters/lab', new URL('../../', import.meta.url).pathname, { images: false });
@@ -115,3 +117,46 @@ describe('live lab cluster from the slurm.conf herd generates for clusters/lab',
     });
   });
 });
+
+it.runIf(missing2411 !== undefined && REQUIRE_RELEASES)('the Slurm 24.11 root is built (CI_REQUIRE_ORACLE=1)', () => {
+  expect(missing2411).toBeUndefined();
+});
+
+for (const release of SLURM_RELEASES.filter((r) => r.root !== undefined)) {
+  describe(`live lab cluster on Slurm ${release.version} (slurm.version: "${release.version}")`, () => {
+    it('reads herd\'s cgroup.conf, c1 and c2 go idle, srun -N2 runs, and an owners job preempts a guest job', async () => {
+      const c = await compileExampleFor('lab', release.version);
+      expect(c.errors).toEqual([]);
+      await withLabCluster(c.slurmConf, nodes, head, async (ctx) => {
+        await waitIdle(ctx);
+        expect(ctx.log('slurmctld')).toContain(`slurmctld version ${release.version}.`);
+        // 24.11's slurmctld parses cgroup.conf strictly (a defunct key is an error, an unknown one fatal), so reading it cleanly is the proof.
+        expect(ctx.log('slurmctld')).not.toMatch(/No cgroup\.conf file|defunct|cgroup\.conf.*(error|invalid)/i);
+        for (const n of ['c1', 'c2']) {
+          expect(ctx.log(n)).toContain(`slurmd version ${release.version}.`);
+          expect(ctx.log(n)).not.toMatch(/defunct|error:/i);
+        }
+        const r = await ctx.run(['srun', '-N2', '-l', 'hostname'], { timeoutMs: 30_000 });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['0: c1', '1: c2']);
+        const guest = await sbatch(ctx, ['--requeue', '--partition=normal', '--nodes=2', '--exclusive', '--wrap=sleep 300']);
+        await pollUntil(async () => (await job(ctx, guest)).JobState === 'RUNNING', { timeoutMs: 30_000, what: `guest job ${guest} running` });
+        const owner = await sbatch(ctx, ['--partition=owners', '--nodes=2', '--exclusive', '--wrap=sleep 300']);
+        await pollUntil(async () => (await job(ctx, owner)).JobState === 'RUNNING' && (await job(ctx, guest)).JobState === 'PENDING', { timeoutMs: 30_000, what: 'owner running and guest requeued' });
+        expect((await job(ctx, guest)).Restarts).toBe('1');
+      }, { files: { 'cgroup.conf': c.cgroupConf }, root: release.root });
+    });
+
+    it('configless: slurmd fetches slurm.conf from slurmctld and runs srun -N2 -l hostname', async () => {
+      const c = await compileExampleFor('lab', release.version, (s) => s.replace(/^slurm:\n/m, 'slurm:\n  configless: true\n'));
+      expect(c.slurmConf).toMatch(/^SlurmctldParameters=enable_configless$/m);
+      await withLabCluster(c.slurmConf, nodes, head, async (ctx) => {
+        await waitIdle(ctx);
+        const r = await ctx.run(['srun', '-N2', '-l', 'hostname'], { timeoutMs: 30_000 });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.split('\n').filter((l) => l !== '').sort()).toEqual(['0: c1', '1: c2']);
+        expect(ctx.log('c1')).toContain(`slurmd version ${release.version}.`);
+      }, { configless: true, files: { 'cgroup.conf': c.cgroupConf }, root: release.root });
+    });
+  });
+}

@@ -17,6 +17,8 @@ import { checkOutputEarly, snapshotAfterApply, snapshotOfSession, STATE_SNAPSHOT
 import { applyPlan, type ApplyOp, type ApplyResult } from '../../state/apply.ts';
 import { ownerResolverForThisMachine } from '../../state/owners.ts';
 import { openTarget, type TargetSession } from '../../state/target.ts';
+import { rebootNodesOf } from '../../rollout/reboot-record.ts';
+import { rolloutBatchOf, rolloutOnTarget, scontrolProgram, timeoutSecondsOf } from './rollout.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import type { CommandContext } from '../io.ts';
@@ -113,7 +115,7 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
   return {
     name: 'apply',
     summary: 'apply the spec (or a saved plan) to the target: atomic, locked, drift-aware',
-    usage: '[spec | plan-file] [--root DIR] [--spec PATH] [--with-pending] [--yes] [--overwrite-drift] [--publish-state FILE] [--lock-timeout SECONDS] [--format text|json]',
+    usage: '[spec | plan-file] [--root DIR] [--spec PATH] [--with-pending] [--yes] [--overwrite-drift] [--publish-state FILE] [--lock-timeout SECONDS] [--reboot [--batch N] [--timeout SECONDS] [--scontrol PATH]] [--format text|json]',
     interrupted: 'files already replaced stay replaced, each whole (old or new); the journal lets the next herd apply finish the cleanup, and herd plan shows what is left',
     help: [
       'spec: a cluster.yaml or its folder (default: current folder); plan-file: a plan saved by `herd plan --out`, applied exactly or refused if stale.',
@@ -125,6 +127,8 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
       '                       known only here, as Terraform applies values "known after apply"; everything else must still match the plan exactly',
       '--publish-state FILE   after a successful apply, write the state snapshot pull-request plans read (herd plan --state FILE)',
       '--lock-timeout SECONDS wait this long for another herd holding the target lock',
+      '--reboot               after a successful apply, reboot the nodes it changed the image or system overlay of through Slurm, in batches (herd rollout;',
+      '                       --batch, --timeout and --scontrol as there); text output only',
     ].join('\n'),
     options: {
       root: { type: 'string' },
@@ -134,6 +138,10 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
       'publish-state': { type: 'string' },
       'with-pending': { type: 'boolean' },
       'lock-timeout': { type: 'string' },
+      reboot: { type: 'boolean' },
+      batch: { type: 'string' },
+      timeout: { type: 'string' },
+      scontrol: { type: 'string' },
     },
     async run(args, ctx) {
       if (ctx.format !== 'text' && ctx.format !== 'json') return reportFailure(ctx, 'apply', herdFailure('cli/usage', 'herd apply supports --format text or json', 'use herd plan --format markdown for a review comment'), EXIT.couldNotRun);
@@ -165,6 +173,8 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         const timeout = lockTimeoutMs(args.values);
         const saved = readSavedPlan(arg, ctx.io.cwd);
         const specOption = typeof args.values.spec === 'string' ? args.values.spec : undefined;
+        if (args.values.reboot && ctx.format === 'json') return refuse(herdFailure('cli/usage', '--reboot writes text progress; it does not combine with --format json', 'run herd apply --format json, then herd rollout --format json'));
+        if (!args.values.reboot && ['batch', 'timeout', 'scontrol'].some((k) => args.values[k] !== undefined)) return refuse(herdFailure('cli/usage', '--batch, --timeout and --scontrol go with --reboot', 'add --reboot, or use herd rollout'));
         if (args.values['with-pending'] && !saved) return refuse(herdFailure('cli/usage', '--with-pending goes with a saved plan: herd apply PLAN --with-pending', `herd apply ${quote(arg)} applies everything the spec compiles to already`));
         if (specOption !== undefined && !saved) return refuse(herdFailure('cli/usage', '--spec goes with a saved plan: herd apply PLAN --spec PATH', `give the spec as the argument: herd apply ${quote(specOption)}`));
         if (saved && typeof args.values.root === 'string' && resolve(ctx.io.cwd, args.values.root) !== saved.root) {
@@ -275,6 +285,30 @@ export function makeApplyCommand(deps: StateCommandDeps = defaultDeps): Command 
         } else {
           if (done.recorded > 0) ctx.io.stdout.write(`Recorded ${done.recorded} already-matching file(s) in the state manifest.\n`);
           ctx.io.stdout.write(renderPendingSummaryText(plan));
+        }
+        if (args.values.reboot) {
+          // The rollout takes the target lock only around its own record updates, so the apply's lock goes first.
+          session.release();
+          const only = rebootNodesOf(plan);
+          if (only.length === 0) {
+            ctx.io.stdout.write('--reboot: this apply changed nothing the nodes load at boot; no reboot needed.\n');
+            return EXIT.ok;
+          }
+          ctx.io.stdout.write('\n');
+          return await rolloutOnTarget(
+            {
+              root,
+              ...rootConfinement(root, result),
+              batchSize: rolloutBatchOf(args.values, result.model?.slurm.rebootBatchSize),
+              timeoutSeconds: timeoutSecondsOf(args.values),
+              scontrol: scontrolProgram(args.values, ctx),
+              dryRun: false,
+              only,
+              lockTimeoutMs: 600_000,
+              command: `herd apply --reboot ${arg}`,
+            },
+            ctx,
+          );
         }
         return EXIT.ok;
       } catch (e) {

@@ -12,6 +12,7 @@ import { renderPlanText } from '../../plan/render-text.ts';
 import { planChanges } from '../../plan/plan-changes.ts';
 import { buildSavedPlan, serializeSavedPlan } from '../../plan/saved-plan.ts';
 import { liveStateOf, withLiveTexts, withoutLiveDiffs, type StateSnapshot } from '../../plan/state-snapshot.ts';
+import { awaitingReboot } from '../../rollout/reboot-record.ts';
 import { recordedTexts } from '../../state/recorded-text.ts';
 import { readSnapshotFile, SAVED_PLAN_FILE, snapshotOfSession, writeOutputFile } from '../../state/snapshot-io.ts';
 import { describeHolder, type LockInfo } from '../../state/lock.ts';
@@ -95,7 +96,8 @@ export function reportFailure(ctx: CommandContext, command: 'plan' | 'apply', fa
 }
 
 export function planMetaOf(result: CompileResult, session: TargetSession, herdVersion: string, cwd: string): PlanMeta {
-  return { herdVersion, cluster: result.clusterName ?? null, root: displayPath(session.root, cwd), specHash: result.specHash, manifestHash: session.stored.manifestHash };
+  const awaiting = awaitingReboot(session.stored.reboots);
+  return { herdVersion, cluster: result.clusterName ?? null, root: displayPath(session.root, cwd), specHash: result.specHash, manifestHash: session.stored.manifestHash, ...(awaiting.length > 0 ? { awaitingReboot: awaiting } : {}) };
 }
 
 /** The spec as given relative to the folder herd runs in, so a saved plan made in one checkout finds the spec in another (null when outside it). */

@@ -6,24 +6,29 @@ import type { RuleCheck } from './rule.ts';
 /** Warewulf keeps only the last node of a duplicated MAC (warewulf#1264); duplicated addresses break hosts files and leases. */
 export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
   const out: Diagnostic[] = [];
-  const macs = new Map<string, { node: string; at: SourceRef | undefined }>();
-  const addrs = new Map<string, { node: string; at: SourceRef | undefined }>();
-  addrs.set(model.head.address, { node: `head ${model.head.name}`, at: model.head.at });
-  if (model.network.gateway && model.network.gateway !== model.head.address) addrs.set(model.network.gateway, { node: 'the gateway', at: model.network.at });
-  for (const n of model.nodes) {
+  // Values map to the index of the node that has them (-1: the head, -2: the gateway), not to a record per node: 100,000 nodes.
+  const macs = new Map<string, number>();
+  const addrs = new Map<string, number>();
+  addrs.set(model.head.address, -1);
+  if (model.network.gateway && model.network.gateway !== model.head.address) addrs.set(model.network.gateway, -2);
+  const addressOwner = (k: number): { node: string; at: SourceRef | undefined; isHead: boolean } =>
+    k === -1 ? { node: `head ${model.head.name}`, at: model.head.at, isHead: true } : k === -2 ? { node: 'the gateway', at: model.network.at, isHead: false } : { node: model.nodes[k]!.name, at: model.nodes[k]!.at.address, isHead: false };
+  model.nodes.forEach((n, i) => {
     if (n.mac) {
-      const prev = macs.get(n.mac);
-      if (prev) out.push(diagnosticAt(n.at.mac, 'net/duplicate-mac', 'error', `${n.name} has MAC ${n.mac}, already used by ${prev.node}`, 'each node needs its own MAC: Warewulf would silently boot only one of them', [relatedAt(prev.at, `${prev.node} uses it here`)]));
-      else macs.set(n.mac, { node: n.name, at: n.at.mac });
+      const k = macs.get(n.mac);
+      if (k !== undefined) {
+        const prev = model.nodes[k]!;
+        out.push(diagnosticAt(n.at.mac, 'net/duplicate-mac', 'error', `${n.name} has MAC ${n.mac}, already used by ${prev.name}`, 'each node needs its own MAC: Warewulf would silently boot only one of them', [relatedAt(prev.at.mac, `${prev.name} uses it here`)]));
+      } else macs.set(n.mac, i);
     }
     if (n.address) {
-      const prev = addrs.get(n.address);
-      if (prev) {
-        const isHead = prev.node.startsWith('head ');
-        out.push(diagnosticAt(n.at.address, isHead ? 'net/head-address-conflict' : 'net/duplicate-address', 'error', `${n.name} has address ${n.address}, already used by ${prev.node}`, isHead ? 'node addresses must differ from the head address' : 'give every node its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
-      } else addrs.set(n.address, { node: n.name, at: n.at.address });
+      const k = addrs.get(n.address);
+      if (k !== undefined) {
+        const prev = addressOwner(k);
+        out.push(diagnosticAt(n.at.address, prev.isHead ? 'net/head-address-conflict' : 'net/duplicate-address', 'error', `${n.name} has address ${n.address}, already used by ${prev.node}`, prev.isHead ? 'node addresses must differ from the head address' : 'give every node its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
+      } else addrs.set(n.address, i);
     }
-  }
+  });
   return out;
 };
 

@@ -2,7 +2,7 @@
 import { diagnosticAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { parseSlurmTime } from '../units.ts';
 import { didYouMean } from '../did-you-mean.ts';
-import { canonicalKey, HERD_OWNED_GLOBAL, HERD_OWNED_NODE, HERD_OWNED_PARTITION, SLURM_GLOBAL_KEYS, SLURM_NODE_KEYS, SLURM_PARTITION_KEYS } from '../slurm-keys.ts';
+import { canonicalKey, DEFAULT_SLURM_VERSION, HERD_OWNED_GLOBAL, HERD_OWNED_NODE, HERD_OWNED_PARTITION, SLURM_KEYS, SLURM_VERSIONS, type SlurmKeyTable, type SlurmVersion } from '../slurm-keys.ts';
 import type { RuleCheck } from './rule.ts';
 
 /** Exactly one default partition: with none jobs without -p are rejected; with two the last silently wins. */
@@ -39,8 +39,12 @@ export const checkSlurmTimes: RuleCheck = ({ spec, index }) => {
   return out;
 };
 
-function checkExtras(extra: Record<string, unknown> | undefined, path: (string | number)[], known: readonly string[], owned: readonly string[], what: string, index: Parameters<RuleCheck>[0]['index']): Diagnostic[] {
+type Section = 'global' | 'node' | 'partition';
+
+function checkExtras(extra: Record<string, unknown> | undefined, path: (string | number)[], section: Section, version: SlurmVersion, owned: readonly string[], what: string, index: Parameters<RuleCheck>[0]['index']): Diagnostic[] {
   const out: Diagnostic[] = [];
+  const table: SlurmKeyTable = SLURM_KEYS[version];
+  const known = table[section];
   for (const key of Object.keys(extra ?? {})) {
     const at = index.keyAt([...path, key]);
     const canon = canonicalKey(key, known);
@@ -49,21 +53,31 @@ function checkExtras(extra: Record<string, unknown> | undefined, path: (string |
     } else if (canon && owned.includes(canon)) {
       out.push(diagnosticAt(at, 'slurm/owned-key', 'error', `${canon} is written by herd from the spec and cannot be set in ${what}`, 'set it through the spec field that owns it'));
     } else if (!canon) {
-      const guess = didYouMean(key, known);
-      out.push(diagnosticAt(at, 'slurm/unknown-key', 'error', `"${key}" is not a ${what} key Slurm 22.05 knows`, guess ? `did you mean "${guess}"? (slurmctld refuses unknown keys)` : 'slurmctld refuses unknown keys; check the slurm.conf man page'));
+      const defunct = section === 'global' ? canonicalKey(key, table.defunct) : undefined;
+      const elsewhere = SLURM_VERSIONS.filter((v) => v !== version && canonicalKey(key, SLURM_KEYS[v][section]) !== undefined);
+      if (defunct) {
+        out.push(diagnosticAt(at, 'slurm/version-key', 'error', `${defunct} is defunct in Slurm ${version}: slurmctld logs an error and ignores it`, elsewhere.length ? `valid in Slurm ${elsewhere.join(', ')}, not in ${version}; remove it, or set slurm.version` : 'remove it'));
+      } else if (elsewhere.length > 0) {
+        const name = canonicalKey(key, SLURM_KEYS[elsewhere[0]!][section])!;
+        out.push(diagnosticAt(at, 'slurm/version-key', 'error', `"${key}" is not a ${what} key Slurm ${version} knows`, `${name} is valid in Slurm ${elsewhere.join(', ')}, not in ${version}; set slurm.version${version === DEFAULT_SLURM_VERSION ? ` (default ${DEFAULT_SLURM_VERSION})` : ''} or remove it`));
+      } else {
+        const guess = didYouMean(key, known);
+        out.push(diagnosticAt(at, 'slurm/unknown-key', 'error', `"${key}" is not a ${what} key Slurm ${version} knows`, guess ? `did you mean "${guess}"? (slurmctld refuses unknown keys)` : 'slurmctld refuses unknown keys; check the slurm.conf man page'));
+      }
     }
   }
   return out;
 }
 
-/** Pass-through keys must be real Slurm keys and must not fight what herd writes. */
-export const checkSlurmExtras: RuleCheck = ({ spec, index }) => {
-  const out = checkExtras(spec.slurm?.extra, ['slurm', 'extra'], SLURM_GLOBAL_KEYS, HERD_OWNED_GLOBAL, 'slurm.extra', index);
-  for (const [name, p] of Object.entries(spec.slurm?.partitions ?? {})) for (const d of checkExtras(p.extra, ['slurm', 'partitions', name, 'extra'], SLURM_PARTITION_KEYS, HERD_OWNED_PARTITION, `partition ${name}'s extra`, index)) out.push(d);
+/** Pass-through keys must be real keys of the spec's Slurm version and must not fight what herd writes. */
+export const checkSlurmExtras: RuleCheck = ({ spec, model, index }) => {
+  const v = model.slurm.version;
+  const out = checkExtras(spec.slurm?.extra, ['slurm', 'extra'], 'global', v, HERD_OWNED_GLOBAL, 'slurm.extra', index);
+  for (const [name, p] of Object.entries(spec.slurm?.partitions ?? {})) for (const d of checkExtras(p.extra, ['slurm', 'partitions', name, 'extra'], 'partition', v, HERD_OWNED_PARTITION, `partition ${name}'s extra`, index)) out.push(d);
   const layers: [(string | number)[], Record<string, unknown> | undefined][] = [[['defaults', 'slurm', 'extra'], spec.defaults?.slurm?.extra]];
   for (const [n, p] of Object.entries(spec.profiles ?? {})) layers.push([['profiles', n, 'slurm', 'extra'], p.slurm?.extra]);
   for (const [n, e] of Object.entries(spec.nodes)) layers.push([['nodes', n, 'slurm', 'extra'], e.slurm?.extra]);
-  for (const [path, extra] of layers) for (const d of checkExtras(extra, path, SLURM_NODE_KEYS, HERD_OWNED_NODE, 'node slurm.extra', index)) out.push(d);
+  for (const [path, extra] of layers) for (const d of checkExtras(extra, path, 'node', v, HERD_OWNED_NODE, 'node slurm.extra', index)) out.push(d);
   return out;
 };
 

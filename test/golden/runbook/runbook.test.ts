@@ -2,6 +2,7 @@
 // clusters/condo, compiles both versions, and plans the edit against a target where the original was applied. Images and per-node overlays
 // are stand-ins here (bytes seeded from what each depends on: the image's content knob, the node's address, MAC and overlay lists), so the
 // cases run in milliseconds; the real builders are tested elsewhere. Regenerate deliberately with UPDATE_GOLDEN=1 and review the diff.
+// Each case runs for condo as it is (Slurm 22.05, goldens in condo/) and with slurm.version: "24.11" (goldens in condo-24.11/).
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +13,12 @@ import { isChange } from '../../../src/plan/plan-types.ts';
 import { renderNextStepsText } from '../../../src/plan/render-text.ts';
 import { compileSpecAt } from '../../../src/pipeline.ts';
 import type { ClusterModel } from '../../../src/spec/model.ts';
+import type { SlurmVersion } from '../../../src/spec/slurm-keys.ts';
 import { diskOf, live, manifestOf } from '../../unit/plan/plan-fixtures.ts';
 import { overlayArtifact, producedImage } from '../../unit/state/synthetic-artifacts.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
-const here = new URL('./condo/', import.meta.url).pathname;
+const goldenDir = (version: SlurmVersion): string => new URL(version === '22.05' ? './condo/' : `./condo-${version}/`, import.meta.url).pathname;
 const update = process.env.UPDATE_GOLDEN === '1' && !process.env.CI;
 const work = mkdtempSync(join(tmpdir(), 'herd-runbook-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -49,16 +51,21 @@ function builtArtifacts(model: ClusterModel, k: Knobs): Artifact[] {
   return out;
 }
 
-async function condoWith(edit: (spec: string, inventory: string) => [string, string], k: Knobs, tag: string): Promise<ArtifactSet> {
-  const dir = join(work, tag);
+async function condoWith(edit: (spec: string, inventory: string) => [string, string], k: Knobs, tag: string, version: SlurmVersion): Promise<ArtifactSet> {
+  const dir = join(work, `${tag}-${version}`);
   if (!existsSync(dir)) cpSync(join(root, 'clusters', 'condo'), dir, { recursive: true });
-  const [spec, inv] = edit(readFileSync(join(root, 'clusters/condo/cluster.yaml'), 'utf8'), readFileSync(join(root, 'clusters/condo/inventory.csv'), 'utf8'));
+  const original = readFileSync(join(root, 'clusters/condo/cluster.yaml'), 'utf8');
+  // 22.05 is the default: the spec as it is; other versions say so.
+  const versioned = version === '22.05' ? original : original.replace(/^slurm:\n/m, `slurm:\n  version: "${version}"\n`);
+  const [spec, inv] = edit(versioned, readFileSync(join(root, 'clusters/condo/inventory.csv'), 'utf8'));
   writeFileSync(join(dir, 'cluster.yaml'), spec);
   writeFileSync(join(dir, 'inventory.csv'), inv);
   const r = await compileSpecAt(dir, work, { images: false });
   expect(r.diagnostics.filter((d) => d.severity === 'error'), tag).toEqual([]);
+  expect(r.model!.slurm.version).toBe(version);
   const pending = k.overlaysPending ? [{ prefix: 'var/lib/warewulf/provision/overlays/', reason: 'image rocky10-gpu is not cached offline' }] : [];
-  return artifactSet([...r.artifacts!.artifacts, ...builtArtifacts(r.model!, k)], pending);
+  // The compiled set carries the spec's Slurm version to the plan, as herd plan's does.
+  return { ...artifactSet([...r.artifacts!.artifacts, ...builtArtifacts(r.model!, k)], pending), slurmVersion: r.artifacts!.slurmVersion! };
 }
 
 const same = (s: string, i: string): [string, string] => [s, i];
@@ -92,13 +99,13 @@ const CASES: readonly Case[] = [
 ];
 
 /** The golden text: what changed (config files by path, archives counted) and the runbook. */
-function goldenText(c: Case, plan: ReturnType<typeof planChanges>): string {
+function goldenText(c: Case, plan: ReturnType<typeof planChanges>, version: SlurmVersion): string {
   const changes = plan.actions.filter(isChange);
   const files = changes.filter((a) => a.kind !== 'overlay' && a.kind !== 'image').map((a) => `  ${a.action} ${a.path}`);
   const overlays = changes.filter((a) => a.kind === 'overlay');
   const images = changes.filter((a) => a.kind === 'image');
   return [
-    `# condo: ${c.name}`,
+    `# condo${version === '22.05' ? '' : ` (Slurm ${version})`}: ${c.name}`,
     'Changed:',
     ...files,
     ...(images.length ? [`  ${images.length} image(s): ${images.map((a) => a.path.split('/').pop()).join(', ')}`] : []),
@@ -109,19 +116,23 @@ function goldenText(c: Case, plan: ReturnType<typeof planChanges>): string {
   ].join('\n');
 }
 
-describe('golden runbooks for each kind of change (condo)', () => {
-  for (const c of CASES) {
-    it(c.name, async () => {
-      const before = await condoWith(same, c.before ?? {}, `base-${c.name}`);
-      const after = await condoWith(c.edit, c.knobs ?? {}, c.name);
-      const plan = planChanges(after, manifestOf(before), live(await diskOf(before)));
-      const text = goldenText(c, plan);
-      const file = join(here, `${c.name}.txt`);
-      if (update) {
-        mkdirSync(here, { recursive: true });
-        writeFileSync(file, text);
-      }
-      expect(text).toBe(readFileSync(file, 'utf8'));
-    });
-  }
-});
+for (const version of ['22.05', '24.11'] as const) {
+  describe(`golden runbooks for each kind of change (condo, Slurm ${version})`, () => {
+    for (const c of CASES) {
+      it(c.name, async () => {
+        const before = await condoWith(same, c.before ?? {}, `base-${c.name}`, version);
+        const after = await condoWith(c.edit, c.knobs ?? {}, c.name, version);
+        const plan = planChanges(after, manifestOf(before), live(await diskOf(before)));
+        expect(plan.slurmVersion).toBe(version);
+        const text = goldenText(c, plan, version);
+        const here = goldenDir(version);
+        const file = join(here, `${c.name}.txt`);
+        if (update) {
+          mkdirSync(here, { recursive: true });
+          writeFileSync(file, text);
+        }
+        expect(text).toBe(readFileSync(file, 'utf8'));
+      });
+    }
+  });
+}

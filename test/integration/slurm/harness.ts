@@ -22,6 +22,8 @@ export interface SlurmHost {
 export interface ConfFiles {
   readonly gresConf?: string;
   readonly files?: Readonly<Record<string, string>>;
+  /** Root filesystem of another Slurm release whose daemons and commands run instead of the host's (see slurm/releases.ts). */
+  readonly root?: string;
 }
 
 export interface AcceptResult {
@@ -118,7 +120,7 @@ export async function slurmctldAccepts(confText: string, opts: ConfFiles & { tim
     await addNamespace(ns);
     if (head.addr !== undefined) await ipBatch(['link add herd0 type bridge', `addr add ${head.addr}/32 dev herd0`, 'link set herd0 up'], ns);
     const p = spawnSandboxed(['slurmctld', '-D', '-c', '-f', conf], {
-      ns, hostname: head.name, hostsFile: `${dir}/etc/hosts`, resolvFile: `${dir}/etc/resolv.conf`, env: { SLURM_CONF: conf }, output: 'pipe', cwd: dir,
+      ns, root: opts.root, hostname: head.name, hostsFile: `${dir}/etc/hosts`, resolvFile: `${dir}/etc/resolv.conf`, env: { SLURM_CONF: conf }, output: 'pipe', cwd: dir,
     });
     proc = p;
     let log = '';
@@ -213,8 +215,8 @@ export async function withLabCluster(
       await ipBatch([`addr add ${n.addr}/${prefix} dev eth0`, 'link set eth0 up'], ns);
     }
     mkdirSync(`${dir}/work`, { mode: 0o755 });
-    const files = (host: string, env: Record<string, string> = { SLURM_CONF: conf }): { hostsFile: string; resolvFile: string; env: Record<string, string>; hostname: string; cwd: string } => ({
-      hostsFile: `${dir}/etc/hosts`, resolvFile: `${dir}/etc/resolv.conf`, env, hostname: host, cwd: `${dir}/work`,
+    const files = (host: string, env: Record<string, string> = { SLURM_CONF: conf }): { hostsFile: string; resolvFile: string; env: Record<string, string>; hostname: string; cwd: string; root?: string } => ({
+      hostsFile: `${dir}/etc/hosts`, resolvFile: `${dir}/etc/resolv.conf`, env, hostname: host, cwd: `${dir}/work`, root: opts.root,
     });
     const outFile = (daemon: string): string => `${dir}/log/${daemon}.out`;
     const start = (daemon: string, cmd: string[], ns: string, host: string, cgroup: boolean, env?: Record<string, string>): ChildProcess => {

@@ -101,12 +101,19 @@ export interface SandboxProcessOptions {
   readonly output: number | 'pipe';
   /** Working directory; jobs inherit the submitter's, so it must be inside the sandbox, never the repo. */
   readonly cwd: string;
+  /**
+   * Run `cmd` chrooted into this root filesystem (another Slurm release, e.g. Debian 13's 24.11), seeing the host's temp directory
+   * (the sandbox: conf, munge socket, logs), hosts file, /dev, /sys and a fresh /proc at the same paths.
+   */
+  readonly root?: string;
 }
 
 // slurmd 22.05 initialises its cgroup plugin even with proctrack/linuxproc and refuses to start unless
 // /sys/fs/cgroup/systemd is a cgroup mount; a private named hierarchy satisfies it without touching the host's cgroups.
+// With a root, the same view is built inside it (all mounts vanish with the private mount namespace) and the command runs there,
+// in the same working directory.
 const WRAPPER_SCRIPT = `set -e
-hosts=$1; resolv=$2; host=$3; cg=$4; shift 4
+hosts=$1; resolv=$2; host=$3; cg=$4; root=$5; tmp=$6; shift 6
 mount --bind "$hosts" /etc/hosts
 if [ -e /etc/resolv.conf ]; then mount --bind "$resolv" /etc/resolv.conf; fi
 hostname "$host"
@@ -114,6 +121,15 @@ if [ "$cg" = 1 ]; then
   mount -t tmpfs herdt-cgroup /sys/fs/cgroup
   mkdir /sys/fs/cgroup/systemd
   mount -t cgroup -o none,name=herdt cgroup /sys/fs/cgroup/systemd
+fi
+if [ -n "$root" ]; then
+  mount --bind "$tmp" "$root$tmp"
+  mount --bind "$hosts" "$root/etc/hosts"
+  if [ -e "$root/etc/resolv.conf" ]; then mount --bind "$resolv" "$root/etc/resolv.conf"; fi
+  mount -t proc proc "$root/proc"
+  mount --rbind /sys "$root/sys"
+  mount --rbind /dev "$root/dev"
+  exec chroot "$root" sh -c 'cd "$0" && exec "$@"' "$PWD" "$@"
 fi
 exec "$@"`;
 
@@ -124,7 +140,7 @@ export function spawnSandboxed(cmd: readonly string[], o: SandboxProcessOptions)
   const args = [
     '--pdeathsig', 'KILL', ...netArgs,
     '--mount', '--uts', '--pid', '--kill-child=SIGKILL', '--mount-proc',
-    'sh', '-c', WRAPPER_SCRIPT, 'herdt-wrap', o.hostsFile, o.resolvFile, o.hostname, o.cgroup ? '1' : '0', ...cmd,
+    'sh', '-c', WRAPPER_SCRIPT, 'herdt-wrap', o.hostsFile, o.resolvFile, o.hostname, o.cgroup ? '1' : '0', o.root ?? '', tmpdir(), ...cmd,
   ];
   const child = spawn('setpriv', args, {
     env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...o.env },

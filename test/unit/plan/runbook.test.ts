@@ -4,6 +4,7 @@ import { artifactSet, textArtifact } from '../../../src/artifacts/artifact.ts';
 import { planChanges } from '../../../src/plan/plan-changes.ts';
 import { hostEntryChanges, nextSteps } from '../../../src/plan/runbook.ts';
 import { diskOf, live, manifestOf } from './plan-fixtures.ts';
+import type { SlurmVersion } from '../../../src/spec/slurm-keys.ts';
 
 const dnsmasq = (c2mac: string, c2ip: string) =>
   textArtifact({
@@ -15,9 +16,13 @@ const hosts = (c2ip: string, extra = '') => textArtifact({ path: 'etc/hosts', te
 const nodesConf = (v: string) => textArtifact({ path: 'etc/warewulf/nodes.conf', text: `# ${v}\n`, impact: { class: 'daemon-reload', service: 'warewulfd' } });
 const wwConf = (v: string) => textArtifact({ path: 'etc/warewulf/warewulf.conf', text: `# ${v}\n`, impact: { class: 'daemon-restart', service: 'warewulfd' } });
 
-async function stepsOf(before: Parameters<typeof artifactSet>[0], after: Parameters<typeof artifactSet>[0]) {
+const slurmConf = (text: string) => textArtifact({ path: 'etc/slurm/slurm.conf', text: `ClusterName=lab\n${text}`, impact: { class: 'slurm-reconfigure' } });
+const cgroupConf = (v: string) => textArtifact({ path: 'etc/slurm/cgroup.conf', text: `# ${v}\n`, nodes: ['c1', 'c2'], impact: { class: 'daemon-restart', service: 'slurmd' } });
+
+async function stepsOf(before: Parameters<typeof artifactSet>[0], after: Parameters<typeof artifactSet>[0], slurmVersion?: SlurmVersion) {
   const a = artifactSet(before);
-  return nextSteps(planChanges(artifactSet(after), manifestOf(a), live(await diskOf(a))));
+  const plan = planChanges(artifactSet(after), manifestOf(a), live(await diskOf(a)));
+  return nextSteps(slurmVersion ? { ...plan, slurmVersion } : plan);
 }
 
 describe('nextSteps', () => {
@@ -31,6 +36,52 @@ describe('nextSteps', () => {
     const steps = await stepsOf([nodesConf('a'), wwConf('a')], [nodesConf('b'), wwConf('b')]);
     expect(steps.map((s) => s.command)).toEqual(['systemctl restart warewulfd']);
     expect(steps.some((s) => /wwctl (configure|overlay build)/.test(s.command ?? ''))).toBe(false);
+  });
+});
+
+describe('nextSteps follows the Slurm version', () => {
+  const c3 = '# Entry for c3\n10.0.0.4 c3 c3-default\n';
+  it('a node added: 22.05 restarts slurmctld and every slurmd; 24.11 only reconfigures', async () => {
+    const before = [hosts('10.0.0.3'), slurmConf('NodeName=c[1-2]\n'), cgroupConf('a')];
+    const after = [hosts('10.0.0.3', c3), slurmConf('NodeName=c[1-3]\n'), cgroupConf('a')];
+    const old = await stepsOf(before, after);
+    expect(old.filter((s) => s.command !== null).map((s) => s.command)).toEqual(['systemctl restart slurmctld', 'pdsh -w c[1-2] systemctl restart slurmd']);
+    expect(old[0]!.description).toContain('Slurm 22.05 needs slurmctld and every slurmd restarted');
+    expect(old.some((s) => s.command === 'scontrol reconfigure')).toBe(false);
+    const v2411 = await stepsOf(before, after, '24.11');
+    expect(v2411.filter((s) => s.command !== null).map((s) => s.command)).toEqual(['scontrol reconfigure']);
+    expect(v2411[0]!.description).toContain('Slurm 24.11 takes nodes added or removed this way (c3 added)');
+  });
+
+  it('a node removed: drained first on both versions', async () => {
+    const before = [hosts('10.0.0.3', c3), slurmConf('NodeName=c[1-3]\n')];
+    const after = [hosts('10.0.0.3'), slurmConf('NodeName=c[1-2]\n')];
+    for (const v of ['22.05', '24.11'] as const) {
+      const steps = await stepsOf(before, after, v);
+      expect(steps[0]!.command).toBe('scontrol update nodename=c3 state=drain reason="removed by herd"');
+    }
+  });
+
+  it('a port or authentication change restarts slurmctld and every slurmd on every version (no reconfigure changes them)', async () => {
+    for (const v of ['22.05', '24.11'] as const) {
+      const steps = await stepsOf([hosts('10.0.0.3'), slurmConf('SlurmdPort=6818\n'), cgroupConf('a')], [hosts('10.0.0.3'), slurmConf('SlurmdPort=7000\n'), cgroupConf('a')], v);
+      expect(steps.map((s) => s.command)).toEqual(['systemctl restart slurmctld', 'pdsh -w c[1-2] systemctl restart slurmd']);
+      expect(steps[0]!.description).toContain('SlurmdPort changed');
+    }
+  });
+
+  it('cgroup.conf alone: 22.05 restarts slurmd on the nodes; 24.11 reconfigures (slurmd restarts in place)', async () => {
+    const before = [cgroupConf('a')];
+    const after = [cgroupConf('b')];
+    expect((await stepsOf(before, after)).map((s) => s.command)).toEqual(['pdsh -w c[1-2] systemctl restart slurmd']);
+    expect((await stepsOf(before, after, '24.11')).map((s) => s.command)).toEqual(['scontrol reconfigure']);
+  });
+
+  it('a plain slurm.conf change: scontrol reconfigure on both, described per version', async () => {
+    const before = [slurmConf('MaxJobCount=10\n')];
+    const after = [slurmConf('MaxJobCount=20\n')];
+    expect((await stepsOf(before, after))[0]!.description).toBe('Slurm: slurmctld and the slurmds re-read slurm.conf');
+    expect((await stepsOf(before, after, '24.11'))[0]!.description).toMatch(/^Slurm 24\.11: slurmctld and every slurmd restart in place/);
   });
 });
 

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareHostnames, compressHostlist, compressOrdered, expandHostlist, MAX_HOSTLIST_EXPANSION } from '../../../src/spec/hostlist.ts';
+import { compareHostnames, compressHostlist, compressOrdered, countHostlist, expandHostlist, MAX_HOSTLIST_EXPANSION, sortByHostname, sortHostnames } from '../../../src/spec/hostlist.ts';
 
 const names = (expr: string): string[] => {
   const r = expandHostlist(expr);
@@ -68,6 +68,25 @@ describe('expandHostlist', () => {
   });
 });
 
+describe('countHostlist', () => {
+  it('counts what expandHostlist makes, and is undefined exactly where it fails', () => {
+    const expr = fc.array(fc.constantFrom('c', 'n', '0', '1', '2', '9', '[', ']', '-', ',', '[1-3]', '[01-10,15]', '[1-300]', '[0-99]'), { maxLength: 12 }).map((xs) => xs.join(''));
+    fc.assert(
+      fc.property(expr, (e) => {
+        const r = expandHostlist(e);
+        expect(countHostlist(e)).toBe(r.ok ? r.names.length : undefined);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('counts a million names without making them, and refuses more', () => {
+    expect(countHostlist('r[01-20]n[00001-50000]')).toBe(1_000_000);
+    expect(countHostlist('r[01-20]n[00001-50000],x1')).toBeUndefined();
+    expect(expandHostlist('c[1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536,1-65536]').ok).toBe(false);
+  });
+});
+
 describe('compressHostlist / compareHostnames', () => {
   it.each([
     [['c1', 'c2', 'c3'], 'c[1-3]'],
@@ -91,6 +110,30 @@ describe('compressHostlist / compareHostnames', () => {
         expect(names(compressHostlist(list))).toEqual([...new Set(list)].sort(compareHostnames));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('sorts (whole lists and keyed items, stably) as a BigInt reading of the trailing number does, past 2^64 too', () => {
+    // The reference: split with a regex, compare the suffix as a BigInt (none, or above Slurm's 2^64-1, sorts as no number).
+    const ref = (name: string): [string, bigint, number] => {
+      const m = /^(.*?)(\d+)$/.exec(name);
+      return !m || BigInt(m[2]!) > 18446744073709551615n ? [name, -1n, 0] : [m[1]!, BigInt(m[2]!), m[2]!.length];
+    };
+    const byRef = (a: string, b: string): number => {
+      const [x, y] = [ref(a), ref(b)];
+      return x[0] !== y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] !== y[1] ? (x[1] < y[1] ? -1 : 1) : x[2] - y[2];
+    };
+    const digits = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 70n }).map(String), fc.constantFrom('', '0', '00', '007', '18446744073709551615', '18446744073709551616', '018446744073709551616'));
+    const name = fc.tuple(fc.constantFrom('c', 'n', 'c1n', 'gpu-', ''), digits, fc.integer({ min: 0, max: 3 })).map(([p, d, z]) => p + '0'.repeat(d === '' ? 0 : z) + d).filter((n) => n !== '');
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 40 }), (list) => {
+        const want = [...list].sort(byRef);
+        expect(sortHostnames(list)).toEqual(want);
+        expect([...list].sort(compareHostnames)).toEqual(want);
+        const items = list.map((n, i) => ({ n, i }));
+        expect(sortByHostname(items, (x) => x.n)).toEqual([...items].sort((a, b) => byRef(a.n, b.n) || a.i - b.i));
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -146,3 +146,56 @@ describe('live scan', () => {
     expect(after.plan.actions.find((x) => x.path === 'etc/hosts')?.drift?.kind).toBe('content');
   });
 });
+
+describe('tree artifacts (an image unpacked into its chroot)', () => {
+  const T = 1_700_000_000;
+  async function treeArtifact(files: Record<string, string>): Promise<import('../../../src/artifacts/artifact.ts').Artifact> {
+    const { cpioNewc } = await import('../../../src/artifacts/cpio-newc.ts');
+    const { sha256Hex, treeSha256 } = await import('../../../src/artifacts/artifact.ts');
+    const parts: Uint8Array[] = [];
+    const entries = Object.entries(files).flatMap(([p, body]) => [
+      ...(p.includes('/') ? [{ path: p.split('/')[0]!, type: 'directory' as const, mode: 0o755, uid: 0, gid: 0, mtime: T }] : []),
+      { path: p, type: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: T, data: Buffer.from(body) },
+    ]);
+    for await (const c of cpioNewc(entries.filter((e, i) => entries.findIndex((x) => x.path === e.path) === i)).chunks) parts.push(c);
+    const bytes = Buffer.concat(parts);
+    const archive = { sha256: sha256Hex(bytes), size: bytes.length };
+    return {
+      path: 'var/lib/warewulf/chroots/x/rootfs', kind: 'tree', mode: 0o755, owner: 'root', group: 'root', nodes: ['n1'], impact: { class: 'reboot' },
+      produce: async function* () { yield bytes; }, sha256: treeSha256(archive, []), size: bytes.length, tree: { archive, extras: [] },
+    };
+  }
+  const set = async (files: Record<string, string> | null) => {
+    const { artifactSet } = await import('../../../src/artifacts/artifact.ts');
+    const base = versionSet('A').artifacts;
+    return artifactSet([...base, ...(files ? [await treeArtifact(files)] : [])]);
+  };
+
+  it('creates the folder, trusts it unchanged, replaces it whole, and removes only the folder herd recorded', async () => {
+    const chroot = join(root, 'var/lib/warewulf/chroots/x/rootfs');
+    await applyTo(root, await set({ 'etc/a': 'one\n', 'boot/vmlinuz': 'k1' }));
+    expect(readFileSync(join(chroot, 'etc/a'), 'utf8')).toBe('one\n');
+    expect(summarizePlan((await planOf(root, await set({ 'etc/a': 'one\n', 'boot/vmlinuz': 'k1' }))).plan).changesPresent).toBe(false);
+    const r = await applyTo(root, await set({ 'etc/b': 'two\n' }));
+    expect(r.updated).toBeGreaterThan(0);
+    expect(existsSync(join(chroot, 'etc/a'))).toBe(false);
+    expect(readFileSync(join(chroot, 'etc/b'), 'utf8')).toBe('two\n');
+    expect(Object.keys(snapshot(root)).filter((p) => p.includes('.herd-tmp'))).toEqual([]);
+    await applyTo(root, await set(null));
+    expect(existsSync(chroot)).toBe(false);
+    expect(existsSync(join(root, 'var/lib/warewulf/chroots/x'))).toBe(true);
+  });
+
+  it('a folder that is not herd\'s recorded tree is drift: never removed or replaced without --overwrite-drift', async () => {
+    const chroot = join(root, 'var/lib/warewulf/chroots/x/rootfs');
+    execFileSync('mkdir', ['-p', join(chroot, 'etc')]);
+    writeFileSync(join(chroot, 'etc/site'), 'the site\'s own\n');
+    const f = await herdFailureOf(applyTo(root, await set({ 'etc/a': 'one\n' })));
+    expect(f.rule).toBe('state/drift');
+    expect(f.message).toContain('chroots/x/rootfs');
+    expect(readFileSync(join(chroot, 'etc/site'), 'utf8')).toBe('the site\'s own\n');
+    await applyTo(root, await set({ 'etc/a': 'one\n' }), { overwriteDrift: true });
+    expect(existsSync(join(chroot, 'etc/site'))).toBe(false);
+    expect(readFileSync(join(chroot, 'etc/a'), 'utf8')).toBe('one\n');
+  });
+});
