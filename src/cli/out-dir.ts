@@ -17,7 +17,7 @@ import type { Artifact } from '../artifacts/artifact.ts';
 export const OUT_MARKER = '.herd-build';
 /** Canonical JSON (sorted keys), identical on every run so builds stay byte-identical. */
 export const OUT_MARKER_TEXT = '{"formatVersion":1,"kind":"herd-build"}\n';
-const MARKER_MAX_BYTES = 4096;
+const MARKER_MAX_BYTES = 64 * 1024;
 const KEEP_OUT = 'choose a folder that does not exist yet, an empty folder, or one herd built before (e.g. --out build/lab)';
 
 /** True when `text` is herd's marker (any formatVersion: a newer herd's tree is still herd's). Pure. */
@@ -97,6 +97,35 @@ function hasMarker(parent: ConfinedDir, name: string): boolean {
     return false;
   }
 }
+
+/**
+ * The trees (images unpacked into their chroots) the previous build left in `name`, as its marker recorded them right after
+ * writing: the tree's hash and its top folder's inode, mtime and ctime. A tree is reused only while all of them still match
+ * (the rule apply's plan uses for a target's chroot), so a no-change build does not unpack tens of thousands of files again.
+ */
+interface MarkedTree {
+  readonly sha256: string;
+  readonly ino: string;
+  readonly mtimeNs: string;
+  readonly ctimeNs: string;
+}
+function markedTrees(parent: ConfinedDir, name: string): Record<string, MarkedTree> {
+  try {
+    const b = parent.readFile(`${name}/${OUT_MARKER}`, MARKER_MAX_BYTES);
+    const v = b === undefined ? undefined : (JSON.parse(b.toString('utf8')) as { trees?: unknown });
+    return v && typeof v.trees === 'object' && v.trees !== null ? (v.trees as Record<string, MarkedTree>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function treeStamp(parent: ConfinedDir, rel: string, sha256: string): MarkedTree | undefined {
+  const st = parent.lstat(rel);
+  return st?.isDirectory() ? { sha256, ino: String(st.ino), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) } : undefined;
+}
+
+const sameTree = (a: MarkedTree | undefined, b: MarkedTree | undefined): boolean =>
+  a !== undefined && b !== undefined && a.sha256 === b.sha256 && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
 
 /** Classify `name` in `parent`; throws the refusal when it may not be replaced. */
 function classify(parent: ConfinedDir, name: string, out: string): OutState {
@@ -252,6 +281,7 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
   let parent: ConfinedDir | undefined;
   let tmp: string | undefined;
   let trash: string | undefined;
+  const borrowed: string[] = [];
   // Files are written with awaits in between, so a Ctrl-C can land mid-write: the half-written folder is then removed (interrupt.ts).
   let forgetTmp = (): void => {};
   try {
@@ -271,8 +301,21 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
     const confined = parent;
     const made = tmp;
     forgetTmp = trackTemp(parent.hostPath(tmp), () => confined.removeTree(made));
-    for (const f of files) await writeFileIn(parent, `${tmp}/${f.path}`, f);
-    await writeFileIn(parent, `${tmp}/${OUT_MARKER}`, { path: OUT_MARKER, mode: 0o644, bytes: new TextEncoder().encode(OUT_MARKER_TEXT) });
+    const previous = check.state.kind === 'herd' ? markedTrees(parent, check.name) : {};
+    const trees: Record<string, MarkedTree> = {};
+    for (const f of files) {
+      const at = `${tmp}/${f.path}`;
+      if (f.kind === 'tree' && f.sha256 !== undefined && sameTree(previous[f.path], treeStamp(parent, `${check.name}/${f.path}`, f.sha256))) {
+        // The previous build's tree, unchanged: moved into the new one (the old folder is discarded below anyway).
+        parent.mkdirs(dirname(at));
+        parent.rename(`${check.name}/${f.path}`, at);
+        borrowed.push(f.path);
+      } else await writeFileIn(parent, at, f);
+      const stamp = f.kind === 'tree' && f.sha256 !== undefined ? treeStamp(parent, at, f.sha256) : undefined;
+      if (stamp) trees[f.path] = stamp;
+    }
+    const marker = Object.keys(trees).length === 0 ? OUT_MARKER_TEXT : `${JSON.stringify({ formatVersion: 1, kind: 'herd-build', trees })}\n`;
+    await writeFileIn(parent, `${tmp}/${OUT_MARKER}`, { path: OUT_MARKER, mode: 0o644, bytes: new TextEncoder().encode(marker) });
     // mkdtemp made it 0700 (private while half-written); publish it as an ordinary folder.
     if (!parent.lstat(tmp)?.isDirectory()) throw unsafe(`${parent.hostPath(tmp)} changed while herd wrote it`);
     parent.chmodDir(tmp, 0o755);
@@ -317,6 +360,8 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
     const p = parent;
     // The trash folder is removed only while empty (rmdir): if the old tree is still in it, it stays, and the failure says where.
     if (p && trash !== undefined) tryQuietly(() => p.rmdir(trash!));
+    // Trees taken from the previous build go back to it before the new folder is removed (the previous one is in place again).
+    if (p && tmp !== undefined) for (const t of borrowed) tryQuietly(() => p.rename(`${tmp}/${t}`, `${check.name}/${t}`));
     if (p && tmp !== undefined) tryQuietly(() => p.removeTree(tmp!));
     for (const c of created.reverse()) tryQuietly(() => rmdirSync(c));
     if (isHerdFailure(e)) throw e;
