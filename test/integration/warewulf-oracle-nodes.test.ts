@@ -2,8 +2,8 @@
 // ../shared/oracles/warewulf) reads herd's nodes.conf for every example cluster, and each node's effective overlay lists,
 // address, netmask, MAC, device, image and kernel arguments are what herd's model says: the overlays herd builds are
 // the ones Warewulf would look up for that node.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,5 +80,28 @@ describe.skipIf(!HAVE && !REQUIRED)('Warewulf 4.6.5 merges herd nodes.conf into 
         });
       }
     }, 120_000);
+
+    // The admin's habit `wwctl overlay build` (which herd's runbook never advises) on herd's nodes.conf: herd-boot and herd-slurm
+    // are herd's own, so Warewulf cannot render them. What matters is that the habit is harmless: it fails, naming the
+    // missing overlay, and leaves the overlay images herd wrote exactly as they were (not a half-rendered replacement).
+    it(`${cluster}: Warewulf's own overlay build refuses herd's nodes and leaves herd's overlay images untouched`, async () => {
+      const etc = join(work, `${cluster}-ovb`, 'etc', 'warewulf');
+      mkdirSync(etc, { recursive: true });
+      const r = await compileSpecAt(join(REPO, 'clusters', cluster), REPO, { images: false });
+      for (const f of ['nodes.conf', 'warewulf.conf']) writeFileSync(join(etc, f), r.artifacts!.artifacts.find((x) => x.path === `etc/warewulf/${f}`)!.bytes!);
+      const out = join(work, `${cluster}-ovb`, 'provision');
+      const herdImages = new Map<string, string>();
+      for (const n of r.model!.nodes) {
+        mkdirSync(join(out, 'overlays', n.name), { recursive: true });
+        for (const f of ['__SYSTEM__.img', '__SYSTEM__.img.gz', '__RUNTIME__.img', '__RUNTIME__.img.gz']) {
+          herdImages.set(join(out, 'overlays', n.name, f), `herd's ${f} of ${n.name}\n`);
+          writeFileSync(join(out, 'overlays', n.name, f), `herd's ${f} of ${n.name}\n`);
+        }
+      }
+      const ww = spawnSync('bash', [join(ORACLE!, 'run.sh'), 'overlay-build', join(etc, 'nodes.conf'), '-', out], { encoding: 'utf8', maxBuffer: 256 << 20 });
+      expect(`${ww.stdout}${ww.stderr}`).toMatch(/ERROR: .*overlay does not exist/);
+      for (const [path, text] of herdImages) expect(readFileSync(path, 'utf8'), path).toBe(text);
+      for (const n of r.model!.nodes) expect(readdirSync(join(out, 'overlays', n.name)).sort(), n.name).toEqual(['__RUNTIME__.img', '__RUNTIME__.img.gz', '__SYSTEM__.img', '__SYSTEM__.img.gz']);
+    }, 300_000);
   }
 });
