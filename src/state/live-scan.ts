@@ -85,7 +85,7 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
       continue;
     }
     if (st.isDirectory() && (wanted.get(path)?.kind ?? recorded.get(path)?.kind) === 'tree') {
-      files.set(path, liveTree(st, recorded.get(path), stored.manifestMtimeNs));
+      files.set(path, liveTree(st, recorded.get(path)));
       continue;
     }
     if (!st.isFile()) {
@@ -175,9 +175,11 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
  * herd renamed it into place (an entry added, removed or renamed at its top, or the folder replaced, changes them). A change
  * deeper inside (`wwctl image exec` editing /etc) reaches nodes only through a rebuilt .img, which is hashed and shows as drift.
  */
-function liveTree(st: BigIntStats, m: { sha256: string; size: number; stat: { mtimeNs: string; ctimeNs: string; ino: string } } | undefined, manifestMtimeNs: bigint | null): LiveFile {
+function liveTree(st: BigIntStats, m: { sha256: string; size: number; stat: { mtimeNs: string; ctimeNs: string; ino: string } } | undefined): LiveFile {
   const stat = { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
-  const trusted = m !== undefined && manifestMtimeNs !== null && st.ctimeNs < manifestMtimeNs && m.stat.ino === stat.ino && m.stat.mtimeNs === stat.mtimeNs && m.stat.ctimeNs === stat.ctimeNs;
+  // Unlike a file, no racy-tick rule: a tree is never re-hashed, so an untrusted tree reads as changed, and the rename that put
+  // it in place can share a clock tick with the manifest write. Its recorded stat is taken after that rename, under the lock.
+  const trusted = m !== undefined && m.stat.ino === stat.ino && m.stat.mtimeNs === stat.mtimeNs && m.stat.ctimeNs === stat.ctimeNs;
   return {
     type: 'file',
     // Not herd's recorded tree: a value no artifact hashes to, so the plan shows it as changed (drift when it was recorded).

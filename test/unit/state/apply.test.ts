@@ -186,6 +186,15 @@ describe('tree artifacts (an image unpacked into its chroot)', () => {
     expect(existsSync(join(root, 'var/lib/warewulf/chroots/x'))).toBe(true);
   });
 
+  it('trusts a tree herd just renamed in even when that rename shares a clock tick with the manifest (no racy-tick rule for trees)', async () => {
+    const files = { 'etc/a': 'one\n' };
+    await applyTo(root, await set(files));
+    // The manifest written in the same tick as the rename: its mtime no later than the tree's ctime.
+    const past = new Date(statSync(join(root, 'var/lib/warewulf/chroots/x/rootfs')).ctimeMs - 5_000);
+    utimesSync(manifestFileOf(root), past, past);
+    expect(summarizePlan((await planOf(root, await set(files))).plan).changesPresent).toBe(false);
+  });
+
   it('a folder that is not herd\'s recorded tree is drift: never removed or replaced without --overwrite-drift', async () => {
     const chroot = join(root, 'var/lib/warewulf/chroots/x/rootfs');
     execFileSync('mkdir', ['-p', join(chroot, 'etc')]);
