@@ -132,13 +132,18 @@ export async function withRolloutCluster(names: readonly string[], opts: Rollout
       driver = (async () => {
         while (!stopDriver) {
           const lines = readFileSync(log, 'utf8').split('\n').filter((l) => l !== '');
-          const fresh = lines.slice(handled.lines).map((l) => l.split(' ')[0]!).filter((n) => names.includes(n));
+          const fresh = lines.slice(handled.lines).map((l) => l.split(' ')).filter(([n]) => names.includes(n!));
           handled.lines = lines.length;
           // A reboot: the node's slurmd goes away; a node that comes back starts a fresh slurmd that reports a boot now (-b). Nodes of one
-          // batch reboot side by side, as real ones do.
-          await Promise.all(fresh.map(async (name) => {
-            await stopNode(name);
-            if (!(opts.neverReturn ?? []).includes(name)) startNode(name, ['-b']);
+          // batch reboot side by side, as real ones do. slurmctld keeps boot and request times in whole seconds and counts a reboot
+          // only from a boot time later than its request, so the new slurmd starts in a later second than RebootProgram ran (a
+          // real reboot takes far longer): on a quiet machine a restart within the same second was never seen as a reboot.
+          await Promise.all(fresh.map(async ([name, epoch]) => {
+            await stopNode(name!);
+            if ((opts.neverReturn ?? []).includes(name!)) return;
+            const next = (Number(epoch) + 1) * 1000 + 100;
+            if (Date.now() < next) await new Promise((r) => setTimeout(r, next - Date.now()));
+            startNode(name!, ['-b']);
           }));
           await new Promise((r) => setTimeout(r, 200));
         }
