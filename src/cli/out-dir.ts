@@ -10,7 +10,9 @@ import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
 import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace, writeAllSync } from '../fs/confined-dir.ts';
 import { unsafeArtifactPath } from '../state/paths.ts';
 import { trackTemp } from '../fs/temp-registry.ts';
-import { commitTree, stageTree } from '../state/tree-write.ts';
+import { commitTree, stageTree, treeUnchanged } from '../state/tree-write.ts';
+import { recordedStatOf } from '../state/manifest-io.ts';
+import type { RecordedStat } from '../plan/state-manifest.ts';
 import type { Artifact } from '../artifacts/artifact.ts';
 
 /** The file herd leaves at the top of every tree it builds: its presence is the only permission to replace the folder. */
@@ -100,14 +102,11 @@ function hasMarker(parent: ConfinedDir, name: string): boolean {
 
 /**
  * The trees (images unpacked into their chroots) the previous build left in `name`, as its marker recorded them right after
- * writing: the tree's hash and its top folder's inode, mtime and ctime. A tree is reused only while all of them still match
- * (the rule apply's plan uses for a target's chroot), so a no-change build does not unpack tens of thousands of files again.
+ * writing: the tree's hash and its top folder's stat. A tree is reused only while its hash is the one wanted and treeUnchanged
+ * holds (the rule apply's plan uses for a target's chroot), so a no-change build does not unpack tens of thousands of files again.
  */
-interface MarkedTree {
+interface MarkedTree extends RecordedStat {
   readonly sha256: string;
-  readonly ino: string;
-  readonly mtimeNs: string;
-  readonly ctimeNs: string;
 }
 function markedTrees(parent: ConfinedDir, name: string): Record<string, MarkedTree> {
   try {
@@ -121,11 +120,10 @@ function markedTrees(parent: ConfinedDir, name: string): Record<string, MarkedTr
 
 function treeStamp(parent: ConfinedDir, rel: string, sha256: string): MarkedTree | undefined {
   const st = parent.lstat(rel);
-  return st?.isDirectory() ? { sha256, ino: String(st.ino), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) } : undefined;
+  return st?.isDirectory() ? { sha256, ...recordedStatOf(st) } : undefined;
 }
 
-const sameTree = (a: MarkedTree | undefined, b: MarkedTree | undefined): boolean =>
-  a !== undefined && b !== undefined && a.sha256 === b.sha256 && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+const sameTree = (a: MarkedTree | undefined, b: MarkedTree | undefined): boolean => a !== undefined && b !== undefined && a.sha256 === b.sha256 && treeUnchanged(a, b);
 
 /** Classify `name` in `parent`; throws the refusal when it may not be replaced. */
 function classify(parent: ConfinedDir, name: string, out: string): OutState {

@@ -14,7 +14,7 @@ import type { LiveState, Plan, PlanAction } from '../plan/plan-types.ts';
 import { STATE_FORMAT_VERSION, type Generation, type ManifestEntry, type PendingJournal, type RecordedStat, type StateManifest } from '../plan/state-manifest.ts';
 import { commitStaged, stageFile } from './atomic-write.ts';
 import type { LockHandle } from './lock.ts';
-import { pruneContentIndexes, readRebootRecord, removePending, writeContentIndex, writeManifest, writePending, writeRebootRecord, type StoredState } from './manifest-io.ts';
+import { pruneContentIndexes, recordedStatOf, removePending, writeContentIndex, writeManifest, writePending, writeRebootRecord, type StoredState } from './manifest-io.ts';
 import { recordNeeded, rebootNodesOf } from '../rollout/reboot-record.ts';
 import type { OwnerResolver } from './owners.ts';
 import { composeBlockFile, splitAtMarker } from './managed-block.ts';
@@ -78,7 +78,7 @@ const writesContent = (a: PlanAction) => a.action === 'create' || (a.action === 
 function statOf(dir: ConfinedDir, rel: string): RecordedStat {
   const st = dir.lstat(rel);
   if (!st) throw Object.assign(new Error(`${rel} disappeared right after herd wrote it`), { code: 'ENOENT' });
-  return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
+  return recordedStatOf(st);
 }
 
 /** Why a write failed, in words an admin acts on (disk full, read-only, permissions), without a stack. */
@@ -192,8 +192,8 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
   const rebootNodes = rebootNodesOf(plan);
   if (rebootNodes.length > 0) {
     try {
-      const generation = (stored.manifest?.generations ?? []).reduce((m, g) => Math.max(m, g.generation), -1) + 1;
-      await writeRebootRecord(dir, recordNeeded(readRebootRecord(dir), rebootNodes, generation), fsync);
+      // stored.reboots was read under the lock this apply holds, so it is the record as it is now.
+      await writeRebootRecord(dir, recordNeeded(stored.reboots, rebootNodes, nextGeneration(stored.manifest)), fsync);
     } catch (e) {
       for (const temp of staged.values()) unlinkTemp(dir, temp);
       throw failed(`recording the nodes that need a reboot failed: ${causeOf(e)}`, []);
@@ -364,12 +364,15 @@ async function changeMetadata(dir: ConfinedDir, rel: string, mode: number | unde
   }
 }
 
+/** The number this apply's generation gets: one past the newest recorded. */
+const nextGeneration = (manifest: StateManifest | undefined): number => (manifest?.generations ?? []).reduce((m, g) => Math.max(m, g.generation), -1) + 1;
+
 /** The manifest after apply: one entry per desired artifact, stat taken now for everything this apply touched. */
 function buildManifest(input: ApplyInput, desired: ReadonlyMap<string, Artifact>, ids: ReadonlyMap<string, { uid: number; gid: number } | undefined>): StateManifest {
   const previous = input.stored.manifest;
   const recorded = new Map((previous?.entries ?? []).map((e) => [e.path, e]));
   const byPath = new Map(input.plan.actions.map((a) => [a.path, a]));
-  const generation = (previous?.generations ?? []).reduce((m, g) => Math.max(m, g.generation), -1) + 1;
+  const generation = nextGeneration(previous);
   const entries: ManifestEntry[] = [];
   for (const d of desired.values()) {
     const a = byPath.get(d.path);

@@ -13,7 +13,8 @@ import { fileKind, isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts
 import { isArchive, isDiffable } from '../plan/plan-changes.ts';
 import type { LiveFile, LiveState } from '../plan/plan-types.ts';
 import { MAX_DIFF_BYTES } from '../plan/text-diff.ts';
-import { readContentIndex, type StoredState } from './manifest-io.ts';
+import { readContentIndex, recordedStatOf, type StoredState } from './manifest-io.ts';
+import { treeUnchanged } from './tree-write.ts';
 import { splitAtMarker } from './managed-block.ts';
 import { tempPathFor } from './paths.ts';
 
@@ -92,7 +93,7 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
       files.set(path, { type: 'other', blocked: `${dir!.hostPath(path)} is ${fileKind(st)}` });
       continue;
     }
-    const stat = { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
+    const stat = recordedStatOf(st);
     const m = recorded.get(path);
     const trusted =
       m !== undefined &&
@@ -170,16 +171,13 @@ export async function scanLive(dir: ConfinedDir | undefined, desired: ArtifactSe
 }
 
 /**
- * A tree artifact (an image's chroot) is judged by its top folder, not by walking tens of thousands of files on every plan:
- * it is trusted to hold the recorded tree while that folder is the same inode with the same mtime and ctime as right after
- * herd renamed it into place (an entry added, removed or renamed at its top, or the folder replaced, changes them). A change
- * deeper inside (`wwctl image exec` editing /etc) reaches nodes only through a rebuilt .img, which is hashed and shows as drift.
+ * A tree artifact (an image's chroot) is judged by its top folder (treeUnchanged), not by walking tens of thousands of files on
+ * every plan. A change deeper inside (`wwctl image exec` editing /etc) reaches nodes only through a rebuilt .img, which is
+ * hashed and shows as drift.
  */
 function liveTree(st: BigIntStats, m: { sha256: string; size: number; stat: { mtimeNs: string; ctimeNs: string; ino: string } } | undefined): LiveFile {
-  const stat = { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
-  // Unlike a file, no racy-tick rule: a tree is never re-hashed, so an untrusted tree reads as changed, and the rename that put
-  // it in place can share a clock tick with the manifest write. Its recorded stat is taken after that rename, under the lock.
-  const trusted = m !== undefined && m.stat.ino === stat.ino && m.stat.mtimeNs === stat.mtimeNs && m.stat.ctimeNs === stat.ctimeNs;
+  const stat = recordedStatOf(st);
+  const trusted = m !== undefined && treeUnchanged(m.stat, stat);
   return {
     type: 'file',
     // Not herd's recorded tree: a value no artifact hashes to, so the plan shows it as changed (drift when it was recorded).

@@ -1,6 +1,6 @@
 // Reading and writing herd's state in a target (I/O): the manifest, the pending-apply journal and the stored content indexes.
 import { createHash } from 'node:crypto';
-import { closeSync } from 'node:fs';
+import { closeSync, type BigIntStats } from 'node:fs';
 import type { ContentEntry } from '../artifacts/artifact.ts';
 import { herdFailure } from '../diagnostics/diagnostic.ts';
 import { isPathBlocked, readBounded, type ConfinedDir } from '../fs/confined-dir.ts';
@@ -13,6 +13,7 @@ import {
   serializeStateManifest,
   type PendingJournal,
   type RebootRecord,
+  type RecordedStat,
   type StateManifest,
 } from '../plan/state-manifest.ts';
 import { writeFileAtomic } from './atomic-write.ts';
@@ -80,6 +81,11 @@ export function readStoredState(dir: ConfinedDir): StoredState {
 }
 
 /** The reboot record, or undefined when there is none; throws a HerdFailure when it is damaged. */
+/** A stat as herd records it beside each file it wrote (and a tree's top folder), to trust it unchanged later. */
+export function recordedStatOf(st: BigIntStats): RecordedStat {
+  return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs), ino: String(st.ino) };
+}
+
 export function readRebootRecord(dir: ConfinedDir): RebootRecord | undefined {
   const bytes = readIfPresent(dir, REBOOTS_REL)?.bytes;
   if (!bytes) return undefined;

@@ -20,6 +20,7 @@ import { herdFailure } from '../diagnostics/diagnostic.ts';
 import { CpioFormatError, newcType, readNewc } from '../artifacts/cpio-read.ts';
 import { writeAllSync, type ConfinedDir } from '../fs/confined-dir.ts';
 import type { Artifact, TreeExtra } from '../artifacts/artifact.ts';
+import type { RecordedStat } from '../plan/state-manifest.ts';
 import { tempPathFor, TEMP_MARK } from './paths.ts';
 
 export interface TreeSource {
@@ -47,6 +48,16 @@ export interface TreeResult {
   readonly entries: number;
   /** Entries not created: device nodes, FIFOs, sockets. */
   readonly skipped: number;
+}
+
+/**
+ * The one rule by which a tree (an image's chroot) is trusted to be the one herd wrote, in a target (the plan) and in a build
+ * folder (build --out): its top folder is the same inode with the same mtime and ctime as right after herd renamed it into place
+ * (an entry added, removed or renamed at its top, or the folder replaced, changes them). A tree is never walked or re-hashed for
+ * this, so there is no racy-tick rule as for files: the rename that put it in place can share a clock tick with the record.
+ */
+export function treeUnchanged(recorded: Pick<RecordedStat, 'ino' | 'mtimeNs' | 'ctimeNs'> | undefined, now: Pick<RecordedStat, 'ino' | 'mtimeNs' | 'ctimeNs'>): boolean {
+  return recorded !== undefined && recorded.ino === now.ino && recorded.mtimeNs === now.mtimeNs && recorded.ctimeNs === now.ctimeNs;
 }
 
 /** Where the previous tree waits while the new one is renamed into place (a herd temp name, swept like the others). */
