@@ -252,7 +252,7 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
   for (const m of neigh.stdout.matchAll(/^(\d+\.\d+\.\d+\.\d+) lladdr ([0-9a-f:]{17})/gm)) neighbors.set(m[2]!, [...(neighbors.get(m[2]!) ?? []), m[1]!]);
   // iPXE used the right address (DHCP); an entry with another one is the booted system's own configuration.
   const strayAddress = (n: NodeModel): string | undefined => (neighbors.get(n.mac.toLowerCase()) ?? []).find((a) => a !== n.address);
-  const serial = (n: NodeModel) => hasSerialConsole(model.images[n.image]?.kernel.args ?? []);
+  const serial = (n: NodeModel) => hasSerialConsole(n.kernelArgs);
   const observe = (vm: Vm): NodeObservation => {
     const n = vm.node;
     const s = slurm.get(n.name);

@@ -22,7 +22,6 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   const im = model.images[n.image]!;
   const nd = `network devices/${NETNAME}`;
   const f: FieldMap = {
-    'cluster name': model.name,
     'image name': n.image,
     'ipxe template': 'default',
     init: '/sbin/init',
@@ -30,7 +29,7 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
     // Shared arrays (not copies): nodes with the same lists then compare by identity when profiles are factored.
     'system overlay': n.systemOverlays,
     'runtime overlay': n.runtimeOverlays,
-    'kernel/args': im.kernel.args,
+    'kernel/args': n.kernelArgs,
     [`${nd}/type`]: 'ethernet',
     [`${nd}/onboot`]: 'true',
     [`${nd}/hwaddr`]: n.mac,
@@ -38,7 +37,14 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
     // Never blank: a missing netmask makes Warewulf write `address=` with no prefix and the node boots without an IP.
     [`${nd}/netmask`]: n.netmask,
   };
+  if (model.warewulf.clusterName !== '') f['cluster name'] = model.warewulf.clusterName;
   if (im.kernel.version) f['kernel/version'] = im.kernel.version;
+  if (n.ipmi) {
+    const b = n.ipmi;
+    const ipmi: Record<string, string | undefined> = { username: b.username, ipaddr: b.address, netmask: b.netmask, gateway: b.gateway, port: b.port, interface: b.interface, escapechar: b.escapechar, write: b.write === undefined ? undefined : String(b.write), template: b.template };
+    for (const [k, v] of Object.entries(ipmi)) if (v !== undefined) f[`ipmi/${k}`] = v;
+    for (const [k, v] of Object.entries(b.tags)) f[`ipmi/tags/${k}`] = v;
+  }
   // Client NFS mounts ride in the fstab resource that Warewulf's fstab overlay renders (with nofail,_netdev by default,
   // so a /home that is not up yet never blocks boot).
   if (model.nfs.length > 0) f['resources/fstab'] = fstabOf(model);
@@ -51,7 +57,8 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   return f;
 }
 
-const KEY_ORDER = ['comment', 'profiles', 'cluster name', 'image name', 'ipxe template', 'init', 'root', 'kernel', 'system overlay', 'runtime overlay', 'network devices', 'primary network', 'tags', 'resources'];
+const KEY_ORDER = ['comment', 'profiles', 'discoverable', 'cluster name', 'image name', 'ipxe template', 'init', 'root', 'kernel', 'ipmi', 'system overlay', 'runtime overlay', 'network devices', 'primary network', 'tags', 'resources'];
+const IPMI_ORDER = ['username', 'ipaddr', 'netmask', 'gateway', 'port', 'interface', 'escapechar', 'write', 'template', 'tags'];
 const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'tags'];
 
 function ordered(obj: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {
@@ -66,6 +73,7 @@ function shape(fields: FieldMap, extra: Record<string, unknown> = {}): Record<st
   const devs = o['network devices'] as Record<string, Record<string, unknown>> | undefined;
   if (devs) for (const k of Object.keys(devs)) devs[k] = ordered(devs[k]!, NETDEV_ORDER);
   if (o.kernel) o.kernel = ordered(o.kernel as Record<string, unknown>, ['version', 'args']);
+  if (o.ipmi) o.ipmi = ordered(o.ipmi as Record<string, unknown>, IPMI_ORDER);
   return ordered(o, KEY_ORDER);
 }
 
@@ -101,7 +109,8 @@ export function nodesConfDocument(model: ClusterModel): { readonly nodeprofiles:
     nodeprofiles[p] = shape(fields, { comment: p === 'default' ? `herd: settings shared by every node of cluster ${model.name}` : `herd: spec profile ${p}` });
   }
   const nodesOut: Record<string, unknown> = {};
-  for (const n of nodes) nodesOut[n.name] = shape(factored.nodes.get(n.name) ?? {}, { profiles: profilesOf.get(n.name) });
+  // discoverable is a node-only key in Warewulf 4.6 (profiles cannot carry it), so it is never factored.
+  for (const n of nodes) nodesOut[n.name] = shape(factored.nodes.get(n.name) ?? {}, { profiles: profilesOf.get(n.name), ...(n.discoverable !== undefined ? { discoverable: String(n.discoverable) } : {}) });
   const doc = { nodeprofiles, nodes: nodesOut };
   documents.set(model, doc);
   return doc;

@@ -48,6 +48,7 @@ export const RULES: Readonly<Record<string, RuleDoc>> = {
   'net/malformed-mac': { summary: 'A value that is not a unicast MAC address.', rationale: 'PXE registration is by MAC: it is the only identity a booting node has.' },
   'net/missing-mac': { summary: 'A node without a MAC.', rationale: SEED + 'Warewulf matches the MAC in the DHCP request to say "you are c1"; without one the node can never be recognised.' },
   'net/missing-address': { summary: 'A node without an address.', rationale: 'Slurm gets a literal NodeAddr for every node and Warewulf a static address; both need one.' },
+  'ipmi/missing-netmask': { summary: 'A BMC written at boot with an address but no netmask.', rationale: "wwinit's IPMI step (ipmi write) sets the BMC's address and then its netmask only when one is given: the BMC keeps whatever mask it had, and may be unreachable from the head." },
   'net/dhcp-range-overlap': { summary: 'The DHCP pool contains static addresses.', rationale: 'A PXE client could be leased a node\'s address. herd picks a free block by default.' },
   'inventory/missing-file': { summary: 'The inventory CSV named by the spec does not exist.', rationale: 'Nodes would have no MACs.' },
   'inventory/csv-syntax': { summary: 'A malformed inventory CSV.', rationale: 'The inventory needs a header row with a name column.' },

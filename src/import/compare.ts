@@ -1,6 +1,7 @@
 // What the imported spec changes in meaning (pure): the files herd builds from it are read back the way Warewulf and slurmctld
 // read them and compared, node by node and key by key, with the site's originals; each difference is reported at the
 // original's file:line (one report per key, counting the nodes it touches).
+import { createHash } from 'node:crypto';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { parseSlurmTime } from '../spec/units.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
@@ -45,6 +46,9 @@ function flatten(v: WwValue | unknown, path: string, out: Map<string, string>): 
 const BOOLISH: Record<string, string> = { true: 'true', yes: 'true', '1': 'true', y: 'true', on: 'true', false: 'false', no: 'false', '0': 'false', n: 'false', off: 'false' };
 function normWw(path: string, v: string): string {
   if (/\/onboot$|^discoverable$|\/write$/.test(path)) return BOOLISH[v.toLowerCase()] ?? v;
+  // warewulfd finds a node by MAC with strings.EqualFold (node/util.go FindByHwaddr), and DHCP and NetworkManager read MACs
+  // in either case: the case of a hwaddr means nothing.
+  if (/\/hwaddr$/.test(path)) return v.toLowerCase();
   return v;
 }
 
@@ -99,6 +103,31 @@ function sameList(a: WwValue[], b: WwValue[]): boolean {
   return same;
 }
 
+/**
+ * A value herd writes out that Warewulf 4.6.5 already uses when the key is unset, so stating it changes nothing on the node:
+ * - `ipxe template`: warewulfd serves `default.ipxe` for an empty template (internal/pkg/warewulfd/provision.go);
+ * - `root`: wwinit's /init runs with `WWROOT=${WWROOT:-initramfs}` (overlays/wwinit/rootfs/init); only the dracut iPXE
+ *   template defaults to tmpfs, so this holds only while the node's template is the default one;
+ * - `init`: wwinit's run-init execs /sbin/init when WWINIT is empty and /sbin/init is executable, which it is in every
+ *   systemd image (the only kind herd boots);
+ * - a network device's `type` (every distribution template reads `default "ethernet"`) and `onboot` (`BoolDefaultTrue`).
+ */
+function isWarewulfDefault(source: WwMap, path: string, value: string): boolean {
+  switch (path) {
+    case 'ipxe template':
+      return value === 'default';
+    case 'root': {
+      const t = source['ipxe template'];
+      return value === 'initramfs' && (t === undefined || t === '' || t === 'default');
+    }
+    case 'init':
+      return value === '/sbin/init';
+  }
+  if (/^network devices\/[^/]+\/type$/.test(path)) return value === 'ethernet';
+  if (/^network devices\/[^/]+\/onboot$/.test(path)) return value === 'true';
+  return false;
+}
+
 /** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
 export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
@@ -120,8 +149,10 @@ export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, prim
     }
     walkPair(renamed, r.merged, '', (p, v, w) => {
       if (p === 'comment') return;
+      if (v === undefined && w !== undefined && isWarewulfDefault(renamed, p, w)) return;
       const at = (): SourceRef => n.from.get(primary && p.startsWith(`network devices/${NETNAME}/`) ? p.replace(`/${NETNAME}/`, `/${primary}/`) : p) ?? n.at;
       if (v === undefined) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w!)}`);
+      else if (w === undefined && /(^|\/)password$/.test(p)) d.add(`drop:${p}`, at(), `nodes.conf ${p} (sha256 ${createHash('sha256').update(v).digest('hex').slice(0, 12)}) is dropped: herd keeps secrets out of the spec and of nodes.conf, so wwctl power and wwinit's ipmi write go without it`);
       else if (w === undefined) d.add(`drop:${p}`, at(), `nodes.conf ${p}: ${show(v)} is dropped (herd does not model it)`);
       else if (v !== w && normWw(p, w) !== normWw(p, v)) d.add(`change:${p}:${v}:${w}`, at(), `nodes.conf ${p}: ${show(v)} becomes ${show(w)}`);
     });
@@ -183,6 +214,24 @@ function partFields(p: SlurmSite['partitions'][number], allNodes: readonly strin
   return out;
 }
 
+/**
+ * slurm.conf keys herd states whose value is what slurmctld 22.05 and 24.11 take when the key is absent (read_config.h's
+ * DEFAULT_* and slurmctld's `scontrol show config` of a slurm.conf without them, as test/integration/import-oracles.test.ts
+ * checks on real slurmctld): writing them out changes nothing. Keyed by the lower-cased key.
+ */
+const SLURM_DEFAULTS: Readonly<Record<string, string>> = {
+  authtype: 'auth/munge',
+  credtype: 'cred/munge',
+  mpidefault: 'none',
+  preempttype: 'preempt/none',
+  proctracktype: 'proctrack/cgroup',
+  schedulertype: 'sched/backfill',
+  slurmdspooldir: '/var/spool/slurmd',
+  slurmduser: 'root',
+  slurmctldtimeout: '120',
+  slurmdtimeout: '300',
+};
+
 function globalsOf(s: SlurmSite): Map<string, SlurmPair> {
   const m = new Map<string, SlurmPair>();
   for (const g of s.globals) m.set(g.key.toLowerCase(), g);
@@ -202,7 +251,7 @@ export function compareSlurmConf(source: SlurmSite, rebuiltText: string): Diagno
     if (!q) d.add(`g-drop:${k}`, p.at, `slurm.conf ${p.key}=${show(p.value)} is dropped`);
     else if (q.value !== p.value) d.add(`g-change:${k}`, p.at, `slurm.conf ${p.key}=${show(p.value)} becomes ${show(q.value)}`);
   }
-  for (const [k, q] of gb) if (!ga.has(k)) d.add(`g-add:${k}`, top, `slurm.conf: herd adds ${q.key}=${show(q.value)} (the site relies on Slurm's default)`);
+  for (const [k, q] of gb) if (!ga.has(k) && SLURM_DEFAULTS[k] !== q.value) d.add(`g-add:${k}`, top, `slurm.conf: herd adds ${q.key}=${show(q.value)} (the site relies on Slurm's default)`);
   const rb = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   // Nodes of one source line against nodes of one rebuilt line differ alike: the comparison of two lines' fields is made
   // once (the last pair is kept: nodes come in line order) and each node adds its name to the reports.

@@ -341,6 +341,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   const gresFile = new Map<string, GresLine>();
   for (const g of site.gres ?? []) if (g.name === 'gpu') for (const name of g.nodes) gresFile.set(name, g);
   const fields = new Map<string, Fields>();
+  const ipmiAddrOf = new Map<string, string>();
   const memoryFrom = new Map<string, string>();
   for (const n of wwNodes) {
     const f: Fields = {};
@@ -352,13 +353,31 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     if (ov.length > 0) f.overlays = ov;
     const tags = n.merged.tags;
     if (isMapV(tags)) for (const [k, v] of Object.entries(tags)) if (typeof v === 'string') f[`tags\u0001${k}`] = v;
+    if (im && images[im]) {
+      const delta = kernelArgsDelta(((images[im]!.kernel as { args?: string[] } | undefined)?.args) ?? [], wwList(n.merged, 'kernel/args'));
+      if (delta.length > 0) f.kernel_args = delta;
+    }
+    const ipmi = n.merged.ipmi;
+    if (isMapV(ipmi)) {
+      for (const [k, v] of Object.entries(ipmi)) {
+        const key = IPMI_FIELD[k];
+        if (key === undefined || typeof v !== 'string' || v === '') continue;
+        if (key === 'address') ipmiAddrOf.set(n.name, v);
+        else if (key === 'write') f['ipmi\u0001write'] = WWBOOL_TRUE.has(v.toLowerCase());
+        else f[`ipmi\u0001${key}`] = v;
+      }
+      const itags = ipmi.tags;
+      if (isMapV(itags)) for (const [k, v] of Object.entries(itags)) if (typeof v === 'string') f[`ipmi\u0001tags\u0001${k}`] = v;
+    }
+    const disc = n.merged.discoverable;
+    if (typeof disc === 'string' && disc !== '') f.discoverable = WWBOOL_TRUE.has(disc.toLowerCase());
     const s = slurmNodes.get(n.name);
     if (s) slurmNodeFields(s, gresFile.get(n.name), f, memoryFrom);
     fields.set(n.name, f);
   }
   const herdProfiles = [...new Set(wwNodes.flatMap((n) => n.listed))].filter((p) => p !== 'default').sort();
   const profilesOf = new Map(wwNodes.map((n) => [n.name, n.listed.filter((p) => p !== 'default')]));
-  const placed = placeFields(fields, profilesOf, new Set(['overlays']));
+  const placed = placeFields(fields, profilesOf, new Set(['overlays', 'kernel_args']));
   const settings = (f: Fields, path: (string | number)[]): Record<string, unknown> => {
     const o: Record<string, unknown> = {};
     for (const k of Object.keys(f).sort(settingOrder)) {
@@ -373,7 +392,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
 
   // Node entries: runs of nodes with the same settings and profiles, compressed into hostlists.
   const sortedNames = wwNodes.map((n) => n.name).sort(compareHostnames);
-  const { entries, inventory } = nodeEntries(sortedNames, { profilesOf, placed, addrOf, macOf, useInventory: wwNodes.length > (options.inventoryThreshold ?? 8), settings });
+  const { entries, inventory } = nodeEntries(sortedNames, { profilesOf, placed, addrOf, macOf, ipmiAddrOf, useInventory: wwNodes.length > (options.inventoryThreshold ?? 8), settings });
 
   // NFS mounts from the fstab resource, export options from /etc/exports.
   const nfs: Record<string, Record<string, unknown>> = {};
@@ -418,6 +437,10 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     wwDoc.layout = 'openhpc';
     note(['warewulf', 'layout'], 'inferred: warewulf.conf serves TFTP from /srv/tftpboot, as OpenHPC packages it');
   }
+  if (!wwNodes.some((n) => wwString(n.merged, 'cluster name') !== undefined)) {
+    wwDoc.cluster_name = '';
+    note(['warewulf', 'cluster_name'], 'the nodes in nodes.conf have no cluster name; herd writes none either');
+  }
   if (Object.keys(wwDoc).length > 0) doc.warewulf = wwDoc;
   doc.head = { name: headName, address: headAddress };
   doc.network = network;
@@ -433,7 +456,26 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   return { doc, comments, ...(inventory ? { inventory } : {}), siteOverlays: [...siteKinds.keys()].sort(), diagnostics: ds, version };
 }
 
-const SETTING_ORDER = ['image', 'overlays', 'device', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'tags', 'slurm'];
+const SETTING_ORDER = ['image', 'overlays', 'kernel_args', 'device', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'ipmi', 'discoverable', 'tags', 'slurm'];
+
+/** Warewulf's ipmi keys as herd's ipmi settings (password aside: herd never carries a secret in the spec or nodes.conf). */
+const IPMI_FIELD: Readonly<Record<string, string>> = { ipaddr: 'address', netmask: 'netmask', gateway: 'gateway', username: 'username', port: 'port', interface: 'interface', escapechar: 'escapechar', write: 'write', template: 'template' };
+/** wwtype.WWbool's true spellings (strconv.ParseBool of the lower-cased value, plus yes). */
+const WWBOOL_TRUE = new Set(['true', 'yes', '1', 't']);
+
+/**
+ * kernel_args that turn the image's arguments `base` into the node's `args` under herd's merge (appended in order, `~arg`
+ * removes every earlier `arg`): the removed ones and the appended tail when the kept ones lead `args` in order, else every
+ * base argument removed and `args` given whole.
+ */
+export function kernelArgsDelta(base: readonly string[], args: readonly string[]): string[] {
+  if (base.length === args.length && base.every((a, i) => a === args[i])) return [];
+  const have = new Set(args);
+  const removed = [...new Set(base.filter((a) => !have.has(a)))];
+  const kept = base.filter((a) => have.has(a));
+  if (kept.every((a, i) => args[i] === a)) return [...removed.map((a) => `~${a}`), ...args.slice(kept.length)];
+  return [...[...new Set(base)].map((a) => `~${a}`), ...args];
+}
 function settingOrder(a: string, b: string): number {
   const ra = SETTING_ORDER.indexOf(a.split('\u0001')[0]!);
   const rb = SETTING_ORDER.indexOf(b.split('\u0001')[0]!);

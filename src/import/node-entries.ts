@@ -10,6 +10,8 @@ export interface EntryInput {
   readonly placed: Placement;
   readonly addrOf: ReadonlyMap<string, string>;
   readonly macOf: ReadonlyMap<string, string>;
+  /** BMC addresses: counted from the first over a run where consecutive, else listed. */
+  readonly ipmiAddrOf?: ReadonlyMap<string, string>;
   readonly useInventory: boolean;
   /** Flat settings to the nested spec form (and their comments), keyed by the entry's spec path. */
   readonly settings: (f: Fields, path: (string | number)[]) => Record<string, unknown>;
@@ -36,7 +38,8 @@ export function nodeEntries(names: readonly string[], c: EntryInput): { entries:
     }
     own.set(n, copy);
   }
-  const sig = (n: string): string => JSON.stringify([c.profilesOf.get(n), own.get(n), stem(n)]);
+  // Nodes with and without a BMC address never share an entry: an entry's ipmi address covers all of its nodes.
+  const sig = (n: string): string => JSON.stringify([c.profilesOf.get(n), own.get(n), stem(n), c.ipmiAddrOf?.has(n) === true]);
   const groups: string[][] = [];
   let lastSig = '';
   for (const n of names) {
@@ -62,6 +65,8 @@ export function nodeEntries(names: readonly string[], c: EntryInput): { entries:
       else if (macs.every((m) => m !== undefined)) entry.mac = macs.length === 1 ? macs[0] : macs;
       const addrs = expanded.map((x) => c.addrOf.get(x));
       if (addrs.every((a) => a !== undefined)) entry.address = addrs.length === 1 || consecutive(addrs as string[]) ? addrs[0] : addrs;
+      const bmcs = expanded.map((x) => c.ipmiAddrOf?.get(x));
+      if (bmcs.every((a) => a !== undefined)) entry.ipmi = { ...(entry.ipmi as object | undefined), address: bmcs.length === 1 || consecutive(bmcs as string[]) ? bmcs[0] : bmcs };
       entries[key] = entry;
     }
   }

@@ -216,7 +216,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
           }
           const key = name === 'wwclient' ? 'wwclient' : undefined;
           const render = (): BuiltinResult =>
-            renderInstallOverlay(inst, model.warewulf.version, { imageName: node.image, id: node.name, root: 'initramfs', init: '/sbin/init', warewulfConf }, installDirs.get(name) ?? model.head.files.warewulfOverlays.path);
+            renderInstallOverlay(inst, model.warewulf.version, { imageName: node.image, id: node.name, root: 'initramfs', init: '/sbin/init', ...(node.ipmi ? { ipmi: node.ipmi } : {}), warewulfConf }, installDirs.get(name) ?? model.head.files.warewulfOverlays.path);
           r = key ? memo(shared, key, () => freeze(render())) : render();
         } else {
           // herd-boot needs the munge key only where munge runs: Slurm nodes, or an image with a munge user.

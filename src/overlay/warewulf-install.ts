@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileKind, isPathBlocked, readBounded, relParts, type ConfinedDir } from '../fs/confined-dir.ts';
-import type { WarewulfVersion } from '../spec/model.ts';
+import type { IpmiModel, WarewulfVersion } from '../spec/model.ts';
 import { goDefault, goIndex, goString, renderGoTemplate, type GoFunc, type GoValue } from './go-template-mini.ts';
 import type { BuiltinResult, OverlayFile, OverlayProblem } from './types.ts';
 
@@ -31,12 +31,14 @@ export interface InstallOverlay {
   readonly root?: string;
 }
 
-/** What the templates read: herd's nodes.conf sets Root and Init for every node; herd configures no IPMI. */
+/** What the templates read: herd's nodes.conf sets Root and Init for every node, and IPMI where the spec gives it. */
 export interface InstallTemplateData {
   readonly imageName: string;
   readonly id: string;
   readonly root: string;
   readonly init: string;
+  /** The node's BMC settings (no password: herd never has one). */
+  readonly ipmi?: IpmiModel;
   /** herd's compiled warewulf.conf, the text `Include "warewulf.conf"` reads on the head. */
   readonly warewulfConf: string;
 }
@@ -80,10 +82,26 @@ function templateData(d: InstallTemplateData): GoValue {
   const empty = goString('');
   // wwtype.WWbool: a string whose Bool() is true only for yes/true/1/t (strconv.ParseBool, lower-cased).
   const wwbool = (s: string): GoValue => ({ kind: 'string', type: 'wwtype.WWbool', value: s, methods: { Bool: () => ({ kind: 'bool', value: ['yes', 'true', '1', 't'].includes(s.toLowerCase()) }) } });
+  // net.IP fields print as Go's String() of the parsed address: a dotted quad for IPv4, "<nil>" when unset.
+  const ip = (v: string | undefined): GoValue => (v === undefined ? nilIP : { kind: 'ip', value: v });
+  const str = (v: string | undefined): GoValue => (v === undefined ? empty : goString(v));
+  const b = d.ipmi;
   const ipmi: GoValue = {
     kind: 'struct',
     type: '*node.IpmiConf',
-    fields: { UserName: empty, Password: empty, Ipaddr: nilIP, Gateway: nilIP, Netmask: nilIP, Port: empty, Interface: empty, EscapeChar: empty, Write: wwbool(''), Template: empty, Tags: { kind: 'map', type: 'map[string]string', entries: new Map() } },
+    fields: {
+      UserName: str(b?.username),
+      Password: empty,
+      Ipaddr: ip(b?.address),
+      Gateway: ip(b?.gateway),
+      Netmask: ip(b?.netmask),
+      Port: str(b?.port),
+      Interface: str(b?.interface),
+      EscapeChar: str(b?.escapechar),
+      Write: wwbool(b?.write === undefined ? '' : String(b.write)),
+      Template: str(b?.template),
+      Tags: { kind: 'map', type: 'map[string]string', entries: new Map(Object.entries(b?.tags ?? {})) },
+    },
   };
   return {
     kind: 'struct',

@@ -57,10 +57,10 @@ export function serveModelOf(model: ClusterModel, settings: ServeSettings): Serv
     const im = model.images[n.image];
     const node: ServeNode = {
       id: n.name,
-      cluster: model.name,
+      cluster: model.warewulf.clusterName,
       image: n.image,
       ...(im?.kernel.version ? { kernelVersion: im.kernel.version } : {}),
-      kernelArgs: im?.kernel.args ?? [],
+      kernelArgs: n.kernelArgs,
       root: 'initramfs',
       ipxeTemplate: 'default',
       tags: n.tags,

@@ -13,6 +13,8 @@ export interface WarewulfModel {
   readonly stateDir: string;
   readonly tftpDir: string;
   readonly baseOverlays: readonly string[];
+  /** `cluster name` on every node in nodes.conf; '' for none (warewulf.cluster_name, default the spec's name). */
+  readonly clusterName: string;
   readonly at: SourceRef;
 }
 
@@ -124,6 +126,20 @@ export interface GpuModel {
   readonly file: string;
 }
 
+/** A node's BMC as Warewulf's ipmi settings (never a password). */
+export interface IpmiModel {
+  readonly address?: string;
+  readonly netmask?: string;
+  readonly gateway?: string;
+  readonly username?: string;
+  readonly port?: string;
+  readonly interface?: string;
+  readonly escapechar?: string;
+  readonly write?: boolean;
+  readonly template?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
 export interface NodeModel {
   readonly name: string;
   /** The spec's nodes key this node came from (a name or hostlist). */
@@ -145,6 +161,10 @@ export interface NodeModel {
   readonly coresPerSocket: number;
   readonly threadsPerCore: number;
   readonly gpus?: GpuModel;
+  /** Kernel arguments the node boots with: its image's, then kernel_args down the chain (`~arg` removes). */
+  readonly kernelArgs: readonly string[];
+  readonly ipmi?: IpmiModel;
+  readonly discoverable?: boolean;
   readonly tags: Readonly<Record<string, string>>;
   readonly slurm: { readonly features: readonly string[]; readonly weight?: number; readonly extra: Readonly<Record<string, string>> };
   readonly partitions: readonly string[];

@@ -26,12 +26,30 @@ export interface DraftNode {
   threadsPerCore?: number;
   gpus?: { type: string; count: number; file?: string };
   tags: Record<string, string>;
+  /** kernel_args items of every layer in order (`~arg` removes), applied to the image's arguments when the node is finished. */
+  kernelArgs: string[];
+  ipmi?: DraftIpmi;
+  discoverable?: boolean;
   slurm: { features: string[]; weight?: number; extra: Record<string, string> };
   /** `~name` items: overlays removed from the inherited and base lists. */
   removedOverlays: string[];
   /** Facts already reported wrong for this node (a list-size mismatch, a dropped profile): no follow-on "missing" errors. */
   unreported: Set<'mac' | 'address' | 'image'>;
   at: Record<string, SourceRef>;
+}
+
+/** IPMI settings merged by key down the chain (tags by tag), the port as Warewulf's string. */
+export interface DraftIpmi {
+  address?: string;
+  netmask?: string;
+  gateway?: string;
+  username?: string;
+  port?: string;
+  interface?: string;
+  escapechar?: string;
+  write?: boolean;
+  template?: string;
+  tags: Record<string, string>;
 }
 
 interface Layer {
@@ -108,6 +126,8 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
     const before2 = diagnostics.length;
     const addrs = assignAddresses(entry.address, names, entryPath, index, net, diagnostics);
     const addrFailed = diagnostics.length > before2;
+    // A BMC address given on a range entry counts up like the node address (or is a list); on a single node it is its own.
+    const ipmiAddrs = entry.ipmi?.address !== undefined ? assignAddresses(entry.ipmi.address, names, entryPath, index, undefined, diagnostics, ['ipmi', 'address']) : undefined;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       // Object.assign, not spreads with extra keys: V8 takes a slow path for those, and this runs once per node (200,000).
@@ -134,6 +154,11 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
       if (a) {
         node.address = a.value;
         at.address = a.at;
+      }
+      const ia = ipmiAddrs?.[i];
+      if (ia && node.ipmi) {
+        node.ipmi = { ...node.ipmi, address: ia.value };
+        at['ipmi.address'] = ia.at;
       }
       const k = invIndex.get(name);
       if (k !== undefined) {
@@ -192,7 +217,7 @@ function joinInventory(node: DraftNode, row: InventoryRow, diagnostics: Diagnost
 /** Merge settings down the chain. Scalars: last setter wins. Maps: by key. `overlays`: concatenated, `~name` removes. */
 function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => SourceRef): { node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'>; at: Record<string, SourceRef> } {
   const at: Record<string, SourceRef> = {};
-  const node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'> = { overlays: [], removedOverlays: [], tags: {}, slurm: { features: [], extra: {} } };
+  const node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'> = { overlays: [], removedOverlays: [], tags: {}, kernelArgs: [], slurm: { features: [], extra: {} } };
   for (const l of layers) {
     const s = l.settings;
     if (s.image !== undefined) (node.image = s.image), (at.image = refOf(l, 'image'));
@@ -205,6 +230,18 @@ function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => S
     if (s.threads_per_core !== undefined) (node.threadsPerCore = s.threads_per_core), (at.threads_per_core = refOf(l, 'threads_per_core'));
     if (s.gpus !== undefined) (node.gpus = { ...s.gpus }), (at.gpus = refOf(l, 'gpus'));
     if (s.tags) Object.assign(node.tags, s.tags);
+    if (s.kernel_args) (node.kernelArgs = [...node.kernelArgs, ...s.kernel_args]), (at.kernel_args = refOf(l, 'kernel_args'));
+    if (s.discoverable !== undefined) (node.discoverable = s.discoverable), (at.discoverable = refOf(l, 'discoverable'));
+    if (s.ipmi) {
+      const i: DraftIpmi = node.ipmi ? { ...node.ipmi, tags: { ...node.ipmi.tags } } : { tags: {} };
+      const { address, port, tags, ...rest } = s.ipmi;
+      Object.assign(i, rest);
+      if (typeof address === 'string') (i.address = address), (at['ipmi.address'] = refOf(l, 'ipmi'));
+      if (port !== undefined) i.port = String(port);
+      if (tags) Object.assign(i.tags, tags);
+      node.ipmi = i;
+      at.ipmi = refOf(l, 'ipmi');
+    }
     if (s.overlays) {
       for (const o of s.overlays) {
         if (o.startsWith('~')) {
@@ -263,10 +300,10 @@ function assignList(field: 'mac', v: NodeEntrySpec['mac'], names: readonly strin
 }
 
 /** Addresses: explicit per node, a list (sizes must match), or a start address assigned in hostlist order. */
-function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], entryPath: SpecPath, index: PositionIndex, net: IPv4Network | undefined, diagnostics: Diagnostic[]): Assigned[] {
+function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], entryPath: SpecPath, index: PositionIndex, net: IPv4Network | undefined, diagnostics: Diagnostic[], field: SpecPath = ['address']): Assigned[] {
   const out: Assigned[] = names.map(() => undefined);
   if (v === undefined) return out;
-  const path = [...entryPath, 'address'];
+  const path = [...entryPath, ...field];
   if (Array.isArray(v)) {
     if (v.length !== names.length) {
       diagnostics.push(diagnosticAt(index.at(path), 'node/list-size-mismatch', 'error', `${v.length} addresses for ${names.length} nodes (${String(entryPath[1])})`, 'give one address per node in hostlist order, or a single start address'));
@@ -287,7 +324,7 @@ function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], 
   }
   const last = start + names.length - 1;
   if (last > 0xffffffff || (net && !inNetwork(last, net))) {
-    diagnostics.push(diagnosticAt(ref, 'net/address-range-overflow', 'error', `${names.length} nodes from ${v} run to ${last > 0xffffffff ? 'past 255.255.255.255' : formatIPv4(last)}, outside the provisioning network`, 'start lower or widen network.cidr'));
+    diagnostics.push(diagnosticAt(ref, 'net/address-range-overflow', 'error', `${names.length} nodes from ${v} run to ${last > 0xffffffff ? 'past 255.255.255.255' : formatIPv4(last)}${net ? ', outside the provisioning network' : ''}`, 'start lower or widen network.cidr'));
     return out;
   }
   names.forEach((_, i) => (out[i] = { value: formatIPv4(start + i), at: ref }));

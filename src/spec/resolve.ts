@@ -3,10 +3,10 @@ import { posix } from 'node:path';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import type { PositionIndex } from './positions.ts';
 import type { ClusterSpec } from './schema.ts';
-import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, ImageSourceKind, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
+import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, IpmiModel, ImageSourceKind, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
 import { deepFreeze } from './model.ts';
 import { parseInventory, type InventoryRow } from './inventory.ts';
-import { resolveNodes, type DraftNode } from './resolve-nodes.ts';
+import { resolveNodes, type DraftIpmi, type DraftNode } from './resolve-nodes.ts';
 import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION, HERD_BUILT_OVERLAYS } from './warewulf-facts.ts';
 import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
 import { expandHostlist } from './hostlist.ts';
@@ -201,7 +201,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   // Nodes.
   const res = resolveNodes(spec, index, inventory, aux.inventory?.file, net, dropped);
   for (const d of res.diagnostics) diagnostics.push(d);
-  const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), reportedOverlays: new Set(), netmask: net ? formatIPv4(prefixToNetmask(net.prefix)) : '' };
+  const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), kernelArgs: new Map(), reportedOverlays: new Set(), netmask: net ? formatIPv4(prefixToNetmask(net.prefix)) : '' };
   const nodes = res.nodes.map((d) => finishNode(d, finishCtx));
 
   // Slurm partitions.
@@ -305,7 +305,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   const model: ClusterModel = {
     name: spec.name,
     specFile,
-    warewulf: { version, layout, stateDir: layout === 'openhpc' ? 'srv/warewulf' : 'var/lib/warewulf', tftpDir: layout === 'openhpc' ? 'srv/tftpboot' : 'var/lib/tftpboot', baseOverlays, at: index.at(['warewulf']) },
+    warewulf: { version, layout, stateDir: layout === 'openhpc' ? 'srv/warewulf' : 'var/lib/warewulf', tftpDir: layout === 'openhpc' ? 'srv/tftpboot' : 'var/lib/tftpboot', baseOverlays, clusterName: spec.warewulf?.cluster_name ?? spec.name, at: index.at(['warewulf']) },
     head: { name: spec.head.name, address: spec.head.address, files: resolveHeadFiles(spec, index, diagnostics), at: index.at(['head']) },
     network: {
       cidr: `${formatIPv4(net.network)}/${net.prefix}`,
@@ -420,6 +420,31 @@ function resolveHeadFiles(spec: ClusterSpec, index: PositionIndex, diagnostics: 
   };
 }
 
+/** The image's kernel arguments, then each kernel_args item in order: `~arg` removes every `arg` so far, others are appended. */
+function kernelArgsOf(d: DraftNode, c: FinishCtx): readonly string[] {
+  const base = (d.image !== undefined ? c.images[d.image]?.kernel.args : undefined) ?? [];
+  if (d.kernelArgs.length === 0) return base;
+  const key = `${d.image ?? ''}\u0000${d.kernelArgs.join('\u0000')}`;
+  let args = c.kernelArgs.get(key);
+  if (!args) {
+    const out = [...base];
+    for (const a of d.kernelArgs) {
+      if (a.startsWith('~')) {
+        for (let i = out.length - 1; i >= 0; i--) if (out[i] === a.slice(1)) out.splice(i, 1);
+      } else out.push(a);
+    }
+    args = out;
+    c.kernelArgs.set(key, args);
+  }
+  return args;
+}
+
+function ipmiOf(d: DraftIpmi): IpmiModel {
+  const out: { -readonly [K in keyof IpmiModel]: IpmiModel[K] } = { tags: d.tags };
+  for (const k of ['address', 'netmask', 'gateway', 'username', 'port', 'interface', 'escapechar', 'write', 'template'] as const) if (d[k] !== undefined) (out as Record<string, unknown>)[k] = d[k];
+  return out;
+}
+
 interface FinishCtx {
   spec: ClusterSpec;
   index: PositionIndex;
@@ -431,6 +456,8 @@ interface FinishCtx {
   dropped: ReadonlySet<string>;
   version: WarewulfVersion;
   overlaySplits: Map<string, { system: string[]; runtime: string[]; unknown: string[] }>;
+  /** A node's kernel arguments by image and kernel_args items: nodes that boot alike share one array. */
+  kernelArgs: Map<string, readonly string[]>;
   netmask: string;
   reportedOverlays: Set<string>;
 }
@@ -525,11 +552,14 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
     sockets,
     coresPerSocket: cores,
     threadsPerCore: threads,
+    kernelArgs: kernelArgsOf(d, c),
     tags: d.tags,
     slurm: d.slurm,
     partitions: [],
     at,
   };
+  if (d.ipmi) node.ipmi = ipmiOf(d.ipmi);
+  if (d.discoverable !== undefined) node.discoverable = d.discoverable;
   if (c.spec.network.gateway) node.gateway = c.spec.network.gateway;
   if (d.device) node.device = d.device;
   if (d.driver) node.driver = d.driver;

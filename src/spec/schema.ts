@@ -24,6 +24,24 @@ export const gpuSchema = z.strictObject({
   file: z.string().optional().describe('Device files for gres.conf, default /dev/nvidia[0-(count-1)].'),
 });
 
+export const ipmiSchema = z
+  .strictObject({
+    address: z
+      .union([z.string(), z.array(z.string())])
+      .optional()
+      .describe("The BMC's IPv4 address; in a node entry for a range, the first address (the rest follow in order) or a list."),
+    netmask: z.string().optional(),
+    gateway: z.string().optional(),
+    username: z.string().min(1).optional(),
+    port: z.union([z.string().min(1), z.number().int().min(1).max(65535)]).optional(),
+    interface: z.string().min(1).optional().describe('ipmitool interface, e.g. lanplus.'),
+    escapechar: z.string().min(1).optional(),
+    write: z.boolean().optional().describe("wwinit writes the address, netmask, gateway, user and VLAN into the BMC at boot (Warewulf's ipmi write)."),
+    template: z.string().min(1).optional().describe("Warewulf's IPMI command template (wwctl power/console)."),
+    tags: z.record(z.string(), z.string()).optional().describe('IPMI tags (vlan: the BMC VLAN wwinit sets).'),
+  })
+  .describe("The node's BMC, as Warewulf's ipmi settings (no password: herd keeps secrets out of the spec and nodes.conf).");
+
 /** Settings shared by `defaults`, `profiles` and node entries. Scalars override down the chain; maps merge by key; `overlays` concatenates (a `~name` item removes one); other lists replace. */
 const nodeSettingsShape = {
   image: name.optional().describe('Image the node boots (a key of images).'),
@@ -39,6 +57,12 @@ const nodeSettingsShape = {
   cores_per_socket: z.number().int().min(1).max(4096).optional(),
   threads_per_core: z.number().int().min(1).max(64).optional(),
   gpus: gpuSchema.optional(),
+  kernel_args: z
+    .array(z.string().min(1))
+    .optional()
+    .describe("Kernel arguments added to the image's (images.<name>.kernel.args) and the inherited ones, as Warewulf's kernel args; \"~arg\" removes one."),
+  ipmi: ipmiSchema.optional(),
+  discoverable: z.boolean().optional().describe("Warewulf's discoverable flag: warewulfd gives an unknown MAC that asks to this node (herd's nodes all have MACs, so it is kept only for imported sites)."),
   tags: z.record(z.string(), z.string()).optional().describe('Free-form tags, passed to Warewulf and templates.'),
   slurm: z
     .strictObject({
@@ -135,6 +159,7 @@ export const clusterSchema = z.strictObject({
       version: z.enum(['4.6.0', '4.6.1', '4.6.2', '4.6.3', '4.6.4', '4.6.5']).optional().describe('Warewulf release on the head node; default 4.6.5.'),
       layout: z.enum(['upstream', 'openhpc']).optional().describe('upstream: /var/lib/warewulf; openhpc: /srv/warewulf. Default upstream.'),
       base_overlays: z.array(z.string().min(1)).optional().describe("Overlays every node starts with; default Warewulf's default profile for the version."),
+      cluster_name: z.string().optional().describe("Warewulf's cluster name on every node in nodes.conf (iPXE and templates see it); default the spec's name; \"\" writes none."),
     })
     .optional(),
   head: z.strictObject({

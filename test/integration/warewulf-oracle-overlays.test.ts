@@ -5,7 +5,7 @@
 // warewulf.conf (Warewulf's Include reads it from beside nodes.conf). The oracle has no wwclient binary (not buildable
 // offline), so neither side has /warewulf/wwclient. Skipped when the oracle is not built, unless CI_REQUIRE_ORACLE=1.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,32 @@ describe('wwinit and wwclient: herd = Warewulf 4.6.5', () => {
       expect('problems' in r ? r.problems.map((p) => [p.code, p.message]) : r).toEqual([['overlay/template-changed', `${INSTALL}/wwinit/rootfs/warewulf/init.d/50-ipmi.ww is not a template Warewulf 4.6.4 ships in wwinit`]]);
     } finally {
       head.close();
+    }
+  });
+
+  it.skipIf(!haveOracle)("a node's BMC settings reach wwinit's /warewulf/config as Warewulf renders them (ipmi write, VLAN tag)", () => {
+    // The lab with IPMI: shared settings on the profile, the addresses counted from a range entry.
+    const dir = join(scratch, 'lab-ipmi');
+    cpSync(join(repo, 'clusters/lab'), dir, { recursive: true });
+    const yaml = readFileSync(join(dir, 'cluster.yaml'), 'utf8')
+      .replace('    threads_per_core: 1\n', '    threads_per_core: 1\n    ipmi: { netmask: 255.255.255.0, gateway: 10.1.0.254, username: admin, interface: lanplus, write: true, tags: { vlan: "7" } }\n')
+      .replace(/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c[1-2]: { profiles: [compute], mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }\n');
+    writeFileSync(join(dir, 'cluster.yaml'), yaml);
+    const spec = loadSpecFromDisk(dir, repo);
+    expect(spec.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const config = compileConfig(spec.model!, { specDisplayPath: spec.displayPath });
+    const text = (p: string): string => new TextDecoder().decode(config.find((a) => a.path === p)!.bytes!);
+    for (const node of ['c1', 'c2']) {
+      const n = spec.model!.nodes.find((x) => x.name === node)!;
+      const ww = oracleRender(`ipmi-${node}`, text('etc/warewulf/nodes.conf'), text('etc/warewulf/warewulf.conf'), node);
+      const herd = herdRender(ORACLE_RELEASE, { imageName: n.image, id: node, root: 'initramfs', init: '/sbin/init', ...(n.ipmi ? { ipmi: n.ipmi } : {}), warewulfConf: text('etc/warewulf/warewulf.conf') });
+      expectSame(herd, ww);
+      const config = ww.get('warewulf/config')!.content!;
+      expect(config).toContain(`WWIPMI_IPADDR="10.1.0.${node === 'c1' ? 11 : 12}"\n`);
+      expect(config).toContain('WWIPMI_NETMASK="255.255.255.0"\n');
+      expect(config).toContain('WWIPMI_USER="admin"\n');
+      expect(config).toContain('WWIPMI_WRITE="true"\n');
+      expect(config).toContain('WWIPMI_VLAN="7"');
     }
   });
 

@@ -5,9 +5,10 @@ import { checkDhcpRange, checkNetworkUniqueness } from './network.ts';
 import { checkCpuTopology, checkDefaultPartition, checkPreemption, checkSlurmExtras, checkSlurmTimes } from './slurm.ts';
 import { checkMemoryForImage, checkNfsClient, checkPinCollisions, checkPinnedSources, checkSlurmPrograms } from './images.ts';
 import { checkEarlyBootFiles, checkOverlayNames } from './overlays.ts';
+import { checkIpmi } from './ipmi.ts';
 
 export const RULE_CHECKS: readonly RuleCheck[] = [
-  checkNetworkUniqueness, checkDhcpRange,
+  checkNetworkUniqueness, checkDhcpRange, checkIpmi,
   checkDefaultPartition, checkSlurmTimes, checkSlurmExtras, checkPreemption, checkCpuTopology,
   checkPinnedSources, checkPinCollisions, checkNfsClient, checkSlurmPrograms, checkMemoryForImage,
   checkEarlyBootFiles, checkOverlayNames,

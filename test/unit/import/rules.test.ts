@@ -42,11 +42,14 @@ describe('import rules', () => {
     expect(r.diagnostics.find((d) => d.rule === 'import/unknown-key')!.message).toContain('4.6.5 renamed it ipaddr6');
   });
 
-  it('import/changed-value: an IPMI address herd does not model, at the line that sets it', () => {
-    const r = run({ 'etc/warewulf/nodes.conf': NODES('\n    ipmi: { ipaddr: 10.1.0.2 }'), 'etc/warewulf/warewulf.conf': WW });
-    const ipmi = r.diagnostics.filter((d) => d.rule === 'import/changed-value' && d.message.includes('ipmi/ipaddr'));
-    expect(ipmi.map((d) => `${d.file}:${d.line}:${d.column}`)).toEqual(['etc/warewulf/nodes.conf:11:21']);
-    expect(r.specText).toBeDefined();
+  it('import/changed-value: an IPMI password (a secret herd does not carry), at the line that sets it, shown by hash only', () => {
+    const r = run({ 'etc/warewulf/nodes.conf': NODES('\n    ipmi: { ipaddr: 10.1.0.2, password: "hunter2-bmc" }'), 'etc/warewulf/warewulf.conf': WW });
+    const changed = r.diagnostics.filter((d) => d.rule === 'import/changed-value');
+    expect(changed.filter((d) => d.message.includes('ipmi/password')).map((d) => `${d.file}:${d.line}:${d.column}`)).toEqual(['etc/warewulf/nodes.conf:11:41']);
+    // The address is carried into the spec; the password is named only by its hash, anywhere in the output.
+    expect(changed.filter((d) => d.message.includes('ipmi/ipaddr'))).toEqual([]);
+    expect(r.specText).toMatch(/ipmi: \{ address: 10\.1\.0\.2 \}|address: 10\.1\.0\.2/);
+    expect(JSON.stringify(r)).not.toContain('hunter2');
   });
 
   it('import/node-mismatch: a node only in slurm.conf, and a NodeAddr that differs', () => {

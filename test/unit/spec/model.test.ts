@@ -168,3 +168,38 @@ describe('known defects', () => {
     expect(r.diagnostics.find((d) => d.rule === 'yaml/syntax')).toMatchObject({ line: 11, message: 'the key __proto__ is reserved' });
   });
 });
+
+describe('kernel arguments, BMC settings and discoverable down the chain', () => {
+  const text = `apiVersion: herd.dev/v1alpha1
+kind: Cluster
+name: t
+warewulf: { cluster_name: "" }
+head: { name: head, address: 10.0.0.1 }
+network: { cidr: 10.0.0.0/24, interface: eth0 }
+images:
+  img: { source: "docker://example.org/img:1@${DIGEST}", requires: [slurmd, munged], kernel: { args: [quiet, rhgb, crashkernel=no] } }
+defaults: { image: img, kernel_args: [console=ttyS0], ipmi: { username: admin, port: 623, tags: { vlan: "7" } } }
+profiles:
+  gpu: { kernel_args: [~rhgb, nouveau.modeset=0], ipmi: { netmask: 255.255.255.0, write: true, tags: { site: a } } }
+nodes:
+  c[1-3]: { mac: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }
+  g1: { profiles: [gpu], mac: "52:54:00:00:01:01", address: 10.0.0.20, kernel_args: [~quiet, ~console=ttyS0, quiet], discoverable: false, ipmi: { address: 10.1.0.50 } }
+`;
+  it("appends each layer's kernel_args to the image's, a ~arg removing every earlier one; nodes booting alike share one list", () => {
+    const m = model(text);
+    expect(node(m, 'c1').kernelArgs).toEqual(['quiet', 'rhgb', 'crashkernel=no', 'console=ttyS0']);
+    expect(node(m, 'c3').kernelArgs).toBe(node(m, 'c1').kernelArgs);
+    expect(node(m, 'g1').kernelArgs).toEqual(['crashkernel=no', 'nouveau.modeset=0', 'quiet']);
+    // The image's own list is unchanged.
+    expect(m.images.img!.kernel.args).toEqual(['quiet', 'rhgb', 'crashkernel=no']);
+  });
+  it('merges ipmi by key (tags by tag), counts a range entry\'s BMC address, and keeps discoverable and the cluster name', () => {
+    const m = model(text);
+    expect(node(m, 'c1').ipmi).toEqual({ address: '10.1.0.11', username: 'admin', port: '623', tags: { vlan: '7' } });
+    expect(node(m, 'c3').ipmi?.address).toBe('10.1.0.13');
+    expect(node(m, 'g1').ipmi).toEqual({ address: '10.1.0.50', username: 'admin', port: '623', netmask: '255.255.255.0', write: true, tags: { vlan: '7', site: 'a' } });
+    expect(node(m, 'g1').discoverable).toBe(false);
+    expect(node(m, 'c1').discoverable).toBeUndefined();
+    expect(m.warewulf.clusterName).toBe('');
+  });
+});
