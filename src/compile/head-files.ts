@@ -39,9 +39,9 @@ export function renderExports(model: ClusterModel, header: string): string | und
   return header + lines.join('\n') + '\n';
 }
 
-/** The NFS mounts the head serves, in spec order (warewulf.conf's `export paths` lists the same, so both tools write one export list). */
+/** The NFS paths the head serves (mounted or export-only), in spec order (warewulf.conf's `export paths` lists the same, so both tools write one export list). */
 export function headExports(model: ClusterModel): ClusterModel['nfs'] {
-  return model.nfs.filter((m) => m.server === model.head.address || m.server === model.head.name);
+  return model.exports.filter((m) => m.server === model.head.address || m.server === model.head.name);
 }
 
 /** The cluster NIC in firewalld's trusted zone: otherwise Slurm's ports are silently dropped ("malformed RPC" in the seed lab). */

@@ -6,7 +6,7 @@ import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/di
 import { parseSlurmTime } from '../spec/units.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
-import { netmaskToPrefix, parseIPv4 } from '../spec/ipv4.ts';
+import { formatIPv4, netmaskToPrefix, parseIPv4 } from '../spec/ipv4.ts';
 import { isMapV, type WwMap, type WwNodesConf, type WwValue } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, slurmTopology, type GresLine, type SlurmPair, type SlurmSite } from './slurm-conf.ts';
 import { parseExports, readWarewulfConf, type ExportLine, type WarewulfConf } from './head-files.ts';
@@ -328,21 +328,89 @@ export function compareGresConf(source: { file: string; text: string } | undefin
   return d.diagnostics('check that this difference is intended before adopting the spec');
 }
 
+/**
+ * What Warewulf 4.6.5 takes for a warewulf.conf key that is not set: the `default:` tags of its config structs
+ * (internal/pkg/config/buildconfig.go, dhcp.go, nfs.go, ssh.go, api.go), applied before the file is read. Lists as the
+ * JSON the comparison flattens them to.
+ */
+const WW_CONF_DEFAULTS: Readonly<Record<string, string>> = {
+  'warewulf/port': '9873',
+  'warewulf/secure': 'true',
+  'warewulf/update interval': '60',
+  'warewulf/autobuild overlays': 'true',
+  'warewulf/host overlay': 'true',
+  'warewulf/grubboot': 'false',
+  'dhcp/enabled': 'true',
+  'dhcp/template': 'default',
+  'dhcp/systemd name': 'dhcpd',
+  'tftp/enabled': 'true',
+  'tftp/tftproot': '/var/lib/tftpboot',
+  'tftp/systemd name': 'tftp',
+  'nfs/enabled': 'true',
+  'nfs/systemd name': 'nfsd',
+  'ssh/key types': JSON.stringify(['ed25519', 'ecdsa', 'rsa', 'dsa']),
+  'api/enabled': 'false',
+};
+
+/** The keys Warewulf 4.6's config structs read, by section ('' for the top level); any other key is ignored by its YAML parse. */
+const WW_CONF_KEYS: Readonly<Record<string, readonly string[]>> = {
+  '': ['comment', 'ipaddr', 'netmask', 'network', 'fqdn', 'ipaddr6', 'prefixlen6', 'warewulf', 'api', 'dhcp', 'tftp', 'nfs', 'ssh', 'image mounts', 'paths', 'wwclient'],
+  warewulf: ['port', 'secure', 'update interval', 'autobuild overlays', 'host overlay', 'grubboot'],
+  dhcp: ['enabled', 'template', 'range start', 'range end', 'range6 start', 'range6 end', 'systemd name'],
+  tftp: ['enabled', 'tftproot', 'systemd name', 'ipxe'],
+  nfs: ['enabled', 'export paths', 'systemd name'],
+  ssh: ['key types'],
+  api: ['enabled', 'allowed subnets'],
+  wwclient: ['port'],
+};
+
+function wwConfKnown(path: string): boolean {
+  const [first, second] = path.split('/');
+  if (!WW_CONF_KEYS['']!.includes(first!)) return false;
+  const section = WW_CONF_KEYS[first!];
+  return section === undefined || second === undefined || section.includes(second);
+}
+
+/** warewulf.conf as Warewulf reads it: `ipaddr: a.b.c.d/n` gives ipaddr, and network and netmask where unset (config/root.go Parse); defaults filled in. */
+function effectiveWwConf(m: Map<string, string>): Map<string, string> {
+  const out = new Map(m);
+  const ip = out.get('ipaddr');
+  const cidr = ip !== undefined ? /^([\d.]+)\/(\d{1,2})$/.exec(ip) : null;
+  const addr = cidr ? parseIPv4(cidr[1]!) : undefined;
+  if (cidr && addr !== undefined && Number(cidr[2]) <= 32) {
+    const prefix = Number(cidr[2]);
+    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+    out.set('ipaddr', cidr[1]!);
+    if (!out.has('network')) out.set('network', formatIPv4((addr & mask) >>> 0));
+    if (!out.has('netmask')) out.set('netmask', formatIPv4(mask));
+  }
+  for (const [k, v] of Object.entries(WW_CONF_DEFAULTS)) if (!out.has(k)) out.set(k, v);
+  return out;
+}
+
 export function compareWarewulfConf(source: WarewulfConf, rebuiltText: string): Diagnostic[] {
   const rebuilt = readWarewulfConf('(rebuilt)', rebuiltText);
-  const a = new Map<string, string>();
-  const b = new Map<string, string>();
-  flatten(source.value ?? {}, '', a);
-  flatten(rebuilt.value ?? {}, '', b);
+  const written = new Map<string, string>();
+  const b0 = new Map<string, string>();
+  flatten(source.value ?? {}, '', written);
+  flatten(rebuilt.value ?? {}, '', b0);
   const d = new Differences();
   const at = (p: string): SourceRef => source.index.at(p.split('/'));
+  const ignored: Diagnostic[] = [];
+  for (const [p, v] of written) {
+    if (wwConfKnown(p)) continue;
+    ignored.push(diagnosticAt(at(p), 'import/unknown-key', 'warning', `warewulf.conf ${p}: ${show(v)} is a key Warewulf 4.6 does not read; herd leaves it out`, 'nothing changes on the head: Warewulf ignored it'));
+    written.delete(p);
+  }
+  const a = effectiveWwConf(written);
+  const b = effectiveWwConf(b0);
   for (const [p, v] of a) {
     const w = b.get(p);
     if (w === undefined) d.add(`drop:${p}`, at(p), `warewulf.conf ${p}: ${show(v)} is dropped`);
     else if (w !== v) d.add(`change:${p}`, at(p), `warewulf.conf ${p}: ${show(v)} becomes ${show(w)}`);
   }
   for (const [p, w] of b) if (!a.has(p)) d.add(`add:${p}`, { file: source.file, path: [], line: 1, column: 1 }, `warewulf.conf ${p}: herd adds ${show(w)}`);
-  return d.diagnostics('herd writes warewulf.conf whole; check that this difference is intended');
+  return [...ignored, ...d.diagnostics('herd writes warewulf.conf whole; check that this difference is intended')];
 }
 
 export function compareExports(source: readonly ExportLine[], file: string, rebuiltText: string | undefined): Diagnostic[] {

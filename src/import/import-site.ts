@@ -182,7 +182,8 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
       if (rebuilt !== undefined) files.push({ path, verdict: 'new' });
       return;
     }
-    files.push({ path, verdict: rebuilt === source ? 'identical' : findings.length > 0 ? 'changed' : 'bytes-only' });
+    // Only a changed value changes meaning; a key the program never read (import/unknown-key) is left out without effect.
+    files.push({ path, verdict: rebuilt === source ? 'identical' : findings.some((f) => f.rule === 'import/changed-value') ? 'changed' : 'bytes-only' });
   };
   judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;

@@ -417,6 +417,15 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     if (exOpts && exOpts !== 'rw,sync,no_subtree_check') m.export_options = exOpts;
     nfs[file] = m;
   }
+  // Paths the head exports that no node mounts through the fstab resource (a site overlay or autofs mounts them, if anyone).
+  const exported = new Set(Object.entries(nfs).map(([file, m]) => (m.export as string | undefined) ?? file));
+  for (const ex of site.exports ?? []) {
+    if (exported.has(ex.path) || ex.path in nfs) continue;
+    exported.add(ex.path);
+    const exOpts = ex.clients[0]?.options;
+    nfs[ex.path] = { mount: false, ...(exOpts && exOpts !== 'rw,sync,no_subtree_check' ? { export_options: exOpts } : {}) };
+    note(['nfs', ex.path], 'inferred: /etc/exports exports it but no node mounts it through nodes.conf\'s fstab resource');
+  }
 
   // Slurm: cluster name, preemption, partitions; extra global keys come from the caller's first compile.
   const name = firstWith((n) => wwString(n.merged, 'cluster name')) ?? (slurm ? globalValue(slurm, 'ClusterName')?.value : undefined) ?? 'cluster';

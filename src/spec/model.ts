@@ -212,7 +212,10 @@ export interface ClusterModel {
   readonly warewulf: WarewulfModel;
   readonly head: HeadModel;
   readonly network: NetworkModel;
+  /** NFS mounts on every node (spec nfs entries without `mount: false`). */
   readonly nfs: readonly NfsMountModel[];
+  /** Every spec nfs entry, mounted or export-only, in spec order: what the head exports. */
+  readonly exports: readonly NfsMountModel[];
   readonly images: Readonly<Record<string, ImageModel>>;
   readonly overlays: Readonly<Record<string, OverlayModel>>;
   readonly profiles: Readonly<Record<string, ProfileModel>>;

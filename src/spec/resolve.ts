@@ -289,7 +289,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
     if (im) (im.nodes as string[]).push(n.name);
   }
 
-  const nfs: NfsMountModel[] = Object.entries(spec.nfs ?? {}).map(([mountPoint, m]) => ({
+  const exportsAll: NfsMountModel[] = Object.entries(spec.nfs ?? {}).map(([mountPoint, m]) => ({
     mountPoint,
     server: m.server ?? spec.head.address,
     export: m.export ?? mountPoint,
@@ -297,6 +297,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
     exportOptions: m.export_options ?? 'rw,sync,no_subtree_check',
     at: index.keyAt(['nfs', mountPoint]),
   }));
+  const nfs = exportsAll.filter((m) => spec.nfs?.[m.mountPoint]?.mount !== false);
 
   // The model is built even when resolution found errors, so the semantic rules can still report everything at once;
   // callers hand it to later stages only when no error was found.
@@ -323,6 +324,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       at: index.at(['network']),
     },
     nfs,
+    exports: exportsAll,
     images,
     overlays,
     profiles: Object.fromEntries(Object.keys(spec.profiles ?? {}).map((p) => [p, { name: p, at: index.keyAt(['profiles', p]) }])),

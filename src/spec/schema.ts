@@ -197,6 +197,7 @@ export const clusterSchema = z.strictObject({
         server: z.string().optional().describe('Server address or name; default the head.'),
         options: z.string().optional().describe('Mount options; default defaults,nofail,_netdev.'),
         export_options: z.string().optional().describe('exports(5) options; default rw,sync,no_subtree_check.'),
+        mount: z.boolean().optional().describe('false: the head exports the path but herd mounts it on no node (a site overlay or autofs does); default true.'),
       }),
     )
     .optional()

@@ -90,3 +90,20 @@ describe('nodes.conf', () => {
     expect(renderNodesConf(condo, '')).toBe(renderNodesConf(loadSpecFromDisk('clusters/condo', root).model!, ''));
   });
 });
+
+describe('export-only NFS paths (nfs.<path>.mount: false)', () => {
+  it('are exported by the head (exports and warewulf.conf) but mounted on no node (no fstab resource entry)', async () => {
+    const { compileConfig } = await import('../../../src/compile/compile-cluster.ts');
+    // No mounted path: the image need not carry mount.nfs (image/missing-nfs-client would refuse this spec otherwise).
+    const m = miniModel(`nfs:\n  /srv/home: { mount: false }\n  /srv/scratch: { mount: false, export_options: "rw,async" }\nnodes:\n  c1: { image: i, mac: "52:54:00:00:00:01", address: 10.0.0.2 }\n`);
+    expect(m.nfs).toEqual([]);
+    expect(m.exports.map((x) => x.mountPoint)).toEqual(['/srv/home', '/srv/scratch']);
+    const text = (p: string): string => new TextDecoder().decode(compileConfig(m, { specDisplayPath: 'x.yaml' }).find((a) => a.path === p)!.bytes!);
+    expect(text('etc/exports')).toContain('/srv/scratch 10.0.0.0/24(rw,async)\n');
+    expect(text('etc/exports')).toContain('/srv/home 10.0.0.0/24(rw,sync,no_subtree_check)\n');
+    expect(parse(text('etc/warewulf/warewulf.conf')).nfs['export paths']).toEqual([{ path: '/srv/home', 'export options': 'rw,sync,no_subtree_check' }, { path: '/srv/scratch', 'export options': 'rw,async' }]);
+    const conf = parse(renderNodesConf(m, ''));
+    expect(JSON.stringify(conf)).not.toContain('/srv/');
+    expect(JSON.stringify(conf)).not.toContain('"resources"');
+  });
+});
