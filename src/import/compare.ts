@@ -129,7 +129,30 @@ function isWarewulfDefault(source: WwMap, path: string, value: string): boolean 
 }
 
 /** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
-export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>): Diagnostic[] {
+/**
+ * An fstab resource list as the fstab line Warewulf's fstab overlay writes for each entry: `default "nfs"` vfstype,
+ * `default "defaults"` mntops, `default 0` freq and passno (overlays/fstab/rootfs/etc/fstab.ww), and an NFS server naming
+ * the head (`warewulf`, the name Warewulf's hosts overlay gives it on every node, or the head's own name) written as the
+ * head's address: the mount reaches the same server either way.
+ */
+function fstabMeaning(list: string, head: { readonly address: string; readonly name: string } | undefined): string {
+  try {
+    const items = JSON.parse(list) as unknown[];
+    return JSON.stringify(items.map((e) => {
+      if (e === null || typeof e !== 'object') return e;
+      const x = e as Record<string, unknown>;
+      const str = (k: string, d: string): string => (x[k] === undefined || x[k] === '' ? d : String(x[k]));
+      let spec = str('spec', '');
+      const m = /^([^:]+):(.*)$/.exec(spec);
+      if (head && m && (m[1] === 'warewulf' || m[1] === head.name)) spec = `${head.address}:${m[2]}`;
+      return [spec, str('file', ''), str('vfstype', 'nfs'), str('mntops', 'defaults'), str('freq', '0'), str('passno', '0')].join(' ');
+    }));
+  } catch {
+    return list;
+  }
+}
+
+export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>, head?: { readonly address: string; readonly name: string }): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   const d = new Differences();
   for (const n of source.nodes) {
@@ -150,6 +173,7 @@ export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, prim
     walkPair(renamed, r.merged, '', (p, v, w) => {
       if (p === 'comment') return;
       if (v === undefined && w !== undefined && isWarewulfDefault(renamed, p, w)) return;
+      if (p === 'resources/fstab' && v !== undefined && w !== undefined && fstabMeaning(v, head) === fstabMeaning(w, head)) return;
       const at = (): SourceRef => n.from.get(primary && p.startsWith(`network devices/${NETNAME}/`) ? p.replace(`/${NETNAME}/`, `/${primary}/`) : p) ?? n.at;
       if (v === undefined) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w!)}`);
       else if (w === undefined && /(^|\/)password$/.test(p)) d.add(`drop:${p}`, at(), `nodes.conf ${p} (sha256 ${createHash('sha256').update(v).digest('hex').slice(0, 12)}) is dropped: herd keeps secrets out of the spec and of nodes.conf, so wwctl power and wwinit's ipmi write go without it`);

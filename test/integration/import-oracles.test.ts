@@ -82,7 +82,7 @@ const IGNORED = new Set(['profiles', 'comment', 'id']);
  * network templates read a device's type with `default "ethernet"` and onboot with BoolDefaultTrue. (The JSON spells
  * onboot "onbot".)
  */
-function effective(node: Record<string, unknown>, other: Record<string, unknown> | undefined): Record<string, unknown> {
+function effective(node: Record<string, unknown>, other: Record<string, unknown> | undefined, headAddr?: string): Record<string, unknown> {
   // A device only one side has stays as written: its absence on the other side is the difference, not its defaults.
   const both = new Set(Object.keys((other?.['network devices'] as object | undefined) ?? {}));
   const n: Record<string, unknown> = { ...node };
@@ -90,6 +90,18 @@ function effective(node: Record<string, unknown>, other: Record<string, unknown>
   n['ipxe template'] = template;
   if (!n.root && template === 'default') n.root = 'initramfs';
   if (!n.init) n.init = '/sbin/init';
+  // Warewulf's fstab overlay writes `default "nfs"` vfstype, `default "defaults"` mntops, `default 0` freq and passno; its
+  // hosts overlay names the head "warewulf" on every node, so a server so named is the head's address.
+  const fstab = (n.resources as Record<string, unknown> | undefined)?.fstab;
+  if (Array.isArray(fstab)) {
+    n.resources = {
+      ...(n.resources as object),
+      fstab: fstab.map((e: Record<string, unknown>) => {
+        const spec = String(e.spec ?? '');
+        return { spec: headAddr !== undefined && spec.startsWith('warewulf:') ? `${headAddr}:${spec.slice('warewulf:'.length)}` : spec, file: e.file, vfstype: e.vfstype || 'nfs', mntops: e.mntops || 'defaults', freq: String(e.freq ?? 0), passno: String(e.passno ?? 0) };
+      }),
+    };
+  }
   const devs = n['network devices'] as Record<string, Record<string, unknown>> | undefined;
   // warewulfd matches a MAC with strings.EqualFold (node/util.go): its case means nothing.
   if (devs) n['network devices'] = Object.fromEntries(Object.entries(devs).map(([k, d]) => [k, !both.has(k) ? d : { ...d, type: d.type || 'ethernet', onbot: d.onbot || 'true', ...(typeof d.hwaddr === 'string' ? { hwaddr: d.hwaddr.toLowerCase() } : {}) }]));
@@ -109,10 +121,11 @@ describe.skipIf(!HAVE_WW && !REQUIRED)('the real Warewulf 4.6.5 merge: original 
       const after = wwNodes(`${tag}-b`, files.get('etc/warewulf/nodes.conf')!, files.get('etc/warewulf/warewulf.conf'));
       expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
       const reported = result.diagnostics.filter((d) => d.rule === 'import/changed-value').map((d) => d.message);
+      const headAddr = /^ipaddr:\s*([\d.]+)/m.exec(site.files.get('etc/warewulf/warewulf.conf') ?? '')?.[1];
       const unexplained: string[] = [];
       for (const [node, a] of Object.entries(before)) {
-        const la = leaves(effective(a, after[node]));
-        const lb = leaves(effective(after[node]!, a));
+        const la = leaves(effective(a, after[node], headAddr));
+        const lb = leaves(effective(after[node]!, a, headAddr));
         const primary = (a['primary network'] as string | undefined) ?? 'default';
         for (const p of new Set([...la.keys(), ...lb.keys()])) {
           if (IGNORED.has(p.split('/')[0]!) || p === 'primary network') continue;
