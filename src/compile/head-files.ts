@@ -54,7 +54,7 @@ export function renderTrustedZone(model: ClusterModel, header: string): string {
     '  <short>Trusted</short>',
     `  <description>Cluster network ${model.network.cidr} of ${model.name}: Slurm, munge, NFS and Warewulf traffic.</description>`,
     `  <interface name="${model.network.interface}"/>`,
-    `  <source address="${model.network.cidr}"/>`,
+    ...(model.network.trustSource ? [`  <source address="${model.network.cidr}"/>`] : []),
     '</zone>',
     '',
   ].join('\n');

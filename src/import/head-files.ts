@@ -74,3 +74,21 @@ export function parseHosts(file: string, text: string): HostsEntry[] {
 export function trustedInterfaces(text: string): string[] {
   return [...text.matchAll(/<interface\s+name="([^"]+)"\s*\/>/g)].map((m) => m[1]!);
 }
+
+/** The source addresses a firewalld zone file names. */
+export function trustedSources(text: string): string[] {
+  return [...text.matchAll(/<source\s+address="([^"]+)"\s*\/>/g)].map((m) => m[1]!);
+}
+
+/**
+ * What a firewalld zone file means, as far as herd writes one: its target, interfaces and sources (sorted); `<short>` and
+ * `<description>` are labels. Undefined when the zone holds anything else (services, ports, rules...): then it is compared
+ * line by line.
+ */
+export function zoneMeaning(text: string): string | undefined {
+  const body = text.replace(/<\?xml[^>]*\?>/, '').replace(/<!--[\s\S]*?-->/g, '').replace(/<short>[^<]*<\/short>|<description>[^<]*<\/description>/g, '');
+  const rest = body.replace(/<zone(\s[^>]*)?>|<\/zone>|<interface\s+name="[^"]+"\s*\/>|<source\s+address="[^"]+"\s*\/>/g, '');
+  if (rest.trim() !== '') return undefined;
+  const target = /<zone\s[^>]*target="([^"]*)"/.exec(body)?.[1] ?? 'default';
+  return JSON.stringify({ target, interfaces: trustedInterfaces(body).sort(), sources: trustedSources(body).sort() });
+}

@@ -13,7 +13,7 @@ import { nodesConfDocument } from '../compile/nodes-conf.ts';
 import { HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
 import { mergeNodesDocument, readNodesConf } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, type SlurmSite, type SlurmSources } from './slurm-conf.ts';
-import { confString, parseExports, parseHosts, readWarewulfConf } from './head-files.ts';
+import { confString, parseExports, parseHosts, readWarewulfConf, zoneMeaning } from './head-files.ts';
 import { mapSite, type ParsedSite, type SpecDraft } from './map-spec.ts';
 import { emitSpec } from './emit-spec.ts';
 import { compareExports, compareGresConf, compareNodesConf, compareSlurmConf, compareWarewulfConf, type FileVerdict } from './compare.ts';
@@ -198,7 +198,9 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
     const rebuilt = built.get(path);
     const t = text(f);
     if (rebuilt === undefined || t === undefined) continue;
-    judge(path, t, () => (meaningful(rebuilt) === meaningful(t) ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')]));
+    const zone = path.startsWith('etc/firewalld/zones/') ? zoneMeaning(t) : undefined;
+    const same = zone !== undefined ? zoneMeaning(rebuilt) === zone : meaningful(rebuilt) === meaningful(t);
+    judge(path, t, () => (same ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')]));
   }
   for (const path of [...built.keys()].sort()) if (!files.some((f) => f.path === path) && path !== 'etc/hosts') files.push({ path, verdict: 'new' });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

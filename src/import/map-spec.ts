@@ -9,7 +9,7 @@ import { NETNAME } from '../compile/nodes-conf.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 import { isMapV, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
 import { globalValue, type GresLine, type SlurmSite } from './slurm-conf.ts';
-import { confString, trustedInterfaces, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
+import { confString, trustedInterfaces, trustedSources, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
 import { placeFields, type Fields } from './factor.ts';
 import { mapSlurm, slurmNodeFields } from './map-slurm.ts';
 import { nodeEntries } from './node-entries.ts';
@@ -256,6 +256,10 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   if (zone.length > 0) {
     network.interface = zone[0];
     note(['network', 'interface'], 'inferred: the interface firewalld\'s trusted zone names on the head');
+    if (!trustedSources(site.trustedZone!).includes(network.cidr as string)) {
+      network.trust_source = false;
+      note(['network', 'trust_source'], 'the site\'s trusted zone names the interface only, not the network as a source');
+    }
   } else {
     network.interface = 'eth0';
     note(['network', 'interface'], 'inferred: the head\'s cluster NIC is in none of the site files; set it');
@@ -282,7 +286,10 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     } else if (builtins[o] !== kind) kindOverride.set(o, kind);
     return true;
   };
-  const base = defaultBaseOverlays(stack);
+  // The base list: herd's default, unless most nodes list the overlays herd builds in another order. Order is meaning (a
+  // later overlay's file wins), so the spec then keeps the site's order in warewulf.base_overlays.
+  const herdDefault = defaultBaseOverlays(stack);
+  const base = siteBaseOverlays(wwNodes, builtins, herdDefault) ?? herdDefault;
   const overlaysOf = new Map<string, string[]>();
   // Nodes of one profile chain share their merged lists: each pair of lists is mapped once.
   const byLists = new Map<unknown, Map<unknown, string[]>>();
@@ -446,6 +453,10 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     wwDoc.layout = 'openhpc';
     note(['warewulf', 'layout'], 'inferred: warewulf.conf serves TFTP from /srv/tftpboot, as OpenHPC packages it');
   }
+  if (base !== herdDefault) {
+    wwDoc.base_overlays = base;
+    note(['warewulf', 'base_overlays'], 'inferred: the overlays herd builds, in the order most nodes list them in nodes.conf (herd-boot and herd-slurm added where missing)');
+  }
   if (!wwNodes.some((n) => wwString(n.merged, 'cluster name') !== undefined)) {
     wwDoc.cluster_name = '';
     note(['warewulf', 'cluster_name'], 'the nodes in nodes.conf have no cluster name; herd writes none either');
@@ -466,6 +477,38 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
 }
 
 const SETTING_ORDER = ['image', 'overlays', 'kernel_args', 'device', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'ipmi', 'discoverable', 'tags', 'slurm'];
+
+/**
+ * The overlays herd builds, in the order the most common pair of overlay lists in nodes.conf gives them (system, then
+ * runtime), with herd's own overlays appended to their kind where the site lacks them; undefined when that is herd's
+ * default order anyway, or no node lists any.
+ */
+function siteBaseOverlays(nodes: readonly WwNodeView[], builtins: Readonly<Record<string, 'system' | 'runtime'>>, herdDefault: readonly string[]): string[] | undefined {
+  const counts = new Map<unknown, Map<unknown, { n: WwNodeView; count: number }>>();
+  let best: { n: WwNodeView; count: number } | undefined;
+  for (const n of nodes) {
+    const [a, b] = [n.merged['system overlay'], n.merged['runtime overlay']];
+    const inner = counts.get(a) ?? counts.set(a, new Map()).get(a)!;
+    const c = inner.get(b) ?? { n, count: 0 };
+    c.count++;
+    inner.set(b, c);
+    if (!best || c.count > best.count) best = c;
+  }
+  if (!best) return undefined;
+  const pick = (kind: 'system' | 'runtime'): string[] => {
+    const listed = wwList(best!.n.merged, `${kind} overlay`).filter((o) => HERD_BUILT_OVERLAYS.has(o) && builtins[o] === kind);
+    for (const [o, k] of Object.entries(HERD_OVERLAYS)) if (k === kind && !listed.includes(o)) listed.push(o);
+    return [...new Set(listed)];
+  };
+  const list = [...pick('system'), ...pick('runtime')];
+  const sameOrder = (xs: readonly string[], ys: readonly string[]): boolean => {
+    const ya = ys.filter((y) => xs.includes(y));
+    const xa = xs.filter((x) => ys.includes(x));
+    return xa.length === ya.length && xa.every((x, i) => x === ya[i]);
+  };
+  // Only the order matters here: overlays the site adds or lacks are each node's own additions and `~` removals.
+  return sameOrder(list, herdDefault) ? undefined : list;
+}
 
 /** Warewulf's ipmi keys as herd's ipmi settings (password aside: herd never carries a secret in the spec or nodes.conf). */
 const IPMI_FIELD: Readonly<Record<string, string>> = { ipaddr: 'address', netmask: 'netmask', gateway: 'gateway', username: 'username', port: 'port', interface: 'interface', escapechar: 'escapechar', write: 'write', template: 'template' };

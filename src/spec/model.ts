@@ -28,6 +28,8 @@ export interface NetworkModel {
   readonly dns: readonly string[];
   readonly domain?: string;
   readonly interface: string;
+  /** firewalld's trusted zone names the network as a source too (network.trust_source, default true). */
+  readonly trustSource: boolean;
   /** The network stack herd configures on the nodes. */
   readonly stack: 'NetworkManager' | 'networkd';
   readonly mtu?: number;

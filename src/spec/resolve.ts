@@ -318,6 +318,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       dns: spec.network.dns ?? [],
       ...(spec.network.domain ? { domain: spec.network.domain } : {}),
       interface: spec.network.interface,
+      trustSource: spec.network.trust_source ?? true,
       stack: spec.network.stack ?? 'NetworkManager',
       ...(spec.network.mtu !== undefined ? { mtu: spec.network.mtu } : {}),
       dhcpRange: spec.network.dhcp_range ?? defaultDhcpRange(net, [headIp, ...finalNodes.map((n) => parseIPv4(n.address)!), ...(spec.network.gateway ? [parseIPv4(spec.network.gateway)!] : [])], finalNodes.length),

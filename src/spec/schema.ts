@@ -185,6 +185,7 @@ export const clusterSchema = z.strictObject({
     dns: z.array(z.string()).optional(),
     domain: z.string().optional(),
     interface: z.string().min(1).describe('Head NIC serving the provisioning network (put in the trusted firewall zone).'),
+    trust_source: z.boolean().optional().describe("firewalld's trusted zone also trusts the provisioning network as a source, so its traffic is accepted on any head interface; default true. false: the interface alone (as a zone with just the NIC)."),
     stack: z.enum(['NetworkManager', 'networkd']).optional().describe('Network stack configured on the nodes: NetworkManager keyfiles (default, as on EL10) or systemd-networkd.'),
     mtu: z.number().int().min(576).max(65535).optional().describe('MTU of the provisioning NIC on the nodes.'),
     dhcp_range: z.strictObject({ start: z.string(), end: z.string() }).optional(),
