@@ -4,7 +4,7 @@ import type { ClusterModel, NodeModel } from '../spec/model.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 import { factorProfiles, unflatten, type FieldMap } from './factor-profiles.ts';
 
-/** The netname herd uses for the provisioning NIC, the same on profiles and nodes so Warewulf merges them field by field. */
+/** The default netname of the provisioning NIC (network.netname), the same on profiles and nodes so Warewulf merges them field by field. */
 export const NETNAME = 'default';
 
 const fstabCache = new WeakMap<ClusterModel, unknown[]>();
@@ -20,7 +20,7 @@ function fstabOf(model: ClusterModel): unknown[] {
 /** Flatten one node's Warewulf settings into `a/b/c` paths so profiles can take the shared ones. */
 function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   const im = model.images[n.image]!;
-  const nd = `network devices/${NETNAME}`;
+  const nd = `network devices/${model.network.netname}`;
   const f: FieldMap = {
     'cluster name': model.name,
     'image name': n.image,
@@ -48,11 +48,36 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   model.network.dns.forEach((d, i) => (f[`${nd}/tags/DNS${i + 1}`] = d));
   if (model.network.domain) f[`${nd}/tags/DNSSEARCH`] = model.network.domain;
   for (const [k, v] of Object.entries(n.tags)) f[`tags/${k}`] = v;
+  const v465 = model.warewulf.version === '4.6.5';
+  ipv6Fields(f, nd, n.address6, n.prefix6, n.gateway6, v465);
+  for (const d of n.networks) {
+    const p = `network devices/${d.name}`;
+    // Type and onboot only where the spec sets them: Warewulf's templates default both (ethernet, on), as herd does.
+    if (d.at.type !== undefined) f[`${p}/type`] = d.type;
+    if (d.onboot !== undefined) f[`${p}/onboot`] = String(d.onboot);
+    if (d.device !== undefined) f[`${p}/device`] = d.device;
+    if (d.mac !== undefined) f[`${p}/hwaddr`] = d.mac;
+    if (d.address !== undefined) f[`${p}/ipaddr`] = d.address;
+    if (d.netmask !== undefined) f[`${p}/netmask`] = d.netmask;
+    if (d.gateway !== undefined) f[`${p}/gateway`] = d.gateway;
+    if (d.mtu !== undefined) f[`${p}/mtu`] = String(d.mtu);
+    ipv6Fields(f, p, d.address6, d.prefix6, d.gateway6, v465);
+    for (const [k, v] of Object.entries(d.tags)) f[`${p}/tags/${k}`] = v;
+  }
+  // Without `primary network`, Warewulf takes the first netdev by name as the primary (the node's hostname in /etc/hosts, DHCP).
+  if (model.network.netname !== NETNAME || n.networks.some((d) => d.name < model.network.netname)) f['primary network'] = model.network.netname;
   return f;
 }
 
+/** IPv6 keys in the release's spelling: 4.6.5 `ipaddr6`/`prefixlen6`/`gateway6`, earlier `ip6addr`/`prefix` (no gateway; a rule refuses one). */
+function ipv6Fields(f: FieldMap, p: string, address6: string | undefined, prefix6: number | undefined, gateway6: string | undefined, v465: boolean): void {
+  if (address6 !== undefined) f[`${p}/${v465 ? 'ipaddr6' : 'ip6addr'}`] = address6;
+  if (prefix6 !== undefined) f[`${p}/${v465 ? 'prefixlen6' : 'prefix'}`] = String(prefix6);
+  if (gateway6 !== undefined && v465) f[`${p}/gateway6`] = gateway6;
+}
+
 const KEY_ORDER = ['comment', 'profiles', 'cluster name', 'image name', 'ipxe template', 'init', 'root', 'kernel', 'system overlay', 'runtime overlay', 'network devices', 'primary network', 'tags', 'resources'];
-const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'tags'];
+const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'ipaddr6', 'prefixlen6', 'gateway6', 'ip6addr', 'prefix', 'tags'];
 
 function ordered(obj: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};

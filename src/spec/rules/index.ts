@@ -1,13 +1,13 @@
 // Every semantic rule, run in order over the resolved model (pure).
 import type { Diagnostic } from '../../diagnostics/diagnostic.ts';
 import type { RuleCheck, RuleContext } from './rule.ts';
-import { checkDhcpRange, checkNetworkUniqueness } from './network.ts';
+import { checkDhcpRange, checkNetworkDevices, checkNetworkUniqueness } from './network.ts';
 import { checkCpuTopology, checkDefaultPartition, checkPreemption, checkSlurmExtras, checkSlurmTimes } from './slurm.ts';
 import { checkMemoryForImage, checkNfsClient, checkPinCollisions, checkPinnedSources, checkSlurmPrograms } from './images.ts';
 import { checkEarlyBootFiles, checkOverlayNames } from './overlays.ts';
 
 export const RULE_CHECKS: readonly RuleCheck[] = [
-  checkNetworkUniqueness, checkDhcpRange,
+  checkNetworkUniqueness, checkDhcpRange, checkNetworkDevices,
   checkDefaultPartition, checkSlurmTimes, checkSlurmExtras, checkPreemption, checkCpuTopology,
   checkPinnedSources, checkPinCollisions, checkNfsClient, checkSlurmPrograms, checkMemoryForImage,
   checkEarlyBootFiles, checkOverlayNames,
