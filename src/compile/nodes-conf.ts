@@ -7,6 +7,24 @@ import { factorProfiles, unflatten, type FieldMap } from './factor-profiles.ts';
 /** The default netname of the provisioning NIC (network.netname), the same on profiles and nodes so Warewulf merges them field by field. */
 export const NETNAME = 'default';
 
+/** One of a node's netdevs as Warewulf's host templates see it (they range over the netdevs in name order). */
+export interface NetdevView {
+  readonly name: string;
+  readonly primary: boolean;
+  readonly device?: string | undefined;
+  readonly mac?: string | undefined;
+  readonly address?: string | undefined;
+  readonly address6?: string | undefined;
+}
+
+/** The provisioning NIC (under network.netname) and the node's other network devices, sorted by netname. */
+export function netdevsOf(model: ClusterModel, n: NodeModel): NetdevView[] {
+  const own: NetdevView = { name: model.network.netname, primary: true, device: n.device, mac: n.mac, address: n.address, address6: n.address6 };
+  if (n.networks.length === 0) return [own];
+  const all: NetdevView[] = [own, ...n.networks.map((d) => ({ name: d.name, primary: false, device: d.device, mac: d.mac, address: d.address, address6: d.address6 }))];
+  return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 const fstabCache = new WeakMap<ClusterModel, unknown[]>();
 function fstabOf(model: ClusterModel): unknown[] {
   let v = fstabCache.get(model);

@@ -3,6 +3,7 @@ import { normalizeMac } from '../../spec/ipv4.ts';
 import type { BuiltinInput, BuiltinResult } from '../types.ts';
 import { file, header, wantedBy } from './entries.ts';
 import { nodeAddress } from './node-address.ts';
+import { DEFAULT_PREFIX6, extraNetworkdFiles, vlansOn } from './extra-networks.ts';
 
 export const LINK_PATH = 'etc/systemd/network/10-herd-provision.link';
 export const NETWORK_PATH = 'etc/systemd/network/20-herd-provision.network';
@@ -41,6 +42,9 @@ export function systemdNetworkd(input: BuiltinInput): BuiltinResult {
     '[Network]',
     `Address=${addr.cidr}`,
     ...(addr.gateway !== undefined ? [`Gateway=${addr.gateway}`] : []),
+    ...(node.address6 !== undefined ? [`Address=${node.address6}/${node.prefix6 ?? DEFAULT_PREFIX6}`] : []),
+    ...(node.gateway6 !== undefined ? [`Gateway=${node.gateway6}`] : []),
+    ...(node.device !== undefined ? vlansOn(node, node.device).map((v) => `VLAN=${v}`) : []),
     ...net.dns.map((d) => `DNS=${d}`),
     ...(net.domain !== undefined ? [`Domains=${net.domain}`] : []),
     'LinkLocalAddressing=no',
@@ -49,6 +53,7 @@ export function systemdNetworkd(input: BuiltinInput): BuiltinResult {
   return {
     files: [
       file(NETWORK_PATH, header(model) + lines.join('\n') + '\n'),
+      ...extraNetworkdFiles(model, node),
       wantedBy('multi-user.target', 'systemd-networkd.service'),
       wantedBy('sockets.target', 'systemd-networkd.socket'),
       wantedBy('network-online.target', 'systemd-networkd-wait-online.service'),
