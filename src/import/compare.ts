@@ -100,7 +100,7 @@ function sameList(a: WwValue[], b: WwValue[]): boolean {
 }
 
 /** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
-export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>): Diagnostic[] {
+export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>, netname: string = NETNAME): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   const d = new Differences();
   for (const n of source.nodes) {
@@ -112,15 +112,15 @@ export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, prim
     const primary = primaryOf.get(n.name);
     let renamed: WwMap = n.merged;
     const devs = n.merged['network devices'];
-    if (primary && primary !== NETNAME && isMapV(devs)) {
-      const copy: WwMap = { ...devs, [NETNAME]: devs[primary]! };
+    if (primary && primary !== netname && isMapV(devs)) {
+      const copy: WwMap = { ...devs, [netname]: devs[primary]! };
       delete copy[primary];
       renamed = { ...n.merged, 'network devices': copy };
-      d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${NETNAME}" (herd's name for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${NETNAME})`);
+      d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${netname}" (the spec's network.netname for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${netname})`);
     }
     walkPair(renamed, r.merged, '', (p, v, w) => {
       if (p === 'comment') return;
-      const at = (): SourceRef => n.from.get(primary && p.startsWith(`network devices/${NETNAME}/`) ? p.replace(`/${NETNAME}/`, `/${primary}/`) : p) ?? n.at;
+      const at = (): SourceRef => n.from.get(primary && p.startsWith(`network devices/${netname}/`) ? p.replace(`/${netname}/`, `/${primary}/`) : p) ?? n.at;
       if (v === undefined) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w!)}`);
       else if (w === undefined) d.add(`drop:${p}`, at(), `nodes.conf ${p}: ${show(v)} is dropped (herd does not model it)`);
       else if (v !== w && normWw(p, w) !== normWw(p, v)) d.add(`change:${p}:${v}:${w}`, at(), `nodes.conf ${p}: ${show(v)} becomes ${show(w)}`);

@@ -184,7 +184,7 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
     }
     files.push({ path, verdict: rebuilt === source ? 'identical' : findings.length > 0 ? 'changed' : 'bytes-only' });
   };
-  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf));
+  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf, model.network.netname));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
   judge('etc/warewulf/warewulf.conf', wwText, () => (warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '') : []));
   const slurmText = slurmSources && slurmSources.includes.size === 0 ? slurmSources.main.text : slurmSources ? `${slurmSources.main.text}\u0000includes` : undefined;
