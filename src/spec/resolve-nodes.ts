@@ -70,7 +70,8 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
   const refOf = (layer: Layer, field: string): SourceRef => {
     let r = layer.refs.get(field);
     if (!r) {
-      r = index.at([...layer.path, ...field.split('\u0001')]);
+      // A field ending in the separator names a map key: its position is the key's (`networks.ib0` itself).
+      r = field.endsWith('\u0001') ? index.keyAt([...layer.path, ...field.slice(0, -1).split('\u0001')]) : index.at([...layer.path, ...field.split('\u0001')]);
       layer.refs.set(field, r);
     }
     return r;
@@ -292,7 +293,7 @@ function mergeNetworks(into: Record<string, DraftNetwork>, l: Layer, nets: Recor
       d.fields[k] = v;
       d.at[k] = refOf(l, `networks\u0001${net}\u0001${k}`);
     }
-    d.at.self ??= refOf(l, `networks\u0001${net}`);
+    d.at.self ??= refOf(l, `networks\u0001${net}\u0001`);
   }
 }
 

@@ -12,8 +12,10 @@ export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
   const addrs = new Map<string, number>();
   addrs.set(model.head.address, -1);
   if (model.network.gateway && model.network.gateway !== model.head.address) addrs.set(model.network.gateway, -2);
-  const addressOwner = (k: number): { node: string; at: SourceRef | undefined; isHead: boolean } =>
-    k === -1 ? { node: `head ${model.head.name}`, at: model.head.at, isHead: true } : k === -2 ? { node: 'the gateway', at: model.network.at, isHead: false } : { node: model.nodes[k]!.name, at: model.nodes[k]!.at.address, isHead: false };
+  // Where addresses other than a node's provisioning IPv4 one were set (IPv6, other devices): few, so kept by address.
+  const otherAt = new Map<string, SourceRef | undefined>();
+  const addressOwner = (k: number, a?: string): { node: string; at: SourceRef | undefined; isHead: boolean } =>
+    k === -1 ? { node: `head ${model.head.name}`, at: model.head.at, isHead: true } : k === -2 ? { node: 'the gateway', at: model.network.at, isHead: false } : { node: model.nodes[k]!.name, at: (a !== undefined && otherAt.has(a) ? otherAt.get(a) : undefined) ?? model.nodes[k]!.at.address, isHead: false };
   model.nodes.forEach((n, i) => {
     if (n.mac) {
       const k = macs.get(n.mac);
@@ -33,23 +35,30 @@ export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
       for (const a of [d.address, d.address6]) {
         if (!a) continue;
         const k = addrs.get(a);
+        const at = d.at[a === d.address ? 'address' : 'address6'];
         if (k !== undefined) {
-          const prev = addressOwner(k);
-          out.push(diagnosticAt(d.at[a === d.address ? 'address' : 'address6'], prev.isHead ? 'net/head-address-conflict' : 'net/duplicate-address', 'error', `${n.name} network ${d.name} has address ${a}, already used by ${prev.node}`, 'give every device its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
-        } else addrs.set(a, i);
+          const prev = addressOwner(k, a);
+          out.push(diagnosticAt(at, prev.isHead ? 'net/head-address-conflict' : 'net/duplicate-address', 'error', `${n.name} network ${d.name} has address ${a}, already used by ${prev.node}`, 'give every device its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
+        } else {
+          addrs.set(a, i);
+          otherAt.set(a, at);
+        }
       }
     }
     if (n.address6) {
       const k = addrs.get(n.address6);
       if (k !== undefined) {
-        const prev = addressOwner(k);
+        const prev = addressOwner(k, n.address6);
         out.push(diagnosticAt(n.at.address6, 'net/duplicate-address', 'error', `${n.name} has IPv6 address ${n.address6}, already used by ${prev.node}`, 'give every node its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
-      } else addrs.set(n.address6, i);
+      } else {
+        addrs.set(n.address6, i);
+        otherAt.set(n.address6, n.at.address6);
+      }
     }
     if (n.address) {
       const k = addrs.get(n.address);
       if (k !== undefined) {
-        const prev = addressOwner(k);
+        const prev = addressOwner(k, n.address);
         out.push(diagnosticAt(n.at.address, prev.isHead ? 'net/head-address-conflict' : 'net/duplicate-address', 'error', `${n.name} has address ${n.address}, already used by ${prev.node}`, prev.isHead ? 'node addresses must differ from the head address' : 'give every node its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
       } else addrs.set(n.address, i);
     }
