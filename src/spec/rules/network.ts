@@ -92,6 +92,9 @@ export const checkDhcpRange: RuleCheck = ({ spec, model, index }) => {
  * address is blank: the seed's trap), MACs of a NIC, a VLAN's parent and id, a bond member's bond. Nodes of one entry share
  * the place of a value, so each place is reported once.
  */
+/** An InfiniBand hardware address: 20 bytes (queue pair number, GID), as `ip link` shows it. */
+const IB_HWADDR = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){19}$/;
+
 export const checkNetworkDevices: RuleCheck = ({ model }) => {
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
@@ -121,7 +124,7 @@ export const checkNetworkDevices: RuleCheck = ({ model }) => {
       }
       if (d.netmask !== undefined && parseIPv4(d.netmask) !== undefined && netmaskToPrefix(parseIPv4(d.netmask)!) === undefined) report(d.at.netmask, 'net/malformed-address', 'error', `${what} netmask ${d.netmask} is not contiguous (node ${n.name})`, 'write a netmask such as 255.255.0.0');
       if (d.address !== undefined && d.netmask === undefined) report(d.at.address, 'net/missing-netmask', 'error', `${what} has address ${d.address} but no netmask (node ${n.name}): Warewulf writes a blank address= and the device comes up without an IP`, `set networks.${d.name}.netmask`);
-      if (d.mac !== undefined) {
+      if (d.mac !== undefined && !(d.type === 'infiniband' && IB_HWADDR.test(d.mac))) {
         const m = normalizeMac(d.mac);
         if (!m) report(d.at.mac, 'net/malformed-mac', 'error', `${what} mac "${d.mac}" is not a MAC address (node ${n.name})`, 'write six hex pairs separated by colons, e.g. 52:54:00:aa:00:01');
         else if (parseInt(m.slice(0, 2), 16) & 1) report(d.at.mac, 'net/malformed-mac', 'error', `${what} mac ${d.mac} is a multicast MAC and cannot belong to a NIC (node ${n.name})`, 'check the MAC; the first byte of a NIC address is even');
