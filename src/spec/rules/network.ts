@@ -12,7 +12,7 @@ export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
   const addrs = new Map<string, number>();
   addrs.set(model.head.address, -1);
   if (model.network.gateway && model.network.gateway !== model.head.address) addrs.set(model.network.gateway, -2);
-  // Where addresses other than a node's provisioning IPv4 one were set (IPv6, other devices): few, so kept by address.
+  // Where addresses other than a node's provisioning IPv4 one were set (IPv6, other devices; MACs as `mac <mac>`): few, so kept by value.
   const otherAt = new Map<string, SourceRef | undefined>();
   const addressOwner = (k: number, a?: string): { node: string; at: SourceRef | undefined; isHead: boolean } =>
     k === -1 ? { node: `head ${model.head.name}`, at: model.head.at, isHead: true } : k === -2 ? { node: 'the gateway', at: model.network.at, isHead: false } : { node: model.nodes[k]!.name, at: (a !== undefined && otherAt.has(a) ? otherAt.get(a) : undefined) ?? model.nodes[k]!.at.address, isHead: false };
@@ -21,16 +21,26 @@ export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
       const k = macs.get(n.mac);
       if (k !== undefined) {
         const prev = model.nodes[k]!;
-        out.push(diagnosticAt(n.at.mac, 'net/duplicate-mac', 'error', `${n.name} has MAC ${n.mac}, already used by ${prev.name}`, 'each node needs its own MAC: Warewulf would silently boot only one of them', [relatedAt(prev.at.mac, `${prev.name} uses it here`)]));
+        out.push(diagnosticAt(n.at.mac, 'net/duplicate-mac', 'error', `${n.name} has MAC ${n.mac}, already used by ${prev.name}`, 'each node needs its own MAC: Warewulf would silently boot only one of them', [relatedAt(otherAt.get(`mac ${n.mac}`) ?? prev.at.mac, `${prev.name} uses it here`)]));
       } else macs.set(n.mac, i);
+    }
+    if (n.address) {
+      const k = addrs.get(n.address);
+      if (k !== undefined) {
+        const prev = addressOwner(k, n.address);
+        out.push(diagnosticAt(n.at.address, prev.isHead ? 'net/head-address-conflict' : 'net/duplicate-address', 'error', `${n.name} has address ${n.address}, already used by ${prev.node}`, prev.isHead ? 'node addresses must differ from the head address' : 'give every node its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
+      } else addrs.set(n.address, i);
     }
     for (const d of n.networks) {
       if (d.mac) {
         const k = macs.get(d.mac);
         if (k !== undefined && k !== i) {
           const prev = model.nodes[k]!;
-          out.push(diagnosticAt(d.at.mac, 'net/duplicate-mac', 'error', `${n.name} network ${d.name} has MAC ${d.mac}, already used by ${prev.name}`, 'each NIC has its own MAC', [relatedAt(prev.at.mac, `${prev.name} uses it here`)]));
-        } else macs.set(d.mac, i);
+          out.push(diagnosticAt(d.at.mac, 'net/duplicate-mac', 'error', `${n.name} network ${d.name} has MAC ${d.mac}, already used by ${prev.name}`, 'each NIC has its own MAC', [relatedAt(otherAt.get(`mac ${d.mac}`) ?? prev.at.mac, `${prev.name} uses it here`)]));
+        } else if (k === undefined) {
+          macs.set(d.mac, i);
+          otherAt.set(`mac ${d.mac}`, d.at.mac);
+        }
       }
       for (const a of [d.address, d.address6]) {
         if (!a) continue;
@@ -54,13 +64,6 @@ export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
         addrs.set(n.address6, i);
         otherAt.set(n.address6, n.at.address6);
       }
-    }
-    if (n.address) {
-      const k = addrs.get(n.address);
-      if (k !== undefined) {
-        const prev = addressOwner(k, n.address);
-        out.push(diagnosticAt(n.at.address, prev.isHead ? 'net/head-address-conflict' : 'net/duplicate-address', 'error', `${n.name} has address ${n.address}, already used by ${prev.node}`, prev.isHead ? 'node addresses must differ from the head address' : 'give every node its own address', [relatedAt(prev.at, `${prev.node} uses it here`)]));
-      } else addrs.set(n.address, i);
     }
   });
   return out;
