@@ -19,6 +19,22 @@ export interface NetdevRecord {
   readonly gateway?: string;
 }
 
+export interface NetworkRecord {
+  readonly name: string;
+  readonly type: string;
+  readonly device?: string;
+  readonly mac?: string;
+  readonly address?: string;
+  readonly netmask?: string;
+  readonly gateway?: string;
+  readonly mtu?: number;
+  readonly onboot?: boolean;
+  readonly address6?: string;
+  readonly prefix6?: number;
+  readonly gateway6?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
 export interface NodeRecord {
   readonly recordVersion: typeof NODE_RECORD_VERSION;
   readonly name: string;
@@ -40,6 +56,12 @@ export interface NodeRecord {
   readonly domain?: string;
   readonly mtu?: number;
   readonly netdevs: { readonly default: NetdevRecord };
+  /** IPv6 on the provisioning NIC (address6, prefix6, gateway6), each absent when unset. */
+  readonly address6?: string;
+  readonly prefix6?: number;
+  readonly gateway6?: string;
+  /** The node's other network devices (spec `networks:`), sorted by netname; optional fields absent when unset. */
+  readonly networks: readonly NetworkRecord[];
   readonly head: { readonly name: string; readonly address: string };
   readonly partitions: readonly string[];
   readonly slurm: {
@@ -113,6 +135,10 @@ export function nodeRecord(model: ClusterModel, node: NodeModel): NodeRecord {
     ...(net.domain !== undefined ? { domain: net.domain } : {}),
     ...(net.mtu !== undefined ? { mtu: net.mtu } : {}),
     netdevs: { default: netdev },
+    ...(node.address6 !== undefined ? { address6: node.address6 } : {}),
+    ...(node.prefix6 !== undefined ? { prefix6: node.prefix6 } : {}),
+    ...(node.gateway6 !== undefined ? { gateway6: node.gateway6 } : {}),
+    networks: node.networks.map(({ at: _at, ...d }) => d),
     head: s.head,
     partitions: node.partitions,
     slurm: {
