@@ -98,8 +98,10 @@ export const checkDhcpRange: RuleCheck = ({ spec, model, index }) => {
 /** An InfiniBand hardware address: 20 bytes (queue pair number, GID), as `ip link` shows it. */
 const IB_HWADDR = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){19}$/;
 
-export const checkNetworkDevices: RuleCheck = ({ model }) => {
+export const checkNetworkDevices: RuleCheck = ({ spec, model }) => {
   const out: Diagnostic[] = [];
+  // A node using a profile dropped for a shape error misses what the profile gave: its "missing" findings are follow-ons.
+  const defined = new Set(Object.keys(spec.profiles ?? {}));
   const seen = new Set<string>();
   const report = (at: SourceRef | undefined, rule: string, severity: 'error' | 'warning', message: string, hint: string): void => {
     const key = `${rule}|${at?.file}:${at?.line}:${at?.column}`;
@@ -108,14 +110,15 @@ export const checkNetworkDevices: RuleCheck = ({ model }) => {
     out.push(diagnosticAt(at, rule, severity, message, hint));
   };
   const v465 = model.warewulf.version === '4.6.5';
-  const ipv6 = (n: { name: string }, what: string, address6: string | undefined, prefix6: number | undefined, gateway6: string | undefined, at: Readonly<Record<string, SourceRef>>, atPrefix: SourceRef | undefined): void => {
+  const ipv6 = (n: { name: string }, what: string, address6: string | undefined, prefix6: number | undefined, gateway6: string | undefined, at: Readonly<Record<string, SourceRef>>, atPrefix: SourceRef | undefined, partial: boolean): void => {
     if (address6 !== undefined && parseIPv6(address6) === undefined) report(at.address6, 'net/malformed-address', 'error', `${what} address6 "${address6}" is not an IPv6 address (node ${n.name})`, 'write an IPv6 address such as fd00::11, without a /prefix (that is prefix6)');
     if (gateway6 !== undefined && parseIPv6(gateway6) === undefined) report(at.gateway6, 'net/malformed-address', 'error', `${what} gateway6 "${gateway6}" is not an IPv6 address (node ${n.name})`, 'write an IPv6 address such as fd00::1');
-    if (address6 !== undefined && prefix6 === undefined) report(at.address6, 'net/missing-prefix6', 'warning', `${what} has IPv6 address ${address6} but no prefix6 (node ${n.name}): Warewulf's own network templates then write no IPv6 address`, 'set prefix6 (e.g. 64); herd\'s overlays assume 64 meanwhile');
+    if (address6 !== undefined && prefix6 === undefined && !partial) report(at.address6, 'net/missing-prefix6', 'warning', `${what} has IPv6 address ${address6} but no prefix6 (node ${n.name}): Warewulf's own network templates then write no IPv6 address`, 'set prefix6 (e.g. 64); herd\'s overlays assume 64 meanwhile');
     if (gateway6 !== undefined && !v465) report(at.gateway6 ?? atPrefix, 'net/gateway6-unsupported', 'error', `${what} gateway6 needs Warewulf 4.6.5 (node ${n.name}; warewulf.version is ${model.warewulf.version})`, 'remove gateway6 or set warewulf.version to 4.6.5: earlier releases have no gateway6 key and would drop it silently');
   };
   for (const n of model.nodes) {
-    ipv6(n, 'the provisioning NIC', n.address6, n.prefix6, n.gateway6, n.at, n.at.prefix6);
+    const partial = n.profiles.some((p) => !defined.has(p));
+    ipv6(n, 'the provisioning NIC', n.address6, n.prefix6, n.gateway6, n.at, n.at.prefix6, partial);
     if (n.networks.length === 0) continue;
     const bonds = new Set(n.networks.filter((d) => d.type === 'bond').flatMap((d) => [d.name, ...(d.device ? [d.device] : [])]));
     for (const d of n.networks) {
@@ -126,13 +129,14 @@ export const checkNetworkDevices: RuleCheck = ({ model }) => {
         if (v !== undefined && parseIPv4(v) === undefined) report(d.at[k], v.includes('/') ? 'net/address-with-prefix' : 'net/malformed-address', 'error', `${what} ${k} "${v}" is not ${k === 'netmask' ? 'a dotted netmask' : 'an IPv4 address'} (node ${n.name})`, k === 'netmask' ? 'write a dotted netmask such as 255.255.0.0' : 'write a dotted IPv4 address without a /prefix (the prefix comes from netmask)');
       }
       if (d.netmask !== undefined && parseIPv4(d.netmask) !== undefined && netmaskToPrefix(parseIPv4(d.netmask)!) === undefined) report(d.at.netmask, 'net/malformed-address', 'error', `${what} netmask ${d.netmask} is not contiguous (node ${n.name})`, 'write a netmask such as 255.255.0.0');
-      if (d.address !== undefined && d.netmask === undefined) report(d.at.address, 'net/missing-netmask', 'error', `${what} has address ${d.address} but no netmask (node ${n.name}): Warewulf writes a blank address= and the device comes up without an IP`, `set networks.${d.name}.netmask`);
+      if (d.address !== undefined && d.netmask === undefined && !partial) report(d.at.address, 'net/missing-netmask', 'error', `${what} has address ${d.address} but no netmask (node ${n.name}): Warewulf writes a blank address= and the device comes up without an IP`, `set networks.${d.name}.netmask`);
       if (d.mac !== undefined && !(d.type === 'infiniband' && IB_HWADDR.test(d.mac))) {
         const m = normalizeMac(d.mac);
         if (!m) report(d.at.mac, 'net/malformed-mac', 'error', `${what} mac "${d.mac}" is not a MAC address (node ${n.name})`, 'write six hex pairs separated by colons, e.g. 52:54:00:aa:00:01');
         else if (parseInt(m.slice(0, 2), 16) & 1) report(d.at.mac, 'net/malformed-mac', 'error', `${what} mac ${d.mac} is a multicast MAC and cannot belong to a NIC (node ${n.name})`, 'check the MAC; the first byte of a NIC address is even');
       }
-      ipv6(n, what, d.address6, d.prefix6, d.gateway6, d.at, d.at.self);
+      ipv6(n, what, d.address6, d.prefix6, d.gateway6, d.at, d.at.self, partial);
+      if (partial) continue;
       if (d.type === 'vlan') {
         const id = d.tags.vlan_id;
         if (d.tags.parent_device === undefined || id === undefined) report(d.at.type ?? d.at.self, 'net/vlan-incomplete', 'error', `VLAN ${d.name} has no ${d.tags.parent_device === undefined ? 'tags.parent_device' : 'tags.vlan_id'} (node ${n.name})`, 'set tags.parent_device (the device it rides on, e.g. bond0) and tags.vlan_id (1-4094): Warewulf\'s templates read both');
