@@ -356,7 +356,16 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     const tags = n.merged.tags;
     if (isMapV(tags)) for (const [k, v] of Object.entries(tags)) if (typeof v === 'string') f[`tags\u0001${k}`] = v;
     const own = networkFields(n, netOf.get(n.name), f);
-    if (own) perNodeOf.set(n.name, own);
+    if (own) {
+      // Like the provisioning NIC's: an address without netmask comes up blank on the node; the spec leaves it out (reported).
+      for (const k of Object.keys(own)) {
+        const net = /^networks\u0001(.+)\u0001address$/.exec(k)?.[1];
+        if (net === undefined || f[`networks\u0001${net}\u0001netmask`] !== undefined) continue;
+        ds.push(diagnosticAt(n.from.get(`network devices/${net}/ipaddr`) ?? n.at, 'net/missing-netmask', 'warning', `node ${n.name}'s network device ${net} has ipaddr ${own[k]} but no netmask: Warewulf writes a blank address= and the device comes up without an IP`, `the spec leaves the address out; give networks.${net} a netmask and the address back`));
+        delete own[k];
+      }
+      perNodeOf.set(n.name, own);
+    }
     const s = slurmNodes.get(n.name);
     if (s) slurmNodeFields(s, gresFile.get(n.name), f, memoryFrom);
     fields.set(n.name, f);
