@@ -2,7 +2,7 @@
 // (docs/overlay-templates.md). Templates render in strict mode, so an optional field is absent, never undefined: a
 // template that prints one without testing it first fails on the node that lacks it instead of printing nothing.
 import { realMemoryMiB } from '../compile/slurm-conf.ts';
-import { deepFreeze, type ClusterModel, type NodeModel } from '../spec/model.ts';
+import { deepFreeze, type ClusterModel, type NetworkDeviceModel, type NodeModel } from '../spec/model.ts';
 
 /**
  * Bumped when a field is renamed, removed or changes meaning, so templates written against an older record can tell.
@@ -19,21 +19,8 @@ export interface NetdevRecord {
   readonly gateway?: string;
 }
 
-export interface NetworkRecord {
-  readonly name: string;
-  readonly type: string;
-  readonly device?: string;
-  readonly mac?: string;
-  readonly address?: string;
-  readonly netmask?: string;
-  readonly gateway?: string;
-  readonly mtu?: number;
-  readonly onboot?: boolean;
-  readonly address6?: string;
-  readonly prefix6?: number;
-  readonly gateway6?: string;
-  readonly tags: Readonly<Record<string, string>>;
-}
+/** One of the node's other network devices: the model's fields without their source positions (adding a field keeps the version). */
+export type NetworkRecord = Omit<NetworkDeviceModel, 'at'>;
 
 export interface NodeRecord {
   readonly recordVersion: typeof NODE_RECORD_VERSION;
