@@ -615,3 +615,20 @@ ip -6 -j route show dev "$dev" > "$out/route6.json"`;
     expect(apply(files, n).log).toMatch(/30-herd-bond0\.netdev:\d+: Unknown key/);
   });
 });
+
+describe('networks: udev names the other NICs too (udevadm test-builtin net_setup_link)', () => {
+  it('c2: the NIC with eno2\'s MAC is named eno2 by its own .link file, among all of the node\'s', () => {
+    const m = NET.NetworkManager;
+    const n = node(m, 'c2');
+    const links = generate(m, n, 'systemd.netname');
+    expect(links.map((f) => f.path).sort()).toEqual(['etc/systemd/network/10-herd-eno2.link', 'etc/systemd/network/10-herd-provision.link']);
+    const conf = fresh('link-net');
+    for (const f of links) put(conf, f.path.slice('etc/systemd/network/'.length), String(f.content));
+    const eno2 = n.networks.find((d) => d.name === 'eno2')!;
+    const r = inNetns('udevadm test-builtin net_setup_link "/sys/class/net/$dev" > "$out/nic" 2>&1', ['herdt-k1', eno2.mac!, conf, conf]);
+    expect(r.status, r.stderr).toBe(0);
+    const nic = readFileSync(join(conf, 'nic'), 'utf8');
+    expect(nic).toContain('ID_NET_LINK_FILE=/etc/systemd/network/10-herd-eno2.link');
+    expect(nic).toContain('ID_NET_NAME=eno2\n');
+  });
+});
