@@ -4,7 +4,7 @@
 import { compareHostnames } from '../spec/hostlist.ts';
 import type { ClusterModel } from '../spec/model.ts';
 import { atLeast } from '../spec/warewulf-facts.ts';
-import { NETNAME } from './nodes-conf.ts';
+import { netdevsOf } from './nodes-conf.ts';
 
 const PORT = 9873;
 /** warewulf.conf's `tftp: ipxe` defaults (herd's warewulf.conf does not set them): DHCP client architecture → iPXE binary. */
@@ -54,7 +54,8 @@ export function renderDnsmasqHosts(model: ClusterModel, header: string): string 
     `dhcp-range=${model.network.dhcpRange.start},${model.network.dhcpRange.end},${model.network.netmask},6h`,
     '',
     '# hosts',
-    ...sortedNodes(model).map((n) => `dhcp-host=${n.mac},id:00:03:00:01:${n.mac},set:warewulf,${n.address},${n.name},infinite`),
+    // One line per netdev, as the template ranges over them all (a netdev without MAC or address just leaves those out).
+    ...sortedNodes(model).flatMap((n) => netdevsOf(model, n).map((d) => `dhcp-host=${d.mac ? `${d.mac},id:00:03:00:01:${d.mac},` : ''}set:warewulf,${d.address ? `${d.address},` : ''}${d.address6 ? `[${d.address6}],` : ''}${n.name},infinite`)),
   ];
   return lines.join('\n') + '\n';
 }
@@ -102,7 +103,9 @@ export function renderDhcpdConf(model: ClusterModel, header: string): string {
     '}',
   ];
   for (const n of sortedNodes(model)) {
-    out.push(`host ${n.name}-${NETNAME}`, '{', `    hardware ethernet ${n.mac};`, `    fixed-address ${n.address};`, `    option host-name "${n.name}";`, '}', '');
+    for (const d of netdevsOf(model, n)) {
+      out.push(`host ${n.name}-${d.name}`, '{', ...(d.mac ? [`    hardware ethernet ${d.mac};`] : []), ...(d.address ? [`    fixed-address ${d.address};`] : []), ...(d.primary ? [`    option host-name "${n.name}";`] : []), '}', '');
+    }
   }
   return out.join('\n') + '\n';
 }

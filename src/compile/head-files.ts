@@ -1,7 +1,7 @@
 // Head-node system files from the resolved model (pure): the /etc/hosts block, /etc/exports and the firewalld trusted zone.
 import { compareHostnames } from '../spec/hostlist.ts';
 import type { ClusterModel } from '../spec/model.ts';
-import { NETNAME } from './nodes-conf.ts';
+import { netdevsOf } from './nodes-conf.ts';
 
 /** The nodes' /etc/hosts (the `hosts` overlay): localhost, the head and every node, with FQDNs when the network has a domain. */
 export function renderHosts(model: ClusterModel, header: string): string {
@@ -17,13 +17,15 @@ export const HOSTS_MARKER = '# Do not edit after this line';
 
 /**
  * The block of /etc/hosts below HOSTS_MARKER, with the names Warewulf 4.6's host overlay gives (`wwctl configure hostfile`):
- * the head as `<address> <head> warewulf`, each node as `<address> <node> <node>-<netdev> [<node>-<device>]`.
+ * the head as `<address> <head> warewulf`, each netdev with an address as `<address> [<node>] <node>-<netname> [<node>-<device>]`
+ * (the node's own name on the primary only), netdevs in name order.
  * Same names, so `wwctl configure` after herd apply changes nothing of meaning (the oracle test compares them); no FQDNs, which Warewulf would drop.
  */
 export function renderHostsBlock(model: ClusterModel, header: string): string {
   const lines = [header.trimEnd(), '', '# Warewulf Server', `${model.head.address} ${model.head.name} warewulf`, ''];
   for (const n of [...model.nodes].sort((a, b) => compareHostnames(a.name, b.name))) {
-    lines.push(`# Entry for ${n.name}`, [n.address, n.name, `${n.name}-${NETNAME}`, ...(n.device ? [`${n.name}-${n.device}`] : [])].join(' '));
+    lines.push(`# Entry for ${n.name}`);
+    for (const d of netdevsOf(model, n)) if (d.address) lines.push([d.address, ...(d.primary ? [n.name] : []), `${n.name}-${d.name}`, ...(d.device ? [`${n.name}-${d.device}`] : [])].join(' '));
   }
   return lines.join('\n') + '\n';
 }

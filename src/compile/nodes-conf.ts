@@ -4,8 +4,26 @@ import type { ClusterModel, NodeModel } from '../spec/model.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 import { factorProfiles, unflatten, type FieldMap } from './factor-profiles.ts';
 
-/** The netname herd uses for the provisioning NIC, the same on profiles and nodes so Warewulf merges them field by field. */
+/** The default netname of the provisioning NIC (network.netname), the same on profiles and nodes so Warewulf merges them field by field. */
 export const NETNAME = 'default';
+
+/** One of a node's netdevs as Warewulf's host templates see it (they range over the netdevs in name order). */
+export interface NetdevView {
+  readonly name: string;
+  readonly primary: boolean;
+  readonly device?: string | undefined;
+  readonly mac?: string | undefined;
+  readonly address?: string | undefined;
+  readonly address6?: string | undefined;
+}
+
+/** The provisioning NIC (under network.netname) and the node's other network devices, sorted by netname. */
+export function netdevsOf(model: ClusterModel, n: NodeModel): NetdevView[] {
+  const own: NetdevView = { name: model.network.netname, primary: true, device: n.device, mac: n.mac, address: n.address, address6: n.address6 };
+  if (n.networks.length === 0) return [own];
+  const all: NetdevView[] = [own, ...n.networks.map((d) => ({ name: d.name, primary: false, device: d.device, mac: d.mac, address: d.address, address6: d.address6 }))];
+  return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
 
 const fstabCache = new WeakMap<ClusterModel, unknown[]>();
 function fstabOf(model: ClusterModel): unknown[] {
@@ -20,7 +38,7 @@ function fstabOf(model: ClusterModel): unknown[] {
 /** Flatten one node's Warewulf settings into `a/b/c` paths so profiles can take the shared ones. */
 function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   const im = model.images[n.image]!;
-  const nd = `network devices/${NETNAME}`;
+  const nd = `network devices/${model.network.netname}`;
   const f: FieldMap = {
     'image name': n.image,
     'ipxe template': 'default',
@@ -54,12 +72,37 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   model.network.dns.forEach((d, i) => (f[`${nd}/tags/DNS${i + 1}`] = d));
   if (model.network.domain) f[`${nd}/tags/DNSSEARCH`] = model.network.domain;
   for (const [k, v] of Object.entries(n.tags)) f[`tags/${k}`] = v;
+  const v465 = model.warewulf.version === '4.6.5';
+  ipv6Fields(f, nd, n.address6, n.prefix6, n.gateway6, v465);
+  for (const d of n.networks) {
+    const p = `network devices/${d.name}`;
+    // Type and onboot only where the spec sets them: Warewulf's templates default both (ethernet, on), as herd does.
+    if (d.at.type !== undefined) f[`${p}/type`] = d.type;
+    if (d.onboot !== undefined) f[`${p}/onboot`] = String(d.onboot);
+    if (d.device !== undefined) f[`${p}/device`] = d.device;
+    if (d.mac !== undefined) f[`${p}/hwaddr`] = d.mac;
+    if (d.address !== undefined) f[`${p}/ipaddr`] = d.address;
+    if (d.netmask !== undefined) f[`${p}/netmask`] = d.netmask;
+    if (d.gateway !== undefined) f[`${p}/gateway`] = d.gateway;
+    if (d.mtu !== undefined) f[`${p}/mtu`] = String(d.mtu);
+    ipv6Fields(f, p, d.address6, d.prefix6, d.gateway6, v465);
+    for (const [k, v] of Object.entries(d.tags)) f[`${p}/tags/${k}`] = v;
+  }
+  // Without `primary network`, Warewulf takes the first netdev by name as the primary (the node's hostname in /etc/hosts, DHCP).
+  if (model.network.netname !== NETNAME || n.networks.some((d) => d.name < model.network.netname)) f['primary network'] = model.network.netname;
   return f;
+}
+
+/** IPv6 keys in the release's spelling: 4.6.5 `ipaddr6`/`prefixlen6`/`gateway6`, earlier `ip6addr`/`prefix` (no gateway; a rule refuses one). */
+function ipv6Fields(f: FieldMap, p: string, address6: string | undefined, prefix6: number | undefined, gateway6: string | undefined, v465: boolean): void {
+  if (address6 !== undefined) f[`${p}/${v465 ? 'ipaddr6' : 'ip6addr'}`] = address6;
+  if (prefix6 !== undefined) f[`${p}/${v465 ? 'prefixlen6' : 'prefix'}`] = String(prefix6);
+  if (gateway6 !== undefined && v465) f[`${p}/gateway6`] = gateway6;
 }
 
 const KEY_ORDER = ['comment', 'profiles', 'discoverable', 'cluster name', 'image name', 'ipxe template', 'init', 'root', 'kernel', 'ipmi', 'system overlay', 'runtime overlay', 'network devices', 'primary network', 'tags', 'resources'];
 const IPMI_ORDER = ['username', 'ipaddr', 'netmask', 'gateway', 'port', 'interface', 'escapechar', 'write', 'template', 'tags'];
-const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'tags'];
+const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'ipaddr6', 'prefixlen6', 'gateway6', 'ip6addr', 'prefix', 'tags'];
 
 function ordered(obj: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};

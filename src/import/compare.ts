@@ -152,7 +152,7 @@ function fstabMeaning(list: string, head: { readonly address: string; readonly n
   }
 }
 
-export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>, head?: { readonly address: string; readonly name: string }): Diagnostic[] {
+export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>, netname: string = NETNAME, head?: { readonly address: string; readonly name: string }): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   const d = new Differences();
   for (const n of source.nodes) {
@@ -164,17 +164,17 @@ export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, prim
     const primary = primaryOf.get(n.name);
     let renamed: WwMap = n.merged;
     const devs = n.merged['network devices'];
-    if (primary && primary !== NETNAME && isMapV(devs)) {
-      const copy: WwMap = { ...devs, [NETNAME]: devs[primary]! };
+    if (primary && primary !== netname && isMapV(devs)) {
+      const copy: WwMap = { ...devs, [netname]: devs[primary]! };
       delete copy[primary];
       renamed = { ...n.merged, 'network devices': copy };
-      d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${NETNAME}" (herd's name for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${NETNAME})`);
+      d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${netname}" (the spec's network.netname for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${netname})`);
     }
     walkPair(renamed, r.merged, '', (p, v, w) => {
       if (p === 'comment') return;
       if (v === undefined && w !== undefined && isWarewulfDefault(renamed, p, w)) return;
       if (p === 'resources/fstab' && v !== undefined && w !== undefined && fstabMeaning(v, head) === fstabMeaning(w, head)) return;
-      const at = (): SourceRef => n.from.get(primary && p.startsWith(`network devices/${NETNAME}/`) ? p.replace(`/${NETNAME}/`, `/${primary}/`) : p) ?? n.at;
+      const at = (): SourceRef => n.from.get(primary && p.startsWith(`network devices/${netname}/`) ? p.replace(`/${netname}/`, `/${primary}/`) : p) ?? n.at;
       if (v === undefined) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w!)}`);
       else if (w === undefined && /(^|\/)password$/.test(p)) d.add(`drop:${p}`, at(), `nodes.conf ${p} (sha256 ${createHash('sha256').update(v).digest('hex').slice(0, 12)}) is dropped: herd keeps secrets out of the spec and of nodes.conf, so wwctl power and wwinit's ipmi write go without it`);
       else if (w === undefined) d.add(`drop:${p}`, at(), `nodes.conf ${p}: ${show(v)} is dropped (herd does not model it)`);

@@ -185,7 +185,7 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
     // Only a changed value changes meaning; a key the program never read (import/unknown-key) is left out without effect.
     files.push({ path, verdict: rebuilt === source ? 'identical' : findings.some((f) => f.rule === 'import/changed-value') ? 'changed' : 'bytes-only' });
   };
-  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf, { address: model.head.address, name: model.head.name }));
+  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf, model.network.netname, { address: model.head.address, name: model.head.name }));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
   judge('etc/warewulf/warewulf.conf', wwText, () => (warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '') : []));
   const slurmText = slurmSources && slurmSources.includes.size === 0 ? slurmSources.main.text : slurmSources ? `${slurmSources.main.text}\u0000includes` : undefined;

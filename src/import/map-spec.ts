@@ -12,7 +12,7 @@ import { globalValue, type GresLine, type SlurmSite } from './slurm-conf.ts';
 import { confString, trustedInterfaces, trustedSources, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
 import { placeFields, type Fields } from './factor.ts';
 import { mapSlurm, slurmNodeFields } from './map-slurm.ts';
-import { nodeEntries } from './node-entries.ts';
+import { nodeEntries, orderNetworkKeys } from './node-entries.ts';
 
 /** Everything the mapper reads, already parsed. */
 export interface ParsedSite {
@@ -265,6 +265,8 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     note(['network', 'interface'], 'inferred: the head\'s cluster NIC is in none of the site files; set it');
     ds.push(diagnosticAt(atFile(ww?.file ?? nodesFile), 'import/inferred-value', 'warning', 'the head\'s cluster NIC is in none of the site files; the spec says eth0', 'set network.interface to the head\'s NIC on the provisioning network'));
   }
+  const netname = mostCommon([...netOf.values()]);
+  if (netname !== undefined && netname !== NETNAME) network.netname = netname;
   const stack = overlaysEverywhere.has('systemd.networkd') && !overlaysEverywhere.has('NetworkManager') ? 'networkd' : 'NetworkManager';
   if (stack === 'networkd') network.stack = 'networkd';
   const mtu = firstWith((n) => devPath(n, 'mtu'));
@@ -348,8 +350,8 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   const gresFile = new Map<string, GresLine>();
   for (const g of site.gres ?? []) if (g.name === 'gpu') for (const name of g.nodes) gresFile.set(name, g);
   const fields = new Map<string, Fields>();
-  const ipmiAddrOf = new Map<string, string>();
   const memoryFrom = new Map<string, string>();
+  const perNodeOf = new Map<string, Record<string, string>>();
   for (const n of wwNodes) {
     const f: Fields = {};
     const im = wwString(n.merged, 'image name');
@@ -364,12 +366,13 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
       const delta = kernelArgsDelta(((images[im]!.kernel as { args?: string[] } | undefined)?.args) ?? [], wwList(n.merged, 'kernel/args'));
       if (delta.length > 0) f.kernel_args = delta;
     }
+    let ipmiAddr: string | undefined;
     const ipmi = n.merged.ipmi;
     if (isMapV(ipmi)) {
       for (const [k, v] of Object.entries(ipmi)) {
         const key = IPMI_FIELD[k];
         if (key === undefined || typeof v !== 'string' || v === '') continue;
-        if (key === 'address') ipmiAddrOf.set(n.name, v);
+        if (key === 'address') ipmiAddr = v;
         else if (key === 'write') f['ipmi\u0001write'] = WWBOOL_TRUE.has(v.toLowerCase());
         else f[`ipmi\u0001${key}`] = v;
       }
@@ -378,6 +381,19 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     }
     const disc = n.merged.discoverable;
     if (typeof disc === 'string' && disc !== '') f.discoverable = WWBOOL_TRUE.has(disc.toLowerCase());
+    const own = networkFields(n, netOf.get(n.name), f);
+    if (own) {
+      // Like the provisioning NIC's: an address without netmask comes up blank on the node; the spec leaves it out (reported).
+      for (const k of Object.keys(own)) {
+        const net = /^networks\u0001(.+)\u0001address$/.exec(k)?.[1];
+        if (net === undefined || f[`networks\u0001${net}\u0001netmask`] !== undefined) continue;
+        ds.push(diagnosticAt(n.from.get(`network devices/${net}/ipaddr`) ?? n.at, 'net/missing-netmask', 'warning', `node ${n.name}'s network device ${net} has ipaddr ${own[k]} but no netmask: Warewulf writes a blank address= and the device comes up without an IP`, `the spec leaves the address out; give networks.${net} a netmask and the address back`));
+        delete own[k];
+      }
+      perNodeOf.set(n.name, own);
+    }
+    // A BMC address is per node like the netdev addresses: counted over a run of consecutive addresses, else listed.
+    if (ipmiAddr !== undefined) perNodeOf.set(n.name, { ...perNodeOf.get(n.name), 'ipmi\u0001address': ipmiAddr });
     const s = slurmNodes.get(n.name);
     if (s) slurmNodeFields(s, gresFile.get(n.name), f, memoryFrom);
     fields.set(n.name, f);
@@ -394,12 +410,13 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
       cur[parts[parts.length - 1]!] = f[k];
       if (k === 'memory' && memoryFrom.has(JSON.stringify(f[k]))) note([...path, 'memory'], memoryFrom.get(JSON.stringify(f[k]))!);
     }
+    orderNetworkKeys(o);
     return o;
   };
 
   // Node entries: runs of nodes with the same settings and profiles, compressed into hostlists.
   const sortedNames = wwNodes.map((n) => n.name).sort(compareHostnames);
-  const { entries, inventory } = nodeEntries(sortedNames, { profilesOf, placed, addrOf, macOf, ipmiAddrOf, useInventory: wwNodes.length > (options.inventoryThreshold ?? 8), settings });
+  const { entries, inventory } = nodeEntries(sortedNames, { profilesOf, placed, addrOf, macOf, perNodeOf, useInventory: wwNodes.length > (options.inventoryThreshold ?? 8), settings });
 
   // NFS mounts from the fstab resource, export options from /etc/exports.
   const nfs: Record<string, Record<string, unknown>> = {};
@@ -476,7 +493,6 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   return { doc, comments, ...(inventory ? { inventory } : {}), siteOverlays: [...siteKinds.keys()].sort(), diagnostics: ds, version };
 }
 
-const SETTING_ORDER = ['image', 'overlays', 'kernel_args', 'device', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'ipmi', 'discoverable', 'tags', 'slurm'];
 
 /**
  * The overlays herd builds, in the order the most common pair of overlay lists in nodes.conf gives them (system, then
@@ -528,6 +544,70 @@ export function kernelArgsDelta(base: readonly string[], args: readonly string[]
   if (kept.every((a, i) => args[i] === a)) return [...removed.map((a) => `~${a}`), ...args.slice(kept.length)];
   return [...[...new Set(base)].map((a) => `~${a}`), ...args];
 }
+
+/** The value most nodes have (the first seen on a tie). */
+function mostCommon(values: readonly string[]): string | undefined {
+  const counts = new Map<string, number>();
+  for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  let best: string | undefined;
+  let most = 0;
+  for (const [v, c] of counts) if (c > most) [best, most] = [v, c];
+  return best;
+}
+
+const NET_TYPES = new Set(['ethernet', 'infiniband', 'bond', 'vlan']);
+const str = (m: WwMap, k: string): string | undefined => {
+  const v = m[k];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+};
+const uint = (v: string | undefined, max: number): number | undefined => (v !== undefined && /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= max ? Number(v) : undefined);
+const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : ['true', 'yes', '1'].includes(v.toLowerCase()) ? true : ['false', 'no', '0'].includes(v.toLowerCase()) ? false : undefined);
+
+/**
+ * A node's IPv6 on the provisioning NIC and its other netdevs as spec fields (`networks\u0001ib0\u0001type`...), added to
+ * `f`; the values that differ node by node (MACs and addresses) are returned apart, for the node entries to list or count.
+ * Both IPv6 spellings are read (4.6.5's ipaddr6/prefixlen6/gateway6, earlier ip6addr/prefix): the reader kept the release's.
+ */
+function networkFields(n: WwNodeView, primary: string | undefined, f: Fields): Record<string, string> | undefined {
+  const devs = n.merged['network devices'];
+  if (!isMapV(devs)) return undefined;
+  const own: Record<string, string> = {};
+  const ipv6 = (m: WwMap, prefix: string): void => {
+    const a6 = str(m, 'ipaddr6') ?? str(m, 'ip6addr');
+    if (a6 !== undefined) own[`${prefix}address6`] = a6;
+    const p6 = uint(str(m, 'prefixlen6') ?? str(m, 'prefix'), 128);
+    if (p6 !== undefined) f[`${prefix}prefix6`] = p6;
+    const g6 = str(m, 'gateway6');
+    if (g6 !== undefined) f[`${prefix}gateway6`] = g6;
+  };
+  for (const [net, dev] of Object.entries(devs)) {
+    if (!isMapV(dev)) continue;
+    if (net === primary) {
+      ipv6(dev, '');
+      continue;
+    }
+    const p = `networks\u0001${net}\u0001`;
+    const type = str(dev, 'type')?.toLowerCase();
+    if (type !== undefined && NET_TYPES.has(type)) f[`${p}type`] = type;
+    for (const k of ['device', 'netmask', 'gateway'] as const) if (str(dev, k) !== undefined) f[`${p}${k}`] = str(dev, k);
+    const mtu = uint(str(dev, 'mtu'), 65535);
+    if (mtu !== undefined && mtu >= 576) f[`${p}mtu`] = mtu;
+    const onboot = bool(str(dev, 'onboot'));
+    if (onboot !== undefined) f[`${p}onboot`] = onboot;
+    const mac = str(dev, 'hwaddr');
+    if (mac !== undefined) own[`${p}mac`] = mac.toLowerCase();
+    const ip = str(dev, 'ipaddr');
+    if (ip !== undefined) own[`${p}address`] = ip;
+    ipv6(dev, p);
+    const tags = dev.tags;
+    if (isMapV(tags)) for (const [k, v] of Object.entries(tags)) if (typeof v === 'string') f[`${p}tags\u0001${k}`] = v;
+    // A netdev with nothing herd reads still exists for Warewulf (its hosts and DHCP entries): keep its name.
+    if (!Object.keys(f).some((k) => k.startsWith(p)) && !Object.keys(own).some((k) => k.startsWith(p))) f[`${p}type`] = 'ethernet';
+  }
+  return Object.keys(own).length > 0 ? own : undefined;
+}
+
+const SETTING_ORDER = ['image', 'overlays', 'kernel_args', 'device', 'prefix6', 'gateway6', 'networks', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'ipmi', 'discoverable', 'tags', 'slurm'];
 function settingOrder(a: string, b: string): number {
   const ra = SETTING_ORDER.indexOf(a.split('\u0001')[0]!);
   const rb = SETTING_ORDER.indexOf(b.split('\u0001')[0]!);

@@ -3,6 +3,7 @@
 // inventory CSV beyond a handful of nodes.
 import { compressHostlist, expandHostlist } from '../spec/hostlist.ts';
 import { parseIPv4 } from '../spec/ipv4.ts';
+import { formatIPv6, parseIPv6 } from '../spec/ipv6.ts';
 import type { Fields, Placement } from './factor.ts';
 
 export interface EntryInput {
@@ -10,8 +11,8 @@ export interface EntryInput {
   readonly placed: Placement;
   readonly addrOf: ReadonlyMap<string, string>;
   readonly macOf: ReadonlyMap<string, string>;
-  /** BMC addresses: counted from the first over a run where consecutive, else listed. */
-  readonly ipmiAddrOf?: ReadonlyMap<string, string>;
+  /** Per-node values besides the provisioning MAC and address: `address6`, `networks\u0001<net>\u0001mac|address|address6`. */
+  readonly perNodeOf?: ReadonlyMap<string, Readonly<Record<string, string>>>;
   readonly useInventory: boolean;
   /** Flat settings to the nested spec form (and their comments), keyed by the entry's spec path. */
   readonly settings: (f: Fields, path: (string | number)[]) => Record<string, unknown>;
@@ -38,8 +39,8 @@ export function nodeEntries(names: readonly string[], c: EntryInput): { entries:
     }
     own.set(n, copy);
   }
-  // Nodes with and without a BMC address never share an entry: an entry's ipmi address covers all of its nodes.
-  const sig = (n: string): string => JSON.stringify([c.profilesOf.get(n), own.get(n), stem(n), c.ipmiAddrOf?.has(n) === true]);
+  const perNodeKeys = (n: string): string => Object.keys(c.perNodeOf?.get(n) ?? {}).sort().join('\n');
+  const sig = (n: string): string => JSON.stringify([c.profilesOf.get(n), own.get(n), stem(n), perNodeKeys(n)]);
   const groups: string[][] = [];
   let lastSig = '';
   for (const n of names) {
@@ -65,8 +66,14 @@ export function nodeEntries(names: readonly string[], c: EntryInput): { entries:
       else if (macs.every((m) => m !== undefined)) entry.mac = macs.length === 1 ? macs[0] : macs;
       const addrs = expanded.map((x) => c.addrOf.get(x));
       if (addrs.every((a) => a !== undefined)) entry.address = addrs.length === 1 || consecutive(addrs as string[]) ? addrs[0] : addrs;
-      const bmcs = expanded.map((x) => c.ipmiAddrOf?.get(x));
-      if (bmcs.every((a) => a !== undefined)) entry.ipmi = { ...(entry.ipmi as object | undefined), address: bmcs.length === 1 || consecutive(bmcs as string[]) ? bmcs[0] : bmcs };
+      // Other per-node values: one, counted from the first (addresses in a row), or a list in hostlist order.
+      for (const k of Object.keys(c.perNodeOf?.get(first) ?? {}).sort()) {
+        const vs = expanded.map((x) => c.perNodeOf?.get(x)?.[k]);
+        if (!vs.every((v) => v !== undefined)) continue;
+        const counted = !k.endsWith('mac') && (vs.length === 1 || (k.endsWith('address6') ? consecutive6(vs as string[]) : consecutive(vs as string[])));
+        setPath(entry, k.split('\u0001'), counted ? vs[0] : vs);
+      }
+      orderNetworkKeys(entry);
       entries[key] = entry;
     }
   }
@@ -83,6 +90,30 @@ function stem(name: string): string {
 function consecutive(addrs: readonly string[]): boolean {
   const ips = addrs.map((a) => parseIPv4(a));
   return ips.every((ip, i) => ip !== undefined && (i === 0 || ip === ips[i - 1]! + 1));
+}
+
+const NETWORK_KEY_ORDER = ['type', 'device', 'mac', 'address', 'netmask', 'gateway', 'mtu', 'onboot', 'address6', 'prefix6', 'gateway6', 'tags'];
+
+/** A settings map's `networks` devices with their keys in the order the schema documents them (in place). */
+export function orderNetworkKeys(settings: Record<string, unknown>): void {
+  const nets = settings.networks as Record<string, Record<string, unknown>> | undefined;
+  if (!nets) return;
+  for (const [name, dev] of Object.entries(nets)) {
+    const out: Record<string, unknown> = {};
+    for (const k of NETWORK_KEY_ORDER) if (k in dev) out[k] = dev[k];
+    nets[name] = out;
+  }
+}
+
+function consecutive6(addrs: readonly string[]): boolean {
+  const first = parseIPv6(addrs[0]!);
+  return first !== undefined && addrs.every((a, i) => a === formatIPv6(first + BigInt(i)));
+}
+
+function setPath(o: Record<string, unknown>, path: readonly string[], v: unknown): void {
+  let cur = o;
+  for (const p of path.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
+  cur[path[path.length - 1]!] = v;
 }
 
 function stepName(name: string): string | undefined {

@@ -2,7 +2,7 @@
 // (docs/overlay-templates.md). Templates render in strict mode, so an optional field is absent, never undefined: a
 // template that prints one without testing it first fails on the node that lacks it instead of printing nothing.
 import { realMemoryMiB } from '../compile/slurm-conf.ts';
-import { deepFreeze, type ClusterModel, type NodeModel } from '../spec/model.ts';
+import { deepFreeze, type ClusterModel, type NetworkDeviceModel, type NodeModel } from '../spec/model.ts';
 
 /**
  * Bumped when a field is renamed, removed or changes meaning, so templates written against an older record can tell.
@@ -18,6 +18,9 @@ export interface NetdevRecord {
   readonly netmask: string;
   readonly gateway?: string;
 }
+
+/** One of the node's other network devices: the model's fields without their source positions (adding a field keeps the version). */
+export type NetworkRecord = Omit<NetworkDeviceModel, 'at'>;
 
 export interface NodeRecord {
   readonly recordVersion: typeof NODE_RECORD_VERSION;
@@ -40,6 +43,12 @@ export interface NodeRecord {
   readonly domain?: string;
   readonly mtu?: number;
   readonly netdevs: { readonly default: NetdevRecord };
+  /** IPv6 on the provisioning NIC (address6, prefix6, gateway6), each absent when unset. */
+  readonly address6?: string;
+  readonly prefix6?: number;
+  readonly gateway6?: string;
+  /** The node's other network devices (spec `networks:`), sorted by netname; optional fields absent when unset. */
+  readonly networks: readonly NetworkRecord[];
   readonly head: { readonly name: string; readonly address: string };
   readonly partitions: readonly string[];
   readonly slurm: {
@@ -113,6 +122,10 @@ export function nodeRecord(model: ClusterModel, node: NodeModel): NodeRecord {
     ...(net.domain !== undefined ? { domain: net.domain } : {}),
     ...(net.mtu !== undefined ? { mtu: net.mtu } : {}),
     netdevs: { default: netdev },
+    ...(node.address6 !== undefined ? { address6: node.address6 } : {}),
+    ...(node.prefix6 !== undefined ? { prefix6: node.prefix6 } : {}),
+    ...(node.gateway6 !== undefined ? { gateway6: node.gateway6 } : {}),
+    networks: node.networks.map(({ at: _at, ...d }) => d),
     head: s.head,
     partitions: node.partitions,
     slurm: {

@@ -4,7 +4,7 @@
 // exact (no re-implementation of Warewulf's profile merge, which nodes.conf would need before a node's image or kernel args
 // could be read), and it is typed. The cost: serving a root that was applied from another version of the spec answers with
 // this spec's settings; the files (image, kernel, overlays) still come only from the root, so `herd plan` first shows that gap.
-import { NETNAME } from '../compile/nodes-conf.ts';
+import { netdevsOf } from '../compile/nodes-conf.ts';
 import type { ClusterModel } from '../spec/model.ts';
 
 /** One node as warewulfd's provision handler sees it after the profile merge. */
@@ -64,7 +64,8 @@ export function serveModelOf(model: ClusterModel, settings: ServeSettings): Serv
       root: 'initramfs',
       ipxeTemplate: 'default',
       tags: n.tags,
-      netdevs: [{ name: NETNAME, ...(n.device ? { device: n.device } : {}), hwaddr: n.mac }],
+      // Every netdev with a MAC, as warewulfd hands them to the iPXE template (ifname= for each named device).
+      netdevs: netdevsOf(model, n).flatMap((d) => (d.mac ? [{ name: d.name, ...(d.device ? { device: d.device } : {}), hwaddr: d.mac }] : [])),
     };
     nodesByMac.set(n.mac.toLowerCase(), node);
   }

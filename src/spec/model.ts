@@ -33,6 +33,8 @@ export interface NetworkModel {
   /** The network stack herd configures on the nodes. */
   readonly stack: 'NetworkManager' | 'networkd';
   readonly mtu?: number;
+  /** Warewulf's network name of the provisioning NIC (network.netname, default `default`). */
+  readonly netname: string;
   readonly dhcpRange: { readonly start: string; readonly end: string };
   readonly at: SourceRef;
 }
@@ -142,6 +144,29 @@ export interface IpmiModel {
   readonly tags: Readonly<Record<string, string>>;
 }
 
+export type NetworkDeviceType = 'ethernet' | 'infiniband' | 'bond' | 'vlan';
+
+/** A network device besides the provisioning NIC (a node's `networks:` entry after merging). */
+export interface NetworkDeviceModel {
+  /** Warewulf's network name (the nodes.conf netdev key). */
+  readonly name: string;
+  readonly type: NetworkDeviceType;
+  readonly device?: string;
+  /** Lower-case, colon-separated when well-formed. */
+  readonly mac?: string;
+  readonly address?: string;
+  readonly netmask?: string;
+  readonly gateway?: string;
+  readonly mtu?: number;
+  readonly onboot?: boolean;
+  readonly address6?: string;
+  readonly prefix6?: number;
+  readonly gateway6?: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Where each field came from. */
+  readonly at: Readonly<Record<string, SourceRef>>;
+}
+
 export interface NodeModel {
   readonly name: string;
   /** The spec's nodes key this node came from (a name or hostlist). */
@@ -156,6 +181,12 @@ export interface NodeModel {
   readonly netmask: string;
   readonly gateway?: string;
   readonly device?: string;
+  /** IPv6 on the provisioning NIC (none: IPv6 stays off there). */
+  readonly address6?: string;
+  readonly prefix6?: number;
+  readonly gateway6?: string;
+  /** The node's other network devices, sorted by name (shared by the nodes of one entry when they have no per-node values). */
+  readonly networks: readonly NetworkDeviceModel[];
   readonly driver?: string;
   readonly memoryMiB?: number;
   readonly cpus: number;

@@ -1,11 +1,12 @@
 // Node resolution (pure): expand hostlists, merge defaults -> profiles -> entry with provenance, join MACs and addresses.
 import { diagnosticAt, relatedAt, type Diagnostic, type SourceRef, type SpecPath } from '../diagnostics/diagnostic.ts';
 import type { PositionIndex } from './positions.ts';
-import type { ClusterSpec, NodeEntrySpec, NodeSettingsSpec } from './schema.ts';
+import type { ClusterSpec, NetworkDeviceSpec, NodeEntrySpec, NodeSettingsSpec } from './schema.ts';
 import { rowIndex, type InventoryRow } from './inventory.ts';
 import { expandHostlist, sortByHostname } from './hostlist.ts';
 import { formatIPv4, inNetwork, normalizeMac, parseIPv4, type IPv4Network } from './ipv4.ts';
 import { parseSizeMiB } from './units.ts';
+import { addIPv6 } from './ipv6.ts';
 import { didYouMean } from './did-you-mean.ts';
 
 /** A node after merging, before overlays are split by kind and partitions attached. */
@@ -18,6 +19,11 @@ export interface DraftNode {
   mac?: string;
   address?: string;
   device?: string;
+  address6?: string;
+  prefix6?: number;
+  gateway6?: string;
+  /** Other network devices by netname (shared by the nodes of an entry unless one has per-node values). */
+  networks: Record<string, DraftNetwork>;
   driver?: string;
   memoryMiB?: number;
   cpus?: number;
@@ -52,6 +58,15 @@ export interface DraftIpmi {
   tags: Record<string, string>;
 }
 
+/** A network device after merging: the spec's fields (per-node values already picked), with where each came from. */
+export interface DraftNetwork {
+  fields: Partial<Record<keyof NetworkDeviceSpec, unknown>> & { tags?: Record<string, string> };
+  at: Record<string, SourceRef>;
+}
+
+/** Network device fields that take one value per node of a range (a list, a map, or a counted start address). */
+const PER_NODE_NET_FIELDS = ['mac', 'address', 'address6'] as const;
+
 interface Layer {
   readonly path: SpecPath;
   readonly settings: NodeSettingsSpec;
@@ -73,7 +88,8 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
   const refOf = (layer: Layer, field: string): SourceRef => {
     let r = layer.refs.get(field);
     if (!r) {
-      r = index.at([...layer.path, field]);
+      // A field ending in the separator names a map key: its position is the key's (`networks.ib0` itself).
+      r = field.endsWith('\u0001') ? index.keyAt([...layer.path, ...field.slice(0, -1).split('\u0001')]) : index.at([...layer.path, ...field.split('\u0001')]);
       layer.refs.set(field, r);
     }
     return r;
@@ -118,7 +134,7 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
     });
     const own = layerOf(entryPath, entry);
     layers.push(own);
-    const base = mergeLayers(layers, refOf);
+    const base = mergeLayers(layers, own, refOf);
 
     const before = diagnostics.length;
     const macs = assignList('mac', entry.mac, names, entryPath, index, diagnostics);
@@ -127,7 +143,16 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
     const addrs = assignAddresses(entry.address, names, entryPath, index, net, diagnostics);
     const addrFailed = diagnostics.length > before2;
     // A BMC address given on a range entry counts up like the node address (or is a list); on a single node it is its own.
-    const ipmiAddrs = entry.ipmi?.address !== undefined ? assignAddresses(entry.ipmi.address, names, entryPath, index, undefined, diagnostics, ['ipmi', 'address']) : undefined;
+    const ipmiAddrs = entry.ipmi?.address !== undefined ? assignAddresses(entry.ipmi.address, names, [...entryPath, 'ipmi'], index, undefined, diagnostics) : undefined;
+    const addrs6 = assignAddresses(entry.address6, names, entryPath, index, undefined, diagnostics, 'address6');
+    // Per-node values of the entry's own network devices: mac and addresses, counted or listed like the node's own.
+    const netAssigned: { net: string; field: string; values: Assigned[] }[] = [];
+    for (const [net, dev] of Object.entries(entry.networks ?? {})) {
+      const p: SpecPath = [...entryPath, 'networks', net];
+      if (dev.mac !== undefined) netAssigned.push({ net, field: 'mac', values: assignList('mac', dev.mac, names, p, index, diagnostics) });
+      if (dev.address !== undefined) netAssigned.push({ net, field: 'address', values: assignAddresses(dev.address, names, p, index, undefined, diagnostics) });
+      if (dev.address6 !== undefined) netAssigned.push({ net, field: 'address6', values: assignAddresses(dev.address6, names, p, index, undefined, diagnostics, 'address6') });
+    }
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       // Object.assign, not spreads with extra keys: V8 takes a slow path for those, and this runs once per node (200,000).
@@ -159,6 +184,24 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
       if (ia && node.ipmi) {
         node.ipmi = { ...node.ipmi, address: ia.value };
         at['ipmi.address'] = ia.at;
+      }
+      const a6 = addrs6[i];
+      if (a6) {
+        node.address6 = a6.value;
+        at.address6 = a6.at;
+      }
+      if (netAssigned.length > 0) {
+        const nets: Record<string, DraftNetwork> = Object.assign({}, node.networks);
+        for (const { net, field, values } of netAssigned) {
+          const v = values[i];
+          if (!v) continue;
+          const prev = nets[net] ?? { fields: {}, at: {} };
+          const copy = nets[net] === base.node.networks[net] || !nets[net] ? { fields: { ...prev.fields }, at: { ...prev.at } } : prev;
+          copy.fields[field as 'mac'] = v.value;
+          copy.at[field] = v.at;
+          nets[net] = copy;
+        }
+        node.networks = nets;
       }
       const k = invIndex.get(name);
       if (k !== undefined) {
@@ -215,9 +258,9 @@ function joinInventory(node: DraftNode, row: InventoryRow, diagnostics: Diagnost
 }
 
 /** Merge settings down the chain. Scalars: last setter wins. Maps: by key. `overlays`: concatenated, `~name` removes. */
-function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => SourceRef): { node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'>; at: Record<string, SourceRef> } {
+function mergeLayers(layers: readonly Layer[], own: Layer, refOf: (l: Layer, f: string) => SourceRef): { node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'>; at: Record<string, SourceRef> } {
   const at: Record<string, SourceRef> = {};
-  const node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'> = { overlays: [], removedOverlays: [], tags: {}, kernelArgs: [], slurm: { features: [], extra: {} } };
+  const node: Omit<DraftNode, 'name' | 'entry' | 'profiles' | 'at' | 'unreported'> = { overlays: [], removedOverlays: [], tags: {}, kernelArgs: [], networks: {}, slurm: { features: [], extra: {} } };
   for (const l of layers) {
     const s = l.settings;
     if (s.image !== undefined) (node.image = s.image), (at.image = refOf(l, 'image'));
@@ -242,6 +285,9 @@ function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => S
       node.ipmi = i;
       at.ipmi = refOf(l, 'ipmi');
     }
+    if (s.prefix6 !== undefined) (node.prefix6 = s.prefix6), (at.prefix6 = refOf(l, 'prefix6'));
+    if (s.gateway6 !== undefined) (node.gateway6 = s.gateway6), (at.gateway6 = refOf(l, 'gateway6'));
+    if (s.networks) mergeNetworks(node.networks, l, s.networks, own, refOf);
     if (s.overlays) {
       for (const o of s.overlays) {
         if (o.startsWith('~')) {
@@ -264,6 +310,28 @@ function mergeLayers(layers: readonly Layer[], refOf: (l: Layer, f: string) => S
     }
   }
   return { node, at };
+}
+
+/**
+ * Network devices merge by netname, then field by field (tags by key). The per-node fields of the node entry itself are
+ * assigned per node by the caller; on defaults and profiles they are plain values every node of them takes.
+ */
+function mergeNetworks(into: Record<string, DraftNetwork>, l: Layer, nets: Record<string, NetworkDeviceSpec>, own: Layer, refOf: (l: Layer, f: string) => SourceRef): void {
+  for (const [net, dev] of Object.entries(nets)) {
+    const d = (into[net] ??= { fields: {}, at: {} });
+    for (const [k, v] of Object.entries(dev) as [keyof NetworkDeviceSpec, unknown][]) {
+      if (v === undefined) continue;
+      if (l === own && (PER_NODE_NET_FIELDS as readonly string[]).includes(k)) continue;
+      if (k === 'tags') {
+        d.fields.tags = { ...(d.fields.tags ?? {}), ...(v as Record<string, string>) };
+        d.at.tags = refOf(l, `networks\u0001${net}\u0001tags`);
+        continue;
+      }
+      d.fields[k] = v;
+      d.at[k] = refOf(l, `networks\u0001${net}\u0001${k}`);
+    }
+    d.at.self ??= refOf(l, `networks\u0001${net}\u0001`);
+  }
 }
 
 type Assigned = { value: string; at: SourceRef } | undefined;
@@ -300,13 +368,13 @@ function assignList(field: 'mac', v: NodeEntrySpec['mac'], names: readonly strin
 }
 
 /** Addresses: explicit per node, a list (sizes must match), or a start address assigned in hostlist order. */
-function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], entryPath: SpecPath, index: PositionIndex, net: IPv4Network | undefined, diagnostics: Diagnostic[], field: SpecPath = ['address']): Assigned[] {
+function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], entryPath: SpecPath, index: PositionIndex, net: IPv4Network | undefined, diagnostics: Diagnostic[], field: 'address' | 'address6' = 'address'): Assigned[] {
   const out: Assigned[] = names.map(() => undefined);
   if (v === undefined) return out;
-  const path = [...entryPath, ...field];
+  const path = [...entryPath, field];
   if (Array.isArray(v)) {
     if (v.length !== names.length) {
-      diagnostics.push(diagnosticAt(index.at(path), 'node/list-size-mismatch', 'error', `${v.length} addresses for ${names.length} nodes (${String(entryPath[1])})`, 'give one address per node in hostlist order, or a single start address'));
+      diagnostics.push(diagnosticAt(index.at(path), 'node/list-size-mismatch', 'error', `${v.length} ${field === 'address6' ? 'IPv6 addresses' : 'addresses'} for ${names.length} nodes (${String(entryPath[1])})`, 'give one address per node in hostlist order, or a single start address'));
       return out;
     }
     v.forEach((a, i) => (out[i] = { value: a, at: index.at([...path, i]) }));
@@ -317,6 +385,13 @@ function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], 
     out[0] = { value: v, at: ref };
     return out;
   }
+  if (field === 'address6') {
+    const all = names.map((_, i) => addIPv6(v, i));
+    if (all[0] === undefined) names.forEach((_, i) => (out[i] = { value: v, at: ref }));
+    else if (all.some((a) => a === undefined)) diagnostics.push(diagnosticAt(ref, 'net/address-range-overflow', 'error', `${names.length} nodes from ${v} run past the end of the IPv6 address space`, 'start lower'));
+    else all.forEach((a, i) => (out[i] = { value: a!, at: ref }));
+    return out;
+  }
   const start = parseIPv4(v);
   if (start === undefined) {
     names.forEach((_, i) => (out[i] = { value: v, at: ref }));
@@ -324,7 +399,7 @@ function assignAddresses(v: NodeEntrySpec['address'], names: readonly string[], 
   }
   const last = start + names.length - 1;
   if (last > 0xffffffff || (net && !inNetwork(last, net))) {
-    diagnostics.push(diagnosticAt(ref, 'net/address-range-overflow', 'error', `${names.length} nodes from ${v} run to ${last > 0xffffffff ? 'past 255.255.255.255' : formatIPv4(last)}${net ? ', outside the provisioning network' : ''}`, 'start lower or widen network.cidr'));
+    diagnostics.push(diagnosticAt(ref, 'net/address-range-overflow', 'error', `${names.length} nodes from ${v} run to ${last > 0xffffffff ? 'past 255.255.255.255' : formatIPv4(last)}, ${net ? 'outside the provisioning network' : 'out of the IPv4 address space'}`, net ? 'start lower or widen network.cidr' : 'start lower'));
     return out;
   }
   names.forEach((_, i) => (out[i] = { value: formatIPv4(start + i), at: ref }));

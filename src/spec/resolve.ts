@@ -3,10 +3,10 @@ import { posix } from 'node:path';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import type { PositionIndex } from './positions.ts';
 import type { ClusterSpec } from './schema.ts';
-import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, IpmiModel, ImageSourceKind, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
+import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, ImageSourceKind, IpmiModel, NetworkDeviceModel, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
 import { deepFreeze } from './model.ts';
 import { parseInventory, type InventoryRow } from './inventory.ts';
-import { resolveNodes, type DraftIpmi, type DraftNode } from './resolve-nodes.ts';
+import { resolveNodes, type DraftIpmi, type DraftNetwork, type DraftNode } from './resolve-nodes.ts';
 import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION, HERD_BUILT_OVERLAYS } from './warewulf-facts.ts';
 import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
 import { expandHostlist } from './hostlist.ts';
@@ -201,7 +201,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   // Nodes.
   const res = resolveNodes(spec, index, inventory, aux.inventory?.file, net, dropped);
   for (const d of res.diagnostics) diagnostics.push(d);
-  const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), kernelArgs: new Map(), reportedOverlays: new Set(), netmask: net ? formatIPv4(prefixToNetmask(net.prefix)) : '' };
+  const finishCtx: FinishCtx = { spec, index, net, overlays, images, baseOverlays, diagnostics, dropped, version, overlaySplits: new Map(), kernelArgs: new Map(), reportedOverlays: new Set(), networkModels: new WeakMap(), netmask: net ? formatIPv4(prefixToNetmask(net.prefix)) : '' };
   const nodes = res.nodes.map((d) => finishNode(d, finishCtx));
 
   // Slurm partitions.
@@ -321,6 +321,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       trustSource: spec.network.trust_source ?? true,
       stack: spec.network.stack ?? 'NetworkManager',
       ...(spec.network.mtu !== undefined ? { mtu: spec.network.mtu } : {}),
+      netname: spec.network.netname ?? 'default',
       dhcpRange: spec.network.dhcp_range ?? defaultDhcpRange(net, [headIp, ...finalNodes.map((n) => parseIPv4(n.address)!), ...(spec.network.gateway ? [parseIPv4(spec.network.gateway)!] : [])], finalNodes.length),
       at: index.at(['network']),
     },
@@ -463,6 +464,35 @@ interface FinishCtx {
   kernelArgs: Map<string, readonly string[]>;
   netmask: string;
   reportedOverlays: Set<string>;
+  /** Resolved network devices by the merged record they came from (the nodes of an entry share it). */
+  networkModels: WeakMap<Record<string, DraftNetwork>, NetworkDeviceModel[]>;
+}
+
+const NO_NETWORKS: readonly NetworkDeviceModel[] = Object.freeze([]);
+
+/** A node's other network devices, sorted by netname; values are kept as written (rules check them), MACs lower-cased when well-formed. */
+function networkModels(nets: Record<string, DraftNetwork>, c: FinishCtx): readonly NetworkDeviceModel[] {
+  const names = Object.keys(nets);
+  if (names.length === 0) return NO_NETWORKS;
+  const known = c.networkModels.get(nets);
+  if (known) return known;
+  const out: NetworkDeviceModel[] = names.sort().map((name) => {
+    const f = nets[name]!.fields;
+    const m: { -readonly [K in keyof NetworkDeviceModel]: NetworkDeviceModel[K] } = { name, type: (f.type as NetworkDeviceModel['type'] | undefined) ?? 'ethernet', tags: f.tags ?? {}, at: nets[name]!.at };
+    if (typeof f.device === 'string') m.device = f.device;
+    if (typeof f.mac === 'string') m.mac = normalizeMac(f.mac) ?? f.mac;
+    if (typeof f.address === 'string') m.address = f.address;
+    if (typeof f.netmask === 'string') m.netmask = f.netmask;
+    if (typeof f.gateway === 'string') m.gateway = f.gateway;
+    if (typeof f.mtu === 'number') m.mtu = f.mtu;
+    if (typeof f.onboot === 'boolean') m.onboot = f.onboot;
+    if (typeof f.address6 === 'string') m.address6 = f.address6;
+    if (typeof f.prefix6 === 'number') m.prefix6 = f.prefix6;
+    if (typeof f.gateway6 === 'string') m.gateway6 = f.gateway6;
+    return m;
+  });
+  c.networkModels.set(nets, out);
+  return out;
 }
 
 function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
@@ -557,6 +587,7 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
     threadsPerCore: threads,
     kernelArgs: kernelArgsOf(d, c),
     tags: d.tags,
+    networks: networkModels(d.networks, c),
     slurm: d.slurm,
     partitions: [],
     at,
@@ -565,6 +596,9 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
   if (d.discoverable !== undefined) node.discoverable = d.discoverable;
   if (c.spec.network.gateway) node.gateway = c.spec.network.gateway;
   if (d.device) node.device = d.device;
+  if (d.address6 !== undefined) node.address6 = d.address6;
+  if (d.prefix6 !== undefined) node.prefix6 = d.prefix6;
+  if (d.gateway6 !== undefined) node.gateway6 = d.gateway6;
   if (d.driver) node.driver = d.driver;
   if (d.memoryMiB !== undefined) node.memoryMiB = d.memoryMiB;
   if (d.gpus) node.gpus = { type: d.gpus.type, count: d.gpus.count, file: d.gpus.file ?? (d.gpus.count === 1 ? '/dev/nvidia0' : `/dev/nvidia[0-${d.gpus.count - 1}]`) };

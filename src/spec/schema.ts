@@ -41,6 +41,28 @@ export const ipmiSchema = z
     tags: z.record(z.string(), z.string()).optional().describe('IPMI tags (vlan: the BMC VLAN wwinit sets).'),
   })
   .describe("The node's BMC, as Warewulf's ipmi settings (no password: herd keeps secrets out of the spec and nodes.conf).");
+const macValue = z
+  .union([z.string(), z.array(z.string()), z.record(z.string(), z.string())])
+  .describe('MAC of a single node; a list in hostlist order for a range; or a map node name -> MAC.');
+const addressValue = z
+  .union([z.string(), z.array(z.string())])
+  .describe('Address of a single node; for a range, the first address (the rest follow in order) or a list.');
+
+/** One more network device of a node, Warewulf's netdev fields nearly one to one (its overlay templates read them). */
+export const networkDeviceSchema = z.strictObject({
+  type: z.enum(['ethernet', 'infiniband', 'bond', 'vlan']).optional().describe('Device type; default ethernet. A bond takes its members from devices whose tags.master names it; a vlan needs tags.parent_device and tags.vlan_id.'),
+  device: z.string().min(1).optional().describe('Kernel name of the device on the node, e.g. ib0, bond0 or bond0.20.'),
+  mac: macValue.optional(),
+  address: addressValue.optional().describe('IPv4 address: of a single node; for a range, the first address (the rest follow in order) or a list.'),
+  netmask: z.string().optional().describe('Dotted netmask of the device\'s network (required with an address).'),
+  gateway: z.string().optional(),
+  mtu: z.number().int().min(576).max(65535).optional(),
+  onboot: z.boolean().optional().describe('Bring the device up at boot; default true.'),
+  address6: addressValue.optional().describe('IPv6 address, counted over a range like address.'),
+  prefix6: z.number().int().min(1).max(128).optional().describe('IPv6 prefix length.'),
+  gateway6: z.string().optional().describe('IPv6 gateway (Warewulf 4.6.5 and later).'),
+  tags: z.record(z.string(), z.string()).optional().describe('Warewulf netdev tags, read by its overlay templates: bond mode/miimon/xmit_hash_policy, vlan parent_device/vlan_id, master (bond member), DNS1..., route1...'),
+});
 
 /** Settings shared by `defaults`, `profiles` and node entries. Scalars override down the chain; maps merge by key; `overlays` concatenates (a `~name` item removes one); other lists replace. */
 const nodeSettingsShape = {
@@ -64,6 +86,9 @@ const nodeSettingsShape = {
   ipmi: ipmiSchema.optional(),
   discoverable: z.boolean().optional().describe("Warewulf's discoverable flag: warewulfd gives an unknown MAC that asks to this node (herd's nodes all have MACs, so it is kept only for imported sites)."),
   tags: z.record(z.string(), z.string()).optional().describe('Free-form tags, passed to Warewulf and templates.'),
+  prefix6: z.number().int().min(1).max(128).optional().describe('IPv6 prefix length of the provisioning NIC (with address6).'),
+  gateway6: z.string().optional().describe('IPv6 gateway of the provisioning NIC (Warewulf 4.6.5 and later).'),
+  networks: z.record(z.string(), networkDeviceSchema).optional().describe('More network devices by Warewulf network name (netname): infiniband, bonds, VLANs, other NICs. Merged by name, then field by field.'),
   slurm: z
     .strictObject({
       features: z.array(z.string().min(1)).optional(),
@@ -78,14 +103,9 @@ export const nodeSettingsSchema = z.strictObject(nodeSettingsShape);
 export const nodeEntrySchema = z.strictObject({
   ...nodeSettingsShape,
   profiles: z.array(name).optional().describe('Profiles applied in order, after defaults and before this entry.'),
-  mac: z
-    .union([z.string(), z.array(z.string()), z.record(z.string(), z.string())])
-    .optional()
-    .describe('MAC of a single node; a list in hostlist order for a range; or a map node name -> MAC.'),
-  address: z
-    .union([z.string(), z.array(z.string())])
-    .optional()
-    .describe('IPv4 address of a single node; for a range, the first address (the rest follow in order) or a list.'),
+  mac: macValue.optional(),
+  address: addressValue.optional().describe('IPv4 address of a single node; for a range, the first address (the rest follow in order) or a list.'),
+  address6: addressValue.optional().describe('IPv6 address of the provisioning NIC; for a range, the first address (the rest follow in order) or a list. Without one, IPv6 stays off on the provisioning NIC.'),
 });
 
 export const imageSchema = z.strictObject({
@@ -188,6 +208,7 @@ export const clusterSchema = z.strictObject({
     trust_source: z.boolean().optional().describe("firewalld's trusted zone also trusts the provisioning network as a source, so its traffic is accepted on any head interface; default true. false: the interface alone (as a zone with just the NIC)."),
     stack: z.enum(['NetworkManager', 'networkd']).optional().describe('Network stack configured on the nodes: NetworkManager keyfiles (default, as on EL10) or systemd-networkd.'),
     mtu: z.number().int().min(576).max(65535).optional().describe('MTU of the provisioning NIC on the nodes.'),
+    netname: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe("Warewulf's network name of the provisioning NIC (its nodes.conf netdev and the <node>-<netname> hosts alias); default default."),
     dhcp_range: z.strictObject({ start: z.string(), end: z.string() }).optional(),
   }),
   nfs: z
@@ -228,3 +249,4 @@ export type NodeSettingsSpec = z.infer<typeof nodeSettingsSchema>;
 export type NodeEntrySpec = z.infer<typeof nodeEntrySchema>;
 export type ImageSpec = z.infer<typeof imageSchema>;
 export type PartitionSpec = z.infer<typeof partitionSchema>;
+export type NetworkDeviceSpec = z.infer<typeof networkDeviceSchema>;

@@ -312,7 +312,7 @@ function parseKeyfile(text: string): Map<string, string> {
       group = g[1]!;
       continue;
     }
-    const kv = /^([A-Za-z0-9-]+)=(.*)$/.exec(line);
+    const kv = /^([A-Za-z0-9_-]+)=(.*)$/.exec(line);
     if (!kv || group === undefined) throw new Error(`not a key file line: "${line}"`);
     const k = `${group}.${kv[1]}`;
     if (out.has(k)) throw new Error(`${k} given twice`);
@@ -464,4 +464,171 @@ describe.skipIf(wwMissing !== undefined)("Warewulf's own overlays, rendered from
       for (const n of m.nodes) expect([n.name, ours.get(n.name)]).toEqual([n.name, ww.get(n.name)]);
     });
   }
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Other network devices and IPv6 (spec `networks:`, address6): the lab with a bond (an ethernet member), a VLAN on it, an
+// InfiniBand port and IPv6 on the provisioning NIC, for each stack. This machine's kernel has no bonding, 8021q or ib
+// modules, so networkd cannot create those devices here: its parser reads every file (no complaint in its log), and the
+// provisioning NIC gets both its addresses for real; NetworkManager's own reader reads every keyfile back unchanged; and
+// Warewulf 4.6.5 renders its own keyfiles from herd's nodes.conf with the same meaning.
+function labNet(stack: 'NetworkManager' | 'networkd'): ClusterModel {
+  const dir = join(work, `lab-net-${stack}`);
+  cpSync(join(root, 'clusters/lab'), dir, { recursive: true, filter: (src) => !src.split('/').includes('.herd') });
+  const spec = join(dir, 'cluster.yaml');
+  const text = readFileSync(spec, 'utf8');
+  const edits: [RegExp, string][] = [
+    [/^(\s+)version: "4\.6\.4".*$/m, '$1version: "4.6.5"'],
+    [/^(\s+)interface: enp2s0.*$/m, `$&\n$1stack: ${stack}`],
+    [/^(\s+)threads_per_core: 1.*$/m, [
+      '$&', '$1prefix6: 64', '$1gateway6: "fd00::1"', '$1networks:',
+      '$1  eno2: { device: eno2, tags: { master: bond0 } }',
+      '$1  bond0: { type: bond, device: bond0, netmask: 255.255.0.0, tags: { mode: active-backup, miimon: "200" } }',
+      '$1  vlan20: { type: vlan, device: bond0.20, netmask: 255.255.255.0, tags: { parent_device: bond0, vlan_id: "20" } }',
+      '$1  ib0: { type: infiniband, device: ib0, netmask: 255.255.0.0, mtu: 2044 }',
+    ].join('\n')],
+    [/^\s+c1: \{ profiles: \[compute\].*\n\s+c2: \{ profiles: \[compute\].*$/m, [
+      '  "c[1-2]":', '    profiles: [compute]', '    mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"]', '    address: 10.0.0.2', '    address6: "fd00::2"',
+      '    networks:', '      eno2: { mac: ["52:54:00:bb:00:01", "52:54:00:bb:00:02"] }', '      bond0: { address: 172.16.0.2 }', '      vlan20: { address: 172.20.0.2 }', '      ib0: { address: 10.30.0.2 }',
+    ].join('\n')],
+  ];
+  let edited = text;
+  for (const [re, to] of edits) {
+    const next = edited.replace(re, to);
+    if (next === edited) throw new Error(`clusters/lab/cluster.yaml has no line matching ${re}`);
+    edited = next;
+  }
+  writeFileSync(spec, edited);
+  const s = loadSpecFromDisk(dir, root);
+  if (!s.model) throw new Error(`the networks copy of the lab does not validate: ${s.diagnostics.map((d) => d.message).join('; ')}`);
+  return s.model;
+}
+const NET: Record<'NetworkManager' | 'networkd', ClusterModel> = { NetworkManager: labNet('NetworkManager'), networkd: labNet('networkd') };
+const KEYFILES = ['herd-provision', 'herd-bond0', 'herd-eno2', 'herd-ib0', 'herd-vlan20'].map((c) => `etc/NetworkManager/system-connections/${c}.nmconnection`);
+
+describe('networks and IPv6: NetworkManager keyfiles', () => {
+  const m = NET.NetworkManager;
+  for (const nn of ['c1', 'c2']) {
+    it(`${nn}: one keyfile per device, each read back exactly as written by nmcli --offline`, () => {
+      const files = generate(m, node(m, nn), 'NetworkManager').filter((f) => f.path.endsWith('.nmconnection'));
+      expect(files.map((f) => f.path).sort()).toEqual([...KEYFILES].sort());
+      for (const f of files) {
+        expect(f.mode).toBe(0o600);
+        const ours = String(f.content);
+        const r = nmNormalized(ours);
+        expect([f.path, r.stderr, r.status]).toEqual([f.path, '', 0]);
+        expect([f.path, nmDifferences(ours, r.stdout)]).toEqual([f.path, []]);
+      }
+    });
+  }
+
+  it('c2: what each device carries, as NetworkManager reads it', () => {
+    const read = (c: string): Map<string, string> => parseKeyfile(nmNormalized(one(m, node(m, 'c2'), 'NetworkManager', `etc/NetworkManager/system-connections/${c}.nmconnection`)).stdout);
+    const prov = read('herd-provision');
+    expect([prov.get('ipv4.address1'), prov.get('ipv6.method'), prov.get('ipv6.address1')]).toEqual(['10.0.0.3/24,10.0.0.1', 'manual', 'fd00::3/64,fd00::1']);
+    const bond = read('herd-bond0');
+    expect([bond.get('connection.type'), bond.get('connection.interface-name'), bond.get('bond.mode'), bond.get('bond.miimon'), bond.get('ipv4.address1')]).toEqual(['bond', 'bond0', 'active-backup', '200', '172.16.0.3/16']);
+    const member = read('herd-eno2');
+    expect([member.get('connection.master'), member.get('connection.slave-type'), member.get('ethernet.mac-address'), member.has('ipv4.method')]).toEqual(['bond0', 'bond', '52:54:00:BB:00:02', false]);
+    const vlan = read('herd-vlan20');
+    expect([vlan.get('connection.type'), vlan.get('vlan.parent'), vlan.get('vlan.id'), vlan.get('ipv4.address1')]).toEqual(['vlan', 'bond0', '20', '172.20.0.3/24']);
+    const ib = read('herd-ib0');
+    expect([ib.get('connection.type'), ib.get('infiniband.mtu'), ib.get('infiniband.transport-mode'), ib.get('ipv4.address1')]).toEqual(['infiniband', '2044', 'datagram', '10.30.0.3/16']);
+    // Without address6 the provisioning NIC keeps IPv6 off (the seed's slurmd bound its name's link-local address).
+    expect(parseKeyfile(nmNormalized(one(CLUSTERS['lab']!, node(CLUSTERS['lab']!, 'c2'), 'NetworkManager', NM_PATH)).stdout).get('ipv6.method')).toBe('disabled');
+  });
+
+  it('the check can fail: a VLAN without its parent is refused by NetworkManager', () => {
+    const vlan = one(m, node(m, 'c2'), 'NetworkManager', 'etc/NetworkManager/system-connections/herd-vlan20.nmconnection');
+    expect(nmNormalized(vlan.replace(/^parent=.*\n/m, '')).status).not.toBe(0);
+  });
+
+  it.skipIf(wwMissing !== undefined)("Warewulf 4.6.5's own keyfiles from herd's nodes.conf mean the same, device by device", () => {
+    const dir = join(work, 'ww-lab-net');
+    for (const a of compileCluster(m, { specDisplayPath: m.specFile }).artifacts) if (a.path.startsWith('etc/warewulf/') && a.bytes) put(dir, a.path, new TextDecoder().decode(a.bytes));
+    const r = run('bash', [join(WW_DIR!, 'run.sh'), 'render', join(dir, 'etc/warewulf/nodes.conf'), '-', 'c2', 'NetworkManager', 'etc/NetworkManager/system-connections/ww4-managed.ww']);
+    expect(r.status, r.stderr).toBe(0);
+    // `overlay show --render` prints each file the template splits off after a Filename: line.
+    const wwFiles = new Map<string, string>();
+    let cur: string | undefined;
+    for (const l of r.stdout.split('\n')) {
+      const f = /^Filename: .*warewulf-(.+)\.conf$/.exec(l);
+      if (f) (cur = f[1]!), wwFiles.set(cur, '');
+      else if (cur !== undefined && !/^(backupFile|writeFile): /.test(l)) wwFiles.set(cur, wwFiles.get(cur)! + l + '\n');
+    }
+    expect([...wwFiles.keys()].sort()).toEqual(['bond0', 'default', 'eno2', 'ib0', 'vlan20']);
+    const norm = (t: string): Map<string, string> => {
+      const x = nmNormalized(t);
+      expect(x.status, x.stderr).toBe(0);
+      return parseKeyfile(x.stdout);
+    };
+    const SAME = ['connection.type', 'connection.interface-name', 'connection.slave-type', 'ethernet.mac-address', 'infiniband.mtu', 'infiniband.transport-mode', 'ipv4.address1', 'ipv6.address1', 'vlan.id', 'vlan.parent', 'bond.mode', 'bond.miimon'];
+    for (const [dev, ours] of [['bond0', 'herd-bond0'], ['eno2', 'herd-eno2'], ['ib0', 'herd-ib0'], ['vlan20', 'herd-vlan20'], ['default', 'herd-provision']] as const) {
+      const ww = norm(wwFiles.get(dev)!);
+      const mine = norm(one(m, node(m, 'c2'), 'NetworkManager', `etc/NetworkManager/system-connections/${ours}.nmconnection`));
+      for (const k of SAME) expect([dev, k, mine.get(k)]).toEqual([dev, k, ww.get(k)]);
+      // Warewulf names the master by its netdev name, herd by the bond's interface name; here they are the same.
+      expect([dev, mine.get('connection.master')]).toEqual([dev, ww.get('connection.master')]);
+    }
+  });
+});
+
+describe('networks and IPv6: systemd-networkd', () => {
+  const m = NET.networkd;
+  const SCRIPT = `/usr/lib/systemd/systemd-networkd > "$out/networkd.log" 2>&1 &
+rc=0; /usr/lib/systemd/systemd-networkd-wait-online --timeout=30 -i "$dev" > "$out/wait.log" 2>&1 || rc=$?
+echo "$rc" > "$out/wait.rc"
+ip -j addr show dev "$dev" > "$out/addr.json"
+ip -6 -j route show dev "$dev" > "$out/route6.json"`;
+  const apply = (files: readonly OverlayFile[], n: NodeModel): { wait: string; addrs: string[]; route6: { dst: string; gateway?: string }[]; log: string } => {
+    const conf = fresh('network-net');
+    for (const f of files) if (f.path.startsWith('etc/systemd/network/') && f.type === 'file') put(conf, f.path.slice('etc/systemd/network/'.length), String(f.content));
+    const r = inNetns(SCRIPT, [n.device!, n.mac, conf, conf]);
+    expect(r.stderr).toBe('');
+    const read = (f: string): string => readFileSync(join(conf, f), 'utf8');
+    const addr = JSON.parse(read('addr.json'))[0] as { addr_info: { family: string; local: string; prefixlen: number }[] };
+    return { wait: read('wait.rc').trim(), addrs: addr.addr_info.map((x) => `${x.family} ${x.local}/${x.prefixlen}`), route6: JSON.parse(read('route6.json')), log: read('networkd.log') };
+  };
+
+  it('c2: networkd reads every file without a complaint, and the provisioning NIC gets its IPv4 and IPv6 addresses', () => {
+    const n = node(m, 'c2');
+    const files = generate(m, n, 'systemd.networkd');
+    expect(files.map((f) => f.path).filter((p) => p.startsWith('etc/systemd/network/')).sort()).toEqual([
+      'etc/systemd/network/20-herd-provision.network',
+      'etc/systemd/network/30-herd-bond0.netdev', 'etc/systemd/network/30-herd-bond0.network',
+      'etc/systemd/network/30-herd-eno2.network', 'etc/systemd/network/30-herd-ib0.network',
+      'etc/systemd/network/30-herd-vlan20.netdev', 'etc/systemd/network/30-herd-vlan20.network',
+    ]);
+    const a = apply(files, n);
+    expect(a.log).not.toMatch(/herd-[\w.-]+\.(network|netdev):\d+:/);
+    expect(a.wait).toBe('0');
+    expect(a.addrs.sort()).toEqual(['inet 10.0.0.3/24', 'inet6 fd00::3/64']);
+    expect(a.route6.filter((r) => r.dst === 'default').map((r) => r.gateway)).toEqual(['fd00::1']);
+    expect(one(m, n, 'systemd.networkd', 'etc/systemd/network/30-herd-bond0.netdev')).toMatch(/^\[Bond\]\nMode=active-backup\nMIIMonitorSec=200ms$/m);
+    expect(one(m, n, 'systemd.networkd', 'etc/systemd/network/30-herd-eno2.network')).toMatch(/^Bond=bond0$/m);
+    expect(one(m, n, 'systemd.networkd', 'etc/systemd/network/30-herd-bond0.network')).toMatch(/^VLAN=bond0\.20$/m);
+  });
+
+  it('the check can fail: a misspelt .netdev key is in networkd\'s log', () => {
+    const n = node(m, 'c2');
+    const files = generate(m, n, 'systemd.networkd').map((f) => (f.path.endsWith('30-herd-bond0.netdev') ? { ...f, content: String(f.content).replace('Mode=', 'Mdoe=') } : f));
+    expect(apply(files, n).log).toMatch(/30-herd-bond0\.netdev:\d+: Unknown key/);
+  });
+});
+
+describe('networks: udev names the other NICs too (udevadm test-builtin net_setup_link)', () => {
+  it('c2: the NIC with eno2\'s MAC is named eno2 by its own .link file, among all of the node\'s', () => {
+    const m = NET.NetworkManager;
+    const n = node(m, 'c2');
+    const links = generate(m, n, 'systemd.netname');
+    expect(links.map((f) => f.path).sort()).toEqual(['etc/systemd/network/10-herd-eno2.link', 'etc/systemd/network/10-herd-provision.link']);
+    const conf = fresh('link-net');
+    for (const f of links) put(conf, f.path.slice('etc/systemd/network/'.length), String(f.content));
+    const eno2 = n.networks.find((d) => d.name === 'eno2')!;
+    const r = inNetns('udevadm test-builtin net_setup_link "/sys/class/net/$dev" > "$out/nic" 2>&1', ['herdt-k1', eno2.mac!, conf, conf]);
+    expect(r.status, r.stderr).toBe(0);
+    const nic = readFileSync(join(conf, 'nic'), 'utf8');
+    expect(nic).toContain('ID_NET_LINK_FILE=/etc/systemd/network/10-herd-eno2.link');
+    expect(nic).toContain('ID_NET_NAME=eno2\n');
+  });
 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HOSTS_MARKER } from '../../src/compile/head-files.ts';
+import { netdevsOf } from '../../src/compile/nodes-conf.ts';
 import { compileSpecAt } from '../../src/pipeline.ts';
 import { warewulfOracleDir } from '../fixtures/head-root.ts';
 
@@ -61,13 +62,14 @@ describe.skipIf(!HAVE && !REQUIRED)("Warewulf 4.6.5's host overlay agrees with h
     expect(HAVE, `Warewulf oracle missing: ${BIN} (run ${ORACLE ?? '../shared/oracles/warewulf'}/build.sh)`).toBe(true);
   });
 
-  for (const cluster of ['lab', 'condo']) {
+  // The examples, and two labs with other network devices and IPv6 (a bond, its member, a VLAN, InfiniBand; dnsmasq and dhcpd).
+  for (const cluster of ['lab', 'condo', 'net-clusters/dnsmasq', 'net-clusters/dhcpd']) {
     it(`${cluster}: hosts block, exports and DHCP entries`, async () => {
-      const r = await compileSpecAt(join(REPO, 'clusters', cluster), REPO, { images: false });
+      const r = await compileSpecAt(join(REPO, cluster.startsWith('net-') ? 'test/fixtures' : 'clusters', cluster), REPO, { images: false });
       expect(r.artifacts, JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error'))).toBeDefined();
       const art = (p: string) => r.artifacts!.artifacts.find((a) => a.path === p);
       const text = (p: string) => new TextDecoder().decode(art(p)!.bytes!);
-      const etc = join(work, cluster, 'etc', 'warewulf');
+      const etc = join(work, cluster.replace('/', '-'), 'etc', 'warewulf');
       mkdirSync(etc, { recursive: true });
       for (const f of ['nodes.conf', 'warewulf.conf']) writeFileSync(join(etc, f), art(`etc/warewulf/${f}`)!.bytes!);
       const nodesConf = join(etc, 'nodes.conf');
@@ -79,7 +81,8 @@ describe.skipIf(!HAVE && !REQUIRED)("Warewulf 4.6.5's host overlay agrees with h
       const wwHosts = render(nodesConf, node, 'etc/hosts.ww');
       const wwBlock = wwHosts.slice(wwHosts.indexOf(HOSTS_MARKER) + HOSTS_MARKER.length);
       const herdHosts = hostTable(text('etc/hosts'));
-      expect(Object.keys(herdHosts).length).toBe(model.nodes.length + 1);
+      const netdevs = model.nodes.flatMap((n) => netdevsOf(model, n).map((d) => ({ node: n.name, ...d })));
+      expect(Object.keys(herdHosts).length).toBe(netdevs.filter((d) => d.address).length + 1);
       expect(hostTable(wwBlock, model.head.name)).toEqual(herdHosts);
 
       // exports: Warewulf 4.6.5 owns /etc/exports whole (no marker), from warewulf.conf's export paths.
@@ -93,8 +96,8 @@ describe.skipIf(!HAVE && !REQUIRED)("Warewulf 4.6.5's host overlay agrees with h
       }
       if (dhcp[0]!.includes('dnsmasq')) {
         const hostsLines = meaningful(text(dhcp[0]!)).filter((l) => l.startsWith('dhcp-host='));
-        expect(hostsLines.length).toBe(model.nodes.length);
-        for (const n of model.nodes) expect(hostsLines).toContain(`dhcp-host=${n.mac},id:00:03:00:01:${n.mac},set:warewulf,${n.address},${n.name},infinite`);
+        expect(hostsLines.length).toBe(netdevs.length);
+        for (const n of model.nodes) expect(hostsLines).toContain(`dhcp-host=${n.mac},id:00:03:00:01:${n.mac},set:warewulf,${n.address},${n.address6 ? `[${n.address6}],` : ''}${n.name},infinite`);
       }
     });
   }

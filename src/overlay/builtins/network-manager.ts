@@ -4,6 +4,7 @@ import { normalizeMac } from '../../spec/ipv4.ts';
 import type { BuiltinInput, BuiltinResult } from '../types.ts';
 import { file, header, wantedBy } from './entries.ts';
 import { nodeAddress } from './node-address.ts';
+import { DEFAULT_PREFIX6, extraKeyfiles } from './extra-networks.ts';
 
 export const NM_CONNECTION_PATH = 'etc/NetworkManager/system-connections/herd-provision.nmconnection';
 const CONNECTION_ID = 'herd-provision';
@@ -23,8 +24,9 @@ export function nameUuid(name: string): string {
 /**
  * The keyfile, in the order and spelling NetworkManager's own writer uses (nmcli --offline prints the same keys back):
  * `address1=ip/prefix,gateway`, upper-case `mac-address`, `;`-terminated lists. NetworkManager ignores a keyfile that is
- * not 0600 and root's, so it is written that way. IPv6 is disabled on the provisioning NIC: the seed's slurmd resolved the
- * node's own name to an IPv6 link-local address it could not bind.
+ * not 0600 and root's, so it is written that way. IPv6 is disabled on the provisioning NIC unless the spec gives it an
+ * address6: the seed's slurmd resolved the node's own name to an IPv6 link-local address it could not bind. The node's
+ * other network devices get a keyfile each.
  */
 export function networkManager(input: BuiltinInput): BuiltinResult {
   const { model, node } = input;
@@ -52,11 +54,13 @@ export function networkManager(input: BuiltinInput): BuiltinResult {
     'method=manual',
     '',
     '[ipv6]',
-    'method=disabled',
+    // An IPv6 address only when the spec gives one; slurm.conf's NodeAddr stays the literal IPv4 address either way.
+    ...(node.address6 !== undefined ? [`address1=${node.address6}/${node.prefix6 ?? DEFAULT_PREFIX6}${node.gateway6 !== undefined ? `,${node.gateway6}` : ''}`, 'method=manual'] : ['method=disabled']),
   ];
   return {
     files: [
       file(NM_CONNECTION_PATH, header(model) + lines.join('\n') + '\n', 0o600),
+      ...extraKeyfiles(model, node, nameUuid),
       // network-online.target then means "the provisioning NIC has its address": slurmd and the NFS mounts wait for it.
       wantedBy('network-online.target', 'NetworkManager-wait-online.service'),
     ],

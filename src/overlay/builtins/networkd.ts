@@ -3,6 +3,7 @@ import { normalizeMac } from '../../spec/ipv4.ts';
 import type { BuiltinInput, BuiltinResult } from '../types.ts';
 import { file, header, wantedBy } from './entries.ts';
 import { nodeAddress } from './node-address.ts';
+import { DEFAULT_PREFIX6, extraNetworkdFiles, vlansOn } from './extra-networks.ts';
 
 export const LINK_PATH = 'etc/systemd/network/10-herd-provision.link';
 export const NETWORK_PATH = 'etc/systemd/network/20-herd-provision.network';
@@ -10,14 +11,17 @@ export const NETWORK_PATH = 'etc/systemd/network/20-herd-provision.network';
 /**
  * Names the provisioning NIC by its MAC, so it gets the name the keyfile or .network file expects whatever the kernel
  * called it. `Type=ether` keeps a bridge, bond or VLAN that inherits the same MAC from being renamed too (udev would try,
- * and fail, to give it the NIC's name). No device in the spec: nothing to rename, no file.
+ * and fail, to give it the NIC's name). No device in the spec: nothing to rename, no file. The node's other ethernet
+ * devices with a MAC and a device get a .link file each.
  */
 export function systemdNetname(input: BuiltinInput): BuiltinResult {
   const { model, node } = input;
   const mac = normalizeMac(node.mac) ?? node.mac.toLowerCase();
-  if (node.device === undefined) return { files: [] };
-  const lines = ['[Match]', `MACAddress=${mac}`, 'Type=ether', '', '[Link]', `Name=${node.device}`];
-  return { files: [file(LINK_PATH, header(model) + lines.join('\n') + '\n')] };
+  const link = (m: string, name: string): string => header(model) + ['[Match]', `MACAddress=${m}`, 'Type=ether', '', '[Link]', `Name=${name}`].join('\n') + '\n';
+  // The other NICs with a MAC and a name are named the same way (as Warewulf's systemd.netname names every netdev).
+  const others = node.networks.filter((d) => d.type === 'ethernet' && d.mac !== undefined && d.device !== undefined).map((d) => file(`etc/systemd/network/10-herd-${d.name}.link`, link(d.mac!, d.device!)));
+  if (node.device === undefined) return { files: others };
+  return { files: [file(LINK_PATH, link(mac, node.device)), ...others] };
 }
 
 /**
@@ -41,6 +45,9 @@ export function systemdNetworkd(input: BuiltinInput): BuiltinResult {
     '[Network]',
     `Address=${addr.cidr}`,
     ...(addr.gateway !== undefined ? [`Gateway=${addr.gateway}`] : []),
+    ...(node.address6 !== undefined ? [`Address=${node.address6}/${node.prefix6 ?? DEFAULT_PREFIX6}`] : []),
+    ...(node.gateway6 !== undefined ? [`Gateway=${node.gateway6}`] : []),
+    ...(node.device !== undefined ? vlansOn(node, node.device).map((v) => `VLAN=${v}`) : []),
     ...net.dns.map((d) => `DNS=${d}`),
     ...(net.domain !== undefined ? [`Domains=${net.domain}`] : []),
     'LinkLocalAddressing=no',
@@ -49,6 +56,7 @@ export function systemdNetworkd(input: BuiltinInput): BuiltinResult {
   return {
     files: [
       file(NETWORK_PATH, header(model) + lines.join('\n') + '\n'),
+      ...extraNetworkdFiles(model, node),
       wantedBy('multi-user.target', 'systemd-networkd.service'),
       wantedBy('sockets.target', 'systemd-networkd.socket'),
       wantedBy('network-online.target', 'systemd-networkd-wait-online.service'),

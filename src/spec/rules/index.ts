@@ -1,14 +1,14 @@
 // Every semantic rule, run in order over the resolved model (pure).
 import type { Diagnostic } from '../../diagnostics/diagnostic.ts';
 import type { RuleCheck, RuleContext } from './rule.ts';
-import { checkDhcpRange, checkNetworkUniqueness } from './network.ts';
+import { checkDhcpRange, checkNetworkDevices, checkNetworkUniqueness } from './network.ts';
 import { checkCpuTopology, checkDefaultPartition, checkPreemption, checkSlurmExtras, checkSlurmTimes } from './slurm.ts';
 import { checkMemoryForImage, checkNfsClient, checkPinCollisions, checkPinnedSources, checkSlurmPrograms } from './images.ts';
 import { checkEarlyBootFiles, checkOverlayNames } from './overlays.ts';
 import { checkIpmi } from './ipmi.ts';
 
 export const RULE_CHECKS: readonly RuleCheck[] = [
-  checkNetworkUniqueness, checkDhcpRange, checkIpmi,
+  checkNetworkUniqueness, checkDhcpRange, checkNetworkDevices, checkIpmi,
   checkDefaultPartition, checkSlurmTimes, checkSlurmExtras, checkPreemption, checkCpuTopology,
   checkPinnedSources, checkPinCollisions, checkNfsClient, checkSlurmPrograms, checkMemoryForImage,
   checkEarlyBootFiles, checkOverlayNames,

@@ -98,4 +98,11 @@ describe('import rules', () => {
     const files = { 'etc/warewulf/nodes.conf': NODES(), 'etc/warewulf/warewulf.conf': WW, 'etc/slurm/slurm.conf': SLURM('NodeName=c1 NodeAddr=10.0.0.2 CPUs=2') };
     expect(run(files).specText).toBe(run(files).specText);
   });
+  it('net/missing-netmask: another netdev with an address but no netmask is a warning; the spec leaves the address out', () => {
+    const nodes = NODES().replace('ipaddr: 10.0.0.2 }', 'ipaddr: 10.0.0.2 }\n      ib0: { type: infiniband, ipaddr: 10.30.0.2 }');
+    const r = run({ 'etc/warewulf/nodes.conf': nodes, 'etc/warewulf/warewulf.conf': WW });
+    expect(at(r, 'net/missing-netmask')).toEqual(['etc/warewulf/nodes.conf:11:40']);
+    expect(r.specText).toContain('type: infiniband');
+    expect(r.specText).not.toContain('10.30.0.2');
+  });
 });
