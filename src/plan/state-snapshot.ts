@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
 import { canonicalJson } from './canonical-json.ts';
 import { ABSENT, type LiveFile, type LiveState, type Plan } from './plan-types.ts';
-import { pendingJournalSchema, stateManifestSchema, type PendingJournal, type StateManifest } from './state-manifest.ts';
+import { pendingJournalSchema, rebootRecordSchema, stateManifestSchema, type PendingJournal, type RebootRecord, type StateManifest } from './state-manifest.ts';
 
 export const SNAPSHOT_FORMAT_VERSION = 1 as const;
 
@@ -42,6 +42,12 @@ export const stateSnapshotSchema = z.strictObject({
   leftoverTempFiles: z.array(z.string()),
   /** Sorted by path: every path the manifest records or the journal names. */
   files: z.array(snapshotFileSchema),
+  /**
+   * The nodes still to reboot into what was applied (var/lib/herd/reboots.json), so a plan made against the snapshot shows them as a
+   * plan on the head does. Not part of snapshotId: herd rollout updates the record without changing any file herd owns, and a saved
+   * plan must stay appliable across a rollout. Absent in snapshots of older herds.
+   */
+  reboots: rebootRecordSchema.optional(),
 });
 
 export type SnapshotFile = z.infer<typeof snapshotFileSchema>;
@@ -54,6 +60,7 @@ export interface SnapshotInput {
   readonly manifestHash: string | null;
   readonly manifest: StateManifest | undefined;
   readonly pending: PendingJournal | undefined;
+  readonly reboots?: RebootRecord | undefined;
   readonly live: LiveState;
   readonly hash: (text: string) => string;
 }
@@ -73,7 +80,7 @@ function fileOf(path: string, l: LiveFile): SnapshotFile {
 }
 
 const idBody = (s: Omit<StateSnapshot, 'snapshotId'>) => {
-  const { herdVersion: _v, root: _r, ...rest } = s;
+  const { herdVersion: _v, root: _r, reboots: _b, ...rest } = s;
   return rest;
 };
 
@@ -92,6 +99,7 @@ export function buildSnapshot(input: SnapshotInput): StateSnapshot {
     pending: input.pending ?? null,
     leftoverTempFiles: [...(input.live.leftoverTempFiles ?? [])].sort(),
     files,
+    ...(input.reboots && Object.keys(input.reboots.nodes).length > 0 ? { reboots: input.reboots } : {}),
   };
   return { ...body, snapshotId: input.hash(canonicalJson(idBody(body))) };
 }

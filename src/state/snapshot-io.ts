@@ -29,6 +29,7 @@ export function snapshotOfSession(session: SnapshotOf, herdVersion: string, clus
     manifestHash: session.stored.manifestHash,
     manifest: session.stored.manifest,
     pending: session.stored.pending,
+    reboots: session.stored.reboots,
     live: session.live,
     hash: sha256Hex,
   });

@@ -163,7 +163,8 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
         let basis: { root: string; snapshotId: string; manifestHash: string | null };
         if (snapshot) {
           plan = await planAgainstSnapshot(compiled, snapshot, ctx, deps);
-          meta = { herdVersion, cluster: result.clusterName ?? null, root: `${snapshot.root} (as in the state snapshot ${snapshot.snapshotId.slice(0, 12)})`, specHash: result.specHash, manifestHash: snapshot.manifestHash, snapshotId: snapshot.snapshotId };
+          const awaiting = awaitingReboot(snapshot.reboots);
+          meta = { herdVersion, cluster: result.clusterName ?? null, root: `${snapshot.root} (as in the state snapshot ${snapshot.snapshotId.slice(0, 12)})`, specHash: result.specHash, manifestHash: snapshot.manifestHash, snapshotId: snapshot.snapshotId, ...(awaiting.length > 0 ? { awaitingReboot: awaiting } : {}) };
           basis = { root: snapshot.root, snapshotId: snapshot.snapshotId, manifestHash: snapshot.manifestHash };
         } else {
           const root = targetRootFor(args.values, result, ctx.io.cwd);

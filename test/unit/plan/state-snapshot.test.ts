@@ -40,6 +40,19 @@ describe('state snapshots', () => {
     expect(snapshotDifference(snapshot, elsewhere)).toBeUndefined();
   });
 
+  it('carry the nodes awaiting a reboot, outside the id: a rollout moving them on does not stale a saved plan', async () => {
+    const { snapshot, manifest, liveState } = await snapshotOfA();
+    const reboots = { formatVersion: 1 as const, kind: 'herd-reboots' as const, nodes: { c2: { since: 3, requestedAt: null }, c1: { since: 3, requestedAt: '2026-12-06T10:00:00Z' } } };
+    const withReboots = buildSnapshot({ herdVersion: '1', cluster: 't', root: '/', manifestHash: sha256Hex('m'), manifest, pending: undefined, reboots, live: liveState, hash: sha256Hex });
+    expect(withReboots.reboots).toEqual(reboots);
+    expect(withReboots.snapshotId).toBe(snapshot.snapshotId);
+    expect(snapshot.reboots).toBeUndefined();
+    expect(parseSnapshot(serializeSnapshot(withReboots), 'state.json', sha256Hex)).toEqual({ ok: true, snapshot: withReboots });
+    // An empty record is no record: the snapshot of a target with nothing to reboot is the same bytes as before.
+    const none = buildSnapshot({ herdVersion: '1', cluster: 't', root: '/', manifestHash: sha256Hex('m'), manifest, pending: undefined, reboots: { ...reboots, nodes: {} }, live: liveState, hash: sha256Hex });
+    expect(serializeSnapshot(none)).toBe(serializeSnapshot(snapshot));
+  });
+
   it('round-trip, and refuse an edited snapshot, another version, another kind and broken JSON with located messages', async () => {
     const { snapshot } = await snapshotOfA();
     const text = serializeSnapshot(snapshot);

@@ -96,6 +96,18 @@ describe('state snapshots through the CLI (synthetic artifacts)', () => {
     expect((await herd(['plan', '.', '--state', 'published.json', '--format', 'markdown'])).code).toBe(EXIT.ok);
   });
 
+  it('shows the nodes the head still has to reboot in a plan against its snapshot, as a plan on the head does', async () => {
+    const onHead = await herd(['plan', '.', '--root', 'head']);
+    const awaiting = onHead.stdout.split('\n').filter((l) => /awaiting reboot|^\s+\S+\s+\(since generation/.test(l));
+    expect(awaiting.length, onHead.stdout).toBeGreaterThan(1);
+    const published = JSON.parse(readFileSync(join(dir, 'published.json'), 'utf8')) as { reboots?: { nodes: Record<string, unknown> } };
+    expect(Object.keys(published.reboots?.nodes ?? {}).length).toBeGreaterThan(0);
+    const viaSnapshot = await herd(['plan', '.', '--state', 'published.json']);
+    expect(viaSnapshot.stdout.split('\n').filter((l) => /awaiting reboot|^\s+\S+\s+\(since generation/.test(l))).toEqual(awaiting);
+    const json = planOutputSchema.parse(JSON.parse((await herd(['plan', '.', '--state', 'published.json', '--format', 'json'])).stdout));
+    expect(json.result!.awaitingReboot?.length).toBe(Object.keys(published.reboots!.nodes).length);
+  });
+
   it('refuses a missing, edited or foreign snapshot, and --state with --root, each with a located message', async () => {
     const missing = await herd(['plan', '.', '--state', 'nope.json']);
     expect(missing.code).toBe(EXIT.couldNotRun);
