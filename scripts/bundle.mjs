@@ -12,6 +12,7 @@
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const src = (p) => new URL(`../src/${p}`, import.meta.url).pathname;
 const root = new URL('..', import.meta.url).pathname;
@@ -29,6 +30,30 @@ const zodCjs = (await build({ ...common, stdin: { contents: "export { z } from '
 mkdirSync(dist, { recursive: true });
 writeFileSync(`${dist}zod.cjs`, `// herd-build ${createHash('sha256').update(zodCjs).digest('hex').slice(0, 32)}\n${zodCjs}`);
 
+// Node's built-ins that are not part of its start-up snapshot cost a start to load (fs/promises with readline, zlib,
+// worker_threads, child_process...), yet most runs never call them: `herd plan` of a cluster whose images are not built
+// packs nothing. Each is bundled as a stand-in whose exports are getters that load the real module on first use, so
+// `zlib.gzipSync`, `new Worker()` and `spawn()` reach the very same functions and classes, only later (issue 17).
+const LAZY_BUILTINS = /^node:(zlib|worker_threads|fs\/promises|stream\/promises|child_process|http|net|readline)$/;
+const nodeRequire = createRequire(import.meta.url);
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: LAZY_BUILTINS }, (args) => ({ path: args.path, namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const names = Object.getOwnPropertyNames(nodeRequire(args.path)).filter((n) => n !== 'default' && n !== '__esModule');
+      return {
+        contents: [
+          'let real;',
+          `const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(args.path)}));`,
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 const deferredZod = {
   name: 'deferred-zod',
   setup(b) {
@@ -45,7 +70,7 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   // Some bundled CommonJS dependencies call require() for Node built-ins; give the ESM output a require to call.
   banner: { js: "import { createRequire as __herdCreateRequire } from 'node:module'; const require = __herdCreateRequire(import.meta.url);" },
-  plugins: [deferredZod],
+  plugins: [deferredZod, lazyBuiltins],
   metafile: Boolean(process.env.HERD_BUNDLE_ANALYZE),
 });
 if (result.metafile) {
@@ -88,7 +113,7 @@ await Promise.all(
       outfile: `${dist}cli/herd.cjs`,
       // bin/code-cache.js passes the file's URL in, as CommonJS has no import.meta.
       define: { 'import.meta.url': '__herdImportMetaUrl' },
-      plugins: only ? [deferredZod, otherCommand(only)] : [deferredZod],
+      plugins: only ? [deferredZod, lazyBuiltins, otherCommand(only)] : [deferredZod, lazyBuiltins],
     });
     const code = cjs.outputFiles[0].text;
     writeFileSync(`${dist}cli/${only ? `herd-${only}` : 'herd'}.cjs`, `// herd-build ${createHash('sha256').update(code).digest('hex').slice(0, 32)}\n${code}`);
