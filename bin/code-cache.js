@@ -69,19 +69,20 @@ function loadCached(command, env) {
   if (!dir) return undefined;
   const name = /^[a-z]{1,20}$/.test(command ?? '') ? command : 'other';
   // The command's own bundle (herd-plan.cjs: main with only plan) when the build made one, else the whole CLI.
+  // The bundle is ASCII (scripts/bundle.mjs checks), so read as latin1: the same string, made faster than from UTF-8.
   let source;
   let bundle = join(DIST, `herd-${name}.cjs`);
   try {
-    source = readFileSync(bundle, 'utf8');
+    source = readFileSync(bundle, 'latin1');
   } catch {
     bundle = join(DIST, 'herd.cjs');
-    source = readFileSync(bundle, 'utf8');
+    source = readFileSync(bundle, 'latin1');
   }
   // zod (dist/zod.cjs, loaded by the bundle's deferred zod on first use: a state file, a spec of the wrong shape) gets
   // its own cache too; compiling it costs more than the rest of a plan's start. scripts/deferred-zod.mjs calls this hook.
   globalThis[Symbol.for('herd.loadZod')] = () => {
     try {
-      return runCached(dir, '_zod', ZOD, readFileSync(ZOD, 'utf8'));
+      return runCached(dir, '_zod', ZOD, readFileSync(ZOD, 'latin1'));
     } catch {
       return undefined;
     }

@@ -20,7 +20,12 @@ const final = new URL('../dist', import.meta.url).pathname;
 // Built aside and swapped in whole at the end: a herd started while this runs (a test, another shell) finds the old dist/
 // or the new one, never a half-written one.
 const dist = new URL(`../node_modules/.cache/herd-dist-${process.pid}/`, import.meta.url).pathname;
-const common = { bundle: true, platform: 'node', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning', charset: 'ascii' };
+// bin/code-cache.js reads the CommonJS files as latin1, which is faster than UTF-8 and the same string for ASCII text only.
+const ascii = (text, file) => {
+  if (/[^\x00-\x7f]/.test(text)) throw new Error(`scripts/bundle.mjs: ${file} is not ASCII`);
+  return text;
+};
 
 rmSync(dist, { recursive: true, force: true });
 
@@ -28,7 +33,7 @@ rmSync(dist, { recursive: true, force: true });
 // Its first line names its hash, as herd.cjs's does: bin/code-cache.js keeps V8's compiled code of it too.
 const zodCjs = (await build({ ...common, stdin: { contents: "export { z } from 'zod';", resolveDir: root, loader: 'js' }, outfile: `${dist}zod.cjs`, format: 'cjs', write: false })).outputFiles[0].text;
 mkdirSync(dist, { recursive: true });
-writeFileSync(`${dist}zod.cjs`, `// herd-build ${createHash('sha256').update(zodCjs).digest('hex').slice(0, 32)}\n${zodCjs}`);
+writeFileSync(`${dist}zod.cjs`, `// herd-build ${createHash('sha256').update(zodCjs).digest('hex').slice(0, 32)}\n${ascii(zodCjs, 'zod.cjs')}`);
 
 // Node's built-ins that are not part of its start-up snapshot cost a start to load (fs/promises with readline, zlib,
 // worker_threads, child_process...), yet most runs never call them: `herd plan` of a cluster whose images are not built
@@ -115,7 +120,7 @@ await Promise.all(
       define: { 'import.meta.url': '__herdImportMetaUrl' },
       plugins: only ? [deferredZod, lazyBuiltins, otherCommand(only)] : [deferredZod, lazyBuiltins],
     });
-    const code = cjs.outputFiles[0].text;
+    const code = ascii(cjs.outputFiles[0].text, only ? `herd-${only}.cjs` : 'herd.cjs');
     writeFileSync(`${dist}cli/${only ? `herd-${only}` : 'herd'}.cjs`, `// herd-build ${createHash('sha256').update(code).digest('hex').slice(0, 32)}\n${code}`);
   }),
 );

@@ -7,11 +7,11 @@
 // schema load zod at once; it cannot change a result.
 import { createRequire } from 'node:module';
 
-// Relative to the chunk that holds this module: dist/cli/ and dist/chunks/ are both one level below dist/.
-const load = createRequire(import.meta.url);
 let zod;
-// bin/code-cache.js, when it runs the CLI, loads zod with V8's code cache through this hook.
-const realZod = () => (zod ??= globalThis[Symbol.for('herd.loadZod')]?.() ?? load('../zod.cjs'));
+// bin/code-cache.js, when it runs the CLI, loads zod with V8's code cache through this hook. Else zod.cjs, relative to the
+// chunk that holds this module (dist/cli/ and dist/chunks/ are both one level below dist/), with a require made only
+// then: making one costs a start a few milliseconds (issue 17).
+const realZod = () => (zod ??= globalThis[Symbol.for('herd.loadZod')]?.() ?? createRequire(import.meta.url)('../zod.cjs'));
 
 /** zod 4 calls that only build a schema from their arguments, on z and on schemas. */
 const BUILDERS = new Set([
