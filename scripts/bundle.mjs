@@ -47,11 +47,15 @@ const lazyBuiltins = {
     b.onResolve({ filter: LAZY_BUILTINS }, (args) => ({ path: args.path, namespace: 'lazy-builtin' }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
       const names = Object.getOwnPropertyNames(nodeRequire(args.path)).filter((n) => n !== 'default' && n !== '__esModule');
+      // The getters sit on the stand-in's prototype: the bundle's interop helper copies a CommonJS module's own properties
+      // into a new object for every module importing it, and zlib alone has over a hundred.
       return {
         contents: [
           'let real;',
           `const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(args.path)}));`,
-          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });`,
+          'const exported = {};',
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exported, name, { enumerable: true, get: () => load()[name] });`,
+          'module.exports = Object.create(exported);',
         ].join('\n'),
         loader: 'js',
       };
