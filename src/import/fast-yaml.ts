@@ -61,6 +61,7 @@ function lines(text: string): Line[] {
 }
 
 const PLAIN_BAD = /^[[\]{}&*!|>'"%@`,?]|: |\s#| &| \*|:$/;
+const WORD = /^[A-Za-z_][\w./-]*$/;
 
 function scalar(s: string): Value {
   if (s === '' || s === '~' || s === 'null' || s === 'Null' || s === 'NULL') return null;
@@ -78,6 +79,8 @@ function scalar(s: string): Value {
     if (/'(?!')/.test(inner.replace(/''/g, ''))) bail();
     return inner.replace(/''/g, "'");
   }
+  // A name, path or word (letters first, then letters, digits, _ . / -): nothing below can apply but the boolean spellings.
+  if (WORD.test(s)) return /^(true|false|null)$/i.test(s) && !/^(true|false)$/.test(s) ? bail() : s;
   if (PLAIN_BAD.test(s)) bail();
   // Plain scalars the YAML core schema reads as numbers or booleans in another spelling (010, 1.0, 0x1f, True) would come
   // back from the yaml package as a different string: leave them to it.
