@@ -6,16 +6,16 @@
 // because V8 only compares the source's length.
 // The cache is code that will run, so it is used only from a folder and a file that belong to this user and that no
 // one else can write, and opened without following symlinks. Anything unusual means no cache, never a failure.
-// Built-ins through process.getBuiltinModule, not import: an ES module import of a built-in costs a module facade each.
+// CommonJS (bin/package.json), as bin/herd.js: an ES module entry costs Node its ES module loader at every start.
 const { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = process.getBuiltinModule('node:fs');
 const { createRequire } = process.getBuiltinModule('node:module');
 const { homedir } = process.getBuiltinModule('node:os');
 const { dirname, join } = process.getBuiltinModule('node:path');
-const { fileURLToPath, pathToFileURL } = process.getBuiltinModule('node:url');
+const { pathToFileURL } = process.getBuiltinModule('node:url');
 const { Script } = process.getBuiltinModule('node:vm');
 
-const DIST = fileURLToPath(new URL('../dist/cli/', import.meta.url));
-const ZOD = fileURLToPath(new URL('../dist/zod.cjs', import.meta.url));
+const DIST = join(__dirname, '../dist/cli/');
+const ZOD = join(__dirname, '../dist/zod.cjs');
 
 /** Whether `st` belongs to this user and is not writable by anyone else. */
 const ours = (st) => typeof process.getuid !== 'function' || (st.uid === process.getuid() && (st.mode & 0o022) === 0);
@@ -58,7 +58,7 @@ function writeCache(dir, name, file, data) {
  * The CLI's exports (main, VERSION...) from dist/cli/herd-<command>.cjs (or herd.cjs) with its code cache for `command`,
  * or undefined when there is no usable cache folder (the caller then imports the ESM bundle, which starts faster without a cache).
  */
-export function loadCached(command, env) {
+function loadCached(command, env) {
   if (env.HERD_CODE_CACHE === '0') return undefined;
   let dir;
   try {
@@ -69,19 +69,20 @@ export function loadCached(command, env) {
   if (!dir) return undefined;
   const name = /^[a-z]{1,20}$/.test(command ?? '') ? command : 'other';
   // The command's own bundle (herd-plan.cjs: main with only plan) when the build made one, else the whole CLI.
+  // The bundle is ASCII (scripts/bundle.mjs checks), so read as latin1: the same string, made faster than from UTF-8.
   let source;
   let bundle = join(DIST, `herd-${name}.cjs`);
   try {
-    source = readFileSync(bundle, 'utf8');
+    source = readFileSync(bundle, 'latin1');
   } catch {
     bundle = join(DIST, 'herd.cjs');
-    source = readFileSync(bundle, 'utf8');
+    source = readFileSync(bundle, 'latin1');
   }
   // zod (dist/zod.cjs, loaded by the bundle's deferred zod on first use: a state file, a spec of the wrong shape) gets
   // its own cache too; compiling it costs more than the rest of a plan's start. scripts/deferred-zod.mjs calls this hook.
   globalThis[Symbol.for('herd.loadZod')] = () => {
     try {
-      return runCached(dir, '_zod', ZOD, readFileSync(ZOD, 'utf8'));
+      return runCached(dir, '_zod', ZOD, readFileSync(ZOD, 'latin1'));
     } catch {
       return undefined;
     }
@@ -103,3 +104,5 @@ function runCached(dir, name, path, source) {
   if (cachedData === undefined || script.cachedDataRejected) process.once('exit', (code) => code <= 2 && writeCache(dir, name, file, script.createCachedData()));
   return mod.exports;
 }
+
+module.exports = { loadCached };

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Thin process wrapper: everything testable lives in main(argv, io); this file only maps it to the process.
-import { loadCached } from './code-cache.js';
+// CommonJS (bin/package.json): an ES module entry would cost Node its ES module loader at every start (issue 17).
+'use strict';
+const { loadCached } = require('./code-cache.js');
 
-const module = process.getBuiltinModule('node:module');
+const nodeModule = process.getBuiltinModule('node:module');
 const { homedir } = process.getBuiltinModule('node:os');
 const { join } = process.getBuiltinModule('node:path');
 
@@ -10,10 +12,10 @@ const { join } = process.getBuiltinModule('node:path');
 // user's own cache folder, never beside the spec. Node >= 22.1 does that itself (module.enableCompileCache); before,
 // code-cache.js does it for the bundle. No usable folder only means no cache.
 let cli;
-if (typeof module.enableCompileCache === 'function') {
+if (typeof nodeModule.enableCompileCache === 'function') {
   const base = process.env.XDG_CACHE_HOME || (homedir() ? join(homedir(), '.cache') : undefined);
   try {
-    if (base && process.env.HERD_CODE_CACHE !== '0') module.enableCompileCache(join(base, 'herd', 'compile-cache'));
+    if (base && process.env.HERD_CODE_CACHE !== '0') nodeModule.enableCompileCache(join(base, 'herd', 'compile-cache'));
   } catch {
     // A cache is an optimisation: herd runs the same without one.
   }
@@ -24,12 +26,18 @@ if (typeof module.enableCompileCache === 'function') {
     // No cached load (an unreadable bundle or cache): the ESM bundle below runs the same.
   }
 }
-const { main } = cli ?? (await import('../dist/cli/main.js'));
-const code = await main(process.argv.slice(2), {
-  stdin: process.stdin,
+// process.stdin only when a command reads it (apply's prompt): making the stream costs a run that never reads it.
+const io = {
+  get stdin() {
+    return process.stdin;
+  },
   stdout: process.stdout,
   stderr: process.stderr,
   env: process.env,
   cwd: process.cwd(),
-});
-process.exitCode = code;
+};
+(cli ? Promise.resolve(cli) : import('../dist/cli/main.js'))
+  .then(({ main }) => main(process.argv.slice(2), io))
+  .then((code) => {
+    process.exitCode = code;
+  });

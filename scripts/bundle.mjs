@@ -12,6 +12,7 @@
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const src = (p) => new URL(`../src/${p}`, import.meta.url).pathname;
 const root = new URL('..', import.meta.url).pathname;
@@ -19,7 +20,12 @@ const final = new URL('../dist', import.meta.url).pathname;
 // Built aside and swapped in whole at the end: a herd started while this runs (a test, another shell) finds the old dist/
 // or the new one, never a half-written one.
 const dist = new URL(`../node_modules/.cache/herd-dist-${process.pid}/`, import.meta.url).pathname;
-const common = { bundle: true, platform: 'node', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning' };
+const common = { bundle: true, platform: 'node', target: 'node20', minify: true, legalComments: 'none', logLevel: 'warning', charset: 'ascii' };
+// bin/code-cache.js reads the CommonJS files as latin1, which is faster than UTF-8 and the same string for ASCII text only.
+const ascii = (text, file) => {
+  if (/[^\x00-\x7f]/.test(text)) throw new Error(`scripts/bundle.mjs: ${file} is not ASCII`);
+  return text;
+};
 
 rmSync(dist, { recursive: true, force: true });
 
@@ -27,7 +33,35 @@ rmSync(dist, { recursive: true, force: true });
 // Its first line names its hash, as herd.cjs's does: bin/code-cache.js keeps V8's compiled code of it too.
 const zodCjs = (await build({ ...common, stdin: { contents: "export { z } from 'zod';", resolveDir: root, loader: 'js' }, outfile: `${dist}zod.cjs`, format: 'cjs', write: false })).outputFiles[0].text;
 mkdirSync(dist, { recursive: true });
-writeFileSync(`${dist}zod.cjs`, `// herd-build ${createHash('sha256').update(zodCjs).digest('hex').slice(0, 32)}\n${zodCjs}`);
+writeFileSync(`${dist}zod.cjs`, `// herd-build ${createHash('sha256').update(zodCjs).digest('hex').slice(0, 32)}\n${ascii(zodCjs, 'zod.cjs')}`);
+
+// Node's built-ins that are not part of its start-up snapshot cost a start to load (fs/promises with readline, zlib,
+// worker_threads, child_process...), yet most runs never call them: `herd plan` of a cluster whose images are not built
+// packs nothing. Each is bundled as a stand-in whose exports are getters that load the real module on first use, so
+// `zlib.gzipSync`, `new Worker()` and `spawn()` reach the very same functions and classes, only later (issue 17).
+const LAZY_BUILTINS = /^node:(zlib|worker_threads|fs\/promises|stream\/promises|child_process|http|net|readline)$/;
+const nodeRequire = createRequire(import.meta.url);
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onResolve({ filter: LAZY_BUILTINS }, (args) => ({ path: args.path, namespace: 'lazy-builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const names = Object.getOwnPropertyNames(nodeRequire(args.path)).filter((n) => n !== 'default' && n !== '__esModule');
+      // The getters sit on the stand-in's prototype: the bundle's interop helper copies a CommonJS module's own properties
+      // into a new object for every module importing it, and zlib alone has over a hundred.
+      return {
+        contents: [
+          'let real;',
+          `const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(args.path)}));`,
+          'const exported = {};',
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exported, name, { enumerable: true, get: () => load()[name] });`,
+          'module.exports = Object.create(exported);',
+        ].join('\n'),
+        loader: 'js',
+      };
+    });
+  },
+};
 
 const deferredZod = {
   name: 'deferred-zod',
@@ -45,7 +79,7 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   // Some bundled CommonJS dependencies call require() for Node built-ins; give the ESM output a require to call.
   banner: { js: "import { createRequire as __herdCreateRequire } from 'node:module'; const require = __herdCreateRequire(import.meta.url);" },
-  plugins: [deferredZod],
+  plugins: [deferredZod, lazyBuiltins],
   metafile: Boolean(process.env.HERD_BUNDLE_ANALYZE),
 });
 if (result.metafile) {
@@ -88,9 +122,9 @@ await Promise.all(
       outfile: `${dist}cli/herd.cjs`,
       // bin/code-cache.js passes the file's URL in, as CommonJS has no import.meta.
       define: { 'import.meta.url': '__herdImportMetaUrl' },
-      plugins: only ? [deferredZod, otherCommand(only)] : [deferredZod],
+      plugins: only ? [deferredZod, lazyBuiltins, otherCommand(only)] : [deferredZod, lazyBuiltins],
     });
-    const code = cjs.outputFiles[0].text;
+    const code = ascii(cjs.outputFiles[0].text, only ? `herd-${only}.cjs` : 'herd.cjs');
     writeFileSync(`${dist}cli/${only ? `herd-${only}` : 'herd'}.cjs`, `// herd-build ${createHash('sha256').update(code).digest('hex').slice(0, 32)}\n${code}`);
   }),
 );

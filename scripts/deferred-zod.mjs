@@ -7,11 +7,11 @@
 // schema load zod at once; it cannot change a result.
 import { createRequire } from 'node:module';
 
-// Relative to the chunk that holds this module: dist/cli/ and dist/chunks/ are both one level below dist/.
-const load = createRequire(import.meta.url);
 let zod;
-// bin/code-cache.js, when it runs the CLI, loads zod with V8's code cache through this hook.
-const realZod = () => (zod ??= globalThis[Symbol.for('herd.loadZod')]?.() ?? load('../zod.cjs'));
+// bin/code-cache.js, when it runs the CLI, loads zod with V8's code cache through this hook. Else zod.cjs, relative to the
+// chunk that holds this module (dist/cli/ and dist/chunks/ are both one level below dist/), with a require made only
+// then: making one costs a start a few milliseconds (issue 17).
+const realZod = () => (zod ??= globalThis[Symbol.for('herd.loadZod')]?.() ?? createRequire(import.meta.url)('../zod.cjs'));
 
 /** zod 4 calls that only build a schema from their arguments, on z and on schemas. */
 const BUILDERS = new Set([
@@ -28,48 +28,56 @@ const BUILDERS = new Set([
 
 const RECIPE = Symbol('deferred zod recipe');
 
-/** A stand-in for the value `build()` returns, built the first time anything but a builder call needs it. */
-function deferred(build) {
-  let value;
-  let built = false;
-  const real = () => {
-    if (!built) {
-      value = build();
-      built = true;
+/**
+ * What a stand-in stands for: `key(...args)` called on the value of the recipe `parent`, or zod's `z` itself; built the
+ * first time anything but a builder call needs it. Recipes and their one shared proxy handler hold the state, not a
+ * handler and closures per stand-in: herd's modules make hundreds of schemas as they load, all kept (issue 17).
+ */
+class Recipe {
+  constructor(parent, key, args) {
+    this.parent = parent;
+    this.key = key;
+    this.args = args;
+    this.built = false;
+    this.value = undefined;
+  }
+
+  real() {
+    if (!this.built) {
+      this.value = this.parent === undefined ? realZod().z : this.parent.real()[this.key](...this.args.map(materialize));
+      this.built = true;
     }
-    return value;
-  };
-  return new Proxy(
-    {},
-    {
-      get(_, key) {
-        if (key === RECIPE) return real;
-        if (typeof key === 'string' && BUILDERS.has(key)) return (...args) => deferred(() => real()[key](...args.map(materialize)));
-        const v = real();
-        const r = Reflect.get(v, key, v);
-        return typeof r === 'function' && !/^[A-Z]/.test(String(key)) ? r.bind(v) : r;
-      },
-      has: (_, key) => Reflect.has(real(), key),
-      ownKeys: () => Reflect.ownKeys(real()),
-      getOwnPropertyDescriptor: (_, key) => {
-        const d = Reflect.getOwnPropertyDescriptor(real(), key);
-        return d && { ...d, configurable: true };
-      },
-      getPrototypeOf: () => Reflect.getPrototypeOf(real()),
-      set: (_, key, v) => Reflect.set(real(), key, v),
-    },
-  );
+    return this.value;
+  }
 }
+
+const handler = {
+  get(recipe, key) {
+    if (key === RECIPE) return recipe;
+    if (typeof key === 'string' && BUILDERS.has(key)) return (...args) => new Proxy(new Recipe(recipe, key, args), handler);
+    const v = recipe.real();
+    const r = Reflect.get(v, key, v);
+    return typeof r === 'function' && !/^[A-Z]/.test(String(key)) ? r.bind(v) : r;
+  },
+  has: (recipe, key) => Reflect.has(recipe.real(), key),
+  ownKeys: (recipe) => Reflect.ownKeys(recipe.real()),
+  getOwnPropertyDescriptor: (recipe, key) => {
+    const d = Reflect.getOwnPropertyDescriptor(recipe.real(), key);
+    return d && { ...d, configurable: true };
+  },
+  getPrototypeOf: (recipe) => Reflect.getPrototypeOf(recipe.real()),
+  set: (recipe, key, v) => Reflect.set(recipe.real(), key, v),
+};
 
 /** Arguments of a builder, with every stand-in in them (also inside a shape or a list of options) replaced by its schema. */
 function materialize(a) {
   if (a === null || typeof a !== 'object') return a;
-  const real = a[RECIPE];
-  if (real) return real();
+  const recipe = a[RECIPE];
+  if (recipe) return recipe.real();
   if (Array.isArray(a)) return a.map(materialize);
   const proto = Object.getPrototypeOf(a);
   if (proto !== Object.prototype && proto !== null) return a;
   return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, materialize(v)]));
 }
 
-export const z = deferred(() => realZod().z);
+export const z = new Proxy(new Recipe(undefined, undefined, undefined), handler);

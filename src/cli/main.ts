@@ -99,7 +99,10 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     io,
     format: format as OutputFormat,
     color: format === 'json' ? false : wantsColor(io.stderr, io.env, colorOverride),
-    interactive: Boolean((io.stdin as { isTTY?: boolean }).isTTY) && !io.env.CI,
+    // A getter: only a command that may prompt looks at stdin (bin/herd.js makes process.stdin on first use, issue 17).
+    get interactive() {
+      return Boolean((io.stdin as { isTTY?: boolean }).isTTY) && !io.env.CI;
+    },
   };
   const release = command.interrupted === undefined ? () => {} : exitOnInterrupt(name, command.interrupted, io);
   try {

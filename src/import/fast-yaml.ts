@@ -61,6 +61,7 @@ function lines(text: string): Line[] {
 }
 
 const PLAIN_BAD = /^[[\]{}&*!|>'"%@`,?]|: |\s#| &| \*|:$/;
+const WORD = /^[A-Za-z_][\w./-]*$/;
 
 function scalar(s: string): Value {
   if (s === '' || s === '~' || s === 'null' || s === 'Null' || s === 'NULL') return null;
@@ -78,6 +79,8 @@ function scalar(s: string): Value {
     if (/'(?!')/.test(inner.replace(/''/g, ''))) bail();
     return inner.replace(/''/g, "'");
   }
+  // A name, path or word (letters first, then letters, digits, _ . / -): nothing below can apply but the boolean spellings.
+  if (WORD.test(s)) return /^(true|false|null)$/i.test(s) && !/^(true|false)$/.test(s) ? bail() : s;
   if (PLAIN_BAD.test(s)) bail();
   // Plain scalars the YAML core schema reads as numbers or booleans in another spelling (010, 1.0, 0x1f, True) would come
   // back from the yaml package as a different string: leave them to it.
@@ -229,10 +232,10 @@ export function readSimpleYaml(file: string, text: string): { value: unknown; in
       const out: Value[] = [];
       while (p < ls.length && ls[p]!.indent === indent && (ls[p]!.text === '-' || ls[p]!.text.startsWith('- '))) {
         const l = ls[p]!;
-        const itemPath = `${path}${SEP}${out.length}`;
+        const itemPath = record ? `${path}${SEP}${out.length}` : path;
         const rest = l.text === '-' ? '' : l.text.slice(2).trimStart();
         const restIndent = indent + (l.text.length - rest.length);
-        put(itemPath, { line: l.no, col: restIndent + 1 });
+        if (record) put(itemPath, { line: l.no, col: restIndent + 1 });
         if (rest === '') {
           p++;
           out.push(p < ls.length && ls[p]!.indent > indent ? block(ls[p]!.indent, itemPath) : null);
@@ -264,13 +267,14 @@ export function readSimpleYaml(file: string, text: string): { value: unknown; in
       const kv = splitKey(l.text);
       if (!kv) return bail();
       if (Object.prototype.hasOwnProperty.call(out, kv.key) || kv.key === '__proto__') bail();
-      const childPath = path === '' ? kv.key : `${path}${SEP}${kv.key}`;
+      // Paths only name recorded positions: inside a deferred entry none is recorded, so none is built (10,000 nodes' keys).
+      const childPath = !record ? path : path === '' ? kv.key : `${path}${SEP}${kv.key}`;
       p++;
       if (kv.rest === '') {
         const next = ls[p];
         // A sequence may sit at the key's own indentation (wwctl's style); a map must be deeper.
         if (next && (next.indent > indent || (next.indent === indent && (next.text === '-' || next.text.startsWith('- '))))) {
-          put(childPath, { line: next.no, col: next.indent + 1, keyLine: l.no, keyCol: indent + 1 });
+          if (record) put(childPath, { line: next.no, col: next.indent + 1, keyLine: l.no, keyCol: indent + 1 });
           const defer = record && path !== '' && !path.includes(SEP);
           if (defer) {
             deferred.set(childPath, { start: p, indent: next.indent });
@@ -279,11 +283,11 @@ export function readSimpleYaml(file: string, text: string): { value: unknown; in
           out[kv.key] = block(next.indent, childPath);
           if (defer) record = true;
         } else {
-          put(childPath, { line: l.no, col: indent + 1, keyLine: l.no, keyCol: indent + 1 });
+          if (record) put(childPath, { line: l.no, col: indent + 1, keyLine: l.no, keyCol: indent + 1 });
           out[kv.key] = null;
         }
       } else {
-        put(childPath, { line: l.no, col: valueCol(l, kv.rest), keyLine: l.no, keyCol: indent + 1 });
+        if (record) put(childPath, { line: l.no, col: valueCol(l, kv.rest), keyLine: l.no, keyCol: indent + 1 });
         out[kv.key] = /^[[{]/.test(kv.rest) ? flow(kv.rest, l.no, valueCol(l, kv.rest), childPath, put) : scalar(kv.rest);
       }
     }

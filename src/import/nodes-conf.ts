@@ -103,21 +103,38 @@ function mergeOnto(base: WwMap, src: WwMap, skip?: string): WwMap {
   return dst;
 }
 
-/** Where a merged value was last set: the node's own entry when it sets it, else the last profile of its chain that does. */
-function setterOf(index: PositionIndex, name: string, own: WwMap, chain: readonly string[], profiles: Readonly<Record<string, WwMap>>): WwNodeView['from'] {
-  const sets = (m: WwMap | undefined, segs: readonly string[]): boolean => {
-    let cur: WwValue | undefined = m;
-    for (const s of segs) cur = isMapV(cur) ? cur[s] : undefined;
-    return cur !== undefined && (Array.isArray(cur) ? cur.length > 0 : isMapV(cur) || cur !== '');
-  };
-  return {
-    get: (path: string): SourceRef | undefined => {
-      const segs = path.split('/');
-      if (sets(own, segs)) return index.at(['nodes', name, ...segs]);
-      for (let i = chain.length - 1; i >= 0; i--) if (sets(profiles[chain[i]!], segs)) return index.at(['nodeprofiles', chain[i]!, ...segs]);
-      return undefined;
-    },
-  };
+/** Whether `m` sets the value at `segs` (a non-empty list, a map, a non-empty string). */
+function sets(m: WwMap | undefined, segs: readonly string[]): boolean {
+  let cur: WwValue | undefined = m;
+  for (const s of segs) cur = isMapV(cur) ? cur[s] : undefined;
+  return cur !== undefined && (Array.isArray(cur) ? cur.length > 0 : isMapV(cur) || cur !== '');
+}
+
+/**
+ * Where a merged value was last set: the node's own entry when it sets it, else the last profile of its chain that does.
+ * One object per node with its lookup on the prototype, not closures per node (issue 16: 10,000 nodes).
+ */
+class SetterOf {
+  readonly #index: PositionIndex;
+  readonly #name: string;
+  readonly #own: WwMap;
+  readonly #chain: readonly string[];
+  readonly #profiles: Readonly<Record<string, WwMap>>;
+
+  constructor(index: PositionIndex, name: string, own: WwMap, chain: readonly string[], profiles: Readonly<Record<string, WwMap>>) {
+    this.#index = index;
+    this.#name = name;
+    this.#own = own;
+    this.#chain = chain;
+    this.#profiles = profiles;
+  }
+
+  get(path: string): SourceRef | undefined {
+    const segs = path.split('/');
+    if (sets(this.#own, segs)) return this.#index.at(['nodes', this.#name, ...segs]);
+    for (let i = this.#chain.length - 1; i >= 0; i--) if (sets(this.#profiles[this.#chain[i]!], segs)) return this.#index.at(['nodeprofiles', this.#chain[i]!, ...segs]);
+    return undefined;
+  }
 }
 
 /** The node with `~item` negations applied to its overlay and kernel argument lists: `m` is the node's own new top-level map (mergeOnto's result); shared parts are not changed. */
@@ -156,13 +173,13 @@ function checkKeys(entry: WwMap, base: (string | number)[], isNode: boolean, ind
       for (const [net, dev] of Object.entries(v)) {
         if (!isMapV(dev)) continue;
         for (const kk of Object.keys(dev)) {
-          const path = [...base, k, net, kk];
-          if (NETDEV_NEW.includes(kk)) ipv6.newStyle ??= index.keyAt(path);
-          if (NETDEV_OLD.includes(kk)) ipv6.oldStyle ??= index.keyAt(path);
+          // The key's path only when a position is looked up: not for each key of 10,000 nodes' netdevs (issue 16).
+          if (ipv6.newStyle === undefined && NETDEV_NEW.includes(kk)) ipv6.newStyle = index.keyAt([...base, k, net, kk]);
+          if (ipv6.oldStyle === undefined && NETDEV_OLD.includes(kk)) ipv6.oldStyle = index.keyAt([...base, k, net, kk]);
           const known = version === undefined ? NETDEV_ANY : version === '4.6.5' ? NETDEV_465 : NETDEV_PRE465;
           if (!known.has(kk)) {
             const renamed = version === '4.6.5' && kk === 'ip6addr' ? ' (4.6.5 renamed it ipaddr6)' : version !== undefined && version !== '4.6.5' && kk === 'ipaddr6' ? ` (Warewulf ${version} spells it ip6addr)` : '';
-            unknown(path, kk, `network device${renamed}`);
+            unknown([...base, k, net, kk], kk, `network device${renamed}`);
             delete dev[kk];
           }
         }
@@ -269,7 +286,7 @@ function mergeNodes(file: string, top: unknown, index: PositionIndex, version: W
       chains.set(chainKey, base);
     }
     const merged = withoutNegations(mergeOnto(base.merged, raw, 'profiles'));
-    const from = setterOf(index, name, raw, base.chain, profiles);
+    const from = new SetterOf(index, name, raw, base.chain, profiles);
     const negated = listed.some((p) => p.startsWith('~')) ? new Set(listed.filter((p) => p.startsWith('~')).map((p) => p.slice(1))) : undefined;
     let at: SourceRef | undefined;
     nodes.push({

@@ -52,6 +52,9 @@ const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
 export async function pullImage(source: string | ImageReference, opts: PullOptions): Promise<PullResult> {
   const ref = typeof source === 'string' ? parseReference(source) : source;
   const wanted = typeof opts.platform === 'string' ? parsePlatform(opts.platform) : normalizePlatform(opts.platform ?? DEFAULT_PLATFORM);
+  // Offline, a reference without a digest can only be resolved by the registry: fail as resolveTop would, without opening
+  // (creating) the cache first, so a plan of an unpulled image does no file I/O for it (issue 17: start-up).
+  if (opts.offline === true && ref.digest === undefined) network({ opts } as Ctx, `manifest of ${formatReference(ref)}`);
   const cache = await openBlobCache(opts.cacheDir);
   const staging = await cache.beginStaging();
   const ctx: Ctx = { ref, opts, cache, staging, client: undefined, downloaded: { blobs: 0, bytes: 0 } };
