@@ -184,6 +184,10 @@ export function resolveNodes(spec: ClusterSpec, index: PositionIndex, inventory:
       if (ia && node.ipmi) {
         node.ipmi = { ...node.ipmi, address: ia.value };
         at['ipmi.address'] = ia.at;
+      } else if (ipmiAddrs && node.ipmi?.address !== undefined) {
+        // The entry's BMC addresses were refused (reported once): its nodes get none, not the start address each (follow-on duplicates).
+        const { address: _refused, ...rest } = node.ipmi;
+        node.ipmi = rest;
       }
       const a6 = addrs6[i];
       if (a6) {

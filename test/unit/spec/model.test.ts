@@ -203,3 +203,11 @@ nodes:
     expect(m.warewulf.clusterName).toBe('');
   });
 });
+
+describe('BMC addresses refused on a range entry', () => {
+  it('give its nodes no address, so the one error is not followed by duplicates of the start address', () => {
+    const text = spec('  "c[1-3]": { mac: ["52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"], address: 10.0.0.2, ipmi: { address: 255.255.255.254, netmask: 255.255.255.0 } }\n  "d[1-2]": { mac: ["52:54:00:00:01:01", "52:54:00:00:01:02"], address: 10.0.0.20, ipmi: { address: [10.1.0.1] } }\n');
+    const r = checkSpec('cluster.yaml', text, () => ({ overlayFiles: {} }));
+    expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.rule).sort()).toEqual(['net/address-range-overflow', 'node/list-size-mismatch']);
+  });
+});
