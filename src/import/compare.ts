@@ -355,7 +355,8 @@ export function compareGresConf(source: { file: string; text: string } | undefin
 /**
  * What Warewulf 4.6.5 takes for a warewulf.conf key that is not set: the `default:` tags of its config structs
  * (internal/pkg/config/buildconfig.go, dhcp.go, nfs.go, ssh.go, api.go), applied before the file is read. Lists as the
- * JSON the comparison flattens them to.
+ * JSON the comparison flattens them to. Not tftproot: its default is the build's TFTPDIR (/var/lib/tftpboot on EL,
+ * /srv/tftpboot on SUSE), so a site that leaves it unset says nothing herd can rely on.
  */
 const WW_CONF_DEFAULTS: Readonly<Record<string, string>> = {
   'warewulf/port': '9873',
@@ -368,7 +369,6 @@ const WW_CONF_DEFAULTS: Readonly<Record<string, string>> = {
   'dhcp/template': 'default',
   'dhcp/systemd name': 'dhcpd',
   'tftp/enabled': 'true',
-  'tftp/tftproot': '/var/lib/tftpboot',
   'tftp/systemd name': 'tftp',
   'nfs/enabled': 'true',
   'nfs/systemd name': 'nfsd',
