@@ -3,6 +3,7 @@ import { emitYaml, type YamlValue } from '../artifacts/yaml-emit.ts';
 import type { ClusterModel, NodeModel } from '../spec/model.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 import { factorProfiles, unflatten, type FieldMap } from './factor-profiles.ts';
+import { IPMI_SETTINGS } from './warewulf-keys.ts';
 
 /** The default netname of the provisioning NIC (network.netname), the same on profiles and nodes so Warewulf merges them field by field. */
 export const NETNAME = 'default';
@@ -58,10 +59,11 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   if (model.warewulf.clusterName !== '') f['cluster name'] = model.warewulf.clusterName;
   if (im.kernel.version) f['kernel/version'] = im.kernel.version;
   if (n.ipmi) {
-    const b = n.ipmi;
-    const ipmi: Record<string, string | undefined> = { username: b.username, ipaddr: b.address, netmask: b.netmask, gateway: b.gateway, port: b.port, interface: b.interface, escapechar: b.escapechar, write: b.write === undefined ? undefined : String(b.write), template: b.template };
-    for (const [k, v] of Object.entries(ipmi)) if (v !== undefined) f[`ipmi/${k}`] = v;
-    for (const [k, v] of Object.entries(b.tags)) f[`ipmi/tags/${k}`] = v;
+    for (const [key, field] of Object.entries(IPMI_SETTINGS)) {
+      const v = n.ipmi[field];
+      if (v !== undefined) f[`ipmi/${key}`] = String(v);
+    }
+    for (const [k, v] of Object.entries(n.ipmi.tags)) f[`ipmi/tags/${k}`] = v;
   }
   // Client NFS mounts ride in the fstab resource that Warewulf's fstab overlay renders (with nofail,_netdev by default,
   // so a /home that is not up yet never blocks boot).
@@ -101,7 +103,7 @@ function ipv6Fields(f: FieldMap, p: string, address6: string | undefined, prefix
 }
 
 const KEY_ORDER = ['comment', 'profiles', 'discoverable', 'cluster name', 'image name', 'ipxe template', 'init', 'root', 'kernel', 'ipmi', 'system overlay', 'runtime overlay', 'network devices', 'primary network', 'tags', 'resources'];
-const IPMI_ORDER = ['username', 'ipaddr', 'netmask', 'gateway', 'port', 'interface', 'escapechar', 'write', 'template', 'tags'];
+const IPMI_ORDER = [...Object.keys(IPMI_SETTINGS), 'tags'];
 const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'ipaddr6', 'prefixlen6', 'gateway6', 'ip6addr', 'prefix', 'tags'];
 
 function ordered(obj: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {

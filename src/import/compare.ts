@@ -6,7 +6,7 @@ import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/di
 import { parseSlurmTime } from '../spec/units.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
-import { formatIPv4, netmaskToPrefix, parseIPv4 } from '../spec/ipv4.ts';
+import { formatIPv4, netmaskToPrefix, parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { isMapV, type WwMap, type WwNodesConf, type WwValue } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, slurmTopology, type GresLine, type SlurmPair, type SlurmSite } from './slurm-conf.ts';
 import { parseExports, readWarewulfConf, type ExportLine, type WarewulfConf } from './head-files.ts';
@@ -128,7 +128,6 @@ function isWarewulfDefault(source: WwMap, path: string, value: string): boolean 
   return false;
 }
 
-/** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
 /**
  * An fstab resource list as the fstab line Warewulf's fstab overlay writes for each entry: `default "nfs"` vfstype,
  * `default "defaults"` mntops, `default 0` freq and passno (overlays/fstab/rootfs/etc/fstab.ww), and an NFS server naming
@@ -152,6 +151,7 @@ function fstabMeaning(list: string, head: { readonly address: string; readonly n
   }
 }
 
+/** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
 export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>, netname: string = NETNAME, head?: { readonly address: string; readonly name: string }): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   const d = new Differences();
@@ -399,14 +399,11 @@ function wwConfKnown(path: string): boolean {
 function effectiveWwConf(m: Map<string, string>): Map<string, string> {
   const out = new Map(m);
   const ip = out.get('ipaddr');
-  const cidr = ip !== undefined ? /^([\d.]+)\/(\d{1,2})$/.exec(ip) : null;
-  const addr = cidr ? parseIPv4(cidr[1]!) : undefined;
-  if (cidr && addr !== undefined && Number(cidr[2]) <= 32) {
-    const prefix = Number(cidr[2]);
-    const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-    out.set('ipaddr', cidr[1]!);
-    if (!out.has('network')) out.set('network', formatIPv4((addr & mask) >>> 0));
-    if (!out.has('netmask')) out.set('netmask', formatIPv4(mask));
+  const cidr = ip?.includes('/') ? parseCidr(ip) : undefined;
+  if (cidr?.ok) {
+    out.set('ipaddr', ip!.split('/')[0]!);
+    if (!out.has('network')) out.set('network', formatIPv4(cidr.net.network));
+    if (!out.has('netmask')) out.set('netmask', formatIPv4(cidr.net.netmask));
   }
   for (const [k, v] of Object.entries(WW_CONF_DEFAULTS)) if (!out.has(k)) out.set(k, v);
   return out;

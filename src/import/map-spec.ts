@@ -3,16 +3,17 @@
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { API_VERSION } from '../spec/schema.ts';
 import type { WarewulfVersion } from '../spec/model.ts';
-import { builtinOverlays, defaultBaseOverlays, HERD_BUILT_OVERLAYS, HERD_OVERLAYS } from '../spec/warewulf-facts.ts';
+import { builtinOverlays, defaultBaseOverlays, HERD_BUILT_OVERLAYS, HERD_OVERLAYS, wwBool } from '../spec/warewulf-facts.ts';
 import { formatIPv4, netmaskToPrefix, parseIPv4, prefixToNetmask } from '../spec/ipv4.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
+import { IPMI_SETTINGS } from '../compile/warewulf-keys.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 import { isMapV, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
 import { globalValue, type GresLine, type SlurmSite } from './slurm-conf.ts';
 import { confString, trustedInterfaces, trustedSources, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
 import { placeFields, type Fields } from './factor.ts';
 import { mapSlurm, slurmNodeFields } from './map-slurm.ts';
-import { nodeEntries, orderNetworkKeys } from './node-entries.ts';
+import { nodeEntries, orderNetworkKeys, setPath } from './node-entries.ts';
 
 /** Everything the mapper reads, already parsed. */
 export interface ParsedSite {
@@ -131,10 +132,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     netOf.set(n.name, net);
     const dev = `network devices/${net}`;
     const devMap = (n.merged['network devices'] as WwMap)[net];
-    const devField = (k: string): string | undefined => {
-      const v = isMapV(devMap) ? devMap[k] : undefined;
-      return typeof v === 'string' && v !== '' ? v : undefined;
-    };
+    const devField = (k: string): string | undefined => (isMapV(devMap) ? wwString(devMap, k) : undefined);
     const ip = devField('ipaddr');
     const mac = devField('hwaddr')?.toLowerCase();
     const slurmAddr = slurmNodes.get(n.name)?.addr;
@@ -370,17 +368,17 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     const ipmi = n.merged.ipmi;
     if (isMapV(ipmi)) {
       for (const [k, v] of Object.entries(ipmi)) {
-        const key = IPMI_FIELD[k];
+        const key = (IPMI_SETTINGS as Readonly<Record<string, string>>)[k];
         if (key === undefined || typeof v !== 'string' || v === '') continue;
         if (key === 'address') ipmiAddr = v;
-        else if (key === 'write') f['ipmi\u0001write'] = WWBOOL_TRUE.has(v.toLowerCase());
+        else if (key === 'write') f['ipmi\u0001write'] = wwBool(v);
         else f[`ipmi\u0001${key}`] = v;
       }
       const itags = ipmi.tags;
       if (isMapV(itags)) for (const [k, v] of Object.entries(itags)) if (typeof v === 'string') f[`ipmi\u0001tags\u0001${k}`] = v;
     }
     const disc = n.merged.discoverable;
-    if (typeof disc === 'string' && disc !== '') f.discoverable = WWBOOL_TRUE.has(disc.toLowerCase());
+    if (typeof disc === 'string' && disc !== '') f.discoverable = wwBool(disc);
     const own = networkFields(n, netOf.get(n.name), f);
     if (own) {
       // Like the provisioning NIC's: an address without netmask comes up blank on the node; the spec leaves it out (reported).
@@ -404,10 +402,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   const settings = (f: Fields, path: (string | number)[]): Record<string, unknown> => {
     const o: Record<string, unknown> = {};
     for (const k of Object.keys(f).sort(settingOrder)) {
-      const parts = k.split('\u0001');
-      let cur = o;
-      for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
-      cur[parts[parts.length - 1]!] = f[k];
+      setPath(o, k.split('\u0001'), f[k]);
       if (k === 'memory' && memoryFrom.has(JSON.stringify(f[k]))) note([...path, 'memory'], memoryFrom.get(JSON.stringify(f[k]))!);
     }
     orderNetworkKeys(o);
@@ -493,7 +488,6 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   return { doc, comments, ...(inventory ? { inventory } : {}), siteOverlays: [...siteKinds.keys()].sort(), diagnostics: ds, version };
 }
 
-
 /**
  * The overlays herd builds, in the order the most common pair of overlay lists in nodes.conf gives them (system, then
  * runtime), with herd's own overlays appended to their kind where the site lacks them; undefined when that is herd's
@@ -526,10 +520,6 @@ function siteBaseOverlays(nodes: readonly WwNodeView[], builtins: Readonly<Recor
   return sameOrder(list, herdDefault) ? undefined : list;
 }
 
-/** Warewulf's ipmi keys as herd's ipmi settings (password aside: herd never carries a secret in the spec or nodes.conf). */
-const IPMI_FIELD: Readonly<Record<string, string>> = { ipaddr: 'address', netmask: 'netmask', gateway: 'gateway', username: 'username', port: 'port', interface: 'interface', escapechar: 'escapechar', write: 'write', template: 'template' };
-/** wwtype.WWbool's true spellings (strconv.ParseBool of the lower-cased value, plus yes). */
-const WWBOOL_TRUE = new Set(['true', 'yes', '1', 't']);
 
 /**
  * kernel_args that turn the image's arguments `base` into the node's `args` under herd's merge (appended in order, `~arg`
@@ -556,10 +546,6 @@ function mostCommon(values: readonly string[]): string | undefined {
 }
 
 const NET_TYPES = new Set(['ethernet', 'infiniband', 'bond', 'vlan']);
-const str = (m: WwMap, k: string): string | undefined => {
-  const v = m[k];
-  return typeof v === 'string' && v !== '' ? v : undefined;
-};
 const uint = (v: string | undefined, max: number): number | undefined => (v !== undefined && /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= max ? Number(v) : undefined);
 const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : ['true', 'yes', '1'].includes(v.toLowerCase()) ? true : ['false', 'no', '0'].includes(v.toLowerCase()) ? false : undefined);
 
@@ -573,11 +559,11 @@ function networkFields(n: WwNodeView, primary: string | undefined, f: Fields): R
   if (!isMapV(devs)) return undefined;
   const own: Record<string, string> = {};
   const ipv6 = (m: WwMap, prefix: string): void => {
-    const a6 = str(m, 'ipaddr6') ?? str(m, 'ip6addr');
+    const a6 = wwString(m, 'ipaddr6') ?? wwString(m, 'ip6addr');
     if (a6 !== undefined) own[`${prefix}address6`] = a6;
-    const p6 = uint(str(m, 'prefixlen6') ?? str(m, 'prefix'), 128);
+    const p6 = uint(wwString(m, 'prefixlen6') ?? wwString(m, 'prefix'), 128);
     if (p6 !== undefined) f[`${prefix}prefix6`] = p6;
-    const g6 = str(m, 'gateway6');
+    const g6 = wwString(m, 'gateway6');
     if (g6 !== undefined) f[`${prefix}gateway6`] = g6;
   };
   for (const [net, dev] of Object.entries(devs)) {
@@ -587,16 +573,16 @@ function networkFields(n: WwNodeView, primary: string | undefined, f: Fields): R
       continue;
     }
     const p = `networks\u0001${net}\u0001`;
-    const type = str(dev, 'type')?.toLowerCase();
+    const type = wwString(dev, 'type')?.toLowerCase();
     if (type !== undefined && NET_TYPES.has(type)) f[`${p}type`] = type;
-    for (const k of ['device', 'netmask', 'gateway'] as const) if (str(dev, k) !== undefined) f[`${p}${k}`] = str(dev, k);
-    const mtu = uint(str(dev, 'mtu'), 65535);
+    for (const k of ['device', 'netmask', 'gateway'] as const) if (wwString(dev, k) !== undefined) f[`${p}${k}`] = wwString(dev, k);
+    const mtu = uint(wwString(dev, 'mtu'), 65535);
     if (mtu !== undefined && mtu >= 576) f[`${p}mtu`] = mtu;
-    const onboot = bool(str(dev, 'onboot'));
+    const onboot = bool(wwString(dev, 'onboot'));
     if (onboot !== undefined) f[`${p}onboot`] = onboot;
-    const mac = str(dev, 'hwaddr');
+    const mac = wwString(dev, 'hwaddr');
     if (mac !== undefined) own[`${p}mac`] = mac.toLowerCase();
-    const ip = str(dev, 'ipaddr');
+    const ip = wwString(dev, 'ipaddr');
     if (ip !== undefined) own[`${p}address`] = ip;
     ipv6(dev, p);
     const tags = dev.tags;

@@ -110,7 +110,8 @@ function consecutive6(addrs: readonly string[]): boolean {
   return first !== undefined && addrs.every((a, i) => a === formatIPv6(first + BigInt(i)));
 }
 
-function setPath(o: Record<string, unknown>, path: readonly string[], v: unknown): void {
+/** Set `v` at `path` in `o`, making the maps on the way. */
+export function setPath(o: Record<string, unknown>, path: readonly string[], v: unknown): void {
   let cur = o;
   for (const p of path.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
   cur[path[path.length - 1]!] = v;

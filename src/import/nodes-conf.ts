@@ -6,7 +6,7 @@ import { loadYaml, type LoadedYaml } from '../spec/load.ts';
 import { readSimpleYaml } from './fast-yaml.ts';
 import type { PositionIndex } from '../spec/positions.ts';
 import type { WarewulfVersion } from '../spec/model.ts';
-import { KERNEL_KEYS, NODE_ONLY_KEYS, PROFILE_KEYS } from '../compile/warewulf-keys.ts';
+import { IPMI_KEYS, KERNEL_KEYS, NODE_ONLY_KEYS, PROFILE_KEYS } from '../compile/warewulf-keys.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 
 export type WwValue = string | WwValue[] | { [k: string]: WwValue };
@@ -33,7 +33,6 @@ export interface WwNodesConf {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-const IPMI_KEYS = ['username', 'password', 'ipaddr', 'gateway', 'netmask', 'port', 'interface', 'escapechar', 'write', 'template', 'tags'];
 const NETDEV_BASE = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'tags'];
 const NETDEV_NEW = ['ipaddr6', 'prefixlen6', 'gateway6'];
 const NETDEV_OLD = ['ip6addr', 'prefix'];

@@ -3,10 +3,10 @@ import { posix } from 'node:path';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import type { PositionIndex } from './positions.ts';
 import type { ClusterSpec } from './schema.ts';
-import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, ImageSourceKind, IpmiModel, NetworkDeviceModel, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
+import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, ImageSourceKind, NetworkDeviceModel, NfsMountModel, NodeModel, OverlayModel, PartitionModel, WarewulfVersion } from './model.ts';
 import { deepFreeze } from './model.ts';
 import { parseInventory, type InventoryRow } from './inventory.ts';
-import { resolveNodes, type DraftIpmi, type DraftNetwork, type DraftNode } from './resolve-nodes.ts';
+import { resolveNodes, type DraftNetwork, type DraftNode } from './resolve-nodes.ts';
 import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION, HERD_BUILT_OVERLAYS } from './warewulf-facts.ts';
 import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
 import { expandHostlist } from './hostlist.ts';
@@ -443,12 +443,6 @@ function kernelArgsOf(d: DraftNode, c: FinishCtx): readonly string[] {
   return args;
 }
 
-function ipmiOf(d: DraftIpmi): IpmiModel {
-  const out: { -readonly [K in keyof IpmiModel]: IpmiModel[K] } = { tags: d.tags };
-  for (const k of ['address', 'netmask', 'gateway', 'username', 'port', 'interface', 'escapechar', 'write', 'template'] as const) if (d[k] !== undefined) (out as Record<string, unknown>)[k] = d[k];
-  return out;
-}
-
 interface FinishCtx {
   spec: ClusterSpec;
   index: PositionIndex;
@@ -592,7 +586,8 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
     partitions: [],
     at,
   };
-  if (d.ipmi) node.ipmi = ipmiOf(d.ipmi);
+  // The merged settings as they are (only keys the spec set; shared by the nodes of an entry unless each has its own address).
+  if (d.ipmi) node.ipmi = d.ipmi;
   if (d.discoverable !== undefined) node.discoverable = d.discoverable;
   if (c.spec.network.gateway) node.gateway = c.spec.network.gateway;
   if (d.device) node.device = d.device;

@@ -1,6 +1,12 @@
 // What Warewulf 4.6.x ships, per release (pure data): distribution overlays, their natural kind, and default overlay lists.
 import type { OverlayKind, WarewulfVersion } from './model.ts';
 
+/** wwtype.WWbool's Bool(): true only for yes, 1, t and true, in any case (strconv.ParseBool of the lower-cased value, plus yes). */
+export function wwBool(s: string): boolean {
+  const v = s.toLowerCase();
+  return v === 'yes' || v === 'true' || v === '1' || v === 't';
+}
+
 /** The release herd targets when the spec does not name one. */
 export const DEFAULT_WAREWULF_VERSION: WarewulfVersion = '4.6.5';
 

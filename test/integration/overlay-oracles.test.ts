@@ -5,7 +5,7 @@
 // (nmcli --offline) reads the keyfile back; glibc resolves names through the hosts file. Warewulf 4.6.5 itself renders
 // its NetworkManager, fstab and hosts overlays from herd's nodes.conf, and the meaning is compared.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import { compileCluster } from '../../src/compile/compile-cluster.ts';
 import { accountLookup, builtinOverlay } from '../../src/overlay/builtins/index.ts';
 import type { AccountTexts, HeadInputs, OverlayFile } from '../../src/overlay/types.ts';
 import type { ClusterModel, NodeModel } from '../../src/spec/model.ts';
+import { labVariant } from '../fixtures/lab-variant.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'herd-overlay-oracles-'));
@@ -27,13 +28,7 @@ const HEAD: HeadInputs = { mungeKey: new Uint8Array(1024).fill(9), hostKeys: new
 
 /** The lab spec with the networkd stack and jumbo frames: a copy, so the schema and resolver see the keys for real. */
 function labNetworkd(): ClusterModel {
-  const dir = join(work, 'lab-networkd');
-  cpSync(join(root, 'clusters/lab'), dir, { recursive: true, filter: (src) => !src.split('/').includes('.herd') });
-  const spec = join(dir, 'cluster.yaml');
-  const text = readFileSync(spec, 'utf8');
-  const edited = text.replace(/^(\s+)interface: enp2s0.*$/m, '$&\n$1stack: networkd\n$1mtu: 9000');
-  if (edited === text) throw new Error('clusters/lab/cluster.yaml has no "interface: enp2s0" line to add the stack after');
-  writeFileSync(spec, edited);
+  const dir = labVariant(join(work, 'lab-networkd'), [[/^(\s+)interface: enp2s0.*$/m, '$&\n$1stack: networkd\n$1mtu: 9000']]);
   const s = loadSpecFromDisk(dir, root);
   if (!s.model) throw new Error(`the networkd copy of the lab does not validate: ${s.diagnostics.map((d) => d.message).join('; ')}`);
   return s.model;
@@ -473,10 +468,6 @@ describe.skipIf(wwMissing !== undefined)("Warewulf's own overlays, rendered from
 // provisioning NIC gets both its addresses for real; NetworkManager's own reader reads every keyfile back unchanged; and
 // Warewulf 4.6.5 renders its own keyfiles from herd's nodes.conf with the same meaning.
 function labNet(stack: 'NetworkManager' | 'networkd'): ClusterModel {
-  const dir = join(work, `lab-net-${stack}`);
-  cpSync(join(root, 'clusters/lab'), dir, { recursive: true, filter: (src) => !src.split('/').includes('.herd') });
-  const spec = join(dir, 'cluster.yaml');
-  const text = readFileSync(spec, 'utf8');
   const edits: [RegExp, string][] = [
     [/^(\s+)version: "4\.6\.4".*$/m, '$1version: "4.6.5"'],
     [/^(\s+)interface: enp2s0.*$/m, `$&\n$1stack: ${stack}`],
@@ -492,13 +483,7 @@ function labNet(stack: 'NetworkManager' | 'networkd'): ClusterModel {
       '    networks:', '      eno2: { mac: ["52:54:00:bb:00:01", "52:54:00:bb:00:02"] }', '      bond0: { address: 172.16.0.2 }', '      vlan20: { address: 172.20.0.2 }', '      ib0: { address: 10.30.0.2 }',
     ].join('\n')],
   ];
-  let edited = text;
-  for (const [re, to] of edits) {
-    const next = edited.replace(re, to);
-    if (next === edited) throw new Error(`clusters/lab/cluster.yaml has no line matching ${re}`);
-    edited = next;
-  }
-  writeFileSync(spec, edited);
+  const dir = labVariant(join(work, `lab-net-${stack}`), edits);
   const s = loadSpecFromDisk(dir, root);
   if (!s.model) throw new Error(`the networks copy of the lab does not validate: ${s.diagnostics.map((d) => d.message).join('; ')}`);
   return s.model;

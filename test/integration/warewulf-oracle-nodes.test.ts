@@ -3,13 +3,14 @@
 // address, netmask, MAC, device, image and kernel arguments are what herd's model says: the overlays herd builds are
 // the ones Warewulf would look up for that node.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileSpecAt } from '../../src/pipeline.ts';
 import { warewulfOracleDir } from '../fixtures/head-root.ts';
+import { labVariant } from '../fixtures/lab-variant.ts';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const ORACLE = warewulfOracleDir();
@@ -42,15 +43,11 @@ describe.skipIf(!HAVE && !REQUIRED)('Warewulf 4.6.5 merges herd nodes.conf into 
    * The lab with per-node settings Warewulf merges down its profiles: kernel arguments added and removed (`~`) on defaults, a
    * profile and a node; BMC settings shared on a profile with addresses counted over a range; discoverable on one node.
    */
-  const labBmc = (): string => {
-    const dir = join(work, 'lab-bmc-spec');
-    cpSync(join(REPO, 'clusters/lab'), dir, { recursive: true });
-    const yaml = readFileSync(join(dir, 'cluster.yaml'), 'utf8')
-      .replace('profiles:\n  compute:\n', 'defaults:\n  kernel_args: [mitigations=off]\n\nprofiles:\n  compute:\n    kernel_args: [~quiet, nosmt]\n    ipmi: { netmask: 255.255.255.0, username: admin, interface: lanplus, write: true, tags: { vlan: "7" } }\n')
-      .replace(/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c1: { profiles: [compute], mac: "52:54:00:aa:00:01", address: 10.0.0.2, ipmi: { address: 10.1.0.11 }, kernel_args: [~nosmt, quiet] }\n  c2: { profiles: [compute], mac: "52:54:00:aa:00:02", address: 10.0.0.3, ipmi: { address: 10.1.0.12 }, discoverable: true }\n');
-    writeFileSync(join(dir, 'cluster.yaml'), yaml);
-    return dir;
-  };
+  const labBmc = (): string =>
+    labVariant(join(work, 'lab-bmc-spec'), [
+      ['profiles:\n  compute:\n', 'defaults:\n  kernel_args: [mitigations=off]\n\nprofiles:\n  compute:\n    kernel_args: [~quiet, nosmt]\n    ipmi: { netmask: 255.255.255.0, username: admin, interface: lanplus, write: true, tags: { vlan: "7" } }\n'],
+      [/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c1: { profiles: [compute], mac: "52:54:00:aa:00:01", address: 10.0.0.2, ipmi: { address: 10.1.0.11 }, kernel_args: [~nosmt, quiet] }\n  c2: { profiles: [compute], mac: "52:54:00:aa:00:02", address: 10.0.0.3, ipmi: { address: 10.1.0.12 }, discoverable: true }\n'],
+    ]);
   for (const cluster of ['lab', 'condo', 'lab-bmc']) {
     it(`${cluster}: every node's overlays, address, MAC, device, image, kernel args, IPMI and discoverable`, async () => {
       const r = await compileSpecAt(cluster === 'lab-bmc' ? labBmc() : join(REPO, 'clusters', cluster), REPO, { images: false });

@@ -5,7 +5,7 @@
 // warewulf.conf (Warewulf's Include reads it from beside nodes.conf). The oracle has no wwclient binary (not buildable
 // offline), so neither side has /warewulf/wwclient. Skipped when the oracle is not built, unless CI_REQUIRE_ORACLE=1.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import type { ClusterModel } from '../../src/spec/model.ts';
 import { ConfinedDir } from '../../src/fs/confined-dir.ts';
 import { readInstallOverlay, renderInstallOverlay } from '../../src/overlay/warewulf-install.ts';
 import type { OverlayFile } from '../../src/overlay/types.ts';
+import { labVariant } from '../fixtures/lab-variant.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const WORK = process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle';
@@ -163,12 +164,10 @@ describe('wwinit and wwclient: herd = Warewulf 4.6.5', () => {
 
   it.skipIf(!haveOracle)("a node's BMC settings reach wwinit's /warewulf/config as Warewulf renders them (ipmi write, VLAN tag)", () => {
     // The lab with IPMI: shared settings on the profile, the addresses counted from a range entry.
-    const dir = join(scratch, 'lab-ipmi');
-    cpSync(join(repo, 'clusters/lab'), dir, { recursive: true });
-    const yaml = readFileSync(join(dir, 'cluster.yaml'), 'utf8')
-      .replace('    threads_per_core: 1\n', '    threads_per_core: 1\n    ipmi: { netmask: 255.255.255.0, gateway: 10.1.0.254, username: admin, interface: lanplus, write: true, tags: { vlan: "7" } }\n')
-      .replace(/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c[1-2]: { profiles: [compute], mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }\n');
-    writeFileSync(join(dir, 'cluster.yaml'), yaml);
+    const dir = labVariant(join(scratch, 'lab-ipmi'), [
+      ['    threads_per_core: 1\n', '    threads_per_core: 1\n    ipmi: { netmask: 255.255.255.0, gateway: 10.1.0.254, username: admin, interface: lanplus, write: true, tags: { vlan: "7" } }\n'],
+      [/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c[1-2]: { profiles: [compute], mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }\n'],
+    ]);
     const spec = loadSpecFromDisk(dir, repo);
     expect(spec.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const config = compileConfig(spec.model!, { specDisplayPath: spec.displayPath });

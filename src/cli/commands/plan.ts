@@ -5,6 +5,7 @@ import { hasErrors, herdFailure, isHerdFailure, type Diagnostic, type HerdFailur
 import { renderDiagnostics, renderFailure, summarize } from '../../diagnostics/render-text.ts';
 import { compileSpecAt, type CompileOptions, type CompileResult } from '../../pipeline.ts';
 import type { PlanMeta } from '../../plan/plan-json.ts';
+import type { RebootRecord } from '../../plan/state-manifest.ts';
 import { summarizePlan, type Plan } from '../../plan/plan-types.ts';
 import { renderApplyJson, renderPlanJson } from '../../plan/render-json.ts';
 import { renderPlanMarkdown } from '../../plan/render-markdown.ts';
@@ -95,9 +96,14 @@ export function reportFailure(ctx: CommandContext, command: 'plan' | 'apply', fa
   return exitCode;
 }
 
+/** The plan meta's nodes awaiting reboot (from the target's record or a snapshot's), absent when none. */
+function awaitingMeta(record: RebootRecord | undefined): Pick<PlanMeta, 'awaitingReboot'> {
+  const awaiting = awaitingReboot(record);
+  return awaiting.length > 0 ? { awaitingReboot: awaiting } : {};
+}
+
 export function planMetaOf(result: CompileResult, session: TargetSession, herdVersion: string, cwd: string): PlanMeta {
-  const awaiting = awaitingReboot(session.stored.reboots);
-  return { herdVersion, cluster: result.clusterName ?? null, root: displayPath(session.root, cwd), specHash: result.specHash, manifestHash: session.stored.manifestHash, ...(awaiting.length > 0 ? { awaitingReboot: awaiting } : {}) };
+  return { herdVersion, cluster: result.clusterName ?? null, root: displayPath(session.root, cwd), specHash: result.specHash, manifestHash: session.stored.manifestHash, ...awaitingMeta(session.stored.reboots) };
 }
 
 /** The spec as given relative to the folder herd runs in, so a saved plan made in one checkout finds the spec in another (null when outside it). */
@@ -163,8 +169,7 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
         let basis: { root: string; snapshotId: string; manifestHash: string | null };
         if (snapshot) {
           plan = await planAgainstSnapshot(compiled, snapshot, ctx, deps);
-          const awaiting = awaitingReboot(snapshot.reboots);
-          meta = { herdVersion, cluster: result.clusterName ?? null, root: `${snapshot.root} (as in the state snapshot ${snapshot.snapshotId.slice(0, 12)})`, specHash: result.specHash, manifestHash: snapshot.manifestHash, snapshotId: snapshot.snapshotId, ...(awaiting.length > 0 ? { awaitingReboot: awaiting } : {}) };
+          meta = { herdVersion, cluster: result.clusterName ?? null, root: `${snapshot.root} (as in the state snapshot ${snapshot.snapshotId.slice(0, 12)})`, specHash: result.specHash, manifestHash: snapshot.manifestHash, snapshotId: snapshot.snapshotId, ...awaitingMeta(snapshot.reboots) };
           basis = { root: snapshot.root, snapshotId: snapshot.snapshotId, manifestHash: snapshot.manifestHash };
         } else {
           const root = targetRootFor(args.values, result, ctx.io.cwd);

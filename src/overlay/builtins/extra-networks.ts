@@ -20,6 +20,9 @@ function cidr4(d: NetworkDeviceModel): string | undefined {
   return p === undefined ? undefined : `${d.address}/${p}`;
 }
 
+/** `addr/prefix` of an IPv6 address, with herd's default prefix where the spec gives none. */
+export const cidr6 = (address6: string, prefix6: number | undefined): string => `${address6}/${prefix6 ?? DEFAULT_PREFIX6}`;
+
 /** The bond a member belongs to: tags.master names the bond's netname or its device. */
 function bondOf(node: NodeModel, d: NetworkDeviceModel): NetworkDeviceModel | undefined {
   const m = d.tags.master;
@@ -58,7 +61,7 @@ export function extraKeyfiles(model: ClusterModel, node: NodeModel, uuid: (name:
     if (!bond) {
       const a4 = cidr4(d);
       lines.push('[ipv4]', ...(a4 !== undefined ? [`address1=${a4}${d.gateway !== undefined ? `,${d.gateway}` : ''}`, 'method=manual'] : ['method=disabled']), '');
-      lines.push('[ipv6]', ...(d.address6 !== undefined ? ['addr-gen-mode=eui64', `address1=${d.address6}/${d.prefix6 ?? DEFAULT_PREFIX6}${d.gateway6 !== undefined ? `,${d.gateway6}` : ''}`, 'method=manual'] : ['addr-gen-mode=eui64', 'method=disabled']), '');
+      lines.push('[ipv6]', ...(d.address6 !== undefined ? ['addr-gen-mode=eui64', `address1=${cidr6(d.address6, d.prefix6)}${d.gateway6 !== undefined ? `,${d.gateway6}` : ''}`, 'method=manual'] : ['addr-gen-mode=eui64', 'method=disabled']), '');
     }
     return file(`etc/NetworkManager/system-connections/herd-${d.name}.nmconnection`, header(model) + lines.join('\n').trimEnd() + '\n', 0o600);
   });
@@ -91,7 +94,7 @@ export function extraNetworkdFiles(model: ClusterModel, node: NodeModel): Overla
       const a4 = cidr4(d);
       if (a4 !== undefined) net.push(`Address=${a4}`);
       if (d.gateway !== undefined) net.push(`Gateway=${d.gateway}`);
-      if (d.address6 !== undefined) net.push(`Address=${d.address6}/${d.prefix6 ?? DEFAULT_PREFIX6}`);
+      if (d.address6 !== undefined) net.push(`Address=${cidr6(d.address6, d.prefix6)}`);
       if (d.gateway6 !== undefined) net.push(`Gateway=${d.gateway6}`);
     }
     for (const v of vlansOn(node, name)) net.push(`VLAN=${v}`);

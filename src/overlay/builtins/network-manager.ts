@@ -4,7 +4,7 @@ import { normalizeMac } from '../../spec/ipv4.ts';
 import type { BuiltinInput, BuiltinResult } from '../types.ts';
 import { file, header, wantedBy } from './entries.ts';
 import { nodeAddress } from './node-address.ts';
-import { DEFAULT_PREFIX6, extraKeyfiles } from './extra-networks.ts';
+import { cidr6, extraKeyfiles } from './extra-networks.ts';
 
 export const NM_CONNECTION_PATH = 'etc/NetworkManager/system-connections/herd-provision.nmconnection';
 const CONNECTION_ID = 'herd-provision';
@@ -55,7 +55,7 @@ export function networkManager(input: BuiltinInput): BuiltinResult {
     '',
     '[ipv6]',
     // An IPv6 address only when the spec gives one; slurm.conf's NodeAddr stays the literal IPv4 address either way.
-    ...(node.address6 !== undefined ? [`address1=${node.address6}/${node.prefix6 ?? DEFAULT_PREFIX6}${node.gateway6 !== undefined ? `,${node.gateway6}` : ''}`, 'method=manual'] : ['method=disabled']),
+    ...(node.address6 !== undefined ? [`address1=${cidr6(node.address6, node.prefix6)}${node.gateway6 !== undefined ? `,${node.gateway6}` : ''}`, 'method=manual'] : ['method=disabled']),
   ];
   return {
     files: [

@@ -3,7 +3,7 @@ import { normalizeMac } from '../../spec/ipv4.ts';
 import type { BuiltinInput, BuiltinResult } from '../types.ts';
 import { file, header, wantedBy } from './entries.ts';
 import { nodeAddress } from './node-address.ts';
-import { DEFAULT_PREFIX6, extraNetworkdFiles, vlansOn } from './extra-networks.ts';
+import { cidr6, extraNetworkdFiles, vlansOn } from './extra-networks.ts';
 
 export const LINK_PATH = 'etc/systemd/network/10-herd-provision.link';
 export const NETWORK_PATH = 'etc/systemd/network/20-herd-provision.network';
@@ -45,7 +45,7 @@ export function systemdNetworkd(input: BuiltinInput): BuiltinResult {
     '[Network]',
     `Address=${addr.cidr}`,
     ...(addr.gateway !== undefined ? [`Gateway=${addr.gateway}`] : []),
-    ...(node.address6 !== undefined ? [`Address=${node.address6}/${node.prefix6 ?? DEFAULT_PREFIX6}`] : []),
+    ...(node.address6 !== undefined ? [`Address=${cidr6(node.address6, node.prefix6)}`] : []),
     ...(node.gateway6 !== undefined ? [`Gateway=${node.gateway6}`] : []),
     ...(node.device !== undefined ? vlansOn(node, node.device).map((v) => `VLAN=${v}`) : []),
     ...net.dns.map((d) => `DNS=${d}`),

@@ -89,15 +89,15 @@ export const checkDhcpRange: RuleCheck = ({ spec, model, index }) => {
   return [diagnosticAt(at, 'net/dhcp-range-overlap', 'error', `dhcp_range ${range.start}-${range.end} contains static addresses: ${names}${clashes.length > 5 ? ', …' : ''}`, 'move the pool out of the static addresses, or omit dhcp_range to let herd pick a free block')];
 };
 
+/** An InfiniBand hardware address: 20 bytes (queue pair number, GID), as `ip link` shows it. */
+const IB_HWADDR = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){19}$/;
+
 /**
  * The other network devices and IPv6, as Warewulf's overlay templates read them: addresses Go's net.IP parses (or Warewulf
  * refuses the whole nodes.conf), a netmask beside every IPv4 address and a prefix beside every IPv6 one (else the keyfile's
  * address is blank: the seed's trap), MACs of a NIC, a VLAN's parent and id, a bond member's bond. Nodes of one entry share
  * the place of a value, so each place is reported once.
  */
-/** An InfiniBand hardware address: 20 bytes (queue pair number, GID), as `ip link` shows it. */
-const IB_HWADDR = /^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){19}$/;
-
 export const checkNetworkDevices: RuleCheck = ({ spec, model }) => {
   const out: Diagnostic[] = [];
   // A node using a profile dropped for a shape error misses what the profile gave: its "missing" findings are follow-ons.
