@@ -12,10 +12,15 @@ export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
   const addrs = new Map<string, number>();
   addrs.set(model.head.address, -1);
   if (model.network.gateway && model.network.gateway !== model.head.address) addrs.set(model.network.gateway, -2);
-  // Where addresses other than a node's provisioning IPv4 one were set (IPv6, other devices; MACs as `mac <mac>`): few, so kept by value.
+  // Where addresses other than a node's provisioning IPv4 one were set (IPv6, other devices, BMCs; MACs as `mac <mac>`): few, so kept by value.
   const otherAt = new Map<string, SourceRef | undefined>();
-  const addressOwner = (k: number, a?: string): { node: string; at: SourceRef | undefined; isHead: boolean } =>
-    k === -1 ? { node: `head ${model.head.name}`, at: model.head.at, isHead: true } : k === -2 ? { node: 'the gateway', at: model.network.at, isHead: false } : { node: model.nodes[k]!.name, at: (a !== undefined && otherAt.has(a) ? otherAt.get(a) : undefined) ?? model.nodes[k]!.at.address, isHead: false };
+  const bmcs = new Set<string>();
+  const addressOwner = (k: number, a?: string): { node: string; name: string; at: SourceRef | undefined; isHead: boolean } => {
+    if (k === -1) return { node: `head ${model.head.name}`, name: `head ${model.head.name}`, at: model.head.at, isHead: true };
+    if (k === -2) return { node: 'the gateway', name: 'the gateway', at: model.network.at, isHead: false };
+    const name = model.nodes[k]!.name;
+    return { node: a !== undefined && bmcs.has(a) ? `the BMC of ${name}` : name, name, at: (a !== undefined && otherAt.has(a) ? otherAt.get(a) : undefined) ?? model.nodes[k]!.at.address, isHead: false };
+  };
   model.nodes.forEach((n, i) => {
     if (n.mac) {
       const k = macs.get(n.mac);
@@ -53,6 +58,21 @@ export const checkNetworkUniqueness: RuleCheck = ({ model }) => {
           addrs.set(a, i);
           otherAt.set(a, at);
         }
+      }
+    }
+    // The BMC shares the address space: ipmitool would reach the wrong machine, and wwinit's ipmi write would move the BMC
+    // onto a host's address (its own node's included).
+    const bmc = n.ipmi?.address;
+    if (bmc !== undefined && parseIPv4(bmc) !== undefined) {
+      const at = n.at['ipmi.address'] ?? n.at.ipmi;
+      const k = addrs.get(bmc);
+      if (k !== undefined) {
+        const prev = addressOwner(k, bmc);
+        out.push(diagnosticAt(at, 'net/duplicate-address', 'error', `the BMC of ${n.name} has address ${bmc}, already used by ${prev.node}`, "give every BMC its own address, apart from the nodes' and the head's", [relatedAt(prev.at, `${prev.name} uses it here`)]));
+      } else {
+        addrs.set(bmc, i);
+        otherAt.set(bmc, at);
+        bmcs.add(bmc);
       }
     }
     if (n.address6) {

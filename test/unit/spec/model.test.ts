@@ -211,3 +211,24 @@ describe('BMC addresses refused on a range entry', () => {
     expect(r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.rule).sort()).toEqual(['net/address-range-overflow', 'node/list-size-mismatch']);
   });
 });
+
+describe('a BMC address shares the cluster\'s address space', () => {
+  it('is refused on its own node\'s address, on another device\'s and on another BMC\'s, and a later node\'s address on a BMC\'s', () => {
+    const text = spec(
+      [
+        '  c1: { mac: "52:54:00:00:00:01", address: 10.0.0.2, ipmi: { address: 10.0.0.2 } }',
+        '  c2: { mac: "52:54:00:00:00:02", address: 10.0.0.3, networks: { ib0: { address: 10.30.0.3, netmask: 255.255.0.0 } } }',
+        '  c3: { mac: "52:54:00:00:00:03", address: 10.0.0.4, ipmi: { address: 10.30.0.3 } }',
+        '  c4: { mac: "52:54:00:00:00:04", address: 10.0.0.5, ipmi: { address: 10.0.0.6 } }',
+        '  c5: { mac: "52:54:00:00:00:05", address: 10.0.0.6 }',
+        '',
+      ].join('\n'),
+    );
+    const r = checkSpec('cluster.yaml', text, () => ({ overlayFiles: {} }));
+    expect(r.diagnostics.filter((d) => d.rule === 'net/duplicate-address').map((d) => d.message)).toEqual([
+      'the BMC of c1 has address 10.0.0.2, already used by c1',
+      'the BMC of c3 has address 10.30.0.3, already used by c2',
+      'c5 has address 10.0.0.6, already used by the BMC of c4',
+    ]);
+  });
+});
