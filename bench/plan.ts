@@ -73,7 +73,11 @@ try {
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
     labCodes.push(await main(['plan', 'lab', '--detailed-exitcode', '--format', 'json'], { ...io(), stdout: out }));
-    applyNeeded ||= (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { summary: { applyNeeded: boolean } }).summary.applyNeeded;
+    // The JSON envelope (formatVersion, diagnostics, result): nothing to apply is no create, update, delete or drift.
+    const { result } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { result?: { summary?: Record<string, number> } };
+    const s = result?.summary;
+    if (!s) throw new Error('bench/plan.ts: herd plan --format json printed no result.summary');
+    applyNeeded ||= s.create! + s.update! + s.delete! + s.drift! > 0;
   });
 
   const row = (name: string, ms: number, note = '') => console.log(`${name.padEnd(44)} ${ms.toFixed(1).padStart(9)} ms  ${note}`);

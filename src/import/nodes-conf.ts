@@ -3,7 +3,7 @@
 // last setter wins, lists concatenate then `~item` removes, maps merge key by key, netdevs by netname).
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { loadYaml, type LoadedYaml } from '../spec/load.ts';
-import { readSimpleYaml } from './fast-yaml.ts';
+import { readSimpleYaml } from '../spec/simple-yaml.ts';
 import type { PositionIndex } from '../spec/positions.ts';
 import type { WarewulfVersion } from '../spec/model.ts';
 import { IPMI_KEYS, KERNEL_KEYS, NODE_ONLY_KEYS, PROFILE_KEYS } from '../compile/warewulf-keys.ts';
@@ -330,7 +330,7 @@ export const wwList = (m: WwMap, path: string): string[] => {
 
 export { isMapV, NEGATABLE };
 
-/** nodes.conf through the fast subset reader (fast-yaml.ts) when it is valid UTF-8 in that subset; undefined otherwise. */
+/** nodes.conf through the fast subset reader (spec/simple-yaml.ts) when it is valid UTF-8 in that subset; undefined otherwise. */
 function readFast(file: string, bytes: Uint8Array | string): LoadedYaml | undefined {
   let text: string;
   if (typeof bytes === 'string') text = bytes;

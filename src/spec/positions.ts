@@ -8,7 +8,8 @@ interface Span {
 }
 
 const SEP = '\u0001';
-const keyOf = (path: SpecPath): string => path.map(String).join(SEP);
+/** The key of a path in a position index (shared with spec/simple-yaml.ts, whose index must agree with this one). */
+export const keyOf = (path: SpecPath): string => path.map(String).join(SEP);
 
 export interface PositionIndex {
   readonly file: string;
@@ -23,10 +24,25 @@ export interface PositionIndex {
 /** Index every map key and sequence item of a parsed document by its path. O(size of document). */
 export function indexPositions(file: string, doc: Document, lineCounter: LineCounter): PositionIndex {
   const spans = new Map<string, Span>();
+  // A value spans its text; a block collection (the yaml package's range runs on over the comments and blank lines after
+  // it, up to the next key) from its first key or dash to the end of its last value's text, so that an editor or a JSON
+  // consumer marks the entry itself.
+  const endOf = (node: Node): number => {
+    const r = node.range!;
+    if (!(isMap(node) || isSeq(node)) || node.flow || node.items.length === 0) return r[1];
+    const last = node.items[node.items.length - 1];
+    if (isPair(last)) {
+      const v = last.value as Node | null;
+      if (v?.range) return endOf(v);
+      const k = last.key as Node | null;
+      return k?.range ? k.range[1] : r[1];
+    }
+    return (last as Node | undefined)?.range ? endOf(last as Node) : r[1];
+  };
   const walk = (node: Node | null | undefined, path: (string | number)[], keyRange?: readonly [number, number]): void => {
     if (!node) return;
     const r = node.range;
-    if (r) spans.set(keyOf(path), keyRange ? { key: keyRange, value: [r[0], r[1]] } : { value: [r[0], r[1]] });
+    if (r) spans.set(keyOf(path), keyRange ? { key: keyRange, value: [r[0], endOf(node)] } : { value: [r[0], endOf(node)] });
     if (isMap(node)) {
       for (const pair of node.items) {
         if (!isPair(pair)) continue;
