@@ -1,5 +1,5 @@
 // Compile the resolved model into the artifact set of head-node configuration files (pure).
-import { artifactSet, textArtifact, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
+import { artifactSet, textArtifact, type Artifact, type ArtifactSet, type TextArtifactInput } from '../artifacts/artifact.ts';
 import type { ClusterModel } from '../spec/model.ts';
 import { renderNodesConf } from './nodes-conf.ts';
 import { renderWarewulfConf } from './warewulf-conf.ts';
@@ -23,59 +23,64 @@ export function generatedHeader(clusterName: string, specDisplayPath: string, co
  * head-only files list none, so plans group them under the head. The runbook (plan/runbook.ts) turns the impacts into ordered steps.
  */
 export function compileConfig(model: ClusterModel, ctx: CompileContext): Artifact[] {
+  return configTexts(model, ctx).map((t) => textArtifact(t));
+}
+
+/** The configuration files as texts, before they become artifacts (bytes and hashes): `herd import` compares the texts. */
+export function configTexts(model: ClusterModel, ctx: CompileContext): TextArtifactInput[] {
   const header = generatedHeader(model.name, ctx.specDisplayPath);
-  const out: Artifact[] = [
-    textArtifact({
+  const out: TextArtifactInput[] = [
+    {
       path: 'etc/warewulf/nodes.conf',
       text: renderNodesConf(model, header),
       mode: 0o640,
       group: 'warewulf',
       impact: { class: 'daemon-reload', service: 'warewulfd', reason: 'warewulfd reads nodes.conf only at start or reload' },
       description: 'Warewulf node registry',
-    }),
-    textArtifact({
+    },
+    {
       path: 'etc/warewulf/warewulf.conf',
       text: renderWarewulfConf(model, header),
       impact: { class: 'daemon-restart', service: 'warewulfd', reason: 'warewulfd reads warewulf.conf only at start' },
       description: 'Warewulf server configuration',
-    }),
-    textArtifact({
+    },
+    {
       path: 'etc/slurm/slurm.conf',
       text: renderSlurmConf(model, header),
       impact: { class: 'slurm-reconfigure', reason: 'slurmctld re-reads slurm.conf on scontrol reconfigure' },
       description: 'Slurm configuration',
-    }),
-    textArtifact({
+    },
+    {
       path: 'etc/hosts',
       text: renderHostsBlock(model, header),
       block: { marker: HOSTS_MARKER },
       impact: { class: 'none' },
       description: `head node host table (herd's block below "${HOSTS_MARKER}")`,
-    }),
-    textArtifact({
+    },
+    {
       path: 'etc/firewalld/zones/trusted.xml',
       text: renderTrustedZone(model, header),
       impact: { class: 'daemon-reload', service: 'firewalld', reason: 'firewall-cmd --reload' },
       description: 'cluster NIC in the trusted zone',
-    }),
+    },
   ];
   // dnsmasq reads /etc/dnsmasq.d only at start: SIGHUP re-reads hosts files and --dhcp-hostsfile, not dhcp-host lines of its configuration.
   if (usesDnsmasq(model)) {
     const impact = { class: 'daemon-restart' as const, service: 'dnsmasq', reason: 'dnsmasq reads /etc/dnsmasq.d only at start (SIGHUP does not re-read dhcp-host lines there)' };
-    out.push(textArtifact({ path: 'etc/dnsmasq.d/ww4-hosts.conf', text: renderDnsmasqHosts(model, header), impact, description: 'DHCP and TFTP for the nodes (dnsmasq)' }));
-    out.push(textArtifact({ path: 'etc/dnsmasq.d/ww4-listen.conf', text: renderDnsmasqListen(model, header), impact, description: 'dnsmasq listen address' }));
+    out.push({ path: 'etc/dnsmasq.d/ww4-hosts.conf', text: renderDnsmasqHosts(model, header), impact, description: 'DHCP and TFTP for the nodes (dnsmasq)' });
+    out.push({ path: 'etc/dnsmasq.d/ww4-listen.conf', text: renderDnsmasqListen(model, header), impact, description: 'dnsmasq listen address' });
   } else {
-    out.push(textArtifact({ path: 'etc/dhcp/dhcpd.conf', text: renderDhcpdConf(model, header), impact: { class: 'daemon-restart', service: 'dhcpd', reason: 'dhcpd reads dhcpd.conf only at start' }, description: 'DHCP for the nodes (ISC dhcpd)' }));
+    out.push({ path: 'etc/dhcp/dhcpd.conf', text: renderDhcpdConf(model, header), impact: { class: 'daemon-restart', service: 'dhcpd', reason: 'dhcpd reads dhcpd.conf only at start' }, description: 'DHCP for the nodes (ISC dhcpd)' });
   }
   const slurmNodes = model.nodes.filter((n) => n.partitions.length > 0).map((n) => n.name);
-  out.push(textArtifact({ path: 'etc/slurm/cgroup.conf', text: renderCgroupConf(model, header), nodes: slurmNodes, impact: cgroupConfImpact(model), description: 'Slurm cgroup settings (job confinement)' }));
+  out.push({ path: 'etc/slurm/cgroup.conf', text: renderCgroupConf(model, header), nodes: slurmNodes, impact: cgroupConfImpact(model), description: 'Slurm cgroup settings (job confinement)' });
   const gres = renderGresConf(model, header);
   if (gres) {
     const gpuNodes = model.nodes.filter((n) => n.gpus).map((n) => n.name);
-    out.push(textArtifact({ path: 'etc/slurm/gres.conf', text: gres, nodes: gpuNodes, impact: { class: 'daemon-restart', service: 'slurmctld', reason: 'GRES changes need slurmctld and the GPU nodes\' slurmd restarted' }, description: 'Slurm GPU resources' }));
+    out.push({ path: 'etc/slurm/gres.conf', text: gres, nodes: gpuNodes, impact: { class: 'daemon-restart', service: 'slurmctld', reason: 'GRES changes need slurmctld and the GPU nodes\' slurmd restarted' }, description: 'Slurm GPU resources' });
   }
   const exports = renderExports(model, header);
-  if (exports) out.push(textArtifact({ path: 'etc/exports', text: exports, impact: { class: 'daemon-reload', service: 'nfs-server', reason: 'exportfs -ra' }, description: 'NFS exports' }));
+  if (exports) out.push({ path: 'etc/exports', text: exports, impact: { class: 'daemon-reload', service: 'nfs-server', reason: 'exportfs -ra' }, description: 'NFS exports' });
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { SpecCheck } from '../spec/check-spec.ts';
 import { defaultDhcpRange } from '../spec/resolve.ts';
 import { parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
-import { compileConfig } from '../compile/compile-cluster.ts';
+import { configTexts } from '../compile/compile-cluster.ts';
 import { nodesConfDocument } from '../compile/nodes-conf.ts';
 import { HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
 import { mergeNodesDocument, readNodesConf } from './nodes-conf.ts';
@@ -198,9 +198,12 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
     const rebuilt = built.get(path);
     const t = text(f);
     if (rebuilt === undefined || t === undefined) continue;
-    const zone = path.startsWith('etc/firewalld/zones/') ? zoneMeaning(t) : undefined;
-    const same = zone !== undefined ? zoneMeaning(rebuilt) === zone : meaningful(rebuilt) === meaningful(t);
-    judge(path, t, () => (same ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')]));
+    // Compared only when the bytes differ (judge's first test): these files are the largest after nodes.conf.
+    const same = (): boolean => {
+      const zone = path.startsWith('etc/firewalld/zones/') ? zoneMeaning(t) : undefined;
+      return zone !== undefined ? zoneMeaning(rebuilt) === zone : meaningful(rebuilt) === meaningful(t);
+    };
+    judge(path, t, () => (same() ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')]));
   }
   for (const path of [...built.keys()].sort()) if (!files.some((f) => f.path === path) && path !== 'etc/hosts') files.push({ path, verdict: 'new' });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -226,7 +229,7 @@ function primaryNetdev(merged: Record<string, unknown> | undefined): string | un
 
 function compiledTexts(model: ClusterModel, specName: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const a of compileConfig(model, { specDisplayPath: specName })) if (a.bytes) out.set(a.path, new TextDecoder().decode(a.bytes));
+  for (const t of configTexts(model, { specDisplayPath: specName })) out.set(t.path, t.text);
   return out;
 }
 
