@@ -96,6 +96,7 @@ function parseVersioned<T>(
   what: string,
   schema: z.ZodType<T>,
   file: string,
+  fast?: (doc: unknown) => T | undefined,
 ): { ok: true; value: T } | { ok: false; failure: HerdFailure } {
   let json: unknown;
   try {
@@ -115,6 +116,8 @@ function parseVersioned<T>(
     doc = UPGRADES[version]!(doc);
     version += 1;
   }
+  const quick = fast?.(doc);
+  if (quick !== undefined) return { ok: true, value: quick };
   const parsed = schema.safeParse(doc);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -126,7 +129,90 @@ function parseVersioned<T>(
 
 /** Parse and validate a state manifest's text; never throws. */
 export function parseStateManifest(text: string, file = 'state.json') {
-  return parseVersioned<StateManifest>(text, 'state manifest', stateManifestSchema, file);
+  return parseVersioned<StateManifest>(text, 'state manifest', stateManifestSchema, file, validManifest);
+}
+
+// The manifest of a large cluster holds one entry per node and file: zod took about a quarter of a second for 10,000
+// entries, most of a no-change plan's time beyond hashing (bench/plan.ts). validManifest checks exactly what
+// stateManifestSchema checks and builds the same value (keys in the schema's order, as zod's output has them); anything it
+// does not accept goes to zod, which decides and words the error. A differential test holds the two together.
+const SHA256 = /^[0-9a-f]{64}$/;
+const DECIMAL = /^\d+$/;
+const KINDS = new Set(['config', 'image', 'overlay', 'kernel', 'tree', 'index', 'secret']);
+const IMPACTS = new Set<unknown>(IMPACT_ORDER);
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isCount = (v: unknown): v is number => isInt(v) && v >= 0;
+const isStr = (v: unknown): v is string => typeof v === 'string';
+/** Own keys all among `allowed` (strictObject), `required` all present. */
+function keysOk(o: Obj, allowed: ReadonlySet<string>, required: number): boolean {
+  let n = 0;
+  for (const k in o) {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) continue;
+    if (!allowed.has(k)) return false;
+    n++;
+  }
+  return n >= required;
+}
+const ENTRY_KEYS = new Set(['path', 'kind', 'sha256', 'size', 'mode', 'owner', 'group', 'uid', 'gid', 'secret', 'nodes', 'impact', 'generation', 'stat']);
+const IMPACT_KEYS = new Set(['class', 'service', 'reason']);
+const STAT_KEYS = new Set(['size', 'mtimeNs', 'ctimeNs', 'ino']);
+const GENERATION_KEYS = new Set(['generation', 'specHash', 'specCommit', 'herdVersion', 'appliedAt']);
+const MANIFEST_KEYS = new Set(['formatVersion', 'kind', 'cluster', 'generations', 'entries']);
+
+function validEntry(e: unknown): ManifestEntry | undefined {
+  if (!isObj(e) || !keysOk(e, ENTRY_KEYS, e.secret === undefined ? 13 : 14)) return undefined;
+  const { impact, stat, nodes } = e;
+  if (!isStr(e.path) || unsafeArtifactPath(e.path) || !KINDS.has(e.kind as string) || !isStr(e.sha256) || !SHA256.test(e.sha256)) return undefined;
+  if (!isCount(e.size) || !isInt(e.mode) || e.mode < 0 || e.mode > 0o7777 || !isStr(e.owner) || !isStr(e.group)) return undefined;
+  if (!(e.uid === null || isInt(e.uid)) || !(e.gid === null || isInt(e.gid)) || !(e.secret === undefined || typeof e.secret === 'boolean')) return undefined;
+  if (!Array.isArray(nodes) || !nodes.every(isStr) || !isCount(e.generation)) return undefined;
+  if (!isObj(impact) || !keysOk(impact, IMPACT_KEYS, 1) || !IMPACTS.has(impact.class)) return undefined;
+  if (!(impact.service === undefined || isStr(impact.service)) || !(impact.reason === undefined || isStr(impact.reason))) return undefined;
+  if (!isObj(stat) || !keysOk(stat, STAT_KEYS, 4) || !isCount(stat.size)) return undefined;
+  if (!isStr(stat.mtimeNs) || !DECIMAL.test(stat.mtimeNs) || !isStr(stat.ctimeNs) || !DECIMAL.test(stat.ctimeNs) || !isStr(stat.ino) || !DECIMAL.test(stat.ino)) return undefined;
+  return {
+    path: e.path,
+    kind: e.kind as ManifestEntry['kind'],
+    sha256: e.sha256,
+    size: e.size,
+    mode: e.mode,
+    owner: e.owner,
+    group: e.group,
+    uid: e.uid as number | null,
+    gid: e.gid as number | null,
+    ...(e.secret !== undefined ? { secret: e.secret as boolean } : {}),
+    nodes: [...(nodes as string[])],
+    impact: { class: impact.class as ImpactClass, ...(impact.service !== undefined ? { service: impact.service } : {}), ...(impact.reason !== undefined ? { reason: impact.reason } : {}) },
+    generation: e.generation,
+    stat: { size: stat.size, mtimeNs: stat.mtimeNs, ctimeNs: stat.ctimeNs, ino: stat.ino },
+  };
+}
+
+function validGeneration(g: unknown): Generation | undefined {
+  if (!isObj(g) || !keysOk(g, GENERATION_KEYS, 5) || !isCount(g.generation) || !isStr(g.specHash) || !SHA256.test(g.specHash)) return undefined;
+  if (!(g.specCommit === null || isStr(g.specCommit)) || !isStr(g.herdVersion) || !isStr(g.appliedAt)) return undefined;
+  return { generation: g.generation, specHash: g.specHash, specCommit: g.specCommit as string | null, herdVersion: g.herdVersion, appliedAt: g.appliedAt };
+}
+
+/** The manifest as stateManifestSchema would parse it, or undefined to let zod decide. */
+export function validManifest(doc: unknown): StateManifest | undefined {
+  if (!isObj(doc) || !keysOk(doc, MANIFEST_KEYS, 5) || doc.formatVersion !== STATE_FORMAT_VERSION || doc.kind !== 'herd-state' || !isStr(doc.cluster)) return undefined;
+  if (!Array.isArray(doc.generations) || !Array.isArray(doc.entries)) return undefined;
+  const generations: Generation[] = [];
+  for (const g of doc.generations) {
+    const v = validGeneration(g);
+    if (!v) return undefined;
+    generations.push(v);
+  }
+  const entries: ManifestEntry[] = [];
+  for (const e of doc.entries) {
+    const v = validEntry(e);
+    if (!v) return undefined;
+    entries.push(v);
+  }
+  return { formatVersion: STATE_FORMAT_VERSION, kind: 'herd-state', cluster: doc.cluster, generations, entries };
 }
 
 export function parsePendingJournal(text: string, file = 'pending.json') {

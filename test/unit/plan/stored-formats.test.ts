@@ -3,11 +3,53 @@ import { describe, expect, it } from 'vitest';
 import { artifactSet, sha256Hex, textArtifact } from '../../../src/artifacts/artifact.ts';
 import { planChanges } from '../../../src/plan/plan-changes.ts';
 import { actionsDifference, artifactsDifference, buildSavedPlan, parseSavedPlan, restrictToPlan, serializeSavedPlan } from '../../../src/plan/saved-plan.ts';
-import { parsePendingJournal, parseStateManifest, serializeStateManifest } from '../../../src/plan/state-manifest.ts';
+import { parsePendingJournal, parseStateManifest, serializeStateManifest, stateManifestSchema, validManifest } from '../../../src/plan/state-manifest.ts';
 import { versionSet } from '../state/synthetic-artifacts.ts';
 import { diskOf, live, manifestOf } from './plan-fixtures.ts';
 
 describe('state manifest', () => {
+  // validManifest (the fast path for large manifests) against stateManifestSchema: on a valid manifest and on thousands of
+  // damaged ones, it accepts only what zod accepts and gives the very value zod gives, key order included.
+  it('the fast check accepts exactly what the schema accepts, with the same value', () => {
+    const m = manifestOf(versionSet('A'));
+    const base = JSON.parse(serializeStateManifest({ ...m, entries: m.entries.map((e, i) => (i === 0 ? { ...e, secret: true } : e)) })) as Record<string, unknown>;
+    const same = (doc: unknown): boolean => {
+      const fast = validManifest(doc);
+      const slow = stateManifestSchema.safeParse(doc);
+      if (fast !== undefined) {
+        expect(slow.success, JSON.stringify(doc)).toBe(true);
+        expect(JSON.stringify(fast)).toBe(JSON.stringify(slow.data));
+      }
+      return fast !== undefined;
+    };
+    expect(same(base)).toBe(true);
+    const values: unknown[] = [null, true, 0, -1, 1.5, 2 ** 60, 0o10000, '', 'x', '12', 'a'.repeat(64), 'f'.repeat(64), [], ['x'], [1], {}, { class: 'none' }, { class: 'reboot', service: 's', extra: 1 }, '../etc', '/abs', 'etc/x'];
+    let n = 0;
+    // Every field (and nested field) of the first entry, the first generation and the top level replaced or removed, and an extra key added.
+    const targets: [string[], Record<string, unknown>][] = [];
+    const doc0 = () => JSON.parse(JSON.stringify(base)) as Record<string, any>;
+    const probe = doc0();
+    targets.push([[], probe]);
+    targets.push([['entries', '0'], probe.entries[0]]);
+    targets.push([['entries', '0', 'impact'], probe.entries[0].impact]);
+    targets.push([['entries', '0', 'stat'], probe.entries[0].stat]);
+    targets.push([['generations', '0'], probe.generations[0]]);
+    for (const [path, obj] of targets) {
+      for (const key of [...Object.keys(obj), 'extra']) {
+        for (const v of [...values, undefined]) {
+          const d = doc0();
+          let o: any = d;
+          for (const p of path) o = o[p];
+          if (v === undefined) delete o[key];
+          else o[key] = v;
+          same(d);
+          n++;
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(500);
+  });
+
   it('round-trips canonically: parse(serialize(m)) serializes to the same bytes', () => {
     const m = manifestOf(versionSet('A'));
     const text = serializeStateManifest({ ...m, entries: [...m.entries].reverse() });
