@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { parseSlurmTime } from '../spec/units.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
+import { wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { formatIPv4, netmaskToPrefix, parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { isMapV, type WwMap, type WwNodesConf, type WwValue } from './nodes-conf.ts';
@@ -43,9 +44,10 @@ function flatten(v: WwValue | unknown, path: string, out: Map<string, string>): 
   if (v !== undefined && v !== null && String(v) !== '') out.set(path, String(v));
 }
 
-const BOOLISH: Record<string, string> = { true: 'true', yes: 'true', '1': 'true', y: 'true', on: 'true', false: 'false', no: 'false', '0': 'false', n: 'false', off: 'false' };
 function normWw(path: string, v: string): string {
-  if (/\/onboot$|^discoverable$|\/write$/.test(path)) return BOOLISH[v.toLowerCase()] ?? v;
+  // Booleans as Warewulf reads them (spec/warewulf-facts.ts): "off" is an onboot of true, "on" a discoverable of false.
+  if (/\/onboot$/.test(path)) return String(wwBoolDefaultTrue(v));
+  if (/^discoverable$|\/write$/.test(path)) return String(wwBool(v));
   // warewulfd finds a node by MAC with strings.EqualFold (node/util.go FindByHwaddr), and DHCP and NetworkManager read MACs
   // in either case: the case of a hwaddr means nothing.
   if (/\/hwaddr$/.test(path)) return v.toLowerCase();

@@ -3,7 +3,7 @@
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { API_VERSION } from '../spec/schema.ts';
 import type { WarewulfVersion } from '../spec/model.ts';
-import { builtinOverlays, defaultBaseOverlays, HERD_BUILT_OVERLAYS, HERD_OVERLAYS, wwBool } from '../spec/warewulf-facts.ts';
+import { builtinOverlays, defaultBaseOverlays, HERD_BUILT_OVERLAYS, HERD_OVERLAYS, wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
 import { formatIPv4, netmaskToPrefix, parseIPv4, prefixToNetmask } from '../spec/ipv4.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { IPMI_SETTINGS } from '../compile/warewulf-keys.ts';
@@ -547,7 +547,6 @@ function mostCommon(values: readonly string[]): string | undefined {
 
 const NET_TYPES = new Set(['ethernet', 'infiniband', 'bond', 'vlan']);
 const uint = (v: string | undefined, max: number): number | undefined => (v !== undefined && /^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= max ? Number(v) : undefined);
-const bool = (v: string | undefined): boolean | undefined => (v === undefined ? undefined : ['true', 'yes', '1'].includes(v.toLowerCase()) ? true : ['false', 'no', '0'].includes(v.toLowerCase()) ? false : undefined);
 
 /**
  * A node's IPv6 on the provisioning NIC and its other netdevs as spec fields (`networks\u0001ib0\u0001type`...), added to
@@ -578,8 +577,8 @@ function networkFields(n: WwNodeView, primary: string | undefined, f: Fields): R
     for (const k of ['device', 'netmask', 'gateway'] as const) if (wwString(dev, k) !== undefined) f[`${p}${k}`] = wwString(dev, k);
     const mtu = uint(wwString(dev, 'mtu'), 65535);
     if (mtu !== undefined && mtu >= 576) f[`${p}mtu`] = mtu;
-    const onboot = bool(wwString(dev, 'onboot'));
-    if (onboot !== undefined) f[`${p}onboot`] = onboot;
+    const onboot = wwString(dev, 'onboot');
+    if (onboot !== undefined) f[`${p}onboot`] = wwBoolDefaultTrue(onboot);
     const mac = wwString(dev, 'hwaddr');
     if (mac !== undefined) own[`${p}mac`] = mac.toLowerCase();
     const ip = wwString(dev, 'ipaddr');

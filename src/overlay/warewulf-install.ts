@@ -8,7 +8,7 @@ import { closeSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileKind, isPathBlocked, readBounded, relParts, type ConfinedDir } from '../fs/confined-dir.ts';
 import type { IpmiModel, WarewulfVersion } from '../spec/model.ts';
-import { wwBool } from '../spec/warewulf-facts.ts';
+import { wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
 import { goDefault, goIndex, goString, renderGoTemplate, type GoFunc, type GoValue } from './go-template-mini.ts';
 import type { BuiltinResult, OverlayFile, OverlayProblem } from './types.ts';
 
@@ -82,7 +82,7 @@ function templateData(d: InstallTemplateData): GoValue {
   const nilIP: GoValue = { kind: 'ip', value: null };
   const empty = goString('');
   // wwtype.WWbool: a string with a Bool() method.
-  const wwbool = (s: string): GoValue => ({ kind: 'string', type: 'wwtype.WWbool', value: s, methods: { Bool: () => ({ kind: 'bool', value: wwBool(s) }) } });
+  const wwbool = (s: string): GoValue => ({ kind: 'string', type: 'wwtype.WWbool', value: s, methods: { Bool: () => ({ kind: 'bool', value: wwBool(s) }), BoolDefaultTrue: () => ({ kind: 'bool', value: wwBoolDefaultTrue(s) }) } });
   // net.IP fields print as Go's String() of the parsed address: a dotted quad for IPv4, "<nil>" when unset.
   const ip = (v: string | undefined): GoValue => (v === undefined ? nilIP : { kind: 'ip', value: v });
   const str = (v: string | undefined): GoValue => (v === undefined ? empty : goString(v));

@@ -2,9 +2,25 @@
 import type { OverlayKind, WarewulfVersion } from './model.ts';
 
 /** wwtype.WWbool's Bool(): true only for yes, 1, t and true, in any case (strconv.ParseBool of the lower-cased value, plus yes). */
+// Warewulf's two readings of a WWbool string (internal/pkg/wwtype/wwbool.go @ v4.6.5): lower-cased, an unset spelling is
+// false, yes/no are read, then Go's strconv.ParseBool; what ParseBool refuses ("on", "y", "off") is false for Bool() and
+// TRUE for BoolDefaultTrue(), as is an empty value. Bool() reads discoverable and ipmi write, BoolDefaultTrue() a network
+// device's onboot (every distribution template).
+const WW_UNSET = new Set(['unset', 'delete', 'undef', '--', 'nil', '0.0.0.0']);
+const GO_PARSE_BOOL = new Map<string, boolean>([['1', true], ['t', true], ['true', true], ['0', false], ['f', false], ['false', false]]);
+
+/** WWbool.Bool(): discoverable, ipmi write. */
 export function wwBool(s: string): boolean {
   const v = s.toLowerCase();
-  return v === 'yes' || v === 'true' || v === '1' || v === 't';
+  if (WW_UNSET.has(v) || v === 'no' || v === '') return false;
+  return v === 'yes' || (GO_PARSE_BOOL.get(v) ?? false);
+}
+
+/** WWbool.BoolDefaultTrue(): a network device's onboot. */
+export function wwBoolDefaultTrue(s: string): boolean {
+  const v = s.toLowerCase();
+  if (WW_UNSET.has(v) || v === 'no') return false;
+  return v === 'yes' || v === '' || (GO_PARSE_BOOL.get(v) ?? true);
 }
 
 /** The release herd targets when the spec does not name one. */

@@ -46,13 +46,16 @@ export function imageBuildMissing(): string | undefined {
   return undefined;
 }
 
-/** Build (once) and return the path of the image.Build program. */
-export function warewulfImageBuilder(): string {
-  const bin = join(WW_ORACLE_WORK, 'bin/herd-ww-image-build');
+/**
+ * Build (once) a small Go program `name` whose main.go is `main`, inside the oracle's source tree (so it may import
+ * Warewulf's internal packages), with the oracle's toolchain, flags and build cache; returns the binary's path.
+ */
+export function warewulfProgram(name: string, main: string): string {
+  const bin = join(WW_ORACLE_WORK, `bin/${name}`);
   if (existsSync(bin)) return bin;
   const tree = join(WW_ORACLE_WORK, 'gopath/src/github.com/warewulf/warewulf');
-  mkdirSync(join(tree, 'cmd/herd-ww-image-build'), { recursive: true });
-  writeFileSync(join(tree, 'cmd/herd-ww-image-build/main.go'), MAIN);
+  mkdirSync(join(tree, `cmd/${name}`), { recursive: true });
+  writeFileSync(join(tree, `cmd/${name}/main.go`), main);
   const env = {
     ...process.env,
     GO111MODULE: 'off',
@@ -62,10 +65,15 @@ export function warewulfImageBuilder(): string {
     GOPROXY: 'off',
     GOCACHE: join(WW_ORACLE_WORK, 'gocache'),
   };
-  const r = spawnSync(GO, ['build', '-o', `${bin}.tmp`, './cmd/herd-ww-image-build'], { cwd: tree, env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`building Warewulf's image.Build failed:\n${r.stderr}${r.stdout}`);
+  const r = spawnSync(GO, ['build', '-o', `${bin}.tmp`, `./cmd/${name}`], { cwd: tree, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`building ${name} against Warewulf's source failed:\n${r.stderr}${r.stdout}`);
   spawnSync('mv', [`${bin}.tmp`, bin]);
   return bin;
+}
+
+/** Build (once) and return the path of the image.Build program. */
+export function warewulfImageBuilder(): string {
+  return warewulfProgram('herd-ww-image-build', MAIN);
 }
 
 /** Run Warewulf's image.Build for image `name` with its chroot under `chrootDir` and its .img under `provisionDir`/images. */

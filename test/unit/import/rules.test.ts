@@ -105,4 +105,14 @@ describe('import rules', () => {
     expect(r.specText).toContain('type: infiniband');
     expect(r.specText).not.toContain('10.30.0.2');
   });
+
+  it("booleans as Warewulf reads them: an onboot of \"off\" is true (BoolDefaultTrue), a discoverable of \"on\" false (Bool)", () => {
+    const nodes = NODES().replace('ipaddr: 10.0.0.2 }', 'ipaddr: 10.0.0.2 }\n      ib0: { type: infiniband, onboot: "off" }').replace('    profiles: [default]', '    profiles: [default]\n    discoverable: "on"');
+    const r = run({ 'etc/warewulf/nodes.conf': nodes, 'etc/warewulf/warewulf.conf': WW });
+    expect(r.specText).toBeDefined();
+    expect(r.specText).toMatch(/ib0:\n\s+type: infiniband\n\s+onboot: true/);
+    expect(r.specText).toContain('discoverable: false');
+    // The rebuilt nodes.conf says true and false, which Warewulf reads as the site's "off" and "on": no change of meaning.
+    expect(r.diagnostics.filter((d) => d.rule === 'import/changed-value' && /onboot|discoverable/.test(d.message))).toEqual([]);
+  });
 });
