@@ -388,6 +388,18 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
         ds.push(diagnosticAt(n.from.get(`network devices/${net}/ipaddr`) ?? n.at, 'net/missing-netmask', 'warning', `node ${n.name}'s network device ${net} has ipaddr ${own[k]} but no netmask: Warewulf writes a blank address= and the device comes up without an IP`, `the spec leaves the address out; give networks.${net} a netmask and the address back`));
         delete own[k];
       }
+      // An IPv6 address without a prefix (Warewulf's templates then write no IPv6 address; herd's overlays assume /64): the
+      // spec keeps it as the site has it, and the warning the spec's check would give at the written spec's line is given
+      // here at the site's line instead (import-site.ts drops the check's).
+      for (const k of Object.keys(own)) {
+        const m = /^(?:networks\u0001(.+)\u0001)?address6$/.exec(k);
+        if (!m) continue;
+        const prefix = m[1] === undefined ? '' : `networks\u0001${m[1]}\u0001`;
+        if (f[`${prefix}prefix6`] !== undefined) continue;
+        const net = m[1] ?? netOf.get(n.name) ?? NETNAME;
+        const at = n.from.get(`network devices/${net}/ipaddr6`) ?? n.from.get(`network devices/${net}/ip6addr`) ?? n.at;
+        ds.push(diagnosticAt(at, 'net/missing-prefix6', 'warning', `node ${n.name}'s network device ${net} has IPv6 address ${own[k]} but no prefix: Warewulf's own network templates write no IPv6 address for it`, `give ${prefix === '' ? 'the node a prefix6' : `networks.${m[1]}.prefix6`} (e.g. 64) in the spec; herd's overlays assume 64 meanwhile`));
+      }
       perNodeOf.set(n.name, own);
     }
     // A BMC address is per node like the netdev addresses: counted over a run of consecutive addresses, else listed.

@@ -115,4 +115,18 @@ describe('import rules', () => {
     // The rebuilt nodes.conf says true and false, which Warewulf reads as the site's "off" and "on": no change of meaning.
     expect(r.diagnostics.filter((d) => d.rule === 'import/changed-value' && /onboot|discoverable/.test(d.message))).toEqual([]);
   });
+
+  it('net/missing-prefix6: an IPv6 address without a prefix is a warning at the site line, not in the written spec; the spec keeps the address', () => {
+    const nodes = NODES().replace('ipaddr: 10.0.0.2 }', 'ipaddr: 10.0.0.2, ipaddr6: "fd00::2" }');
+    const r = run({ 'etc/warewulf/nodes.conf': nodes, 'etc/warewulf/warewulf.conf': WW });
+    const line = nodes.split('\n').findIndex((l) => l.includes('ipaddr6'));
+    expect(at(r, 'net/missing-prefix6')).toEqual([`etc/warewulf/nodes.conf:${line + 1}:${nodes.split('\n')[line]!.indexOf('"fd00::2"') + 1}`]);
+    expect(r.specText).toBeDefined();
+    expect(r.specText).toContain('fd00::2');
+    expect(r.diagnostics.filter((d) => d.rule === 'net/missing-prefix6' && d.file !== 'etc/warewulf/nodes.conf')).toEqual([]);
+    // With a prefix, nothing is reported.
+    const withPrefix = run({ 'etc/warewulf/nodes.conf': nodes.replace('ipaddr6: "fd00::2"', 'ipaddr6: "fd00::2", prefixlen6: "64"'), 'etc/warewulf/warewulf.conf': WW });
+    expect(at(withPrefix, 'net/missing-prefix6')).toEqual([]);
+    expect(withPrefix.specText).toContain('fd00::2');
+  });
 });
