@@ -19,7 +19,8 @@ import type { Artifact } from '../artifacts/artifact.ts';
 export const OUT_MARKER = '.herd-build';
 /** Canonical JSON (sorted keys), identical on every run so builds stay byte-identical. */
 export const OUT_MARKER_TEXT = '{"formatVersion":1,"kind":"herd-build"}\n';
-const MARKER_MAX_BYTES = 64 * 1024;
+// The marker lists every file's stamp: about 150 bytes each, 20,000 files (10,000 nodes' overlays) in 3 MB.
+const MARKER_MAX_BYTES = 64 * 1024 * 1024;
 const KEEP_OUT = 'choose a folder that does not exist yet, an empty folder, or one herd built before (e.g. --out build/lab)';
 
 /** True when `text` is herd's marker (any formatVersion: a newer herd's tree is still herd's). Pure. */
@@ -108,14 +109,38 @@ function hasMarker(parent: ConfinedDir, name: string): boolean {
 interface MarkedTree extends RecordedStat {
   readonly sha256: string;
 }
-function markedTrees(parent: ConfinedDir, name: string): Record<string, MarkedTree> {
+/**
+ * The previous build's marker: its trees, and its files with the stamp each had when the build ended (hash and stat). A file
+ * is reused (moved into the new build, not produced and written again: 2,000 nodes' gzipped overlays) only while its hash is
+ * the one wanted and its stat is the recorded one, with a ctime older than the marker's own (as the live scan trusts a target
+ * file: an edit moves ctime, which cannot be set from user space).
+ */
+interface PreviousBuild {
+  readonly trees: Record<string, MarkedTree>;
+  readonly files: Record<string, MarkedTree>;
+  /** The marker's mtime (ns), or undefined: then no file is reused. */
+  readonly markerMtimeNs?: string;
+}
+function previousBuild(parent: ConfinedDir, name: string): PreviousBuild {
   try {
     const b = parent.readFile(`${name}/${OUT_MARKER}`, MARKER_MAX_BYTES);
-    const v = b === undefined ? undefined : (JSON.parse(b.toString('utf8')) as { trees?: unknown });
-    return v && typeof v.trees === 'object' && v.trees !== null ? (v.trees as Record<string, MarkedTree>) : {};
+    const v = b === undefined ? undefined : (JSON.parse(b.toString('utf8')) as { trees?: unknown; files?: unknown });
+    const map = (x: unknown): Record<string, MarkedTree> => (typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, MarkedTree>) : {});
+    const st = parent.lstat(`${name}/${OUT_MARKER}`);
+    return { trees: map(v?.trees), files: map(v?.files), ...(st?.isFile() ? { markerMtimeNs: String(st.mtimeNs) } : {}) };
   } catch {
-    return {};
+    return { trees: {}, files: {} };
   }
+}
+
+/** Whether the previous build's file at `rel` is still exactly what its marker recorded for the artifact `f`. */
+function sameFile(parent: ConfinedDir, rel: string, f: OutFile, prev: PreviousBuild): boolean {
+  const m = prev.files[f.path];
+  if (m === undefined || f.sha256 === undefined || m.sha256 !== f.sha256 || prev.markerMtimeNs === undefined) return false;
+  const st = parent.lstat(rel);
+  if (!st?.isFile() || Number(st.mode & 0o7777n) !== f.mode || st.ctimeNs >= BigInt(prev.markerMtimeNs)) return false;
+  const now = recordedStatOf(st);
+  return now.size === m.size && (f.size === undefined || now.size === f.size) && treeUnchanged(m, now);
 }
 
 function treeStamp(parent: ConfinedDir, rel: string, sha256: string): MarkedTree | undefined {
@@ -299,20 +324,29 @@ export async function writeOutDir(check: OutDirCheck, files: readonly OutFile[])
     const confined = parent;
     const made = tmp;
     forgetTmp = trackTemp(parent.hostPath(tmp), () => confined.removeTree(made));
-    const previous = check.state.kind === 'herd' ? markedTrees(parent, check.name) : {};
+    const previous: PreviousBuild = check.state.kind === 'herd' ? previousBuild(parent, check.name) : { trees: {}, files: {} };
     const trees: Record<string, MarkedTree> = {};
+    const stamps: Record<string, MarkedTree> = {};
     for (const f of files) {
       const at = `${tmp}/${f.path}`;
-      if (f.kind === 'tree' && f.sha256 !== undefined && sameTree(previous[f.path], treeStamp(parent, `${check.name}/${f.path}`, f.sha256))) {
-        // The previous build's tree, unchanged: moved into the new one (the old folder is discarded below anyway).
+      const old = `${check.name}/${f.path}`;
+      const tree = f.kind === 'tree';
+      if (tree ? f.sha256 !== undefined && sameTree(previous.trees[f.path], treeStamp(parent, old, f.sha256)) : sameFile(parent, old, f, previous)) {
+        // The previous build's tree or file, unchanged: moved into the new one (the old folder is discarded below anyway).
         parent.mkdirs(dirname(at));
-        parent.rename(`${check.name}/${f.path}`, at);
+        parent.rename(old, at);
         borrowed.push(f.path);
       } else await writeFileIn(parent, at, f);
-      const stamp = f.kind === 'tree' && f.sha256 !== undefined ? treeStamp(parent, at, f.sha256) : undefined;
-      if (stamp) trees[f.path] = stamp;
+      if (f.sha256 === undefined) continue;
+      if (tree) {
+        const stamp = treeStamp(parent, at, f.sha256);
+        if (stamp) trees[f.path] = stamp;
+      } else {
+        const st = parent.lstat(at);
+        if (st?.isFile()) stamps[f.path] = { sha256: f.sha256, ...recordedStatOf(st) };
+      }
     }
-    const marker = Object.keys(trees).length === 0 ? OUT_MARKER_TEXT : `${JSON.stringify({ formatVersion: 1, kind: 'herd-build', trees })}\n`;
+    const marker = Object.keys(trees).length === 0 && Object.keys(stamps).length === 0 ? OUT_MARKER_TEXT : `${JSON.stringify({ formatVersion: 1, kind: 'herd-build', trees, files: stamps })}\n`;
     await writeFileIn(parent, `${tmp}/${OUT_MARKER}`, { path: OUT_MARKER, mode: 0o644, bytes: new TextEncoder().encode(marker) });
     // mkdtemp made it 0700 (private while half-written); publish it as an ordinary folder.
     if (!parent.lstat(tmp)?.isDirectory()) throw unsafe(`${parent.hostPath(tmp)} changed while herd wrote it`);

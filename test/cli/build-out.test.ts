@@ -8,7 +8,7 @@ import { sha256Hex, type Artifact } from '../../src/artifacts/artifact.ts';
 import { makeBuildCommand } from '../../src/cli/commands/build.ts';
 import { registerCommand } from '../../src/cli/main.ts';
 import { runHerd, type HerdRun } from '../fixtures/run-herd.ts';
-import { OUT_MARKER, OUT_MARKER_TEXT } from '../../src/cli/out-dir.ts';
+import { isOutMarker, OUT_MARKER, OUT_MARKER_TEXT } from '../../src/cli/out-dir.ts';
 import { compileSpecAt, type CompileOptions, type CompileResult } from '../../src/pipeline.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
@@ -20,6 +20,13 @@ let home: string;
 const herd = (argv: string[], cwd = proj): Promise<HerdRun> => runHerd(argv, cwd, { env: { HOME: home } });
 
 /** Every path under `root` with its type, mode, and content hash or symlink target; symlinks are never followed. */
+/** A snapshot without the marker, whose file stamps (inodes, ctimes) differ from build to build by design. */
+function withoutMarker(m: Map<string, string>): Map<string, string> {
+  const out = new Map(m);
+  out.delete(OUT_MARKER);
+  return out;
+}
+
 function snapshot(root: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (rel: string): void => {
@@ -141,7 +148,10 @@ describe('herd build --out writes and replaces only its own trees', () => {
     expect(r.code).toBe(0);
     const out = join(proj, 'build/lab');
     expect(filesUnder(out)).toEqual([OUT_MARKER, ...artifactPaths(r.stdout)].sort());
-    expect(readFileSync(join(out, OUT_MARKER), 'utf8')).toBe(OUT_MARKER_TEXT);
+    // The marker: herd's, with each file's stamp (hash and stat) for the next build to reuse unchanged files.
+    const marker = JSON.parse(readFileSync(join(out, OUT_MARKER), 'utf8')) as { kind: string; files: Record<string, { sha256: string }> };
+    expect(isOutMarker(readFileSync(join(out, OUT_MARKER), 'utf8'))).toBe(true);
+    expect(Object.keys(marker.files).sort()).toEqual(artifactPaths(r.stdout).filter((p) => !existsSync(join(out, p)) || statSync(join(out, p)).isFile()).sort());
     expect(statSync(out).mode & 0o777).toBe(0o755);
     expect(changedOutside(before, snapshot(scratch), under('proj/build', CACHE))).toEqual([]);
   });
@@ -157,14 +167,14 @@ describe('herd build --out writes and replaces only its own trees', () => {
   it('replaces a folder from a previous build as a whole: stale files gone, edited files restored', async () => {
     const first = await herd(['build', 'clusters/lab', '--out', 'out']);
     expect(first.code).toBe(0);
-    const fresh = snapshot(join(proj, 'out'));
+    const fresh = withoutMarker(snapshot(join(proj, 'out')));
     writeFileSync(join(proj, 'out/stale.txt'), 'from an older build\n');
     writeFileSync(join(proj, 'out/etc/hosts'), 'edited by hand\n');
     const before = snapshot(scratch);
     const second = await herd(['build', 'clusters/lab', '--out', 'out']);
     expect(second.code).toBe(0);
     expect(second.stderr).not.toContain('warning: the previous build');
-    expect(snapshot(join(proj, 'out'))).toEqual(fresh);
+    expect(withoutMarker(snapshot(join(proj, 'out')))).toEqual(fresh);
     // No temp or trash folder is left beside it.
     expect(changedOutside(before, snapshot(scratch), under('proj/out', CACHE))).toEqual([]);
   });

@@ -63,4 +63,40 @@ describe('build --out with a tree artifact', () => {
     await expect(writeOutDir(checkOutDir('out', ctx), [await tree({ hosts: 'one\n' }), broken])).rejects.toBeDefined();
     expect(readFileSync(join(chroot, 'etc/hosts'), 'utf8')).toBe('one\n');
   });
+
+  it('reuses an unchanged file (not produced again), and writes it again when it changed there or in the spec', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'herd-out-files-'));
+    dirs.push(cwd);
+    const ctx = { cwd, env: {}, specDir: join(cwd, 'spec') };
+    let produced = 0;
+    const lazy = (body: string): Artifact => {
+      const bytes = Buffer.from(body);
+      return { path: 'var/lib/warewulf/provision/overlays/n1/__SYSTEM__.img', kind: 'overlay', mode: 0o644, owner: 'root', group: 'root', nodes: ['n1'], impact: { class: 'reboot' }, sha256: sha256Hex(bytes), size: bytes.length, produce: async function* () { produced++; yield bytes; } };
+    };
+    const file = join(cwd, 'out/var/lib/warewulf/provision/overlays/n1/__SYSTEM__.img');
+    const conf = textArtifact({ path: 'etc/a.conf', text: 'a\n', impact: { class: 'none' } });
+    // A file is reused only when its ctime is older than the marker's mtime (file timestamps are coarse): a last artifact
+    // whose producer lets the clock move on puts the marker in a later tick than the file, as in any real build.
+    const later: Artifact = { path: 'zz/later', kind: 'config', mode: 0o644, owner: 'root', group: 'root', nodes: [], impact: { class: 'none' }, sha256: sha256Hex('z'), size: 1, produce: async function* () {
+      const t = Date.now();
+      while (Date.now() < t + 50) await new Promise((r) => setTimeout(r, 10));
+      yield Buffer.from('z');
+    } };
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one'), later]);
+    expect(produced).toBe(1);
+    const ino = statSync(file).ino;
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one'), later]);
+    expect(produced).toBe(1); // moved over from the previous build, not produced again
+    expect(statSync(file).ino).toBe(ino);
+    expect(readFileSync(file, 'utf8')).toBe('one');
+
+    writeFileSync(file, 'two'); // same size, edited by hand: its ctime moved
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one'), later]);
+    expect(produced).toBe(2);
+    expect(readFileSync(file, 'utf8')).toBe('one');
+
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('uno'), later]); // another hash wanted
+    expect(produced).toBe(3);
+    expect(readFileSync(file, 'utf8')).toBe('uno');
+  });
 });
