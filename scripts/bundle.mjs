@@ -63,6 +63,32 @@ const lazyBuiltins = {
   },
 };
 
+// The yaml package, likewise, evaluated on first use only: herd reads specs with its own subset reader
+// (src/spec/simple-yaml.ts) and writes warewulf.conf with its own emitter, so most runs never call it. Same stand-in
+// scheme as the built-ins above; the stand-in requires the package by its resolved path, which this plugin leaves alone.
+const LAZY_PACKAGES = /^yaml$/;
+const lazyPackages = {
+  name: 'lazy-packages',
+  setup(b) {
+    b.onResolve({ filter: LAZY_PACKAGES }, (args) => ({ path: args.path, namespace: 'lazy-package' }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => {
+      const real = nodeRequire.resolve(args.path);
+      const names = Object.getOwnPropertyNames(nodeRequire(real)).filter((n) => n !== 'default' && n !== '__esModule');
+      return {
+        contents: [
+          'let real;',
+          `const load = () => (real ??= require(${JSON.stringify(real)}));`,
+          'const exported = {};',
+          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exported, name, { enumerable: true, get: () => load()[name] });`,
+          'module.exports = Object.create(exported);',
+        ].join('\n'),
+        loader: 'js',
+        resolveDir: root,
+      };
+    });
+  },
+};
+
 const deferredZod = {
   name: 'deferred-zod',
   setup(b) {
@@ -79,7 +105,7 @@ const result = await build({
   chunkNames: 'chunks/[name]-[hash]',
   // Some bundled CommonJS dependencies call require() for Node built-ins; give the ESM output a require to call.
   banner: { js: "import { createRequire as __herdCreateRequire } from 'node:module'; const require = __herdCreateRequire(import.meta.url);" },
-  plugins: [deferredZod, lazyBuiltins],
+  plugins: [deferredZod, lazyBuiltins, lazyPackages],
   metafile: Boolean(process.env.HERD_BUNDLE_ANALYZE),
 });
 if (result.metafile) {
@@ -122,7 +148,7 @@ await Promise.all(
       outfile: `${dist}cli/herd.cjs`,
       // bin/code-cache.js passes the file's URL in, as CommonJS has no import.meta.
       define: { 'import.meta.url': '__herdImportMetaUrl' },
-      plugins: only ? [deferredZod, lazyBuiltins, otherCommand(only)] : [deferredZod, lazyBuiltins],
+      plugins: only ? [deferredZod, lazyBuiltins, lazyPackages, otherCommand(only)] : [deferredZod, lazyBuiltins, lazyPackages],
     });
     const code = ascii(cjs.outputFiles[0].text, only ? `herd-${only}.cjs` : 'herd.cjs');
     writeFileSync(`${dist}cli/${only ? `herd-${only}` : 'herd'}.cjs`, `// herd-build ${createHash('sha256').update(code).digest('hex').slice(0, 32)}\n${code}`);

@@ -13,6 +13,15 @@ const AMBIGUOUS = /^(?:[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)?|0x[0-9a-fA-
  */
 const WORDLIKE = /^\w[\w./-]*$/;
 
+/**
+ * Whether `s` is written plain by this emitter and by the yaml package's stringify alike (letters, digits and `_ . / , = : @ + -`,
+ * not starting with `-` or `:`, no `: `, nothing a YAML 1.1 or 1.2 reader would type): a document of such strings comes out of
+ * both byte for byte, so a caller may use either (test/unit/artifacts/yaml-emit.test.ts holds this).
+ */
+export function plainEverywhere(s: string): boolean {
+  return /^[A-Za-z0-9_./,=@+][A-Za-z0-9_./,=:@+-]*$/.test(s) && !s.includes(': ') && !s.endsWith(':') && !AMBIGUOUS.test(s);
+}
+
 /** Quote a scalar when a plain one would be read differently or break the syntax. */
 export function yamlScalar(s: string, forceQuote = false): string {
   if (!forceQuote && WORDLIKE.test(s)) return AMBIGUOUS.test(s) ? JSON.stringify(s) : s;

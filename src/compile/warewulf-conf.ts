@@ -1,5 +1,6 @@
 // Warewulf 4.6 warewulf.conf from the resolved model (pure).
 import { stringify } from 'yaml';
+import { emitYaml, plainEverywhere } from '../artifacts/yaml-emit.ts';
 import type { ClusterModel } from '../spec/model.ts';
 import { atLeast } from '../spec/warewulf-facts.ts';
 import { headExports } from './head-files.ts';
@@ -37,5 +38,8 @@ export function renderWarewulfConf(model: ClusterModel, header: string): string 
     },
     ssh: { 'key types': ['ed25519', 'ecdsa', 'rsa'] },
   };
-  return header + stringify(conf, { indent: 2, lineWidth: 0 });
+  // herd's own emitter when every free-text value (paths, export options) is one both emitters write plain; otherwise the
+  // yaml package, as ever: the bytes are the same either way, and a short command does not load the yaml package for this.
+  const free = [conf.tftp.tftproot, ...conf.nfs['export paths'].flatMap((e) => [e.path, e['export options']])];
+  return header + (free.every(plainEverywhere) ? emitYaml(conf) : stringify(conf, { indent: 2, lineWidth: 0 }));
 }

@@ -3,8 +3,8 @@
 // numbers, booleans or null.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { parse } from 'yaml';
-import { emitYaml, yamlScalar } from '../../../src/artifacts/yaml-emit.ts';
+import { parse, stringify } from 'yaml';
+import { emitYaml, plainEverywhere, yamlScalar } from '../../../src/artifacts/yaml-emit.ts';
 
 /** The quoting rule as one expression (the emitter's, before its word-like fast path), for byte-identical output. */
 const AMBIGUOUS = /^(?:[-+]?(?:\d[\d_]*)?(?:\.\d*)?(?:[eE][-+]?\d+)?|0x[0-9a-fA-F_]+|0o?[0-7_]+|0b[01_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|[-+]?\d[\d_]*(?::[0-5]?\d)+(?:\.\d*)?|y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|\d{4}-\d\d?-\d\d?.*)$/;
@@ -42,3 +42,24 @@ describe('emitYaml', () => {
     expect(parse(text)).toEqual(doc);
   });
 });
+
+// renderWarewulfConf writes warewulf.conf with emitYaml when every free-text value is plainEverywhere, with the yaml
+// package's stringify otherwise: the two must give the same bytes for such documents.
+describe('plainEverywhere', () => {
+  const pieces = fc.string({ unit: fc.constantFrom(...'aZ09_./,=:@+-'.split('')), minLength: 1, maxLength: 12 });
+  it('strings it accepts come out of emitYaml and the yaml package byte for byte, in warewulf.conf\'s shape', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof(pieces, fc.constantFrom(...WORDS, '/home', 'rw,sync,no_subtree_check', 'rw,fsid=0,sec=krb5:krb5i', '@group', '+x', '1.2.3', 'a:b', 'x:')), pieces, (a, b) => {
+        if (!plainEverywhere(a) || !plainEverywhere(b)) return;
+        accepted++;
+        const conf = { ipaddr: '10.0.0.1', warewulf: { port: 9873, secure: false }, tftp: { tftproot: a }, nfs: { enabled: true, 'export paths': [{ path: a, 'export options': b }], 'systemd name': 'nfs-server' }, ssh: { 'key types': ['ed25519', 'rsa'] } };
+        expect(emitYaml(conf)).toBe(stringify(conf, { indent: 2, lineWidth: 0 }));
+      }),
+      { numRuns: 5_000 },
+    );
+    expect(accepted).toBeGreaterThan(1000);
+    expect(['yes', '1.5', '-x', ':x', 'a: b', 'x:', 'a b', '"q"'].filter(plainEverywhere)).toEqual([]);
+  });
+});
+
