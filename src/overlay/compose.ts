@@ -63,9 +63,18 @@ export function shaOf(b: Uint8Array): string {
   return s;
 }
 
+/** Paths already found valid: every node's overlays list the same few dozen paths (bounded, as a long herd serve runs on). */
+const validPaths = new Set<string>();
+
 export function validOverlayPath(p: string): boolean {
+  if (validPaths.has(p)) return true;
   if (p === '' || p.startsWith('/') || p.endsWith('/') || p.includes('\0')) return false;
-  return p.split('/').every((c) => c !== '' && c !== '.' && c !== '..');
+  const ok = p.split('/').every((c) => c !== '' && c !== '.' && c !== '..');
+  if (ok) {
+    if (validPaths.size >= 100_000) validPaths.clear();
+    validPaths.add(p);
+  }
+  return ok;
 }
 
 export interface ComposeResult {
@@ -106,19 +115,13 @@ export function composeStage(node: string, stage: 'system' | 'runtime', parts: r
       }
       const content = f.type === 'file' ? bytesOf(f.content) : undefined;
       const sha256 = content !== undefined ? shaOf(content) : f.type === 'symlink' ? createHash('sha256').update(f.target ?? '').digest('hex') : undefined;
-      const e: ComposedEntry = {
-        path: f.path,
-        type: f.type,
-        mode: f.mode & 0o7777,
-        uid: f.uid,
-        gid: f.gid,
-        mtime: sha256 !== undefined ? mtimeOf(sha256) : DIR_MTIME,
-        ...(content !== undefined ? { content } : {}),
-        ...(f.type === 'symlink' ? { target: f.target ?? '' } : {}),
-        ...(sha256 !== undefined ? { sha256 } : {}),
-        ...(f.hidden ? { hidden: f.hidden } : {}),
-        origin: part.name,
-      };
+      // Built by assignment (the same keys, in the same order, as the spread form had): one object per file of every node.
+      const e = { path: f.path, type: f.type, mode: f.mode & 0o7777, uid: f.uid, gid: f.gid, mtime: sha256 !== undefined ? mtimeOf(sha256) : DIR_MTIME } as { -readonly [K in keyof ComposedEntry]: ComposedEntry[K] };
+      if (content !== undefined) e.content = content;
+      if (f.type === 'symlink') e.target = f.target ?? '';
+      if (sha256 !== undefined) e.sha256 = sha256;
+      if (f.hidden) e.hidden = f.hidden;
+      e.origin = part.name;
       // Later wins, directories included: a directory given twice keeps the later overlay's mode and owner (Warewulf keeps
       // the first creator's mode, an accident of its copy loop, not something a spec could rely on).
       byPath.set(f.path, e);

@@ -122,6 +122,17 @@ const MAX_LINE = 64 * 1024;
  * rendered for `data` (output path without `.ww`, mode and owner of the template). `displayDir` is the install dir as
  * shown in messages (`/usr/share/warewulf/overlays`).
  */
+/** A template's hash and text, by entry: the same entries are rendered for every node of a cluster. */
+const templates = new WeakMap<InstallEntry, { readonly sha256: string; readonly text: string }>();
+function templateOf(e: InstallEntry, content: Uint8Array): { readonly sha256: string; readonly text: string } {
+  let t = templates.get(e);
+  if (t === undefined) {
+    t = { sha256: sha256(content), text: Buffer.from(content).toString('utf8') };
+    templates.set(e, t);
+  }
+  return t;
+}
+
 export function renderInstallOverlay(o: InstallOverlay, version: WarewulfVersion, data: InstallTemplateData, displayDir: string): BuiltinResult {
   const pins = TEMPLATE_PINS[version];
   const top = o.root ?? `${o.name}/rootfs`;
@@ -175,18 +186,20 @@ export function renderInstallOverlay(o: InstallOverlay, version: WarewulfVersion
         changed(`${shown(e.path)} is a ${e.type}, not the template Warewulf ${version} ships`);
         continue;
       }
-      const got = sha256(e.content);
-      if (got !== want) {
-        changed(`${shown(e.path)} is not the template Warewulf ${version} ships (sha256 ${got}, expected ${want})`);
+      const t = templateOf(e, e.content);
+      if (t.sha256 !== want) {
+        changed(`${shown(e.path)} is not the template Warewulf ${version} ships (sha256 ${t.sha256}, expected ${want})`);
         continue;
       }
       const out = e.path.slice(0, -'.ww'.length);
-      const r = renderGoTemplate(Buffer.from(e.content).toString('utf8'), dot, funcs);
+      const r = renderGoTemplate(t.text, dot, funcs);
       if (!r.ok) {
         problems.push({ code: 'overlay/template-construct', message: `${shown(e.path)}:${r.error.line}: ${r.error.construct}: ${r.error.message}`, hint: "herd's Warewulf renderer handles only the constructs of the pinned wwinit/wwclient templates" });
         continue;
       }
-      const lines = r.text.split(/(?<=\n)/);
+      // Only a text with a comment opener can hold a marker, and only one of 64 KiB can hold so long a line: most renders
+      // (every node's, for each template) skip splitting into lines.
+      const lines = r.text.includes('/*') || r.text.length >= MAX_LINE ? r.text.split(/(?<=\n)/) : [];
       const marker = lines.findIndex((l) => MARKER.test(l));
       if (marker >= 0) {
         problems.push({ code: 'overlay/template-construct', message: `${shown(e.path)}: rendered line ${marker + 1} holds a Warewulf file/softlink marker, which Warewulf ${version} would turn into other files`, hint: 'remove the marker text from the included file (warewulf.conf)' });
