@@ -132,6 +132,15 @@ function keyText(k: string, typed: boolean): string {
 
 /** Split `key: rest` at the first `:` followed by a space or the end, outside quotes; undefined when there is none. */
 function splitKey(t: string, typed: boolean): { key: string; keyLength: number; rest: string } | undefined {
+  const c0 = t.charCodeAt(0);
+  if (c0 !== 34 && c0 !== 39 && c0 !== 91 && c0 !== 123) {
+    // No quote or bracket first (the common case): the first `: `, else a `:` ending the line, as the scan below finds it.
+    let i = t.indexOf(': ');
+    if (i < 0) i = t.endsWith(':') ? t.length - 1 : -1;
+    if (i < 0) return undefined;
+    const k = t.slice(0, i).trimEnd();
+    return { key: keyText(k, typed), keyLength: k.length, rest: t.slice(i + 1).trim() };
+  }
   let q: string | null = null;
   for (let i = 0; i < t.length; i++) {
     const c = t[i]!;
@@ -289,10 +298,11 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
   };
   /** A value written on its line after the key or dash, at `col`: a flow collection or a scalar. */
   const inline = (l: Line, rest: string, col: number, path: string, key?: { keyLine: number; keyCol: number; keyEndCol: number }): SimpleValue => {
-    const v = /^[[{]/.test(rest) ? flow(rest, l.no, col, path, put, typed) : scalar(rest, typed);
+    const c = rest.charCodeAt(0);
+    const v = c === 91 || c === 123 ? flow(rest, l.no, col, path, put, typed) : scalar(rest, typed);
     lastLine = l.no;
     lastCol = col + rest.length;
-    put(path, { line: l.no, col, endLine: lastLine, endCol: lastCol, ...key });
+    if (record) put(path, { line: l.no, col, endLine: lastLine, endCol: lastCol, ...key });
     return v;
   };
   /** An absent value after a key or dash that ends line `l`: null, placed where yaml places it. */
@@ -306,9 +316,8 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
   const block = (indent: number, path: string, key?: { keyLine: number; keyCol: number; keyEndCol: number }): SimpleValue => {
     const first = ls[p]!;
     if (first.indent !== indent) bail();
-    const span: Span = { line: first.no, col: indent + 1, endLine: 0, endCol: 0, ...key };
     const v = first.text === '-' || first.text.startsWith('- ') ? seqBlock(indent, path) : mapBlock(indent, path);
-    put(path, ended(span));
+    if (record) put(path, ended({ line: first.no, col: indent + 1, endLine: 0, endCol: 0, ...key }));
     return v;
   };
   const seqBlock = (indent: number, path: string): SimpleValue => {
@@ -349,7 +358,7 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
       if (Object.prototype.hasOwnProperty.call(out, kv.key)) bail();
       // Paths only name recorded positions: inside a deferred entry none is recorded, so none is built (10,000 nodes' keys).
       const childPath = !record ? path : path === '' ? kv.key : `${path}${SEP}${kv.key}`;
-      const key = { keyLine: l.no, keyCol: indent + 1, keyEndCol: indent + 1 + kv.keyLength };
+      const key = record ? { keyLine: l.no, keyCol: indent + 1, keyEndCol: indent + 1 + kv.keyLength } : undefined;
       p++;
       if (kv.rest === '') {
         const next = ls[p];
