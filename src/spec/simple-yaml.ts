@@ -51,8 +51,12 @@ function commentAt(s: string): number {
 
 /** First characters of a line that may start something outside the subset (a document marker, anchor, tag, block scalar...). */
 const STARTS_SPECIAL = new Set([...'-.&*!|>%@`?'].map((c) => c.charCodeAt(0)));
-/** Characters the subset leaves to the yaml package wherever they are: tabs, carriage returns, other C0 and C1 controls, DEL, BOM. */
-const DECLINED_CHARS = /[\x00-\x09\x0b-\x1f\x7f-\x9f\ufeff\ufffe\uffff]/;
+/**
+ * Characters the subset leaves to the yaml package wherever they are: tabs, carriage returns, other C0 and C1 controls, DEL,
+ * BOM, and the Unicode spaces JavaScript's trim() removes but YAML keeps in a value (no-break space, U+2000-U+200A, line
+ * and paragraph separators, ideographic space...).
+ */
+const DECLINED_CHARS = /[\x00-\x09\x0b-\x1f\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\ufffe\uffff]/;
 
 function lines(text: string): Line[] {
   if (DECLINED_CHARS.test(text)) bail();

@@ -117,6 +117,7 @@ describe('the subset YAML reader', () => {
     '-', '- x', '-x', '--x', '?', '? x', '?x', ':', ':x', 'a:', 'a:b', 'a: b', '&a x', '*a', '!t x', '!!str 1', '|', '>', '%x', '@x', '`x',
     '[a, b]', '[a,b]', '[ a , b ]', '[]', '[ ]', '{}', '{a: 1}', '{a: 1, b: [x, "y"]}', '{ a : 1 }', '[a, [b, c]]', '[a,]', '[a,,b]', '{a}', '{a: }',
     '[a', 'a]', '{a: 1', '"unterminated', "'unterminated", 'é', 'ünïcode wörds', '"é"', 'a\u0085b', 'x "y"', "x 'y'",
+    'a\u00a0', '\u00a0', 'a\u2028b', 'a\u3000', '\u200b', 'a\u202f', '\ud83d\ude00',
   ];
   it('awkward scalars: the same value and positions, or declined', () => {
     let read = 0;
