@@ -328,7 +328,7 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
     const out: SimpleValue[] = [];
     while (p < ls.length && ls[p]!.indent === indent && (ls[p]!.text === '-' || ls[p]!.text.startsWith('- '))) {
       const l = ls[p]!;
-      const itemPath = record ? `${path}${SEP}${out.length}` : path;
+      const itemPath = !record ? path : path === '' ? String(out.length) : `${path}${SEP}${out.length}`;
       const rest = l.text === '-' ? '' : l.text.slice(2).trimStart();
       const restIndent = indent + (l.text.length - rest.length);
       if (rest === '') {

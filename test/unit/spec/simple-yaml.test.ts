@@ -4,6 +4,7 @@
 // must actually run on the common files (a reader that always declined would pass the rest), and what it does not
 // understand it declines, so that the yaml package reads it and reports its errors.
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { readSimpleYaml } from '../../../src/spec/simple-yaml.ts';
@@ -155,6 +156,53 @@ describe('the subset YAML reader', () => {
     }
     expect(accepted).toBeGreaterThan(200);
   }, 120_000);
+
+  // Documents generated from a small grammar (block maps and sequences, flow sequences, scalars from an alphabet), each
+  // alphabet aimed at one kind of trouble: plain words, YAML's indicators and quotes, the core schema's typed spellings.
+  type Doc = { t: 's'; v: string } | { t: 'flow'; v: string } | { t: 'map'; e: [string, Doc][] } | { t: 'seq'; e: Doc[] };
+  const emitDoc = (d: Doc, indent: number, out: string[], prefix: string): void => {
+    const pad = ' '.repeat(indent);
+    if (d.t === 's' || d.t === 'flow') out.push(`${prefix}${d.v}`);
+    else if (d.t === 'map') {
+      d.e.forEach(([k, v], i) => {
+        const head = i === 0 ? prefix : pad;
+        if (v.t === 's' || v.t === 'flow') out.push(`${head}${k}: ${v.v}`);
+        else {
+          out.push(`${head}${k}:`);
+          emitDoc(v, indent + 2, out, ' '.repeat(indent + 2));
+        }
+      });
+    } else {
+      d.e.forEach((v, i) => {
+        const head = i === 0 ? prefix : pad;
+        if (v.t === 'map') emitDoc(v, indent + 2, out, `${head}- `);
+        else if (v.t === 'seq') {
+          out.push(`${head}-`);
+          emitDoc(v, indent + 2, out, ' '.repeat(indent + 2));
+        } else out.push(`${head}- ${v.v}`);
+      });
+    }
+  };
+  for (const alphabet of ['abc019 -:.,/', 'ab1 -:#\'"[]{}&*!|>', 'tTfF01 .:~nuNUL-+e', 'aé\u00a0\u2028😀 \t']) {
+    it(`generated documents over ${JSON.stringify(alphabet)}: whatever the subset reader accepts, it reads as the yaml package does`, () => {
+      const scalar = fc.string({ unit: fc.constantFrom(...alphabet.split(/(?:)/u)), maxLength: 8 });
+      const { map } = fc.letrec((tie) => ({
+        node: fc.oneof({ maxDepth: 3 }, fc.record({ t: fc.constant('s' as const), v: scalar }), fc.record({ t: fc.constant('flow' as const), v: fc.array(scalar, { maxLength: 3 }).map((a) => `[${a.join(', ')}]`) }), tie('map'), tie('seq')),
+        map: fc.record({ t: fc.constant('map' as const), e: fc.array(fc.tuple(scalar.filter((k) => k.trim() !== ''), tie('node')), { minLength: 1, maxLength: 3 }) }),
+        seq: fc.record({ t: fc.constant('seq' as const), e: fc.array(tie('node'), { minLength: 1, maxLength: 3 }) }),
+      }));
+      let accepted = 0;
+      fc.assert(
+        fc.property(map as fc.Arbitrary<Doc>, (d) => {
+          const out: string[] = [];
+          emitDoc(d, 0, out, '');
+          if (expectSame('generated', `${out.join('\n')}\n`, true)) accepted++;
+        }),
+        { numRuns: 1500, seed: 42 },
+      );
+      if (!alphabet.includes('\u00a0')) expect(accepted).toBeGreaterThan(20);
+    }, 120_000);
+  }
 
   const declined = {
     anchors: 'a: &x { b: 1 }\nc: *x\n',
