@@ -317,24 +317,29 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
     return null;
   };
   // A block at `indent` starting at ls[p]: a map or a sequence.
-  const block = (indent: number, path: string, key?: { keyLine: number; keyCol: number; keyEndCol: number }): SimpleValue => {
+  // `depth` 0 is the document itself: its entries' paths are their keys alone (a key "" is not the document).
+  const block = (indent: number, path: string, key: { keyLine: number; keyCol: number; keyEndCol: number } | undefined, depth: number): SimpleValue => {
     const first = ls[p]!;
     if (first.indent !== indent) bail();
-    const v = first.text === '-' || first.text.startsWith('- ') ? seqBlock(indent, path) : mapBlock(indent, path);
-    if (record) put(path, ended({ line: first.no, col: indent + 1, endLine: 0, endCol: 0, ...key }));
+    // Recorded before the entries inside it and ended after them, as positions.ts walks the yaml package's tree (so that a
+    // top-level key "" and the document itself, which share an index key, resolve alike).
+    const span: Span | undefined = record ? { line: first.no, col: indent + 1, endLine: 0, endCol: 0, ...key } : undefined;
+    if (span) put(path, span);
+    const v = first.text === '-' || first.text.startsWith('- ') ? seqBlock(indent, path, depth) : mapBlock(indent, path, depth);
+    if (span) ended(span);
     return v;
   };
-  const seqBlock = (indent: number, path: string): SimpleValue => {
+  const seqBlock = (indent: number, path: string, depth: number): SimpleValue => {
     const out: SimpleValue[] = [];
     while (p < ls.length && ls[p]!.indent === indent && (ls[p]!.text === '-' || ls[p]!.text.startsWith('- '))) {
       const l = ls[p]!;
-      const itemPath = !record ? path : path === '' ? String(out.length) : `${path}${SEP}${out.length}`;
+      const itemPath = !record ? path : depth === 0 ? String(out.length) : `${path}${SEP}${out.length}`;
       const rest = l.text === '-' ? '' : l.text.slice(2).trimStart();
       const restIndent = indent + (l.text.length - rest.length);
       if (rest === '') {
         p++;
         // The item's value on the lines below, deeper than the dash; else null.
-        out.push(p < ls.length && ls[p]!.indent > indent ? block(ls[p]!.indent, itemPath) : absent(l, itemPath));
+        out.push(p < ls.length && ls[p]!.indent > indent ? block(ls[p]!.indent, itemPath, undefined, depth + 1) : absent(l, itemPath));
         continue;
       }
       if (rest.startsWith('- ') || rest === '-') bail();
@@ -343,7 +348,7 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
         // afterwards, so the entry can be parsed again for its positions).
         const at = p;
         ls[p] = { indent: restIndent, text: rest, no: l.no, tail: l.tail };
-        out.push(block(restIndent, itemPath));
+        out.push(block(restIndent, itemPath, undefined, depth + 1));
         ls[at] = l;
       } else {
         p++;
@@ -352,7 +357,7 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
     }
     return out;
   };
-  const mapBlock = (indent: number, path: string): SimpleValue => {
+  const mapBlock = (indent: number, path: string, depth: number): SimpleValue => {
     const out: { [k: string]: SimpleValue } = {};
     while (p < ls.length && ls[p]!.indent === indent) {
       const l = ls[p]!;
@@ -361,21 +366,21 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
       if (!kv) return bail();
       if (Object.prototype.hasOwnProperty.call(out, kv.key)) bail();
       // Paths only name recorded positions: inside a deferred entry none is recorded, so none is built (10,000 nodes' keys).
-      const childPath = !record ? path : path === '' ? kv.key : `${path}${SEP}${kv.key}`;
+      const childPath = !record ? path : depth === 0 ? kv.key : `${path}${SEP}${kv.key}`;
       const key = record ? { keyLine: l.no, keyCol: indent + 1, keyEndCol: indent + 1 + kv.keyLength } : undefined;
       p++;
       if (kv.rest === '') {
         const next = ls[p];
         // A sequence may sit at the key's own indentation (wwctl's style); a map must be deeper.
         if (next && (next.indent > indent || (next.indent === indent && (next.text === '-' || next.text.startsWith('- '))))) {
-          const defer = record && path !== '' && !path.includes(SEP);
+          const defer = record && depth === 1;
           if (defer) {
             deferred.set(childPath, { start: p, indent: next.indent });
             // Its own span is recorded (the entry's first line to its last value), the ones inside it only on demand.
             spans.set(childPath, { line: next.no, col: next.indent + 1, endLine: 0, endCol: 0, ...key });
             record = false;
           }
-          out[kv.key] = block(next.indent, childPath, key);
+          out[kv.key] = block(next.indent, childPath, key, depth + 1);
           if (defer) {
             record = true;
             ended(spans.get(childPath)!);
@@ -391,7 +396,7 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
   let value: SimpleValue;
   try {
     if (ls.length === 0) return undefined;
-    value = block(ls[0]!.indent, '');
+    value = block(ls[0]!.indent, '', undefined, 0);
     if (p !== ls.length) return undefined;
   } catch (e) {
     if (e instanceof Bail) return undefined;
@@ -405,7 +410,7 @@ export function readSimpleYaml(file: string, text: string, options: { typed?: bo
     deferred.delete(entry);
     const own = spans.get(entry);
     p = d.start;
-    block(d.indent, entry);
+    block(d.indent, entry, undefined, 2);
     // The entry's own span keeps its key.
     if (own) spans.set(entry, own);
   };
