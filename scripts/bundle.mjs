@@ -41,25 +41,20 @@ writeFileSync(`${dist}zod.cjs`, `// herd-build ${createHash('sha256').update(zod
 // `zlib.gzipSync`, `new Worker()` and `spawn()` reach the very same functions and classes, only later (issue 17).
 const LAZY_BUILTINS = /^node:(zlib|worker_threads|fs\/promises|stream\/promises|child_process|http|net|readline)$/;
 const nodeRequire = createRequire(import.meta.url);
+// The getters sit on the stand-in's prototype: the bundle's interop helper copies a CommonJS module's own properties into
+// a new object for every module importing it, and zlib alone has over a hundred. `load` is the expression giving the real one.
+const standIn = (real, load) => [
+  'let real;',
+  `const load = () => (real ??= ${load});`,
+  'const exported = {};',
+  `for (const name of ${JSON.stringify(Object.getOwnPropertyNames(real).filter((n) => n !== 'default' && n !== '__esModule'))}) Object.defineProperty(exported, name, { enumerable: true, get: () => load()[name] });`,
+  'module.exports = Object.create(exported);',
+].join('\n');
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
     b.onResolve({ filter: LAZY_BUILTINS }, (args) => ({ path: args.path, namespace: 'lazy-builtin' }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
-      const names = Object.getOwnPropertyNames(nodeRequire(args.path)).filter((n) => n !== 'default' && n !== '__esModule');
-      // The getters sit on the stand-in's prototype: the bundle's interop helper copies a CommonJS module's own properties
-      // into a new object for every module importing it, and zlib alone has over a hundred.
-      return {
-        contents: [
-          'let real;',
-          `const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(args.path)}));`,
-          'const exported = {};',
-          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exported, name, { enumerable: true, get: () => load()[name] });`,
-          'module.exports = Object.create(exported);',
-        ].join('\n'),
-        loader: 'js',
-      };
-    });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: standIn(nodeRequire(args.path), `process.getBuiltinModule(${JSON.stringify(args.path)})`), loader: 'js' }));
   },
 };
 
@@ -73,18 +68,7 @@ const lazyPackages = {
     b.onResolve({ filter: LAZY_PACKAGES }, (args) => ({ path: args.path, namespace: 'lazy-package' }));
     b.onLoad({ filter: /.*/, namespace: 'lazy-package' }, (args) => {
       const real = nodeRequire.resolve(args.path);
-      const names = Object.getOwnPropertyNames(nodeRequire(real)).filter((n) => n !== 'default' && n !== '__esModule');
-      return {
-        contents: [
-          'let real;',
-          `const load = () => (real ??= require(${JSON.stringify(real)}));`,
-          'const exported = {};',
-          `for (const name of ${JSON.stringify(names)}) Object.defineProperty(exported, name, { enumerable: true, get: () => load()[name] });`,
-          'module.exports = Object.create(exported);',
-        ].join('\n'),
-        loader: 'js',
-        resolveDir: root,
-      };
+      return { contents: standIn(nodeRequire(real), `require(${JSON.stringify(real)})`), loader: 'js', resolveDir: root };
     });
   },
 };

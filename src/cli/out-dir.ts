@@ -7,7 +7,7 @@ import { accessSync, closeSync, constants as fsConstants, fchmodSync, lstatSync,
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
-import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace, writeAllSync } from '../fs/confined-dir.ts';
+import { ConfinedDir, fileKind, isPathBlocked, isSpecialPlace, readBounded, writeAllSync } from '../fs/confined-dir.ts';
 import { unsafeArtifactPath } from '../state/paths.ts';
 import { trackTemp } from '../fs/temp-registry.ts';
 import { commitTree, stageTree, treeUnchanged } from '../state/tree-write.ts';
@@ -122,14 +122,19 @@ interface PreviousBuild {
   readonly markerMtimeNs?: string;
 }
 function previousBuild(parent: ConfinedDir, name: string): PreviousBuild {
+  // Text and mtime from one descriptor: the mtime belongs to the very marker read.
+  let o: ReturnType<ConfinedDir['openRead']>;
   try {
-    const b = parent.readFile(`${name}/${OUT_MARKER}`, MARKER_MAX_BYTES);
-    const v = b === undefined ? undefined : (JSON.parse(b.toString('utf8')) as { trees?: unknown; files?: unknown });
+    o = parent.openRead(`${name}/${OUT_MARKER}`);
+    const b = o === undefined ? undefined : readBounded(o.fd, o.stat.size, MARKER_MAX_BYTES);
+    if (o === undefined || b === undefined) return { trees: {}, files: {} };
+    const v = JSON.parse(b.toString('utf8')) as { trees?: unknown; files?: unknown } | null;
     const map = (x: unknown): Record<string, MarkedTree> => (typeof x === 'object' && x !== null && !Array.isArray(x) ? (x as Record<string, MarkedTree>) : {});
-    const st = parent.lstat(`${name}/${OUT_MARKER}`);
-    return { trees: map(v?.trees), files: map(v?.files), ...(st?.isFile() ? { markerMtimeNs: String(st.mtimeNs) } : {}) };
+    return { trees: map(v?.trees), files: map(v?.files), markerMtimeNs: String(o.stat.mtimeNs) };
   } catch {
     return { trees: {}, files: {} };
+  } finally {
+    if (o) closeSync(o.fd);
   }
 }
 

@@ -197,9 +197,9 @@ export function renderInstallOverlay(o: InstallOverlay, version: WarewulfVersion
         problems.push({ code: 'overlay/template-construct', message: `${shown(e.path)}:${r.error.line}: ${r.error.construct}: ${r.error.message}`, hint: "herd's Warewulf renderer handles only the constructs of the pinned wwinit/wwclient templates" });
         continue;
       }
-      // Only a text with a comment opener can hold a marker, and only one of 64 KiB can hold so long a line: most renders
-      // (every node's, for each template) skip splitting into lines.
-      const lines = r.text.includes('/*') || r.text.length >= MAX_LINE ? r.text.split(/(?<=\n)/) : [];
+      // Only a text with a comment opener can hold a marker, and only one of 64 KiB (in UTF-8) can hold so long a line:
+      // most renders (every node's, for each template) skip splitting into lines.
+      const lines = r.text.includes('/*') || Buffer.byteLength(r.text) >= MAX_LINE ? r.text.split(/(?<=\n)/) : [];
       const marker = lines.findIndex((l) => MARKER.test(l));
       if (marker >= 0) {
         problems.push({ code: 'overlay/template-construct', message: `${shown(e.path)}: rendered line ${marker + 1} holds a Warewulf file/softlink marker, which Warewulf ${version} would turn into other files`, hint: 'remove the marker text from the included file (warewulf.conf)' });

@@ -8,8 +8,12 @@ import { canonicalJson } from './canonical-json.ts';
 
 export const STATE_FORMAT_VERSION = 1 as const;
 
-const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
-const decimal = z.string().regex(/^\d+$/);
+// Shared by the schemas and their hand-written twin validManifest below.
+const SHA256 = /^[0-9a-f]{64}$/;
+const DECIMAL = /^\d+$/;
+const ENTRY_KINDS = ['config', 'image', 'overlay', 'kernel', 'tree', 'index', 'secret'] as const;
+const sha256 = z.string().regex(SHA256);
+const decimal = z.string().regex(DECIMAL);
 
 export const impactSchema = z.strictObject({
   class: z.enum(IMPACT_ORDER as [ImpactClass, ...ImpactClass[]]),
@@ -33,7 +37,7 @@ const targetPath = z.string().superRefine((p, ctx) => {
 
 export const manifestEntrySchema = z.strictObject({
   path: targetPath,
-  kind: z.enum(['config', 'image', 'overlay', 'kernel', 'tree', 'index', 'secret']),
+  kind: z.enum(ENTRY_KINDS),
   sha256,
   size: z.number().int().nonnegative(),
   mode: z.number().int().min(0).max(0o7777),
@@ -136,9 +140,7 @@ export function parseStateManifest(text: string, file = 'state.json') {
 // entries, most of a no-change plan's time beyond hashing (bench/plan.ts). validManifest checks exactly what
 // stateManifestSchema checks and builds the same value (keys in the schema's order, as zod's output has them); anything it
 // does not accept goes to zod, which decides and words the error. A differential test holds the two together.
-const SHA256 = /^[0-9a-f]{64}$/;
-const DECIMAL = /^\d+$/;
-const KINDS = new Set(['config', 'image', 'overlay', 'kernel', 'tree', 'index', 'secret']);
+const KINDS = new Set<string>(ENTRY_KINDS);
 const IMPACTS = new Set<unknown>(IMPACT_ORDER);
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);

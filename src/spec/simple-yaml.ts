@@ -134,33 +134,22 @@ function keyText(k: string, typed: boolean): string {
   return v as string;
 }
 
-/** Split `key: rest` at the first `:` followed by a space or the end, outside quotes; undefined when there is none. */
+/** Split `key: rest` at the first `:` followed by a space or the end, after a quoted key; undefined when there is none. */
 function splitKey(t: string, typed: boolean): { key: string; keyLength: number; rest: string } | undefined {
   const c0 = t.charCodeAt(0);
-  if (c0 !== 34 && c0 !== 39 && c0 !== 91 && c0 !== 123) {
-    // No quote or bracket first (the common case): the first `: `, else a `:` ending the line, as the scan below finds it.
-    let i = t.indexOf(': ');
-    if (i < 0) i = t.endsWith(':') ? t.length - 1 : -1;
-    if (i < 0) return undefined;
-    const k = t.slice(0, i).trimEnd();
-    return { key: keyText(k, typed), keyLength: k.length, rest: t.slice(i + 1).trim() };
+  if (c0 === 91 || c0 === 123) return undefined; // a flow collection, not a key
+  // A quoted key is skipped whole (a `: ` inside it is part of it); an unterminated one finds no `:` after it.
+  let from = 0;
+  if (c0 === 34 || c0 === 39) {
+    let i = 1;
+    while (i < t.length && t.charCodeAt(i) !== c0) i += c0 === 34 && t[i] === '\\' ? 2 : 1;
+    from = i + 1;
   }
-  let q: string | null = null;
-  for (let i = 0; i < t.length; i++) {
-    const c = t[i]!;
-    if (q) {
-      if (q === '"' && c === '\\') i++;
-      else if (c === q) q = null;
-      continue;
-    }
-    if ((c === '"' || c === "'") && i === 0) q = c;
-    else if ((c === '[' || c === '{') && i === 0) return undefined;
-    else if (c === ':' && (i + 1 === t.length || t[i + 1] === ' ')) {
-      const k = t.slice(0, i).trimEnd();
-      return { key: keyText(k, typed), keyLength: k.length, rest: t.slice(i + 1).trim() };
-    }
-  }
-  return undefined;
+  let i = t.indexOf(': ', from);
+  if (i < 0) i = t.endsWith(':') && t.length - 1 >= from ? t.length - 1 : -1;
+  if (i < 0) return undefined;
+  const k = t.slice(0, i).trimEnd();
+  return { key: keyText(k, typed), keyLength: k.length, rest: t.slice(i + 1).trim() };
 }
 
 interface Span {
@@ -191,23 +180,22 @@ function flow(s: string, line: number, col: number, path: string, put: Put, type
   };
   // End (index in s) of the last item read, before any blanks after it.
   let end = 0;
+  /** After an entry: true at a `,` (consumed), false at `close` (left for the caller), declined at anything else. */
+  const more = (close: string): boolean => {
+    ws();
+    if (s[i] === ',') {
+      i++;
+      return true;
+    }
+    return s[i] === close ? false : bail();
+  };
   const collection = (pth: string): SimpleValue | undefined => {
     if (s[i] === '[') {
       i++;
       const out: SimpleValue[] = [];
       ws();
-      if (s[i] !== ']') {
-        for (;;) {
-          out.push(item(`${pth}${SEP}${out.length}`));
-          ws();
-          if (s[i] === ',') {
-            i++;
-            continue;
-          }
-          if (s[i] === ']') break;
-          return bail();
-        }
-      }
+      if (s[i] !== ']') do out.push(item(`${pth}${SEP}${out.length}`));
+      while (more(']'));
       end = ++i;
       return out;
     }
@@ -216,25 +204,17 @@ function flow(s: string, line: number, col: number, path: string, put: Put, type
       const out: { [k: string]: SimpleValue } = {};
       ws();
       if (s[i] !== '}') {
-        for (;;) {
+        do {
           ws();
           const keyCol = col + i;
-          const start = i;
-          const k = atom(true);
+          const k = atom(true) as string; // a key is a string or declined (keyText, and the quoted branch of atom)
           const keyEndCol = col + end;
           // `key: value` only: a key followed by `:` without a blank (`{a:b}`) or by nothing is left to the yaml package.
-          if (typeof k !== 'string' || s[i] !== ':' || s[i + 1] !== ' ' || end === start) bail();
+          if (s[i] !== ':' || s[i + 1] !== ' ') bail();
           i++;
-          if (Object.prototype.hasOwnProperty.call(out, k as string) || k === '__proto__') bail();
-          out[k as string] = item(`${pth}${SEP}${k as string}`, { keyCol, keyEndCol });
-          ws();
-          if (s[i] === ',') {
-            i++;
-            continue;
-          }
-          if (s[i] === '}') break;
-          return bail();
-        }
+          if (Object.prototype.hasOwnProperty.call(out, k) || k === '__proto__') bail();
+          out[k] = item(`${pth}${SEP}${k}`, { keyCol, keyEndCol });
+        } while (more('}'));
       }
       end = ++i;
       return out;

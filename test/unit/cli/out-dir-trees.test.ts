@@ -1,6 +1,6 @@
 // build --out and tree artifacts (an image unpacked into its chroot): a no-change build reuses the previous build's tree
 // (moved, the same inode) instead of unpacking it again, and only while its marker stamp (hash, inode, mtime, ctime) holds.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,28 +75,38 @@ describe('build --out with a tree artifact', () => {
     };
     const file = join(cwd, 'out/var/lib/warewulf/provision/overlays/n1/__SYSTEM__.img');
     const conf = textArtifact({ path: 'etc/a.conf', text: 'a\n', impact: { class: 'none' } });
-    // A file is reused only when its ctime is older than the marker's mtime (file timestamps are coarse): a last artifact
-    // whose producer lets the clock move on puts the marker in a later tick than the file, as in any real build.
-    const later: Artifact = { path: 'zz/later', kind: 'config', mode: 0o644, owner: 'root', group: 'root', nodes: [], impact: { class: 'none' }, sha256: sha256Hex('z'), size: 1, produce: async function* () {
-      const t = Date.now();
-      while (Date.now() < t + 50) await new Promise((r) => setTimeout(r, 10));
-      yield Buffer.from('z');
-    } };
-    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one'), later]);
+    // A file is reused only when its ctime is older than the marker's mtime (file timestamps are coarse, so a file and the
+    // marker written in the same tick do not qualify). In a real build the marker comes last; here it is dated a minute on
+    // before each build that may reuse, instead of waiting for the clock.
+    const markerLater = () => {
+      const marker = join(cwd, 'out', OUT_MARKER);
+      const t = new Date(Date.now() + 60_000);
+      utimesSync(marker, t, t);
+    };
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one')]);
     expect(produced).toBe(1);
+    markerLater();
     const ino = statSync(file).ino;
-    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one'), later]);
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one')]);
     expect(produced).toBe(1); // moved over from the previous build, not produced again
     expect(statSync(file).ino).toBe(ino);
     expect(readFileSync(file, 'utf8')).toBe('one');
 
-    writeFileSync(file, 'two'); // same size, edited by hand: its ctime moved
-    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one'), later]);
+    writeFileSync(file, 'two'); // same size, edited by hand: its stat no longer the recorded one
+    markerLater();
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('one')]);
     expect(produced).toBe(2);
     expect(readFileSync(file, 'utf8')).toBe('one');
 
-    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('uno'), later]); // another hash wanted
+    markerLater();
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('uno')]); // another hash wanted
     expect(produced).toBe(3);
     expect(readFileSync(file, 'utf8')).toBe('uno');
+
+    // A file whose ctime is not older than the marker (here the marker dated an hour back) is not trusted: written again.
+    const past = new Date(Date.now() - 3_600_000);
+    utimesSync(join(cwd, 'out', OUT_MARKER), past, past);
+    await writeOutDir(checkOutDir('out', ctx), [conf, lazy('uno')]);
+    expect(produced).toBe(4);
   });
 });
