@@ -40,6 +40,33 @@ export interface ContentEntry {
 }
 
 /** What an overlay archive artifact is: one node's `__SYSTEM__` or `__RUNTIME__` image (the .img and its .img.gz twin). */
+/**
+ * An archive's entries, read on first use. A cached image's 20,000 entries are megabytes of JSON that a plan reads only
+ * when the image changed (for its content diff) and apply only when it writes the image (issue 17: a no-change plan).
+ */
+export interface DeferredContents {
+  readonly count: number;
+  readonly load: () => readonly ContentEntry[];
+}
+
+export type Contents = readonly ContentEntry[] | DeferredContents;
+
+/** The entries themselves (loading deferred ones). */
+export function contentEntries(c: Contents): readonly ContentEntry[];
+export function contentEntries(c: Contents | undefined): readonly ContentEntry[] | undefined;
+export function contentEntries(c: Contents | undefined): readonly ContentEntry[] | undefined {
+  return c === undefined || isContentList(c) ? c : c.load();
+}
+
+/** How many entries, without loading deferred ones. */
+export function contentCount(c: Contents): number {
+  return isContentList(c) ? c.length : c.count;
+}
+
+function isContentList(c: Contents): c is readonly ContentEntry[] {
+  return Array.isArray(c);
+}
+
 export interface OverlayInfo {
   readonly node: string;
   readonly stage: 'system' | 'runtime';
@@ -68,8 +95,8 @@ export interface Artifact {
   readonly impact: Impact;
   /** Secrets never show in plans or logs: only their hash. */
   readonly secret?: boolean;
-  /** For image/overlay artifacts: what is inside, for content diffs. */
-  readonly contents?: readonly ContentEntry[];
+  /** For image/overlay artifacts: what is inside, for content diffs (an image from the build cache reads it on first use). */
+  readonly contents?: Contents;
   /** For overlay artifacts: whose overlay this is. */
   readonly overlay?: OverlayInfo;
   /** Short human description, e.g. "Slurm configuration". */

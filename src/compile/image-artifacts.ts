@@ -16,6 +16,8 @@ export interface BuiltImageFiles {
   readonly gz: BuiltOutput;
   readonly kernel: BuiltOutput & { readonly version: string; readonly pathInImage: string };
   readonly contents: Artifact['contents'];
+  /** The kernel (pathInImage) is a file of the archive; otherwise the image's excludes kept it out. */
+  readonly kernelInArchive: boolean;
   /** The spec put a secret into the image (extra-files.ts secretFiles): its files are owner-only and plans show only hashes. */
   readonly secret?: boolean;
 }
@@ -30,8 +32,7 @@ export function imageArtifacts(model: ClusterModel, im: ImageModel, built: Built
   // The chroot holds the image as Warewulf's tools expect it: the archive's files, plus the kernel where the image's excludes
   // (often /boot) kept it out of the archive, since warewulfd looks for the kernel there.
   const kernelPath = built.kernel.pathInImage.replace(/^\/+/, '');
-  const kernelInArchive = built.contents?.some((c) => c.path === kernelPath && (c.type === 'file' || c.type === 'hardlink')) ?? false;
-  const extras: TreeExtra[] = kernelInArchive ? [] : [{ path: kernelPath, mode: 0o644, sha256: built.kernel.sha256, size: built.kernel.size, produce: built.kernel.produce }];
+  const extras: TreeExtra[] = built.kernelInArchive ? [] : [{ path: kernelPath, mode: 0o644, sha256: built.kernel.sha256, size: built.kernel.size, produce: built.kernel.produce }];
   const impact = { class: 'reboot' as const, reason: `nodes booting image ${im.name} get it at their next boot` };
   const common = { mode: 0o644, owner: 'root', group: 'root', nodes: [...im.nodes], impact };
   // warewulfd runs as root and reads the image from disk, so owner-only costs nothing when the image holds a secret.

@@ -1,5 +1,5 @@
 // planChanges (pure): compare the desired artifact set with the state manifest and the live target, giving sorted typed actions.
-import { isPendingPath, type Artifact, type ArtifactSet, type Impact } from '../artifacts/artifact.ts';
+import { contentCount, contentEntries, isPendingPath, type Artifact, type ArtifactSet, type Impact } from '../artifacts/artifact.ts';
 import { diffContents } from './content-diff.ts';
 import { ABSENT, type ChangeReason, type Drift, type FileState, type LiveFile, type LiveState, type Plan, type PlanAction } from './plan-types.ts';
 import type { ManifestEntry, StateManifest } from './state-manifest.ts';
@@ -52,7 +52,7 @@ function planDesired(d: Artifact, m: ManifestEntry | undefined, l: LiveFile, her
     impact: d.impact,
     nodes: d.nodes,
     ...(d.description ? { description: d.description } : {}),
-    ...(isArchive(d) && d.contents ? { contentEntries: d.contents.length } : {}),
+    ...(isArchive(d) && d.contents ? { contentEntries: contentCount(d.contents) } : {}),
     ...(d.overlay ? { overlay: d.overlay } : {}),
   };
   if (l.type === 'absent') {
@@ -96,7 +96,7 @@ function planDesired(d: Artifact, m: ManifestEntry | undefined, l: LiveFile, her
   }
   if (!contentSame && isArchive(d) && d.contents) {
     const previous = live.contentIndexes.get(liveSha);
-    if (previous) extra.contentDiff = diffContents(previous, d.contents);
+    if (previous) extra.contentDiff = diffContents(previous, contentEntries(d.contents));
     else extra.contentDiffUnavailable = true;
   }
   return { ...base, action: 'update', reasons, before, drift, ...extra };

@@ -5,7 +5,7 @@
 // over its target, chmod/chown, unlink deletions → fsync the touched directories → store content indexes → write the manifest → drop the journal.
 import { closeSync, fchmodSync, fchownSync } from 'node:fs';
 import { posix } from 'node:path';
-import { isPendingPath, sha256Hex, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
+import { contentEntries, isPendingPath, sha256Hex, type Artifact, type ArtifactSet } from '../artifacts/artifact.ts';
 import { herdFailure, isHerdFailure } from '../diagnostics/diagnostic.ts';
 import { isPathBlocked, type ConfinedDir } from '../fs/confined-dir.ts';
 import { applyBlocker } from '../plan/apply-blocker.ts';
@@ -253,7 +253,7 @@ export async function applyPlan(input: ApplyInput): Promise<ApplyResult> {
     }
     for (const a of writes) {
       const d = desired.get(a.path)!;
-      if (isArchive(d) && d.contents && (await writeContentIndex(dir, d.sha256, d.contents, fsync))) await op('index-written', a.path);
+      if (isArchive(d) && d.contents && (await writeContentIndex(dir, d.sha256, contentEntries(d.contents), fsync))) await op('index-written', a.path);
     }
     manifestHash = await writeManifest(dir, buildManifest(input, desired, ids), fsync);
   } catch (e) {

@@ -7,7 +7,7 @@
 // changes. Diffs are advisory: an archive that cannot be read leaves the hash-level changes (or today's "index not stored").
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream } from 'node:fs';
-import type { Artifact, ArtifactSet, ContentEntry } from '../artifacts/artifact.ts';
+import { contentEntries, type Artifact, type ArtifactSet, type ContentEntry } from '../artifacts/artifact.ts';
 import type { ConfinedDir } from '../fs/confined-dir.ts';
 import { readCpioIndex, type CpioIndex } from '../image/verify/read-cpio.ts';
 import { ARCHIVE_TEXT_MAX, changeKey, fileChangesOf, textPaths, withTextDiffs } from '../plan/archive-diff.ts';
@@ -133,7 +133,7 @@ export async function addArchiveChanges(dir: ConfinedDir | undefined, desired: A
       reads--;
       const previous = await readTargetArchive(dir, a.path, () => true, HASH_READ_MAX);
       if (!previous) continue;
-      const files = fileChangesOf(diffContents(entriesOf(previous), d.contents!));
+      const files = fileChangesOf(diffContents(entriesOf(previous), contentEntries(d.contents!)));
       const key = changeKey(files);
       let ch = byKey.get(key);
       if (!ch) byKey.set(key, (ch = await textDiffs(dir, a, d, files, previous)));

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSpecAt, type CompileResult } from '../../src/pipeline.ts';
-import type { Artifact } from '../../src/artifacts/artifact.ts';
+import { contentEntries, type Artifact } from '../../src/artifacts/artifact.ts';
 import { bootImage, packDirWithGnuCpio } from './qemu/boot.ts';
 import { ensureDebianKernel, type DebianKernel } from './qemu/kernel-cache.ts';
 import { runHerd } from '../fixtures/run-herd.ts';
@@ -92,7 +92,7 @@ describe('herd builds a bootable image from a real rootfs', () => {
   });
 
   it('applied the fixes: pinned munge, spec files, excludes, kernel copied to /boot', () => {
-    const idx = get(first, 'provision/images/tiny.img').contents!;
+    const idx = contentEntries(get(first, 'provision/images/tiny.img').contents)!;
     const byPath = new Map(idx.map((e) => [e.path, e]));
     expect(byPath.get('var/log/munge')).toMatchObject({ type: 'directory', uid: 995, gid: 995, mode: 0o700 });
     expect(byPath.get('etc/herd-marker.d/image')).toMatchObject({ type: 'file', sha256: sha(Buffer.from('from the spec\n')) });
@@ -117,7 +117,7 @@ describe('herd builds a bootable image from a real rootfs', () => {
     try {
       const oci = await compileSpecAt(spec, work, { sourceDateEpoch: 1_700_000_000, cacheDir: join(work, 'cache-oci') });
       expect(oci.diagnostics.filter((d) => d.severity === 'error'), JSON.stringify(oci.diagnostics, null, 2)).toEqual([]);
-      expect(get(oci, 'provision/images/tiny.img').contents).toEqual(get(first, 'provision/images/tiny.img').contents);
+      expect(contentEntries(get(oci, 'provision/images/tiny.img').contents)).toEqual(contentEntries(get(first, 'provision/images/tiny.img').contents));
       expect(get(oci, 'provision/images/tiny.img').sha256).toBe(get(first, 'provision/images/tiny.img').sha256);
     } finally {
       writeFileSync(join(spec, 'cluster.yaml'), SPEC);
@@ -129,7 +129,7 @@ describe('herd builds a bootable image from a real rootfs', () => {
     writeFileSync(img, await bytesOf(get(first, 'provision/images/tiny.img')));
     const gnuList = execFileSync('cpio', ['-t', '--quiet', '-F', img], { encoding: 'utf8' }).trim().split('\n').sort();
     const bsdList = execFileSync('bsdtar', ['-tf', img], { encoding: 'utf8' }).trim().split('\n').map((p) => p.replace(/\/$/, '')).sort();
-    const indexList = get(first, 'provision/images/tiny.img').contents!.map((e) => e.path).sort();
+    const indexList = contentEntries(get(first, 'provision/images/tiny.img').contents)!.map((e) => e.path).sort();
     expect(gnuList).toEqual(indexList);
     expect(bsdList).toEqual(indexList);
     const a = join(work, 'x-gnu');

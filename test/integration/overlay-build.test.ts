@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileSpecAt, type CompileResult } from '../../src/pipeline.ts';
-import type { Artifact } from '../../src/artifacts/artifact.ts';
+import { contentEntries, type Artifact } from '../../src/artifacts/artifact.ts';
 import { ensureDebianKernel } from './qemu/kernel-cache.ts';
 import { buildTinyRootfs } from './qemu/tiny-rootfs.ts';
 import { makeHeadRoot, warewulfOracleDir } from '../fixtures/head-root.ts';
@@ -87,7 +87,7 @@ describe('per-node overlays from a real image and head', () => {
 
   it('puts the node\'s own settings and Warewulf\'s wwinit in __SYSTEM__, owned and moded as a node needs them', async () => {
     const sys = get(first, 'overlays/c1/__SYSTEM__.img')!;
-    const idx = new Map(sys.contents!.map((e) => [e.path, e]));
+    const idx = new Map(contentEntries(sys.contents)!.map((e) => [e.path, e]));
     expect(idx.get('init')).toMatchObject({ type: 'file', mode: 0o755, origin: 'wwinit' });
     expect(idx.get('warewulf/config')).toMatchObject({ mode: 0o600, origin: 'wwinit' });
     expect(idx.get('etc/munge/munge.key')).toMatchObject({ mode: 0o400, uid: 995, gid: 995, hidden: 'secret', origin: 'herd-boot' });
@@ -125,7 +125,7 @@ describe('per-node overlays from a real image and head', () => {
       const gnu = norm(execFileSync('sh', ['-c', `gzip -dcf < '${file}' | cpio -itv --quiet --numeric-uid-gid`], { encoding: 'utf8', env }));
       const bsd = norm(execFileSync('bsdtar', ['-tvnf', file, '--numeric-owner'], { encoding: 'utf8', env }));
       expect(bsd, a.path).toEqual(gnu);
-      if (!a.path.endsWith('.gz')) expect(gnu.length, a.path).toBe(a.contents!.length);
+      if (!a.path.endsWith('.gz')) expect(gnu.length, a.path).toBe(contentEntries(a.contents)!.length);
     }
   });
 
@@ -156,8 +156,8 @@ describe('per-node overlays from a real image and head', () => {
       expect(get(r, 'overlays/c2/__SYSTEM__.img')!.sha256).not.toBe(get(first, 'overlays/c2/__SYSTEM__.img')!.sha256);
       for (const n of ['c1', 'c2']) expect(get(r, `overlays/${n}/__RUNTIME__.img`)!.sha256).not.toBe(get(first, `overlays/${n}/__RUNTIME__.img`)!.sha256);
       // Same size, new content: the keyfile's mtime moved, so wwclient will rewrite it on a running node.
-      const before = get(first, 'overlays/c2/__SYSTEM__.img')!.contents!.find((e) => e.path.endsWith('.nmconnection'))!;
-      const after = get(r, 'overlays/c2/__SYSTEM__.img')!.contents!.find((e) => e.path.endsWith('.nmconnection'))!;
+      const before = contentEntries(get(first, 'overlays/c2/__SYSTEM__.img')!.contents)!.find((e) => e.path.endsWith('.nmconnection'))!;
+      const after = contentEntries(get(r, 'overlays/c2/__SYSTEM__.img')!.contents)!.find((e) => e.path.endsWith('.nmconnection'))!;
       expect(after.size).toBe(before.size);
       expect(after.sha256).not.toBe(before.sha256);
     } finally {
@@ -175,7 +175,7 @@ describe('per-node overlays from a real image and head', () => {
       for (const n of ['c1', 'c2']) {
         const rt = get(r, `overlays/${n}/__RUNTIME__.img`)!;
         expect(rt.sha256).not.toBe(get(first, `overlays/${n}/__RUNTIME__.img`)!.sha256);
-        expect(rt.contents!.find((e) => e.path === 'etc/passwd')!.sha256).not.toBe(get(first, `overlays/${n}/__RUNTIME__.img`)!.contents!.find((e) => e.path === 'etc/passwd')!.sha256);
+        expect(contentEntries(rt.contents)!.find((e) => e.path === 'etc/passwd')!.sha256).not.toBe(contentEntries(get(first, `overlays/${n}/__RUNTIME__.img`)!.contents)!.find((e) => e.path === 'etc/passwd')!.sha256);
       }
     } finally {
       writeFileSync(passwd, saved);

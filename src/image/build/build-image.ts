@@ -9,7 +9,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { lstat, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { once } from 'node:events';
-import type { ContentEntry } from '../../artifacts/artifact.ts';
+import type { ContentEntry, DeferredContents } from '../../artifacts/artifact.ts';
 import { cpioNewc } from '../../artifacts/cpio-newc.ts';
 import { gzipParallel } from '../../artifacts/gzip-parallel.ts';
 import type { ImageModel } from '../../spec/model.ts';
@@ -61,7 +61,10 @@ export interface BuiltImage {
   readonly img: BuiltFile;
   readonly gz: BuiltFile;
   readonly kernel: BuiltFile & { readonly version: string; readonly pathInImage: string };
-  readonly contents: readonly ContentEntry[];
+  /** The archive's entries, read from the cache on first use. */
+  readonly contents: DeferredContents;
+  /** The kernel is a file of the archive (not left out by the image's excludes). */
+  readonly kernelInArchive: boolean;
   /** What the fixes changed, one line each, for the build summary. */
   readonly report: readonly string[];
   readonly problems: readonly ImageProblem[];
@@ -234,7 +237,12 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
     const kernel = Buffer.concat(kernelBytes);
     await writeFile(join(tmp, 'vmlinuz'), kernel, { mode: 0o600 });
     const contents = stream.contents();
+    // Read the built archive back with an independent reader and keep what verification needs.
+    const archiveIndex = await readArchiveIndex(imgPath);
+    const text = (p: string): string => (archiveIndex.files[p] === undefined ? '' : Buffer.from(archiveIndex.files[p]!, 'base64').toString('utf8'));
+    const kernelPath = fixed.kernel.path.replace(/^\/+/, '');
     const meta: CachedMeta = {
+      format: META_FORMAT,
       builder: IMAGE_BUILDER_VERSION,
       key,
       img: { path: 'image.img', sha256: imgHash.digest('hex'), size: packed },
@@ -245,13 +253,19 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
       report: fixed.report,
       fixProblems: fixed.problems,
       warnings: dropped === undefined ? [] : [dropped],
-      contents: [...contents],
-      // Read the built archive back with an independent reader and keep what verification needs.
-      archiveIndex: await readArchiveIndex(imgPath),
+      entries: contents.length,
+      unpackedBytes: contents.reduce((s, c) => s + c.size, 0),
+      kernelInArchive: contents.some((c) => c.path === kernelPath && (c.type === 'file' || c.type === 'hardlink')),
+      accounts: { passwd: text('etc/passwd'), group: text('etc/group') },
     };
     // Only a build that passes is kept: a refused one would be served stale, or taken for checked, by the next plan.
-    const problems = [...fixed.problems, ...checkArchiveIndex(meta.archiveIndex, opts.verify)];
+    const checked = checkArchiveIndex(archiveIndex, opts.verify);
+    const problems = [...fixed.problems, ...checked];
     if (problems.length > 0) return refused(im.name, problems);
+    await writeFile(join(tmp, CONTENTS), JSON.stringify(contents), { mode: 0o600 });
+    await writeFile(join(tmp, ARCHIVE_INDEX), JSON.stringify(archiveIndex), { mode: 0o600 });
+    await writeFile(join(tmp, VERIFIED), JSON.stringify({ context: verifyKey(opts.verify), problems: checked } satisfies Verified), { mode: 0o600 });
+    // meta.json last: a folder without it is not a finished build.
     await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta), { mode: 0o600 });
     await rm(outDir(key), { recursive: true, force: true });
     await rename(tmp, outDir(key));
@@ -271,13 +285,17 @@ export async function buildImage(im: ImageModel, opts: ImageBuildOptions): Promi
 
 /**
  * A finished build in the cache. Output hashes were taken when it was written; the archive itself was read back then
- * (verification of the artifact, not the source: the seed's lesson) and its index kept, so checking it again against
- * the current nodes (memory, drivers) costs no archive read: an unchanged rebuild is skipped in well under a second.
+ * (verification of the artifact, not the source: the seed's lesson) and its index kept beside it (archive-index.json).
+ * Checking it against the current nodes (memory, drivers) needs that index only when they changed since the last check
+ * (verified.json remembers the last context and its result), and the archive's entries (contents.json) are read only by
+ * whoever needs them: a no-change plan of an image of 20,000 files reads a few hundred bytes of JSON, not megabytes.
  */
 async function fromCache(name: string, key: string, dir: string, verify: VerifyContext): Promise<BuiltImage | undefined> {
   const metaPath = join(dir, 'meta.json');
   if (!existsSync(metaPath)) return undefined;
   const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CachedMeta;
+  // A build of an earlier format is built again (its folder is replaced whole).
+  if (meta.format !== META_FORMAT) return undefined;
   // Outputs have fixed names; anything else (a meta.json naming ../../etc/shadow, a symlink) is not a build herd wrote.
   const names = { img: 'image.img', gz: 'image.img.gz', kernel: 'vmlinuz' } as const;
   for (const k of ['img', 'gz', 'kernel'] as const) {
@@ -286,14 +304,57 @@ async function fromCache(name: string, key: string, dir: string, verify: VerifyC
     const st = await lstat(join(dir, f.path)).catch(() => undefined);
     if (!st || !st.isFile() || st.size !== f.size) return undefined;
   }
-  const problems = [...meta.fixProblems, ...checkArchiveIndex(meta.archiveIndex, verify)];
+  for (const f of [CONTENTS, ARCHIVE_INDEX]) if (!(await lstat(join(dir, f)).catch(() => undefined))?.isFile()) return undefined;
+  const problems = [...meta.fixProblems, ...(await verifiedProblems(dir, verify))];
   const abs = (f: BuiltFile): BuiltFile => ({ ...f, path: join(dir, f.path) });
-  const text = (p: string): string => (meta.archiveIndex.files[p] === undefined ? '' : Buffer.from(meta.archiveIndex.files[p]!, 'base64').toString('utf8'));
-  const accounts = { passwd: text('etc/passwd'), group: text('etc/group') };
-  return { name, key, img: abs(meta.img), gz: abs(meta.gz), kernel: { ...abs(meta.kernel), version: meta.kernelVersion, pathInImage: meta.kernelPath }, contents: meta.contents, report: meta.report, problems, warnings: meta.warnings, fromCache: true, unpackedBytes: meta.contents.reduce((s, c) => s + c.size, 0), accounts };
+  let entries: readonly ContentEntry[] | undefined;
+  const contents: DeferredContents = {
+    count: meta.entries,
+    load: () => {
+      entries ??= JSON.parse(readFileSync(join(dir, CONTENTS), 'utf8')) as ContentEntry[];
+      if (!Array.isArray(entries) || entries.length !== meta.entries) throw new Error(`${join(dir, CONTENTS)} does not list the image's ${meta.entries} entries: remove ${dir} and plan again`);
+      return entries;
+    },
+  };
+  return { name, key, img: abs(meta.img), gz: abs(meta.gz), kernel: { ...abs(meta.kernel), version: meta.kernelVersion, pathInImage: meta.kernelPath }, contents, kernelInArchive: meta.kernelInArchive, report: meta.report, problems, warnings: meta.warnings, fromCache: true, unpackedBytes: meta.unpackedBytes, accounts: meta.accounts };
+}
+
+/** The verify context as one string: the same nodes, drivers, programs and pins give the same key. */
+const verifyKey = (verify: VerifyContext): string => sha(JSON.stringify(verify));
+
+/** What checking the archive against `verify` finds: remembered for the last context checked, else read from its index. */
+async function verifiedProblems(dir: string, verify: VerifyContext): Promise<ImageProblem[]> {
+  const context = verifyKey(verify);
+  try {
+    const last = JSON.parse(readFileSync(join(dir, VERIFIED), 'utf8')) as Partial<Verified>;
+    if (last.context === context && Array.isArray(last.problems)) return last.problems;
+  } catch {
+    // not checked yet, or unreadable: check again
+  }
+  const problems = checkArchiveIndex(JSON.parse(readFileSync(join(dir, ARCHIVE_INDEX), 'utf8')) as ArchiveIndexJson, verify);
+  // Remembering is an optimisation: a cache folder that cannot be written only means checking again next time.
+  const tmp = join(dir, `${VERIFIED}.tmp-${process.pid}`);
+  try {
+    await writeFile(tmp, JSON.stringify({ context, problems } satisfies Verified), { mode: 0o600 });
+    await rename(tmp, join(dir, VERIFIED));
+  } catch {
+    await rm(tmp, { force: true }).catch(() => {});
+  }
+  return problems;
+}
+
+const META_FORMAT = 2;
+const CONTENTS = 'contents.json';
+const ARCHIVE_INDEX = 'archive-index.json';
+const VERIFIED = 'verified.json';
+
+interface Verified {
+  readonly context: string;
+  readonly problems: readonly ImageProblem[];
 }
 
 interface CachedMeta {
+  readonly format: number;
   readonly builder: string;
   readonly key: string;
   readonly img: BuiltFile;
@@ -304,6 +365,10 @@ interface CachedMeta {
   readonly report: string[];
   readonly fixProblems: ImageProblem[];
   readonly warnings: ImageProblem[];
-  readonly contents: ContentEntry[];
-  readonly archiveIndex: ArchiveIndexJson;
+  /** How many entries contents.json lists, and the sum of their sizes. */
+  readonly entries: number;
+  readonly unpackedBytes: number;
+  readonly kernelInArchive: boolean;
+  /** The built image's /etc/passwd and /etc/group, read back from the archive. */
+  readonly accounts: { readonly passwd: string; readonly group: string };
 }

@@ -156,10 +156,10 @@ export async function buildClusterImages(model: ClusterModel, opts: ClusterImage
     }
     for (const p of r.problems) out.diagnostics.push(diagnosticAt(refFor(im, p), p.code, 'error', p.message, p.hint));
     for (const w of r.warnings) out.diagnostics.push(diagnosticAt(refFor(im, w), w.code, 'warning', w.message, w.hint));
-    out.summary.push(`image ${im.name}: ${r.fromCache ? 'unchanged (build cache)' : 'built'}, kernel ${r.kernel.version}, ${r.contents.length} entries, ${(r.gz.size / 1048576).toFixed(1)} MiB gzip${r.report.length ? `; ${r.report.join('; ')}` : ''}`);
+    out.summary.push(`image ${im.name}: ${r.fromCache ? 'unchanged (build cache)' : 'built'}, kernel ${r.kernel.version}, ${r.contents.count} entries, ${(r.gz.size / 1048576).toFixed(1)} MiB gzip${r.report.length ? `; ${r.report.join('; ')}` : ''}`);
     out.accounts.set(im.name, r.accounts);
     out.keys.set(im.name, r.key);
-    out.artifacts.push(...imageArtifacts(model, im, { img: stream(r.img), gz: stream(r.gz), kernel: { ...stream(r.kernel), version: r.kernel.version, pathInImage: r.kernel.pathInImage }, contents: r.contents, secret: secrets.length > 0 }));
+    out.artifacts.push(...imageArtifacts(model, im, { img: stream(r.img), gz: stream(r.gz), kernel: { ...stream(r.kernel), version: r.kernel.version, pathInImage: r.kernel.pathInImage }, contents: r.contents, kernelInArchive: r.kernelInArchive, secret: secrets.length > 0 }));
   }
   return out;
 }

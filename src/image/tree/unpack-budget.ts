@@ -86,6 +86,11 @@ function refused(problems: ReturnType<UnpackLimit['problems']>): ImageError {
 
 /** Whether the build leaves `path` out: a spec exclude matches it or a parent, or it is inside dev, proc or sys. */
 function excludedPath(path: string, type: Inode['type'], patterns: readonly string[]): boolean {
+  if (patterns.length === 0) {
+    // Most images have no spec excludes: only the emptied directories are left out (no split per entry of a large walk).
+    const slash = path.indexOf('/');
+    return slash > 0 && EMPTIED_DIRS.includes(path.slice(0, slash)) && !(path.indexOf('/', slash + 1) < 0 && KEPT_DEVICES.includes(path) && type === 'char');
+  }
   const parts = path.split('/');
   for (let i = 1; patterns.length > 0 && i <= parts.length; i++) {
     // Top-level non-directories are taken without a check.

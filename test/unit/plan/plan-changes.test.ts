@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { artifactSet, sha256Hex, textArtifact, type Artifact } from '../../../src/artifacts/artifact.ts';
+import { artifactSet, contentEntries, sha256Hex, textArtifact, type Artifact } from '../../../src/artifacts/artifact.ts';
 import { planChanges } from '../../../src/plan/plan-changes.ts';
 import { summarizePlan, type Plan } from '../../../src/plan/plan-types.ts';
 import type { PendingJournal } from '../../../src/plan/state-manifest.ts';
@@ -80,7 +80,7 @@ describe('planChanges', () => {
     const old = overlayArtifact('ov.img', 'c1', 'x', 4096, 'idx-old');
     const now = overlayArtifact('ov.img', 'c1', 'y', 4096, 'idx-new');
     const set = artifactSet([now]);
-    const l = live({ 'ov.img': { bytes: old.bytes!, mode: 0o644 } }, { contentIndexes: new Map([[old.sha256, old.contents!]]) });
+    const l = live({ 'ov.img': { bytes: old.bytes!, mode: 0o644 } }, { contentIndexes: new Map([[old.sha256, contentEntries(old.contents)!]]) });
     const d = byPath(planChanges(set, manifestOf(artifactSet([old])), l), 'ov.img').contentDiff!;
     // Same paths, different seeds: every file changed, the directory did not.
     expect(d.added).toEqual([]);
