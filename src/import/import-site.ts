@@ -8,7 +8,7 @@ import type { SpecCheck } from '../spec/check-spec.ts';
 import { defaultDhcpRange } from '../spec/resolve.ts';
 import { parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
-import { configTexts } from '../compile/compile-cluster.ts';
+import { configSources, generatedHeader } from '../compile/compile-cluster.ts';
 import { nodesConfDocument } from '../compile/nodes-conf.ts';
 import { HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
 import { mergeNodesDocument, readNodesConf } from './nodes-conf.ts';
@@ -176,15 +176,15 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
   const files: FileVerdict[] = [];
   // A file herd would write byte for byte as the site has it means the same by definition: it is not compared.
   const judge = (path: string, source: string | undefined, compare: () => Diagnostic[]): void => {
-    const rebuilt = built.get(path);
-    const findings = rebuilt !== undefined && rebuilt === source ? [] : compare();
+    const same = source !== undefined && built.same(path, source);
+    const findings = same ? [] : compare();
     ds.push(...findings);
     if (source === undefined) {
-      if (rebuilt !== undefined) files.push({ path, verdict: 'new' });
+      if (built.get(path) !== undefined) files.push({ path, verdict: 'new' });
       return;
     }
     // Only a changed value changes meaning; a key the program never read (import/unknown-key) is left out without effect.
-    files.push({ path, verdict: rebuilt === source ? 'identical' : findings.some((f) => f.rule === 'import/changed-value') ? 'changed' : 'bytes-only' });
+    files.push({ path, verdict: same ? 'identical' : findings.some((f) => f.rule === 'import/changed-value') ? 'changed' : 'bytes-only' });
   };
   judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf, model.network.netname, { address: model.head.address, name: model.head.name }));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
@@ -206,7 +206,8 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
     };
     judge(path, t, () => (same() ? [] : [diagnosticAt({ file: f.file, path: [], line: 1, column: 1 }, 'import/changed-value', 'warning', `herd writes ${path} whole from the spec, and the site's differs`, 'herd plan --root on the site shows the diff; keep what you need through the spec')]));
   }
-  for (const path of [...built.keys()].sort()) if (!files.some((f) => f.path === path) && path !== 'etc/hosts') files.push({ path, verdict: 'new' });
+  const judged = new Set(files.map((f) => f.path));
+  for (const path of built.paths((p) => !judged.has(p) && p !== 'etc/hosts').sort()) files.push({ path, verdict: 'new' });
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return {
     specText: second.specText,
@@ -228,10 +229,35 @@ function primaryNetdev(merged: Record<string, unknown> | undefined): string | un
   return typeof p === 'string' && names.includes(p) ? p : names[0];
 }
 
-function compiledTexts(model: ClusterModel, specName: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const t of configTexts(model, { specDisplayPath: specName })) out.set(t.path, t.text);
-  return out;
+interface CompiledTexts {
+  /** The file's text as herd writes it (undefined: herd writes no such file for this spec). */
+  get(path: string): string | undefined;
+  has(path: string): boolean;
+  /** Whether herd writes `path` byte for byte as `text`. */
+  same(path: string, text: string): boolean;
+  /** The files herd writes, of those `wanted` takes. */
+  paths(wanted: (path: string) => boolean): string[];
+}
+
+/**
+ * herd's configuration files for the model, each rendered on first use: the import renders only what it compares. herd's
+ * nodes.conf begins with its generated header, so a site's nodes.conf that does not cannot be the same bytes, and is
+ * compared by meaning without herd's text of it being rendered (1.8 MB of YAML for 10,000 nodes; issue 16).
+ */
+function compiledTexts(model: ClusterModel, specName: string): CompiledTexts {
+  const sources = new Map(configSources(model, { specDisplayPath: specName }).map((c) => [c.path, c]));
+  const header = generatedHeader(model.name, specName);
+  const texts = new Map<string, string | undefined>();
+  const get = (path: string): string | undefined => {
+    if (!texts.has(path)) texts.set(path, sources.get(path)?.render());
+    return texts.get(path);
+  };
+  return {
+    get,
+    has: (path) => get(path) !== undefined,
+    same: (path, text) => (path === 'etc/warewulf/nodes.conf' && !text.startsWith(header) ? false : get(path) === text),
+    paths: (wanted) => [...sources.keys()].filter((p) => wanted(p) && get(p) !== undefined),
+  };
 }
 
 /** slurm.conf's general keys as herd writes them for this spec (lower-cased key -> value), from a one-node copy of it. */
