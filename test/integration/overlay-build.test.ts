@@ -130,8 +130,13 @@ describe('per-node overlays from a real image and head', () => {
   });
 
   it('rebuilds nothing when nothing changed, and gives the same hashes', async () => {
+    const index = join(work, 'cache', 'overlays', 'index.json');
+    const stamp = (): string => { const st = statSync(index, { bigint: true }); return `${st.ino}:${st.mtimeNs}:${st.size}`; };
+    const before = stamp();
     const again = await compile(head);
     expect(again.imageSummary!.join('\n')).toMatch(/overlays: 0 built, 4 unchanged/);
+    // Nothing packed and nothing else used: the cache index is not written again.
+    expect(stamp()).toBe(before);
     for (const a of first.artifacts!.artifacts.filter((x) => x.kind === 'overlay')) expect(get(again, a.path)!.sha256, a.path).toBe(a.sha256);
   });
 
