@@ -166,11 +166,13 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
         const herdVersion = await herdVersionOf(deps);
         let plan: Plan;
         let meta: PlanMeta;
-        let basis: { root: string; snapshotId: string; manifestHash: string | null };
+        // What a saved plan binds to; the target's snapshot id hashes every live file's state (half a second for 40,000 files), so it
+        // is taken only when the plan is saved (--out).
+        let basis: () => { root: string; snapshotId: string; manifestHash: string | null };
         if (snapshot) {
           plan = await planAgainstSnapshot(compiled, snapshot, ctx, deps);
           meta = { herdVersion, cluster: result.clusterName ?? null, root: `${snapshot.root} (as in the state snapshot ${snapshot.snapshotId.slice(0, 12)})`, specHash: result.specHash, manifestHash: snapshot.manifestHash, snapshotId: snapshot.snapshotId, ...awaitingMeta(snapshot.reboots) };
-          basis = { root: snapshot.root, snapshotId: snapshot.snapshotId, manifestHash: snapshot.manifestHash };
+          basis = () => ({ root: snapshot.root, snapshotId: snapshot.snapshotId, manifestHash: snapshot.manifestHash });
         } else {
           const root = targetRootFor(args.values, result, ctx.io.cwd);
           session = await openTarget(root, result.artifacts, {
@@ -184,7 +186,8 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
           tellLockEvents(ctx, session);
           plan = session.plan;
           meta = planMetaOf(result, session, herdVersion, ctx.io.cwd);
-          basis = { root, snapshotId: snapshotOfSession(session, herdVersion, result.clusterName ?? null).snapshotId, manifestHash: session.stored.manifestHash };
+          const opened = session;
+          basis = () => ({ root, snapshotId: snapshotOfSession(opened, herdVersion, result.clusterName ?? null).snapshotId, manifestHash: opened.stored.manifestHash });
         }
         const summary = summarizePlan(plan);
         const exitCode = args.values['detailed-exitcode'] && summary.changesPresent ? EXIT.changes : EXIT.ok;
@@ -198,7 +201,7 @@ export function makePlanCommand(deps: StateCommandDeps = defaultDeps): Command {
             specPath: specPathOf(result.specFile, ctx.io.cwd),
             specHash: result.specHash,
             basis: snapshot ? 'snapshot' : 'target',
-            ...basis,
+            ...basis(),
             artifacts: result.artifacts,
             hash: sha256Hex,
           });
