@@ -131,6 +131,18 @@ export function renderNodesConf(model: ClusterModel, header: string): string {
   return header + emitYaml(nodesConfDocument(model) as YamlValue, { quoteKeys: new Set(['hwaddr']) });
 }
 
+/**
+ * One node's settings as Warewulf has them once its profiles are merged: what nodesConfDocument factors into profiles and the
+ * node, whole (without comments). `herd import` compares a site's merged nodes with these instead of merging the factored
+ * document back; a property test holds the two equal (test/unit/import/round-trip.test.ts), and the oracle tests hold the
+ * document to real Warewulf's merge.
+ */
+export function nodeSettings(model: ClusterModel, n: NodeModel): Record<string, unknown> {
+  const o = unflatten(nodeFields(model, n));
+  if (n.discoverable !== undefined) o.discoverable = String(n.discoverable);
+  return o;
+}
+
 const documents = new WeakMap<ClusterModel, { nodeprofiles: Record<string, unknown>; nodes: Record<string, unknown> }>();
 
 /**

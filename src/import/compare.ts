@@ -8,7 +8,7 @@ import { expandHostlist } from '../spec/hostlist.ts';
 import { wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { formatIPv4, netmaskToPrefix, parseCidr, parseIPv4 } from '../spec/ipv4.ts';
-import { isMapV, type WwMap, type WwNodesConf, type WwValue } from './nodes-conf.ts';
+import { isMapV, type WwMap, type WwMergedNode, type WwNodesConf, type WwValue } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, slurmTopology, type GresLine, type SlurmPair, type SlurmSite } from './slurm-conf.ts';
 import { parseExports, readWarewulfConf, type ExportLine, type WarewulfConf } from './head-files.ts';
 
@@ -154,7 +154,7 @@ function fstabMeaning(list: string, head: { readonly address: string; readonly n
 }
 
 /** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
-export function compareNodesConf(source: WwNodesConf, rebuilt: WwNodesConf, primaryOf: ReadonlyMap<string, string>, netname: string = NETNAME, head?: { readonly address: string; readonly name: string }): Diagnostic[] {
+export function compareNodesConf(source: WwNodesConf, rebuilt: { readonly nodes: readonly WwMergedNode[] }, primaryOf: ReadonlyMap<string, string>, netname: string = NETNAME, head?: { readonly address: string; readonly name: string }): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   const d = new Differences();
   for (const n of source.nodes) {

@@ -9,9 +9,8 @@ import { defaultDhcpRange } from '../spec/resolve.ts';
 import { parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
 import { configSources, generatedHeader } from '../compile/compile-cluster.ts';
-import { nodesConfDocument } from '../compile/nodes-conf.ts';
 import { HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
-import { mergeNodesDocument, readNodesConf } from './nodes-conf.ts';
+import { modelNodeViews, readNodesConf } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, type SlurmSite, type SlurmSources } from './slurm-conf.ts';
 import { confString, parseExports, parseHosts, readWarewulfConf, zoneMeaning } from './head-files.ts';
 import { mapSite, type ParsedSite, type SpecDraft } from './map-spec.ts';
@@ -186,7 +185,7 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
     // Only a changed value changes meaning; a key the program never read (import/unknown-key) is left out without effect.
     files.push({ path, verdict: same ? 'identical' : findings.some((f) => f.rule === 'import/changed-value') ? 'changed' : 'bytes-only' });
   };
-  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, mergeNodesDocument(nodesConfDocument(model), second.draft.version), primaryOf, model.network.netname, { address: model.head.address, name: model.head.name }));
+  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, { nodes: modelNodeViews(model) }, primaryOf, model.network.netname, { address: model.head.address, name: model.head.name }));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
   judge('etc/warewulf/warewulf.conf', wwText, () => (warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '') : []));
   const slurmText = slurmSources && slurmSources.includes.size === 0 ? slurmSources.main.text : slurmSources ? `${slurmSources.main.text}\u0000includes` : undefined;

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { compileText, importAndBuild, ROUND_TRIP_FILES, siteFromFiles } from './helpers.ts';
 import { generateRangedSpec } from '../../../bench/validate.ts';
+import { nodesConfDocument } from '../../../src/compile/nodes-conf.ts';
+import { mergeNodesDocument, modelNodeViews } from '../../../src/import/nodes-conf.ts';
 
 const REPO = join(import.meta.dirname, '../../..');
 
@@ -14,6 +16,27 @@ function roundTrip(specText: string, inventory: string | undefined, overlays: Re
   const site = siteFromFiles(first.files, new Map(Object.entries(overlays)));
   const again = importAndBuild(site);
   return { before: first.files, after: again.files, warnings: again.result.diagnostics.filter((d) => d.rule === 'import/changed-value').map((d) => d.message) };
+}
+
+/** Every node's merged view straight from the model equals Warewulf's merge of the factored nodes.conf document (comments aside; an empty value or list is no value, as for the merge). */
+function expectViewsAgree(specText: string, inventory: string | undefined, overlays: Record<string, string[]> = {}): void {
+  const { model } = compileText(specText, inventory, overlays);
+  const clean = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.length === 0 ? undefined : v;
+    if (v !== null && typeof v === 'object') {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        const c = k === 'comment' ? undefined : clean(x);
+        if (c !== undefined) o[k] = c;
+      }
+      return Object.keys(o).length === 0 ? undefined : o;
+    }
+    return v === '' ? undefined : v;
+  };
+  const views = (nodes: readonly { name: string; merged: unknown }[]) => Object.fromEntries(nodes.map((n) => [n.name, clean(n.merged)]));
+  const factored = views(mergeNodesDocument(nodesConfDocument(model), model.warewulf.version).nodes);
+  expect(Object.keys(factored).length).toBe(model.nodes.length);
+  expect(views(modelNodeViews(model))).toEqual(factored);
 }
 
 function expectSame(r: ReturnType<typeof roundTrip>): void {
@@ -29,12 +52,14 @@ describe('build -> import -> build gives byte-identical artifacts', () => {
       const inv = cluster === 'condo' ? readFileSync(join(dir, 'inventory.csv'), 'utf8') : undefined;
       const overlays: Record<string, string[]> = cluster === 'condo' ? { 'slurm-node': [], 'site-motd': [] } : { 'slurm-node': [] };
       expectSame(roundTrip(spec, inv, overlays));
+      expectViewsAgree(spec, inv, overlays);
     });
   }
 
   it('a generated 2,000-node cluster in three hardware classes with an inventory', () => {
     const g = generateRangedSpec(2000);
     expectSame(roundTrip(g.spec, g.inventory));
+    expectViewsAgree(g.spec, g.inventory);
   });
 
   it('generated clusters: random profiles, hardware, addresses, partitions, NFS mounts, kernel args, BMCs, more NICs and IPv6', () => {
@@ -97,6 +122,7 @@ describe('build -> import -> build gives byte-identical artifacts', () => {
         if (c.preempt) lines.push(`    owners: { profiles: [p0], priority_tier: 10, max_time: "7-00:00:00" }`);
         const r = roundTrip(lines.join('\n') + '\n', undefined);
         expectSame(r);
+        expectViewsAgree(lines.join('\n') + '\n', undefined);
         // The generated settings reach nodes.conf (the round trip is not vacuous for them).
         const conf = r.before.get('etc/warewulf/nodes.conf')!;
         if (c.groups.some((g) => g.bmc)) expect(conf).toContain('ipaddr: 10.2.');
