@@ -232,7 +232,12 @@ export interface WwMergedNode {
  * without factoring 10,000 nodes into profiles and merging them back (issue 16: a tenth of the import).
  */
 export function modelNodeViews(model: ClusterModel): WwMergedNode[] {
-  return model.nodes.map((n) => ({ name: n.name, merged: toWw(nodeSettings(model, n)) as WwMap }));
+  return model.nodes.map((n) => {
+    // Every value is a string, a list of strings or a map of them already, but for the fstab resource's numbers (freq, passno).
+    const merged = nodeSettings(model, n) as WwMap;
+    if (merged.resources !== undefined) merged.resources = toWw(merged.resources);
+    return { name: n.name, merged };
+  });
 }
 
 export function mergeNodesDocument(doc: unknown, version: WarewulfVersion | undefined): WwNodesConf {
