@@ -55,7 +55,7 @@ export function renderDnsmasqHosts(model: ClusterModel, header: string): string 
     '',
     '# hosts',
     // One line per netdev, as the template ranges over them all (a netdev without MAC or address just leaves those out).
-    ...sortedNodes(model).flatMap((n) => netdevsOf(model, n).map((d) => `dhcp-host=${d.mac ? `${d.mac},id:00:03:00:01:${d.mac},` : ''}set:warewulf,${d.address ? `${d.address},` : ''}${d.address6 ? `[${d.address6}],` : ''}${n.name},infinite`)),
+    ...sortedNodes(model).flatMap((n) => netdevsOf(n).map((d) => `dhcp-host=${d.mac ? `${d.mac},id:00:03:00:01:${d.mac},` : ''}set:warewulf,${d.address ? `${d.address},` : ''}${d.address6 ? `[${d.address6}],` : ''}${n.name},infinite`)),
   ];
   return lines.join('\n') + '\n';
 }
@@ -103,7 +103,7 @@ export function renderDhcpdConf(model: ClusterModel, header: string): string {
     '}',
   ];
   for (const n of sortedNodes(model)) {
-    for (const d of netdevsOf(model, n)) {
+    for (const d of netdevsOf(n)) {
       out.push(`host ${n.name}-${d.name}`, '{', ...(d.mac ? [`    hardware ethernet ${d.mac};`] : []), ...(d.address ? [`    fixed-address ${d.address};`] : []), ...(d.primary ? [`    option host-name "${n.name}";`] : []), '}', '');
     }
   }

@@ -25,7 +25,7 @@ export function renderHostsBlock(model: ClusterModel, header: string): string {
   const lines = [header.trimEnd(), '', '# Warewulf Server', `${model.head.address} ${model.head.name} warewulf`, ''];
   for (const n of [...model.nodes].sort((a, b) => compareHostnames(a.name, b.name))) {
     lines.push(`# Entry for ${n.name}`);
-    for (const d of netdevsOf(model, n)) if (d.address) lines.push([d.address, ...(d.primary ? [n.name] : []), `${n.name}-${d.name}`, ...(d.device ? [`${n.name}-${d.device}`] : [])].join(' '));
+    for (const d of netdevsOf(n)) if (d.address) lines.push([d.address, ...(d.primary ? [n.name] : []), `${n.name}-${d.name}`, ...(d.device ? [`${n.name}-${d.device}`] : [])].join(' '));
   }
   return lines.join('\n') + '\n';
 }

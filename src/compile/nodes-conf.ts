@@ -18,9 +18,9 @@ export interface NetdevView {
   readonly address6?: string | undefined;
 }
 
-/** The provisioning NIC (under network.netname) and the node's other network devices, sorted by netname. */
-export function netdevsOf(model: ClusterModel, n: NodeModel): NetdevView[] {
-  const own: NetdevView = { name: model.network.netname, primary: true, device: n.device, mac: n.mac, address: n.address, address6: n.address6 };
+/** The provisioning NIC (under the node's netname) and the node's other network devices, sorted by netname. */
+export function netdevsOf(n: NodeModel): NetdevView[] {
+  const own: NetdevView = { name: n.netname, primary: true, device: n.device, mac: n.mac, address: n.address, address6: n.address6 };
   if (n.networks.length === 0) return [own];
   const all: NetdevView[] = [own, ...n.networks.map((d) => ({ name: d.name, primary: false, device: d.device, mac: d.mac, address: d.address, address6: d.address6 }))];
   return all.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -39,7 +39,7 @@ function fstabOf(model: ClusterModel): unknown[] {
 /** Flatten one node's Warewulf settings into `a/b/c` paths so profiles can take the shared ones. */
 function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
   const im = model.images[n.image]!;
-  const nd = `network devices/${model.network.netname}`;
+  const nd = `network devices/${n.netname}`;
   const f: FieldMap = {
     'image name': n.image,
     'ipxe template': 'default',
@@ -91,7 +91,7 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
     for (const [k, v] of Object.entries(d.tags)) f[`${p}/tags/${k}`] = v;
   }
   // Without `primary network`, Warewulf takes the first netdev by name as the primary (the node's hostname in /etc/hosts, DHCP).
-  if (model.network.netname !== NETNAME || n.networks.some((d) => d.name < model.network.netname)) f['primary network'] = model.network.netname;
+  if (n.netname !== NETNAME || n.networks.some((d) => d.name < n.netname)) f['primary network'] = n.netname;
   return f;
 }
 

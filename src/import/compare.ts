@@ -154,7 +154,7 @@ function fstabMeaning(list: string, head: { readonly address: string; readonly n
 }
 
 /** Every node's merged view of the original and of herd's rebuilt nodes.conf (merged from its document, not read back). */
-export function compareNodesConf(source: WwNodesConf, rebuilt: { readonly nodes: readonly WwMergedNode[] }, primaryOf: ReadonlyMap<string, string>, netname: string = NETNAME, head?: { readonly address: string; readonly name: string }): Diagnostic[] {
+export function compareNodesConf(source: WwNodesConf, rebuilt: { readonly nodes: readonly WwMergedNode[] }, primaryOf: ReadonlyMap<string, string>, netnameOf: ReadonlyMap<string, string> = new Map(), head?: { readonly address: string; readonly name: string }): Diagnostic[] {
   const byName = new Map(rebuilt.nodes.map((n) => [n.name, n]));
   const d = new Differences();
   for (const n of source.nodes) {
@@ -164,13 +164,14 @@ export function compareNodesConf(source: WwNodesConf, rebuilt: { readonly nodes:
       continue;
     }
     const primary = primaryOf.get(n.name);
+    const netname = netnameOf.get(n.name) ?? NETNAME;
     let renamed: WwMap = n.merged;
     const devs = n.merged['network devices'];
     if (primary && primary !== netname && isMapV(devs)) {
       const copy: WwMap = { ...devs, [netname]: devs[primary]! };
       delete copy[primary];
       renamed = { ...n.merged, 'network devices': copy };
-      d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${netname}" (the spec's network.netname for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${netname})`);
+      d.add(`rename:${primary}`, n.from.get(`network devices/${primary}/hwaddr`) ?? n.at, `network device ${primary} becomes "${netname}" (the spec's netname for the provisioning NIC; /etc/hosts aliases change from ${n.name}-${primary} to ${n.name}-${netname})`);
     }
     walkPair(renamed, r.merged, '', (p, v, w) => {
       if (p === 'comment') return;

@@ -8,7 +8,7 @@ import { formatIPv4, netmaskToPrefix, parseIPv4, prefixToNetmask } from '../spec
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { IPMI_SETTINGS } from '../compile/warewulf-keys.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
-import { isMapV, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
+import { isMapV, primaryNetdev, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
 import { globalValue, type GresLine, type SlurmSite } from './slurm-conf.ts';
 import { confString, trustedInterfaces, trustedSources, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
 import { placeFields, type Fields } from './factor.ts';
@@ -80,14 +80,6 @@ function overlayNames(nodes: readonly WwNodeView[]): Set<string> {
   return out;
 }
 
-function primaryNet(n: WwNodeView): string | undefined {
-  const devs = n.merged['network devices'];
-  if (!isMapV(devs)) return undefined;
-  const names = Object.keys(devs).sort();
-  if (names.includes(NETNAME)) return NETNAME;
-  const p = wwString(n.merged, 'primary network');
-  return p && names.includes(p) ? p : names[0];
-}
 
 /** Split `server:/path` of an fstab spec. */
 function nfsSpec(spec: string): { server: string; path: string } | undefined {
@@ -124,7 +116,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   const seenMac = new Map<string, WwNodeView>();
   const seenIp = new Map<string, WwNodeView>();
   for (const n of wwNodes) {
-    const net = primaryNet(n);
+    const net = primaryNetdev(n.merged);
     if (net === undefined) {
       ds.push(diagnosticAt(n.at, 'net/missing-address', 'error', `node ${n.name} has no network device in nodes.conf`, 'give it a network device with hwaddr, ipaddr and netmask'));
       continue;
@@ -356,6 +348,9 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     if (im) f.image = im;
     const dev = netOf.has(n.name) ? wwString(n.merged, `network devices/${netOf.get(n.name)}/device`) : undefined;
     if (dev) f.device = dev;
+    // A provisioning netdev named otherwise than most nodes' (network.netname) keeps its name on this node.
+    const ownNet = netOf.get(n.name);
+    if (ownNet !== undefined && ownNet !== (netname ?? NETNAME)) f.netname = ownNet;
     const ov = overlaysOf.get(n.name) ?? [];
     if (ov.length > 0) f.overlays = ov;
     const tags = n.merged.tags;
@@ -604,7 +599,7 @@ function networkFields(n: WwNodeView, primary: string | undefined, f: Fields): R
   return Object.keys(own).length > 0 ? own : undefined;
 }
 
-const SETTING_ORDER = ['image', 'overlays', 'kernel_args', 'device', 'prefix6', 'gateway6', 'networks', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'ipmi', 'discoverable', 'tags', 'slurm'];
+const SETTING_ORDER = ['image', 'overlays', 'kernel_args', 'device', 'netname', 'prefix6', 'gateway6', 'networks', 'memory', 'cpus', 'sockets', 'cores_per_socket', 'threads_per_core', 'gpus', 'ipmi', 'discoverable', 'tags', 'slurm'];
 function settingOrder(a: string, b: string): number {
   const ra = SETTING_ORDER.indexOf(a.split('\u0001')[0]!);
   const rb = SETTING_ORDER.indexOf(b.split('\u0001')[0]!);

@@ -322,6 +322,20 @@ function mergeNodes(file: string, top: unknown, index: PositionIndex, version: W
   return { file, nodes, profileNames: Object.keys(profiles), ipv6Keys: ipv6, index: index, diagnostics: ds };
 }
 
+/**
+ * The node's primary netdev as Warewulf 4.6.5 takes it (node/methods.go updatePrimaryNetDev): `primary network` when it
+ * names one of the node's netdevs, else the first netdev by name; undefined for a node without netdevs.
+ */
+export function primaryNetdev(merged: WwMap): string | undefined {
+  const devs = merged['network devices'];
+  if (!isMapV(devs)) return undefined;
+  const p = merged['primary network'];
+  if (typeof p === 'string' && isMapV(devs[p] as WwValue)) return p;
+  let first: string | undefined;
+  for (const k in devs) if (first === undefined || k < first) first = k;
+  return first;
+}
+
 /** A merged string value by `a/b/c` path, or undefined. */
 const splitPaths = new Map<string, readonly string[]>();
 export function wwGet(m: WwMap, path: string): WwValue | undefined {

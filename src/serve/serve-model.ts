@@ -65,7 +65,7 @@ export function serveModelOf(model: ClusterModel, settings: ServeSettings): Serv
       ipxeTemplate: 'default',
       tags: n.tags,
       // Every netdev with a MAC, as warewulfd hands them to the iPXE template (ifname= for each named device).
-      netdevs: netdevsOf(model, n).flatMap((d) => (d.mac ? [{ name: d.name, ...(d.device ? { device: d.device } : {}), hwaddr: d.mac }] : [])),
+      netdevs: netdevsOf(n).flatMap((d) => (d.mac ? [{ name: d.name, ...(d.device ? { device: d.device } : {}), hwaddr: d.mac }] : [])),
     };
     nodesByMac.set(n.mac.toLowerCase(), node);
   }

@@ -181,6 +181,8 @@ export interface NodeModel {
   readonly netmask: string;
   readonly gateway?: string;
   readonly device?: string;
+  /** Warewulf's network name of the provisioning NIC: the node's netname setting, else network.netname. */
+  readonly netname: string;
   /** IPv6 on the provisioning NIC (none: IPv6 stays off there). */
   readonly address6?: string;
   readonly prefix6?: number;

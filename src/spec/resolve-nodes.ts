@@ -19,6 +19,8 @@ export interface DraftNode {
   mac?: string;
   address?: string;
   device?: string;
+  /** The provisioning NIC's netname, where a layer sets one (else network.netname). */
+  netname?: string;
   address6?: string;
   prefix6?: number;
   gateway6?: string;
@@ -269,6 +271,7 @@ function mergeLayers(layers: readonly Layer[], own: Layer, refOf: (l: Layer, f: 
     const s = l.settings;
     if (s.image !== undefined) (node.image = s.image), (at.image = refOf(l, 'image'));
     if (s.device !== undefined) (node.device = s.device), (at.device = refOf(l, 'device'));
+    if (s.netname !== undefined) (node.netname = s.netname), (at.netname = refOf(l, 'netname'));
     if (s.driver !== undefined) (node.driver = s.driver), (at.driver = refOf(l, 'driver'));
     if (s.memory !== undefined) (node.memoryMiB = parseSizeMiB(s.memory)), (at.memory = refOf(l, 'memory'));
     if (s.cpus !== undefined) (node.cpus = s.cpus), (at.cpus = refOf(l, 'cpus'));

@@ -575,6 +575,7 @@ function finishNode(d: DraftNode, c: FinishCtx): NodeModel {
     address,
     prefix: c.net?.prefix ?? 0,
     netmask: c.netmask,
+    netname: d.netname ?? c.spec.network.netname ?? 'default',
     cpus,
     sockets,
     coresPerSocket: cores,

@@ -72,6 +72,11 @@ const nodeSettingsShape = {
     .optional()
     .describe('Overlays added to the inherited list; each overlay\'s kind (system/runtime) comes from its definition. "~name" removes one.'),
   device: z.string().min(1).optional().describe('Kernel name of the provisioning NIC on the node, e.g. enp1s0.'),
+  netname: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .optional()
+    .describe("Warewulf's network name of the provisioning NIC where it is not network.netname (nodes.conf netdev and the <node>-<netname> hosts alias), as on an imported site whose older nodes name it otherwise."),
   driver: z.string().min(1).optional().describe('Kernel module driving the provisioning NIC (checked in the built image), e.g. virtio_net.'),
   memory: size.optional().describe('Installed RAM. The initramfs root lives in it, so it must exceed twice the image.'),
   cpus: z.number().int().min(1).max(65536).optional(),

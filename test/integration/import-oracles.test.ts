@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { warewulfOracleDir } from '../fixtures/head-root.ts';
 import { compileText, importAndBuild, readTree, siteFromFiles } from '../unit/import/helpers.ts';
-import { readNodesConf } from '../../src/import/nodes-conf.ts';
+import { primaryNetdev, readNodesConf } from '../../src/import/nodes-conf.ts';
 import { closeSlurmHarness, withLabCluster } from './slurm/harness.ts';
 import { controllerHost } from './slurm/sandbox-conf.ts';
 
@@ -123,13 +123,14 @@ describe.skipIf(!HAVE_WW && !REQUIRED)('the real Warewulf 4.6.5 merge: original 
       const reported = result.diagnostics.filter((d) => d.rule === 'import/changed-value').map((d) => d.message);
       const headAddr = /^ipaddr:\s*([\d.]+)/m.exec(site.files.get('etc/warewulf/warewulf.conf') ?? '')?.[1];
       const unexplained: string[] = [];
-      const netname = /^\s+netname: (\S+)$/m.exec(result.specText ?? '')?.[1] ?? 'default';
+      // network.netname (a node's own netname keeps the site's name, so nothing is renamed there).
+      const netname = /^network:\n(?:  .*\n)*?  netname: (\S+)$/m.exec(result.specText ?? '')?.[1] ?? 'default';
       for (const [node, a] of Object.entries(before)) {
         const la = leaves(effective(a, after[node], headAddr));
         const lb = leaves(effective(after[node]!, a, headAddr));
         const primary = (a['primary network'] as string | undefined) ?? 'default';
         for (const p of new Set([...la.keys(), ...lb.keys()])) {
-          if (IGNORED.has(p.split('/')[0]!) || p === 'primary network') continue;
+          if (IGNORED.has(p.split('/')[0]!)) continue;
           if (la.get(p) === lb.get(p)) continue;
           // Reports name Warewulf's YAML keys; the oracle's JSON spells one differently (onboot is "onbot" there).
           // A primary netdev the spec renames is reported under herd's name (network.netname); one it keeps, under its own.
@@ -151,6 +152,8 @@ describe.skipIf(!HAVE_WW && !REQUIRED)('the real Warewulf 4.6.5 merge: original 
         const ours = leaves(n.merged);
         const cmp = (m: Map<string, string>): Record<string, string> => Object.fromEntries([...m].filter(([p]) => !IGNORED.has(p.split('/')[0]!) && p !== 'primary network').map(([p, v]) => [p.replace('/onbot', '/onboot'), /hwaddr$/.test(p) ? v.toLowerCase() : v]));
         expect(cmp(ours), n.name).toEqual(cmp(theirs));
+        // Which netdev is primary (the node's hostname, its DHCP entry): Warewulf's own choice, as merged.
+        expect(primaryNetdev(n.merged), n.name).toBe(ww[n.name]!['primary network']);
       }
     });
   }

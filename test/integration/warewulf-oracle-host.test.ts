@@ -81,7 +81,7 @@ describe.skipIf(!HAVE && !REQUIRED)("Warewulf 4.6.5's host overlay agrees with h
       const wwHosts = render(nodesConf, node, 'etc/hosts.ww');
       const wwBlock = wwHosts.slice(wwHosts.indexOf(HOSTS_MARKER) + HOSTS_MARKER.length);
       const herdHosts = hostTable(text('etc/hosts'));
-      const netdevs = model.nodes.flatMap((n) => netdevsOf(model, n).map((d) => ({ node: n.name, ...d })));
+      const netdevs = model.nodes.flatMap((n) => netdevsOf(n).map((d) => ({ node: n.name, ...d })));
       expect(Object.keys(herdHosts).length).toBe(netdevs.filter((d) => d.address).length + 1);
       expect(hostTable(wwBlock, model.head.name)).toEqual(herdHosts);
 

@@ -143,7 +143,7 @@ export const checkNetworkDevices: RuleCheck = ({ spec, model }) => {
     const bonds = new Set(n.networks.filter((d) => d.type === 'bond').flatMap((d) => [d.name, ...(d.device ? [d.device] : [])]));
     for (const d of n.networks) {
       const what = `network ${d.name}`;
-      if (d.name === model.network.netname) report(d.at.self, 'net/netname-conflict', 'error', `network ${d.name} has the name of the provisioning NIC (network.netname) (node ${n.name})`, 'give the device another name; the provisioning NIC is set by device, mac and address on the node');
+      if (d.name === n.netname) report(d.at.self, 'net/netname-conflict', 'error', `network ${d.name} has the name of the provisioning NIC (${n.at.netname ? 'netname' : 'network.netname'}) (node ${n.name})`, 'give the device another name; the provisioning NIC is set by device, mac and address on the node');
       for (const k of ['address', 'netmask', 'gateway'] as const) {
         const v = d[k];
         if (v !== undefined && parseIPv4(v) === undefined) report(d.at[k], v.includes('/') ? 'net/address-with-prefix' : 'net/malformed-address', 'error', `${what} ${k} "${v}" is not ${k === 'netmask' ? 'a dotted netmask' : 'an IPv4 address'} (node ${n.name})`, k === 'netmask' ? 'write a dotted netmask such as 255.255.0.0' : 'write a dotted IPv4 address without a /prefix (the prefix comes from netmask)');

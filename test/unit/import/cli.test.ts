@@ -146,7 +146,7 @@ describe('herd import', () => {
     const doc = JSON.parse(r.stdout) as { command: string; ok: boolean; result: { written: string[]; nodes: number } };
     expect(doc.command).toBe('import');
     expect(doc.ok).toBe(true);
-    expect(doc.result.nodes).toBe(4);
+    expect(doc.result.nodes).toBe(5);
     expect(doc.result.written).toEqual(['x/cluster.yaml']);
   });
 });

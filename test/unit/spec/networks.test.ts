@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkSpec } from '../../../src/spec/check-spec.ts';
 import { renderNodesConf } from '../../../src/compile/nodes-conf.ts';
+import { compileConfig } from '../../../src/compile/compile-cluster.ts';
 import { netdevKeys } from '../../../src/compile/warewulf-keys.ts';
 import { addIPv6, formatIPv6, parseIPv6 } from '../../../src/spec/ipv6.ts';
 import type { ClusterModel } from '../../../src/spec/model.ts';
@@ -111,6 +112,20 @@ describe('networks: nodes.conf', () => {
     expect(merged(d, 'c9')['network devices'].prov.ipaddr).toBe('10.0.0.9');
     expect(merged(d, 'c9')['primary network']).toBe('prov');
   });
+
+  it('a node (or profile) netname names its own provisioning netdev, in nodes.conf and in its hosts alias', () => {
+    const m = model(spec(BASE.replace('  c9: { mac:', '  c9: { netname: eth0, mac:')));
+    expect(m.nodes.find((n) => n.name === 'c9')!.netname).toBe('eth0');
+    expect(m.nodes.find((n) => n.name === 'c1')!.netname).toBe('default');
+    const d = doc(m);
+    expect(Object.keys(merged(d, 'c9')['network devices']).sort()).toEqual(['eth0', 'ib0']);
+    expect(merged(d, 'c9')['network devices'].eth0.ipaddr).toBe('10.0.0.9');
+    expect(merged(d, 'c9')['primary network']).toBe('eth0');
+    expect(merged(d, 'c1')['network devices'].default.ipaddr).toBe('10.0.0.2');
+    const hosts = new TextDecoder().decode(compileConfig(m, { specDisplayPath: 'x.yaml' }).find((a) => a.path === 'etc/hosts')!.bytes);
+    expect(hosts).toContain('10.0.0.9 c9 c9-eth0\n');
+    expect(hosts).toContain('10.0.0.2 c1 c1-default\n');
+  });
 });
 
 describe('networks: rules', () => {
@@ -118,6 +133,8 @@ describe('networks: rules', () => {
   // Each case: the node lines (from line 10: after the 7 header lines, defaults and nodes:), the text the diagnostic must point at, the rule.
   const CASES: [string, string, string, string?][] = [
     ['  c1: { mac: "52:54:00:00:00:01", address: 10.0.0.2, networks: { ib0: { address: 10.30.0.2 } } }', '10.30.0.2', 'net/missing-netmask'],
+    // The node's own netname, not network.netname, is the one another device may not take.
+    ['  c1: { netname: eth0, mac: "52:54:00:00:00:01", address: 10.0.0.2, networks: { eth0: { type: ethernet } } }', 'eth0: {', 'net/netname-conflict'],
     ['  c1: { mac: "52:54:00:00:00:01", address: 10.0.0.2, networks: { e: { mac: "01:00:00:00:00:01" } } }', '"01:', 'net/malformed-mac'],
     // Another node's NIC (one node's devices may share a MAC: a VLAN or bond takes its parent's).
     ['  c1: { mac: "52:54:00:00:00:01", address: 10.0.0.2, networks: { e: { mac: "52:54:00:00:00:07" } } }\n  c2: { mac: "52:54:00:00:00:07", address: 10.0.0.3 }', '"52:54:00:00:00:07", address: 10.0.0.3', 'net/duplicate-mac'],
@@ -135,6 +152,9 @@ describe('networks: rules', () => {
       expect(one(line, '', ww)).toEqual([`${rule}@${9 + before.length}:${before[before.length - 1]!.length + 1}`]);
     });
   }
+  it('accepts another device named like network.netname on a node whose provisioning NIC has its own netname, and the reverse', () => {
+    expect(one('  c1: { netname: eth0, mac: "52:54:00:00:00:01", address: 10.0.0.2, networks: { default: { netmask: 255.255.255.0, address: 10.1.0.2 } } }\n  c2: { mac: "52:54:00:00:00:02", address: 10.0.0.3, networks: { eth0: { type: ethernet } } }')).toEqual([]);
+  });
   it('accepts a bond with its member, a VLAN on it, an InfiniBand port with its 20-byte address', () => {
     expect(one(`  c1:
     mac: "52:54:00:00:00:01"
