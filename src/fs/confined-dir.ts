@@ -150,6 +150,8 @@ export class ConfinedDir {
   readonly what: string;
   private readonly rootFd: number;
   private readonly cache = new Map<string, number>();
+  /** Operations in progress that hold descriptors from the cache (see remember). */
+  private holding = 0;
   private closed = false;
 
   private constructor(real: string, rootFd: number, what: string) {
@@ -230,6 +232,19 @@ export class ConfinedDir {
     const key = parts.join('/');
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit;
+    // One plain directory below a cached one (the next node's folder beside the last): opened from it with the walk's own
+    // flags, so a symlink or anything else there falls to the full walk below, which decides.
+    const last = parts[parts.length - 1]!;
+    const parent = parts.length > 1 && last !== '..' && last !== '.' && last !== '' ? this.cache.get(key.slice(0, key.length - last.length - 1)) : undefined;
+    if (parent !== undefined) {
+      let fd: number | undefined;
+      try {
+        fd = openSync(fdPath(parent, last), DIR_FLAGS);
+      } catch {
+        // the full walk below reports or creates it
+      }
+      if (fd !== undefined) return this.remember(key, fd);
+    }
     // Walk from the top: a stack of (component, fd) so `..` from a symlink target steps back without reopening by path.
     const stack: { name: string; fd: number }[] = [];
     const opened: number[] = [];
@@ -289,13 +304,41 @@ export class ConfinedDir {
       for (const fd of opened) closeSync(fd);
       throw e;
     }
-    // Keep only the final descriptor; the ones on the way are closed.
     const final = cur();
-    for (const fd of opened) if (fd !== final) closeSync(fd);
-    if (final === this.rootFd) return final;
-    if (this.cache.size >= MAX_CACHED) this.flush();
-    this.cache.set(key, final);
-    return final;
+    if (final === this.rootFd) {
+      for (const fd of opened) closeSync(fd);
+      return final;
+    }
+    // A walk that met no symlink and no `..` opened exactly the directories its parts name: each is kept for the next walk
+    // below it (a plan of 10,000 nodes' folders otherwise walks the same five parents 10,000 times). Otherwise only the final.
+    if (stack.length === parts.length && opened.length === parts.length && stack.every((s, i) => s.name === parts[i])) {
+      for (let i = 0; i < opened.length - 1; i++) {
+        const k = parts.slice(0, i + 1).join('/');
+        if (this.cache.has(k)) closeSync(opened[i]!);
+        else this.remember(k, opened[i]!);
+      }
+    } else for (const fd of opened) if (fd !== final) closeSync(fd);
+    return this.remember(key, final);
+  }
+
+  /**
+   * Cache `fd` for `key`. The cache is emptied when full, but not while an operation holds descriptors from it (rename and link
+   * hold two parents: emptying it between them would close the first).
+   */
+  private remember(key: string, fd: number): number {
+    if (this.cache.size >= MAX_CACHED && this.holding === 0) this.flush();
+    this.cache.set(key, fd);
+    return fd;
+  }
+
+  /** Run `f` with descriptors from the cache kept open throughout. */
+  private holdingCache<T>(f: () => T): T {
+    this.holding++;
+    try {
+      return f();
+    } finally {
+      this.holding--;
+    }
   }
 
   /** Close cached directory descriptors (not the top one). Safe between operations. */
@@ -538,10 +581,13 @@ export class ConfinedDir {
 
   /** rename(2) between two paths inside; parents must exist. Renaming a directory forgets cached descriptors (their paths moved). */
   rename(fromRel: string, toRel: string): void {
-    const a = this.parentNeeded(fromRel, false, `rename ${fromRel} -> ${toRel}`);
-    const b = this.parentNeeded(toRel, false, `rename ${fromRel} -> ${toRel}`);
-    const isDir = lstatSync(fdPath(a.fd, a.name), { throwIfNoEntry: false })?.isDirectory() ?? false;
-    renameSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
+    const isDir = this.holdingCache(() => {
+      const a = this.parentNeeded(fromRel, false, `rename ${fromRel} -> ${toRel}`);
+      const b = this.parentNeeded(toRel, false, `rename ${fromRel} -> ${toRel}`);
+      const dir = lstatSync(fdPath(a.fd, a.name), { throwIfNoEntry: false })?.isDirectory() ?? false;
+      renameSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
+      return dir;
+    });
     if (isDir) this.flush();
   }
 
@@ -610,9 +656,11 @@ export class ConfinedDir {
 
   /** link(2) the existing `fromRel` (never followed) to the new name `toRel`; fails with EEXIST when `toRel` exists. */
   link(fromRel: string, toRel: string): void {
-    const a = this.parentNeeded(fromRel, false, `link ${fromRel} -> ${toRel}`);
-    const b = this.parentNeeded(toRel, false, `link ${fromRel} -> ${toRel}`);
-    linkSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
+    this.holdingCache(() => {
+      const a = this.parentNeeded(fromRel, false, `link ${fromRel} -> ${toRel}`);
+      const b = this.parentNeeded(toRel, false, `link ${fromRel} -> ${toRel}`);
+      linkSync(fdPath(a.fd, a.name), fdPath(b.fd, b.name));
+    });
   }
 
   /** Remove the file (never a directory) `rel`; returns whether it existed. A symlink is removed itself, never its target. */

@@ -110,6 +110,36 @@ describe('ConfinedDir', () => {
     d.close();
   });
 
+  it('renames between folders however full the descriptor cache is (it is never emptied between the two parents)', () => {
+    for (let i = 0; i < 600; i++) mkdirSync(join(root, `c${i}`)), mkdirSync(join(root, `b${i}`));
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    for (let i = 0; i < 600; i++) {
+      expect(d.lstat(`c${i}/x`)).toBeNull();
+      writeFileSync(d.createExclusive(`a${i}/f`, 0o644), String(i));
+      d.rename(`a${i}/f`, `b${i}/f`);
+    }
+    d.close();
+    for (let i = 0; i < 600; i++) expect(readFileSync(join(root, `b${i}/f`), 'utf8')).toBe(String(i));
+  });
+
+  it('reaches a folder beside a cached one without walking from the top, and still never follows a symlink there', () => {
+    mkdirSync(join(root, 'var/lib/nodes/n1'), { recursive: true });
+    mkdirSync(join(root, 'var/lib/nodes/n2'), { recursive: true });
+    writeFileSync(join(root, 'var/lib/nodes/n2/f'), 'two');
+    symlinkSync(outside, join(root, 'var/lib/nodes/n3'));
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    expect(d.lstat('var/lib/nodes/n1/f')).toBeNull();
+    expect(d.readFile('var/lib/nodes/n2/f')?.toString()).toBe('two');
+    expect(blockedOf(() => d.readFile('var/lib/nodes/n3/secret')).kind).toBe('escape');
+    // A folder swapped for a symlink after its parent was cached: the next lookup below it is refused, not followed.
+    rmSync(join(root, 'var/lib/nodes/n1'), { recursive: true });
+    symlinkSync(outside, join(root, 'var/lib/nodes/n1'));
+    d.flush();
+    expect(d.lstat('var/lib/nodes/n2/f')?.isFile()).toBe(true);
+    expect(blockedOf(() => d.lstat('var/lib/nodes/n1/secret')).kind).toBe('escape');
+    d.close();
+  });
+
   it('keeps working past the descriptor cache size', () => {
     const d = ConfinedDir.open(root, { what: 'target root' });
     for (let i = 0; i < 600; i++) writeFileSync(d.createExclusive(`d${i}/f`, 0o644), String(i));
