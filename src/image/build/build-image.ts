@@ -335,9 +335,10 @@ async function verifiedProblems(dir: string, verify: VerifyContext): Promise<Ima
   // Remembering is an optimisation: a cache folder that cannot be written only means checking again next time.
   const tmp = join(dir, `${VERIFIED}.tmp-${process.pid}`);
   try {
-    await writeFile(tmp, JSON.stringify({ context, problems } satisfies Verified), { mode: 0o600 });
+    await writeFile(tmp, JSON.stringify({ context, problems } satisfies Verified), { mode: 0o600, flag: 'wx' });
     await rename(tmp, join(dir, VERIFIED));
   } catch {
+    // 'wx' never writes through anything already there (a leftover of a killed run is removed for the next one).
     await rm(tmp, { force: true }).catch(() => {});
   }
   return problems;
