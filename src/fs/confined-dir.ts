@@ -150,6 +150,8 @@ export class ConfinedDir {
   readonly what: string;
   private readonly rootFd: number;
   private readonly cache = new Map<string, number>();
+  /** The directory each cached descriptor is (dev:ino), so removing one forgets exactly its descriptors. */
+  private readonly cachedIds = new Map<string, string>();
   /** Operations in progress that hold descriptors from the cache (see remember). */
   private holding = 0;
   private closed = false;
@@ -240,8 +242,17 @@ export class ConfinedDir {
       let fd: number | undefined;
       try {
         fd = openSync(fdPath(parent, last), DIR_FLAGS);
-      } catch {
-        // the full walk below reports or creates it
+      } catch (e) {
+        // Missing and wanted: made there and opened with the same flags (the next node's folder of a new tree). Anything
+        // else, or anything in the way of that (a race), goes to the full walk below, which reports or creates it.
+        if (create && errno(e) === 'ENOENT') {
+          try {
+            mkdirSync(fdPath(parent, last), { mode: 0o755 });
+            fd = openSync(fdPath(parent, last), DIR_FLAGS);
+          } catch {
+            fd = undefined;
+          }
+        }
       }
       if (fd !== undefined) return this.remember(key, fd);
     }
@@ -328,7 +339,19 @@ export class ConfinedDir {
   private remember(key: string, fd: number): number {
     if (this.cache.size >= MAX_CACHED && this.holding === 0) this.flush();
     this.cache.set(key, fd);
+    const st = fstatSync(fd, { bigint: true });
+    this.cachedIds.set(key, `${st.dev}:${st.ino}`);
     return fd;
+  }
+
+  /** Forget (and close) every cached descriptor of the directory `id` (dev:ino), under whatever path it was reached. */
+  private forgetDir(id: string): void {
+    for (const [key, cached] of this.cachedIds) {
+      if (cached !== id) continue;
+      closeSync(this.cache.get(key)!);
+      this.cache.delete(key);
+      this.cachedIds.delete(key);
+    }
   }
 
   /** Run `f` with descriptors from the cache kept open throughout. */
@@ -345,6 +368,7 @@ export class ConfinedDir {
   flush(): void {
     for (const fd of this.cache.values()) closeSync(fd);
     this.cache.clear();
+    this.cachedIds.clear();
   }
 
   /** Components of `rel`; PathBlocked('escape') for an absolute path or a `..` that climbs out. */
@@ -610,8 +634,12 @@ export class ConfinedDir {
   /** rmdir(2) of the empty directory `rel` itself (a symlink there is not followed: ENOTDIR). */
   rmdir(rel: string): void {
     const p = this.parentNeeded(rel, false, this.hostPath(rel));
+    const st = lstatSync(fdPath(p.fd, p.name), { bigint: true, throwIfNoEntry: false });
     rmdirSync(fdPath(p.fd, p.name));
-    this.flush();
+    // A removed directory's cached descriptors would lead into a deleted folder: they go, under any path they were cached
+    // (it was empty, so nothing below it is cached as a live folder). Everything else stays cached.
+    if (st) this.forgetDir(`${st.dev}:${st.ino}`);
+    else this.flush();
   }
 
   /**

@@ -140,6 +140,22 @@ describe('ConfinedDir', () => {
     d.close();
   });
 
+  it('a removed folder is forgotten under every path it was reached by, so a new one of that name is written into', () => {
+    mkdirSync(join(root, 'real/sub'), { recursive: true });
+    mkdirSync(join(root, 'other'));
+    symlinkSync('real', join(root, 'alias'));
+    const d = ConfinedDir.open(root, { what: 'target root' });
+    expect(d.lstat('alias/sub/x')).toBeNull();
+    expect(d.lstat('real/sub/x')).toBeNull();
+    expect(d.lstat('other/x')).toBeNull();
+    expect(d.removeTree('real/sub')).toBe(true);
+    writeFileSync(d.createExclusive('alias/sub/f', 0o644), 'new');
+    writeFileSync(d.createExclusive('other/g', 0o644), 'kept');
+    d.close();
+    expect(readFileSync(join(root, 'real/sub/f'), 'utf8')).toBe('new');
+    expect(readFileSync(join(root, 'other/g'), 'utf8')).toBe('kept');
+  });
+
   it('keeps working past the descriptor cache size', () => {
     const d = ConfinedDir.open(root, { what: 'target root' });
     for (let i = 0; i < 600; i++) writeFileSync(d.createExclusive(`d${i}/f`, 0o644), String(i));
