@@ -39,7 +39,6 @@ export interface ContentEntry {
   readonly origin?: string;
 }
 
-/** What an overlay archive artifact is: one node's `__SYSTEM__` or `__RUNTIME__` image (the .img and its .img.gz twin). */
 /**
  * An archive's entries, read on first use. A cached image's 20,000 entries are megabytes of JSON that a plan reads only
  * when the image changed (for its content diff) and apply only when it writes the image (issue 17: a no-change plan).
@@ -67,6 +66,7 @@ function isContentList(c: Contents): c is readonly ContentEntry[] {
   return Array.isArray(c);
 }
 
+/** What an overlay archive artifact is: one node's `__SYSTEM__` or `__RUNTIME__` image (the .img and its .img.gz twin). */
 export interface OverlayInfo {
   readonly node: string;
   readonly stage: 'system' | 'runtime';

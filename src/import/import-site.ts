@@ -219,7 +219,6 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
   };
 }
 
-
 interface CompiledTexts {
   /** The file's text as herd writes it (undefined: herd writes no such file for this spec). */
   get(path: string): string | undefined;

@@ -80,7 +80,6 @@ function overlayNames(nodes: readonly WwNodeView[]): Set<string> {
   return out;
 }
 
-
 /** Split `server:/path` of an fstab spec. */
 function nfsSpec(spec: string): { server: string; path: string } | undefined {
   const i = spec.indexOf(':/');

@@ -216,10 +216,6 @@ export function readNodesConf(file: string, bytes: Uint8Array | string, version:
   return mergeNodes(file, loaded.value, loaded.index, version, ds, true);
 }
 
-/**
- * herd's own nodes.conf as its document (compile/nodes-conf.ts nodesConfDocument), merged the way Warewulf merges without
- * writing and reading the text: nothing is reported at its lines, so it has no positions.
- */
 /** A node as Warewulf merges it: its name and merged settings (what the compare reads of the rebuilt side). */
 export interface WwMergedNode {
   readonly name: string;
@@ -229,7 +225,7 @@ export interface WwMergedNode {
 /**
  * herd's nodes.conf for `model` as Warewulf merges each node, straight from the model (compile/nodes-conf.ts nodeSettings;
  * the model's lists are final, with no `~item` left to remove): the same views as mergeNodesDocument(nodesConfDocument(model)),
- * without factoring 10,000 nodes into profiles and merging them back (issue 16: a tenth of the import).
+ * without factoring 10,000 nodes into profiles and merging them back (issue 16: about a fifth of the import).
  */
 export function modelNodeViews(model: ClusterModel): WwMergedNode[] {
   return model.nodes.map((n) => {
@@ -240,6 +236,11 @@ export function modelNodeViews(model: ClusterModel): WwMergedNode[] {
   });
 }
 
+/**
+ * herd's own nodes.conf as its document (compile/nodes-conf.ts nodesConfDocument), merged the way Warewulf merges without
+ * writing and reading the text: nothing is reported at its lines, so it has no positions. The reference modelNodeViews is
+ * held to (test/unit/import/round-trip.test.ts).
+ */
 export function mergeNodesDocument(doc: unknown, version: WarewulfVersion | undefined): WwNodesConf {
   const file = '(rebuilt)';
   const nowhere = (path: readonly (string | number)[]): SourceRef => ({ file, path, line: 1, column: 1 });

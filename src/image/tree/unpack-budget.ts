@@ -86,19 +86,23 @@ function refused(problems: ReturnType<UnpackLimit['problems']>): ImageError {
 
 /** Whether the build leaves `path` out: a spec exclude matches it or a parent, or it is inside dev, proc or sys. */
 function excludedPath(path: string, type: Inode['type'], patterns: readonly string[]): boolean {
-  if (patterns.length === 0) {
-    // Most images have no spec excludes: only the emptied directories are left out (no split per entry of a large walk).
-    const slash = path.indexOf('/');
-    return slash > 0 && EMPTIED_DIRS.includes(path.slice(0, slash)) && !(path.indexOf('/', slash + 1) < 0 && KEPT_DEVICES.includes(path) && type === 'char');
+  // Most images have no spec excludes: then no path is split (one call per entry of a large walk).
+  if (patterns.length > 0) {
+    const parts = path.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      // Top-level non-directories are taken without a check.
+      if (i === 1 && parts.length === 1 && type !== 'directory') return false;
+      const prefix = parts.slice(0, i).join('/');
+      if (patterns.some((p) => goMatch(p, prefix))) return true;
+    }
   }
-  const parts = path.split('/');
-  for (let i = 1; patterns.length > 0 && i <= parts.length; i++) {
-    // Top-level non-directories are taken without a check.
-    if (i === 1 && parts.length === 1 && type !== 'directory') return false;
-    const prefix = parts.slice(0, i).join('/');
-    if (patterns.some((p) => goMatch(p, prefix))) return true;
-  }
-  return parts.length > 1 && EMPTIED_DIRS.includes(parts[0] as string) && !(parts.length === 2 && KEPT_DEVICES.includes(path) && type === 'char');
+  return insideEmptiedDir(path, type);
+}
+
+/** Inside dev, proc or sys (the kept device nodes aside). */
+function insideEmptiedDir(path: string, type: Inode['type']): boolean {
+  const slash = path.indexOf('/');
+  return slash > 0 && EMPTIED_DIRS.includes(path.slice(0, slash)) && !(path.indexOf('/', slash + 1) < 0 && KEPT_DEVICES.includes(path) && type === 'char');
 }
 
 /** The RAM estimate of a tree as the build will pack it: spec excludes and the emptied kernel directories left out. */
