@@ -92,6 +92,10 @@ export const RULES: Readonly<Record<string, RuleDoc>> = {
  */
 export const OVERLAY_RULES: Readonly<Record<string, RuleDoc>> = {
   'overlay/pending': { summary: "Overlays that cannot be built on this machine now.", rationale: "The munge key, the SSH host keys, root's authorized_keys, the Warewulf install (wwinit, wwclient) or the image's accounts are not here (a laptop, CI): nothing is written for those nodes' overlays and whatever was applied before is kept. Build on the head, as root." },
+  'overlay/warewulf-rebuild': {
+    summary: "A node's overlay that Warewulf's own `wwctl overlay build` could not make as herd built it.",
+    rationale: "herd writes its overlays as Warewulf templates too, so the habit of running wwctl overlay build (or warewulfd rebuilding a missing image) gives nodes the very files herd built. Warewulf's template output cuts a line over 64 KiB and takes a line holding its own file or softlink marker for an instruction; one overlay's folders have one owner for every node; setuid bits are lost. For such a node the templates fail Warewulf's build with herd's reason, leaving herd's archive in place: run herd apply, not wwctl overlay build.",
+  },
   'overlay/munge-key': { summary: 'The munge key cannot be used.', rationale: 'munged needs a regular file of 32 to 1024 bytes; herd reads it on the head when building, never from git, and shows only its hash.' },
   'overlay/host-keys': { summary: 'An SSH host key cannot be read.', rationale: 'Host keys come from the head (wwctl configure ssh puts them in /etc/warewulf/keys); Warewulf writes an empty key file when one is missing (#1978), herd refuses.' },
   'overlay/no-host-keys': { summary: 'No SSH private host key to give the nodes.', rationale: 'sshd refuses to start without a host key.' },

@@ -11,18 +11,19 @@ import { closeSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfinedDir } from '../fs/confined-dir.ts';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
-import type { Artifact, PendingArtifacts } from '../artifacts/artifact.ts';
+import { treeSha256, type Artifact, type PendingArtifacts } from '../artifacts/artifact.ts';
 import type { ClusterModel, NodeModel, OverlayModel } from '../spec/model.ts';
 import { compressHostlist } from '../spec/hostlist.ts';
 import type { AccountLookup, AccountTexts, BuiltinResult, HeadInputs, OverlayFile, OverlayProblem } from './types.ts';
 import { readHeadInputs } from './head-inputs.ts';
 import { composeStage, stageKey, type ComposedEntry, type OverlayPart } from './compose.ts';
-import { cpioChunks, gzipReusing, measureStage, stageContents, type PackedStage } from './pack.ts';
+import { cpioChunks, gzipReusing, measureCpio, measureStage, stageContents, type PackedStage } from './pack.ts';
 import { overlayArtifacts, overlayPaths } from '../compile/overlay-artifacts.ts';
 import { accountLabels, accountLookup, builtinOverlay, BUILTIN_HEAD_NEEDS, mergeAccounts } from './builtins/index.ts';
 import { readInstallOverlay, renderInstallOverlay, type InstallOverlay } from './warewulf-install.ts';
 import { compileSiteOverlay, loadTemplateEngine, renderSiteOverlay, type CompiledSiteOverlay } from './site-overlay.ts';
 import { nodeRecord } from './node-record.ts';
+import { warewulfTwins, type TwinStage } from './warewulf-twin.ts';
 
 /** Bump when the archive bytes herd makes for the same entries change, so cached hashes are not reused across it. */
 export const OVERLAY_BUILDER_VERSION = 'herd-overlay-1';
@@ -180,6 +181,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
     if (n <= MAX_REPORTED) out.diagnostics.push(problemDiagnostic(p, at));
   };
   const shared = new Map<string, BuiltinResult>();
+  const twinStages: TwinStage[] = [];
   const warewulfConf = opts.config.get('etc/warewulf/warewulf.conf') ?? '';
 
   for (const node of model.nodes) {
@@ -271,6 +273,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
         built++;
       } else reused++;
       fresh[key] = packed;
+      twinStages.push({ node: node.name, stage, parts, entries });
       out.artifacts.push(...overlayArtifacts(model, node, stage, list, packed, stageContents(entries), producers(entries)));
     }
   }
@@ -279,6 +282,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
     const [stage, reason] = k.split('\0') as [string, string];
     out.diagnostics.push(diagnosticAt(pendingRef(model, reason), 'overlay/pending', 'warning', `the ${stage} overlays of ${compressHostlist(nodes)} are pending: ${reason}`, 'nothing is written for them; they are built where these inputs exist (on the head, as root)'));
   }
+  await addTwins(model, twinStages, out);
   const total = model.nodes.length * 2;
   out.summary.push(`overlays: ${built} built, ${reused} unchanged (build cache), ${total - built - reused} pending or failed, for ${model.nodes.length} nodes`);
   // A build that packed nothing and used only what the index holds would write the same entries again (2.6 MB for 10,000
@@ -286,6 +290,73 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
   const usedOnly = built === 0 && Object.keys(fresh).length === Object.keys(cached).length;
   if (Object.keys(fresh).length > 0 && !usedOnly) writeCacheIndex(opts.cacheDir, fresh, cached);
   return out;
+}
+
+/**
+ * The overlays herd renders itself (all but wwinit and wwclient, which come from the head's Warewulf install and are
+ * Warewulf's own), as Warewulf site overlays (warewulf-twin.ts): `wwctl overlay build` then makes what herd made. A twin is
+ * written only when every node listing its overlay has that stage built; otherwise it is pending (what was applied stays,
+ * as with those nodes' own overlay images).
+ */
+async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: ClusterOverlays): Promise<void> {
+  const users = new Map<string, Set<string>>();
+  for (const n of model.nodes) {
+    for (const o of [...n.systemOverlays, ...n.runtimeOverlays]) {
+      if (o === 'wwinit' || o === 'wwclient' || !model.overlays[o]) continue;
+      let s = users.get(o);
+      if (s === undefined) users.set(o, (s = new Set()));
+      s.add(n.name);
+    }
+  }
+  const built = new Map<string, Set<string>>();
+  for (const st of stages) {
+    for (const p of st.parts) {
+      let s = built.get(p.name);
+      if (s === undefined) built.set(p.name, (s = new Set()));
+      s.add(st.node);
+    }
+  }
+  // All or none: the twins are one picture of what herd built (a node's overlays that are not built keep every twin as applied).
+  const missing = new Set<string>();
+  for (const [o, nodes] of users) for (const n of nodes) if (!built.get(o)?.has(n)) missing.add(n);
+  if (users.size === 0) return;
+  if (missing.size > 0) {
+    out.pending.push({ prefix: `${model.warewulf.stateDir}/overlays/`, reason: `the Warewulf templates of herd's overlays (for wwctl overlay build) wait until the overlays of ${compressHostlist([...missing])} are built` });
+    return;
+  }
+  const twinned = new Set(users.keys());
+  const r = warewulfTwins(twinned, stages, { overlayDir: `${model.warewulf.stateDir}/overlays`, includeBase: 'etc/warewulf' });
+  const byReason = new Map<string, string[]>();
+  for (const x of r.refusals) {
+    const k = `${x.stage}\0${x.reason}`;
+    const l = byReason.get(k) ?? [];
+    l.push(x.node);
+    byReason.set(k, l);
+  }
+  for (const [k, nodes] of byReason) {
+    const [stage, reason] = k.split('\0') as [string, string];
+    out.diagnostics.push(
+      diagnosticAt(model.warewulf.at, 'overlay/warewulf-rebuild', 'warning', `wwctl overlay build cannot make the ${stage} overlay of ${compressHostlist(nodes)} as herd built it: ${reason}`, "herd's twin makes Warewulf's build of these nodes fail with this reason, so it never replaces herd's images with other files; herd apply builds them"),
+    );
+  }
+  for (const [name, entries] of r.trees) {
+    const archive = await measureCpio(entries);
+    out.artifacts.push({
+      path: `${model.warewulf.stateDir}/overlays/${name}`,
+      kind: 'tree',
+      mode: 0o755,
+      owner: 'root',
+      group: 'root',
+      nodes: [],
+      impact: { class: 'none', reason: 'read only by wwctl overlay build, which then makes the overlay images herd made' },
+      produce: () => cpioChunks(entries),
+      sha256: treeSha256(archive, []),
+      size: archive.size,
+      tree: { archive, extras: [] },
+      contents: stageContents(entries),
+      description: `overlay ${name} as Warewulf templates (what wwctl overlay build reads)`,
+    });
+  }
 }
 
 /** The spec's `modes:` of a site overlay, by path on the node (a path naming no file of the overlay is an error). */

@@ -54,6 +54,18 @@ export function bytesOf(c: Uint8Array | string | undefined): Uint8Array {
   return c === undefined ? new Uint8Array(0) : typeof c === 'string' ? encoder.encode(c) : c;
 }
 
+/** A file's bytes, encoded once per file object: its hash (shaOf, by buffer) is then taken once however often it is used. */
+const fileBytesMemo = new WeakMap<OverlayFile, Uint8Array>();
+export function fileBytes(f: OverlayFile): Uint8Array {
+  if (typeof f.content !== 'string') return bytesOf(f.content);
+  let b = fileBytesMemo.get(f);
+  if (b === undefined) {
+    b = encoder.encode(f.content);
+    fileBytesMemo.set(f, b);
+  }
+  return b;
+}
+
 export function shaOf(b: Uint8Array): string {
   let s = shaCache.get(b);
   if (s === undefined) {
@@ -113,7 +125,7 @@ export function composeStage(node: string, stage: 'system' | 'runtime', parts: r
           continue;
         }
       }
-      const content = f.type === 'file' ? bytesOf(f.content) : undefined;
+      const content = f.type === 'file' ? fileBytes(f) : undefined;
       const sha256 = content !== undefined ? shaOf(content) : f.type === 'symlink' ? createHash('sha256').update(f.target ?? '').digest('hex') : undefined;
       // Built by assignment (the same keys, in the same order, as the spread form had): one object per file of every node.
       const e = { path: f.path, type: f.type, mode: f.mode & 0o7777, uid: f.uid, gid: f.gid, mtime: sha256 !== undefined ? mtimeOf(sha256) : DIR_MTIME } as { -readonly [K in keyof ComposedEntry]: ComposedEntry[K] };
@@ -146,7 +158,7 @@ export function composeStage(node: string, stage: 'system' | 'runtime', parts: r
 }
 
 /** Parents before children, siblings by UTF-8 byte order ('/' sorts before every other byte), as cpio-newc.ts writes. */
-function compareParentsFirst(a: string, b: string): number {
+export function compareParentsFirst(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);

@@ -110,6 +110,17 @@ export async function measureStage(entries: readonly ComposedEntry[]): Promise<P
   return { img: { sha256: imgHash.digest('hex'), size: imgSize }, gz: { sha256: gzHash.digest('hex'), size: gzSize } };
 }
 
+/** Hash and size of the `.img` alone (a tree artifact's archive). */
+export async function measureCpio(entries: readonly ComposedEntry[]): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const c of cpioChunks(entries)) {
+    h.update(c);
+    size += c.length;
+  }
+  return { sha256: h.digest('hex'), size };
+}
+
 /** The content index the plan diffs, with each entry's origin and hidden flag. */
 export function stageContents(entries: readonly ComposedEntry[]): ContentEntry[] {
   return entries.map((e) => ({

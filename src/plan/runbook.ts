@@ -105,7 +105,8 @@ export function nextSteps(plan: Plan): NextStep[] {
   const removed = new Set(entries.removed);
   const added = new Set(entries.added);
 
-  const images = changes.filter((a) => a.kind === 'image' || a.kind === 'kernel' || a.kind === 'tree');
+  // A tree is an image's chroot (reboot) or an overlay's Warewulf twin (impact none: nothing to do).
+  const images = changes.filter((a) => a.kind === 'image' || a.kind === 'kernel' || (a.kind === 'tree' && a.impact.class === 'reboot'));
   if (images.length > 0) {
     const nodes = list(images.flatMap((a) => a.nodes).filter((n) => !removed.has(n)));
     steps.push({ class: 'reboot', service: null, nodes, command: null, description: `image: herd wrote the new image files; ${nodes || 'its nodes'} load them at their next boot (below)` });
@@ -115,7 +116,7 @@ export function nextSteps(plan: Plan): NextStep[] {
   const overlays = changes.filter((a) => a.kind === 'overlay' && a.overlay && !a.overlay.gzipOf && !removed.has(a.overlay.node) && !added.has(a.overlay.node));
   const system = overlays.filter((a) => a.overlay!.stage === 'system').map((a) => a.overlay!.node);
   const runtime = overlays.filter((a) => a.overlay!.stage === 'runtime').map((a) => a.overlay!.node);
-  if (system.length > 0) steps.push({ class: 'reboot', service: null, nodes: list(system), command: null, description: `overlays: herd built the __SYSTEM__ overlays of ${list(system)}; they take effect at boot (below). Do not run wwctl overlay build, which would replace them` });
+  if (system.length > 0) steps.push({ class: 'reboot', service: null, nodes: list(system), command: null, description: `overlays: herd built the __SYSTEM__ overlays of ${list(system)}; they take effect at boot (below); no wwctl overlay build is needed` });
   if (runtime.length > 0) steps.push({ class: 'runtime-refresh', service: null, nodes: list(runtime), command: null, description: `overlays: ${list(runtime)} pick up the new __RUNTIME__ overlay within a minute (wwclient); nothing to run` });
   const overlaysPending = (plan.pending ?? []).filter((p) => p.prefix.includes('/provision/overlays/'));
   if (overlaysPending.length > 0 && (byPath.has('etc/warewulf/nodes.conf') || entries.changed.length > 0 || added.size > 0)) {

@@ -193,8 +193,11 @@ describe('per-node overlays from a real image and head', () => {
     const r = await compile(bare);
     expect(errors(r)).toEqual([]);
     const pending = r.artifacts!.pending ?? [];
-    expect(pending.map((p) => p.prefix).filter((p) => p.includes('overlays'))).toEqual(['var/lib/warewulf/provision/overlays/c1/__SYSTEM__.img', 'var/lib/warewulf/provision/overlays/c2/__SYSTEM__.img']);
-    expect(pending.find((p) => p.prefix.includes('overlays'))!.reason).toContain('/etc/munge/munge.key does not exist on this machine');
+    expect(pending.map((p) => p.prefix).filter((p) => p.includes('/provision/overlays/'))).toEqual(['var/lib/warewulf/provision/overlays/c1/__SYSTEM__.img', 'var/lib/warewulf/provision/overlays/c2/__SYSTEM__.img']);
+    expect(pending.find((p) => p.prefix.includes('/provision/overlays/'))!.reason).toContain('/etc/munge/munge.key does not exist on this machine');
+    // The Warewulf templates of herd's overlays wait for every node's overlays: all of them are kept as applied.
+    expect(pending.find((p) => p.prefix === 'var/lib/warewulf/overlays/')?.reason).toContain('wait until the overlays of c[1-2] are built');
+    expect(r.artifacts!.artifacts.filter((a) => a.path.startsWith('var/lib/warewulf/overlays/'))).toEqual([]);
     expect(get(r, 'overlays/c1/__SYSTEM__.img')).toBeUndefined();
     expect(get(r, 'overlays/c1/__RUNTIME__.img')).toBeDefined();
     const w = r.diagnostics.find((d) => d.rule === 'overlay/pending')!;

@@ -97,9 +97,10 @@ describe.skipIf(!HAVE && !REQUIRED)('Warewulf 4.6.5 merges herd nodes.conf into 
       }
     }, 120_000);
 
-    // The admin's habit `wwctl overlay build` (which herd's runbook never advises) on herd's nodes.conf: herd-boot and herd-slurm
-    // are herd's own, so Warewulf cannot render them. What matters is that the habit is harmless: it fails, naming the
-    // missing overlay, and leaves the overlay images herd wrote exactly as they were (not a half-rendered replacement).
+    // The admin's habit `wwctl overlay build` on herd's nodes.conf where herd's Warewulf templates of its overlays are not
+    // there (they wait, pending, until every node's overlays are built): herd-boot and herd-slurm are herd's own, so Warewulf
+    // cannot render them. The habit is harmless: it fails, naming the missing overlay, and leaves the overlay images herd
+    // wrote exactly as they were. With the templates there, it makes herd's archives (warewulf-twin-oracle.test.ts).
     if (cluster !== 'lab-bmc') it(`${cluster}: Warewulf's own overlay build refuses herd's nodes and leaves herd's overlay images untouched`, async () => {
       const etc = join(work, `${cluster}-ovb`, 'etc', 'warewulf');
       mkdirSync(etc, { recursive: true });
