@@ -34,7 +34,7 @@ const contentDiffJson = z.strictObject({
   removed: z.array(contentEntryJson),
   changed: z.array(z.strictObject({ path: z.string(), before: contentEntryJson, after: contentEntryJson })),
 });
-const driftKind = z.enum(['content', 'mode', 'missing', 'unmanaged', 'not-a-file']);
+const driftKind = z.enum(['content', 'mode', 'missing', 'unmanaged', 'not-a-file', 'rebuilt']);
 const driftJson = z.strictObject({
   kind: driftKind,
   blocking: z.boolean().describe('apply refuses unless --overwrite-drift (not-a-file: always)'),

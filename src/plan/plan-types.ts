@@ -14,9 +14,10 @@ export type ChangeReason = 'new' | 'missing' | 'content' | 'mode' | 'owner' | 'r
 
 /**
  * content: edited since herd wrote it; mode: chmod'ed since; missing: deleted since; unmanaged: a file herd never wrote sits where an artifact goes;
- * not-a-file: a directory, symlink or device sits there. Blocking drift stops apply unless `--overwrite-drift` (not-a-file always stops it).
+ * not-a-file: a directory, symlink or device sits there; rebuilt: an overlay archive `wwctl overlay build` rewrote from herd's
+ * templates, holding the same entries in other bytes (not blocking, and nothing for nodes to do). Blocking drift stops apply unless `--overwrite-drift` (not-a-file always stops it).
  */
-export type DriftKind = 'content' | 'mode' | 'missing' | 'unmanaged' | 'not-a-file';
+export type DriftKind = 'content' | 'mode' | 'missing' | 'unmanaged' | 'not-a-file' | 'rebuilt';
 
 export interface FileState {
   readonly sha256: string;

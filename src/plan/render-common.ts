@@ -75,6 +75,8 @@ export function describeDrift(d: Drift, secret: boolean): string {
       return 'permissions changed outside herd since the last apply';
     case 'missing':
       return 'deleted outside herd since the last apply; apply writes it again';
+    case 'rebuilt':
+      return `rebuilt by Warewulf (wwctl overlay build) from herd's templates: the same files in other bytes (now ${hash(d.liveSha256)}); apply writes herd's archive back, nothing for the node to do`;
     case 'not-a-file':
       return `${d.detail ?? 'a directory, symlink or device is in the way'}; herd never replaces or follows it: remove it by hand`;
   }

@@ -113,7 +113,8 @@ export function nextSteps(plan: Plan): NextStep[] {
   }
 
   // New nodes' first overlays need no word here: powering them on (last step) is all there is.
-  const overlays = changes.filter((a) => a.kind === 'overlay' && a.overlay && !a.overlay.gzipOf && !removed.has(a.overlay.node) && !added.has(a.overlay.node));
+  // An archive Warewulf rebuilt with herd's very files (drift 'rebuilt') goes back to herd's bytes: nothing for its node to do.
+  const overlays = changes.filter((a) => a.kind === 'overlay' && a.overlay && !a.overlay.gzipOf && a.drift?.kind !== 'rebuilt' && !removed.has(a.overlay.node) && !added.has(a.overlay.node));
   const system = overlays.filter((a) => a.overlay!.stage === 'system').map((a) => a.overlay!.node);
   const runtime = overlays.filter((a) => a.overlay!.stage === 'runtime').map((a) => a.overlay!.node);
   if (system.length > 0) steps.push({ class: 'reboot', service: null, nodes: list(system), command: null, description: `overlays: herd built the __SYSTEM__ overlays of ${list(system)}; they take effect at boot (below); no wwctl overlay build is needed` });

@@ -7,6 +7,7 @@
 // changes. Diffs are advisory: an archive that cannot be read leaves the hash-level changes (or today's "index not stored").
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
 import { contentEntries, type Artifact, type ArtifactSet, type ContentEntry } from '../artifacts/artifact.ts';
 import type { ConfinedDir } from '../fs/confined-dir.ts';
 import { readCpioIndex, type CpioIndex } from '../image/verify/read-cpio.ts';
@@ -142,4 +143,76 @@ export async function addArchiveChanges(dir: ConfinedDir | undefined, desired: A
   }
   if (found.size === 0) return plan;
   return { ...plan, actions: plan.actions.map((a) => (found.has(a.path) ? { ...a, archiveChanges: found.get(a.path)! } : a)) };
+}
+
+/** Overlay archives looked at per plan for a Warewulf rebuild (a count, so the same target always gives the same plan). */
+export const MAX_REBUILT_READS = 200;
+
+/** What must agree for two archives to give a node the same tree: each entry's type, mode, owner and content or target. */
+const entryKey = (e: ContentEntry): string => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.type === 'directory' ? '' : (e.sha256 ?? '?')}`;
+
+function sameEntries(live: readonly ContentEntry[], planned: readonly ContentEntry[]): boolean {
+  if (live.length !== planned.length) return false;
+  const want = new Set(planned.map(entryKey));
+  return live.every((e) => e.sha256 !== undefined || e.type === 'directory' ? want.has(entryKey(e)) : false);
+}
+
+/** sha256 of the gunzipped file at `rel` (at most `max` bytes out), or undefined when it cannot be read or is not gzip. */
+async function gunzipHash(dir: ConfinedDir, rel: string, max: number): Promise<string | undefined> {
+  let fd: number | undefined;
+  try {
+    const o = dir.openRead(rel);
+    if (!o) return undefined;
+    fd = o.fd;
+    const stream = createReadStream('', { fd, highWaterMark: 1024 * 1024 });
+    fd = undefined;
+    const h = createHash('sha256');
+    let n = 0;
+    for await (const c of stream.pipe(createGunzip()) as AsyncIterable<Buffer>) {
+      n += c.length;
+      if (n > max) {
+        stream.destroy();
+        return undefined;
+      }
+      h.update(c);
+    }
+    return h.digest('hex');
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * An overlay archive that `wwctl overlay build` rewrote from herd's Warewulf templates (overlay/warewulf-twin.ts) holds the
+ * very entries herd built, in other bytes (its own mtimes, inode numbers, order). Such drift is told apart from an edit by
+ * reading the live archive: every entry's path, type, mode, owner and content hash equal to the planned one (and the .img.gz
+ * the gzip of that .img) makes it non-blocking: apply writes herd's bytes back without --overwrite-drift.
+ */
+export async function recognizeRebuilt(dir: ConfinedDir | undefined, desired: ArtifactSet, plan: Plan, maxReads = MAX_REBUILT_READS): Promise<Plan> {
+  if (!dir) return plan;
+  const drifted = plan.actions.filter((a) => a.overlay !== undefined && a.drift?.kind === 'content' && a.drift.blocking && a.drift.liveSha256 !== null);
+  if (drifted.length === 0) return plan;
+  const wanted = new Map(desired.artifacts.filter((a) => a.overlay).map((a) => [a.path, a]));
+  const rebuilt = new Map<string, string>(); // .img path -> its live sha, where the entries agree
+  let reads = maxReads;
+  for (const a of drifted) {
+    const d = wanted.get(a.path);
+    if (!d?.contents || d.overlay!.gzipOf !== undefined || a.before === null || a.before.size > HASH_ARCHIVE_MAX || reads <= 0) continue;
+    reads--;
+    const live = await readTargetArchive(dir, a.path, () => true, HASH_READ_MAX);
+    if (live && sameEntries(entriesOf(live), contentEntries(d.contents))) rebuilt.set(a.path, a.drift!.liveSha256!);
+  }
+  const soft = new Set(rebuilt.keys());
+  for (const a of drifted) {
+    const img = wanted.get(a.path)?.overlay?.gzipOf;
+    if (img === undefined || !rebuilt.has(img) || reads <= 0) continue;
+    reads--;
+    if ((await gunzipHash(dir, a.path, HASH_ARCHIVE_MAX)) === rebuilt.get(img)) soft.add(a.path);
+  }
+  if (soft.size === 0) return plan;
+  // Nodes get the same files either way: writing herd's bytes back asks nothing of them (no reboot, no refresh).
+  const impact = { class: 'none' as const, reason: "the same files: only the archive's bytes go back to herd's" };
+  return { ...plan, actions: plan.actions.map((a) => (soft.has(a.path) ? { ...a, impact, drift: { ...a.drift!, kind: 'rebuilt', blocking: false } } : a)) };
 }

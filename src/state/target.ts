@@ -5,7 +5,7 @@ import { herdFailure, type HerdFailure } from '../diagnostics/diagnostic.ts';
 import { ConfinedDir, isPathBlocked } from '../fs/confined-dir.ts';
 import { planChanges } from '../plan/plan-changes.ts';
 import type { LiveState, Plan } from '../plan/plan-types.ts';
-import { addArchiveChanges } from './archive-changes.ts';
+import { addArchiveChanges, recognizeRebuilt } from './archive-changes.ts';
 import { acquireLock, type LockHandle, type LockInfo } from './lock.ts';
 import { readStoredState, type StoredState } from './manifest-io.ts';
 import { scanLive, type ScanStats } from './live-scan.ts';
@@ -80,7 +80,8 @@ export async function openTarget(root: string, desired: ArtifactSet, options: Op
     const stored = dir ? readStoredState(dir) : { manifestHash: null, manifestMtimeNs: null };
     const live = await scanLive(dir, desired, stored, options.stats);
     // Overlay updates read as per-file text diffs: the archives are read here, under the lock, through the same confined root.
-    const plan = await addArchiveChanges(dir, desired, planChanges(desired, stored.manifest, live));
+    // An overlay archive Warewulf rebuilt from herd's templates (the same entries) is drift apply may overwrite.
+    const plan = await recognizeRebuilt(dir, desired, await addArchiveChanges(dir, desired, planChanges(desired, stored.manifest, live)));
     return {
       root,
       dir,

@@ -7,7 +7,7 @@
 // node's system overlay build fails with herd's reason and leaves its images as they were. Needs root (owners) and the oracle.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,7 +119,7 @@ describe.skipIf(!HAVE && !REQUIRED)("wwctl overlay build on herd's head makes th
     // What Warewulf would take for its own marker, not content: c3's system overlay cannot go through Warewulf's templates.
     put('overlays/odd/etc/odd.conf', 'a line\n{{ /* file "elsewhere" */ }}\n');
     head = makeHeadRoot();
-    const built = await runHerd(['build', specDir, '--out', root], work, { env: { HERD_HEAD_ROOT: head } });
+    const built = await runHerd(['apply', specDir, '--root', root, '--yes'], work, { env: { HERD_HEAD_ROOT: head } });
     buildOutput = built.stdout + built.stderr;
     expect(built.code, buildOutput).toBe(0);
     // Warewulf's build, its output beside herd's (the images herd wrote stay where warewulfd serves them).
@@ -160,5 +160,25 @@ describe.skipIf(!HAVE && !REQUIRED)("wwctl overlay build on herd's head makes th
     expect(c1.get('etc/site/node.conf')?.content).toBe('node=c1\naddress=10.9.0.2\n');
     const motd = unpack(join(wwOut, 'overlays/c2/__RUNTIME__.img'), join(work, 'z')).get('etc/motd');
     expect(motd?.content).toBe('Welcome to c2\n');
+  });
+
+  it("herd's plan tells Warewulf's rebuild of an archive (same entries, other bytes) from an edit; apply writes its own back without --overwrite-drift", async () => {
+    const env = { env: { HERD_HEAD_ROOT: head } };
+    const ours = (n: string, f: string) => join(root, `var/lib/warewulf/provision/overlays/${n}/${f}`);
+    for (const f of ['__SYSTEM__.img', '__SYSTEM__.img.gz', '__RUNTIME__.img']) copyFileSync(join(wwOut, 'overlays/c1', f), ours('c1', f));
+    // c2's runtime archive in c1's place: other files (c2's motd), so that one is an edit, not a rebuild.
+    copyFileSync(join(wwOut, 'overlays/c2/__RUNTIME__.img.gz'), ours('c1', '__RUNTIME__.img.gz'));
+    const plan = await runHerd(['plan', specDir, '--root', root, '--format', 'json'], work, env);
+    const drifts = JSON.parse(plan.stdout).result.drift as { path: string; kind: string; blocking: boolean; detail?: string }[];
+    const drift = (f: string) => drifts.find((a) => a.path === `var/lib/warewulf/provision/overlays/c1/${f}`);
+    for (const f of ['__SYSTEM__.img', '__SYSTEM__.img.gz', '__RUNTIME__.img']) expect(drift(f), f).toMatchObject({ kind: 'rebuilt', blocking: false });
+    expect(drift('__RUNTIME__.img.gz')).toMatchObject({ kind: 'content', blocking: true });
+    const refused = await runHerd(['apply', specDir, '--root', root, '--yes'], work, env);
+    expect(refused.code).not.toBe(0);
+    expect(readFileSync(ours('c1', '__RUNTIME__.img.gz'))).toEqual(readFileSync(join(wwOut, 'overlays/c2/__RUNTIME__.img.gz')));
+    copyFileSync(join(wwOut, 'overlays/c1/__RUNTIME__.img.gz'), ours('c1', '__RUNTIME__.img.gz'));
+    const applied = await runHerd(['apply', specDir, '--root', root, '--yes'], work, env);
+    expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    expect((await runHerd(['plan', specDir, '--root', root, '--detailed-exitcode'], work, env)).code).toBe(0);
   });
 });
