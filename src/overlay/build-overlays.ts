@@ -23,7 +23,7 @@ import { accountLabels, accountLookup, builtinOverlay, BUILTIN_HEAD_NEEDS, merge
 import { readInstallOverlay, renderInstallOverlay, type InstallOverlay } from './warewulf-install.ts';
 import { compileSiteOverlay, loadTemplateEngine, renderSiteOverlay, type CompiledSiteOverlay } from './site-overlay.ts';
 import { nodeRecord } from './node-record.ts';
-import { warewulfTwins, type TwinStage } from './warewulf-twin.ts';
+import { TWIN_VERSION, twinKey, warewulfTwins, type TwinRefusal, type TwinResult, type TwinStage } from './warewulf-twin.ts';
 
 /** Bump when the archive bytes herd makes for the same entries change, so cached hashes are not reused across it. */
 export const OVERLAY_BUILDER_VERSION = 'herd-overlay-1';
@@ -282,7 +282,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
     const [stage, reason] = k.split('\0') as [string, string];
     out.diagnostics.push(diagnosticAt(pendingRef(model, reason), 'overlay/pending', 'warning', `the ${stage} overlays of ${compressHostlist(nodes)} are pending: ${reason}`, 'nothing is written for them; they are built where these inputs exist (on the head, as root)'));
   }
-  await addTwins(model, twinStages, out);
+  await addTwins(model, twinStages, out, opts.cacheDir);
   const total = model.nodes.length * 2;
   out.summary.push(`overlays: ${built} built, ${reused} unchanged (build cache), ${total - built - reused} pending or failed, for ${model.nodes.length} nodes`);
   // A build that packed nothing and used only what the index holds would write the same entries again (2.6 MB for 10,000
@@ -298,36 +298,47 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
  * written only when every node listing its overlay has that stage built; otherwise it is pending (what was applied stays,
  * as with those nodes' own overlay images).
  */
-async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: ClusterOverlays): Promise<void> {
-  const users = new Map<string, Set<string>>();
+async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: ClusterOverlays, cacheDir: string): Promise<void> {
+  // A built stage rendered every overlay of its list: an overlay is built for all its nodes when each stage listing it is.
+  const builtStages = new Set(stages.map((st) => `${st.node}\0${st.stage}`));
+  const users = new Set<string>();
+  const missing: string[] = [];
   for (const n of model.nodes) {
-    for (const o of [...n.systemOverlays, ...n.runtimeOverlays]) {
-      if (o === 'wwinit' || o === 'wwclient' || !model.overlays[o]) continue;
-      let s = users.get(o);
-      if (s === undefined) users.set(o, (s = new Set()));
-      s.add(n.name);
+    let lacking = false;
+    for (const [stage, list] of [['system', n.systemOverlays], ['runtime', n.runtimeOverlays]] as const) {
+      let twinnedHere = false;
+      for (const o of list) {
+        if (o === 'wwinit' || o === 'wwclient' || !model.overlays[o]) continue;
+        users.add(o);
+        twinnedHere = true;
+      }
+      if (twinnedHere && !builtStages.has(`${n.name}\0${stage}`)) lacking = true;
     }
+    if (lacking) missing.push(n.name);
   }
-  const built = new Map<string, Set<string>>();
-  for (const st of stages) {
-    for (const p of st.parts) {
-      let s = built.get(p.name);
-      if (s === undefined) built.set(p.name, (s = new Set()));
-      s.add(st.node);
-    }
-  }
-  // All or none: the twins are one picture of what herd built (a node's overlays that are not built keep every twin as applied).
-  const missing = new Set<string>();
-  for (const [o, nodes] of users) for (const n of nodes) if (!built.get(o)?.has(n)) missing.add(n);
   if (users.size === 0) return;
-  if (missing.size > 0) {
-    out.pending.push({ prefix: `${model.warewulf.stateDir}/overlays/`, reason: `the Warewulf templates of herd's overlays (for wwctl overlay build) wait until the overlays of ${compressHostlist([...missing])} are built` });
+  // All or none: the twins are one picture of what herd built (a node's overlays that are not built keep every twin as applied).
+  if (missing.length > 0) {
+    out.pending.push({ prefix: `${model.warewulf.stateDir}/overlays/`, reason: `the Warewulf templates of herd's overlays (for wwctl overlay build) wait until the overlays of ${compressHostlist(missing)} are built` });
     return;
   }
-  const twinned = new Set(users.keys());
-  const r = warewulfTwins(twinned, stages, { overlayDir: `${model.warewulf.stateDir}/overlays`, includeBase: 'etc/warewulf' });
+  const twinned = users;
+  const opts = { overlayDir: `${model.warewulf.stateDir}/overlays`, includeBase: 'etc/warewulf' };
+  // The twins of an unchanged cluster are not made again: their hashes and refusals come from the cache, keyed by every
+  // input (twinKey); their bytes are made when apply asks for them, and must hash as cached (apply checks every stream).
+  const key = twinKey(twinned, stages, opts);
+  let made: TwinResult | undefined;
+  const make = (): TwinResult => (made ??= warewulfTwins(twinned, stages, opts));
+  let cached = readTwinCache(cacheDir, key);
+  if (cached === undefined) {
+    const r = make();
+    const trees: TwinCache['trees'] = {};
+    for (const [name, entries] of r.trees) trees[name] = { archive: await measureCpio(entries), secret: entries.some((e) => e.hidden === 'secret') };
+    cached = { builder: TWIN_VERSION, key, trees, refusals: [...r.refusals] };
+    writeTwinCache(cacheDir, cached);
+  }
   const byReason = new Map<string, string[]>();
-  for (const x of r.refusals) {
+  for (const x of cached.refusals) {
     const k = `${x.stage}\0${x.reason}`;
     const l = byReason.get(k) ?? [];
     l.push(x.node);
@@ -339,8 +350,7 @@ async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: 
       diagnosticAt(model.warewulf.at, 'overlay/warewulf-rebuild', 'warning', `wwctl overlay build cannot make the ${stage} overlay of ${compressHostlist(nodes)} as herd built it: ${reason}`, "herd's twin makes Warewulf's build of these nodes fail with this reason, so it never replaces herd's images with other files; herd apply builds them"),
     );
   }
-  for (const [name, entries] of r.trees) {
-    const archive = await measureCpio(entries);
+  for (const [name, t] of Object.entries(cached.trees)) {
     out.artifacts.push({
       path: `${model.warewulf.stateDir}/overlays/${name}`,
       kind: 'tree',
@@ -349,14 +359,43 @@ async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: 
       group: 'root',
       nodes: [],
       impact: { class: 'none', reason: 'read only by wwctl overlay build, which then makes the overlay images herd made' },
-      produce: () => cpioChunks(entries),
-      sha256: treeSha256(archive, []),
-      size: archive.size,
-      tree: { archive, extras: [] },
-      contents: stageContents(entries),
+      produce: () => cpioChunks(make().trees.get(name) ?? []),
+      sha256: treeSha256(t.archive, []),
+      size: t.archive.size,
+      tree: { archive: t.archive, extras: [] },
+      ...(t.secret ? { secret: true } : {}),
       description: `overlay ${name} as Warewulf templates (what wwctl overlay build reads)`,
     });
   }
+}
+
+/** The last twins made: their key, each tree's archive hash and size, and the stages Warewulf would not reproduce. */
+interface TwinCache {
+  readonly builder: string;
+  readonly key: string;
+  readonly trees: Record<string, { readonly archive: { readonly sha256: string; readonly size: number }; readonly secret: boolean }>;
+  readonly refusals: readonly TwinRefusal[];
+}
+
+const TWIN_CACHE = 'overlays/twins.json';
+
+function readTwinCache(cacheDir: string, key: string): TwinCache | undefined {
+  let dir: ConfinedDir | undefined;
+  try {
+    dir = ConfinedDir.open(cacheDir, { what: 'build cache' });
+    const text = dir.readFile(TWIN_CACHE, 64 << 20);
+    if (text === undefined) return undefined;
+    const j = JSON.parse(text.toString('utf8')) as TwinCache;
+    return j.builder === TWIN_VERSION && j.key === key && j.trees && typeof j.trees === 'object' && Array.isArray(j.refusals) ? j : undefined;
+  } catch {
+    return undefined; // missing or damaged: the twins are made again
+  } finally {
+    dir?.close();
+  }
+}
+
+function writeTwinCache(cacheDir: string, c: TwinCache): void {
+  writeCacheFile(cacheDir, TWIN_CACHE, JSON.stringify(c));
 }
 
 /** The spec's `modes:` of a site overlay, by path on the node (a path naming no file of the overlay is an error). */
@@ -411,18 +450,22 @@ function writeCacheIndex(cacheDir: string, fresh: Record<string, PackedStage>, o
       count++;
     }
   }
-  // Written beside the index and renamed over it, through the cache's ConfinedDir: never through a planted symlink.
+  writeCacheFile(cacheDir, CACHE_INDEX, JSON.stringify({ builder: OVERLAY_BUILDER_VERSION, entries } satisfies CacheIndex));
+}
+
+/** Write `rel` in the build cache beside itself and rename it over, through the cache's ConfinedDir: never through a planted symlink. */
+function writeCacheFile(cacheDir: string, rel: string, text: string): void {
   const dir = ConfinedDir.open(cacheDir, { what: 'build cache' });
-  const tmp = `${CACHE_INDEX}.tmp-${process.pid}`;
+  const tmp = `${rel}.tmp-${process.pid}`;
   try {
     dir.unlink(tmp);
     const fd = dir.createExclusive(tmp, 0o600, true);
     try {
-      writeFileSync(fd, JSON.stringify({ builder: OVERLAY_BUILDER_VERSION, entries } satisfies CacheIndex));
+      writeFileSync(fd, text);
     } finally {
       closeSync(fd);
     }
-    dir.rename(tmp, CACHE_INDEX);
+    dir.rename(tmp, rel);
   } finally {
     dir.close();
   }

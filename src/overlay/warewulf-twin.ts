@@ -25,6 +25,7 @@
 // last overlay's (CopyUIDGID); new ones get the mode minus the umask (0022 assumed, root's usual); a symlink over an existing
 // path fails the build. herd simulates that merge for every node and stage, and where the result would differ from what
 // herd built, the twin makes Warewulf's build of that node fail, with the reason, rather than build something else.
+import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import type { ComposedEntry, OverlayPart } from './compose.ts';
 import { compareParentsFirst, DIR_MTIME, fileBytes, mtimeOf, shaOf } from './compose.ts';
@@ -88,31 +89,34 @@ const latin1 = new TextDecoder('latin1');
 
 /** Go's `\s` (RE2, ASCII only) and the two marker patterns of overlay.go, over bytes (latin1: one char per byte). */
 const MARKER = /\{\{[\t\n\f\r ]*\/\*[\t\n\f\r ]*(file|softlink)[\t\n\f\r ]*["'][^\n]*["'][\t\n\f\r ]*\*\/[\t\n\f\r ]*\}\}/;
-const unrepresentable = new Map<string, string | undefined>();
+/** Verdicts by buffer (a shared content is one buffer for every node): '' when the bytes pass. */
+const verdicts = new WeakMap<Uint8Array, string>();
 
 /** Why Warewulf's template output would not carry these bytes unchanged, or undefined when it would. */
-export function whyNotTemplatable(content: Uint8Array, sha = shaOf(content)): string | undefined {
-  if (unrepresentable.has(sha)) return unrepresentable.get(sha);
-  let why: string | undefined;
+export function whyNotTemplatable(content: Uint8Array): string | undefined {
+  let why = verdicts.get(content);
+  if (why === undefined) {
+    why = scan(content) ?? '';
+    verdicts.set(content, why);
+  }
+  return why === '' ? undefined : why;
+}
+
+function scan(content: Uint8Array): string | undefined {
+  // Nearly every file is short and has no '{' at all: one native search decides.
+  const firstBrace = content.indexOf(0x7b);
+  if (content.length <= SCAN_LIMIT && firstBrace < 0) return undefined;
   let start = 0;
   while (start < content.length) {
     const nl = content.indexOf(0x0a, start);
     const end = nl < 0 ? content.length : nl + 1;
-    if (end - start > SCAN_LIMIT) {
-      why = `a line longer than ${SCAN_LIMIT} bytes, where Warewulf's template output stops`;
-      break;
-    }
-    // Only a line holding `{{` can hold a marker: most lines are skipped without decoding.
-    const brace = content.indexOf(0x7b, start);
-    if (brace >= 0 && brace < end && MARKER.test(latin1.decode(content.subarray(start, end)))) {
-      why = 'a line Warewulf would take for its own file or softlink marker';
-      break;
-    }
+    if (end - start > SCAN_LIMIT) return `a line longer than ${SCAN_LIMIT} bytes, where Warewulf's template output stops`;
+    // Only a line holding `{` can hold a marker: most lines are skipped without decoding.
+    const brace = firstBrace < 0 ? -1 : content.indexOf(0x7b, start);
+    if (brace >= 0 && brace < end && MARKER.test(latin1.decode(content.subarray(start, end)))) return 'a line Warewulf would take for its own file or softlink marker';
     start = end;
   }
-  if (unrepresentable.size >= 10_000) unrepresentable.clear();
-  unrepresentable.set(sha, why);
-  return why;
+  return undefined;
 }
 
 const quote = (s: string): string => JSON.stringify(s); // Go template string literals read JSON's escapes
@@ -318,8 +322,7 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
         let v = vs.find((x) => x.type === f.type && x.mode === mode && x.uid === f.uid && x.gid === f.gid);
         if (v === undefined) vs.push((v = { type: f.type, mode, uid: f.uid, gid: f.gid, files: new Map(), size: 0 }));
         const had = v.files.get(f);
-        if (had) had.push(...of);
-        else v.files.set(f, [...of]);
+        v.files.set(f, had ? had.concat(of) : of);
         v.size += of.length;
       }
     }
@@ -351,7 +354,7 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
             p = why ? `!herd: /${path} ${why}; run herd apply instead` : `=${Buffer.from(t).toString('base64')}`;
           } else {
             const { content, sha } = bytesOf(f);
-            const cannot = whyNotTemplatable(content, sha);
+            const cannot = whyNotTemplatable(content);
             why = cannot && `holds ${cannot}`;
             if (why) p = `!herd: /${path} ${why}; run herd apply instead`;
             else if (count.get(sha) === 1 && content.length <= INLINE_MAX && !f.hidden) p = `=${Buffer.from(content.buffer, content.byteOffset, content.length).toString('base64')}`;
@@ -409,7 +412,10 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
       dir('herd/nodes', { mode: 0o700, uid: 0, gid: 0 });
       for (const node of [...lines.keys()].sort()) file(`herd/nodes/${node}`, encoder.encode(`${lines.get(node)!.join('\n')}\n`), { mode: 0o600, uid: 0, gid: 0 });
     }
-    trees.set(name, entries.sort((a, b) => compareParentsFirst(a.path, b.path)));
+    // rootfs/ sorted parents first; herd/ (which sorts before it) was appended in that order already.
+    const herdAt = entries.findIndex((e) => e.path === 'herd');
+    const rootfs = entries.slice(0, herdAt).sort((a, b) => compareParentsFirst(a.path, b.path));
+    trees.set(name, [...entries.slice(herdAt), ...rootfs]);
   }
   return { trees, refusals };
 }
@@ -421,3 +427,37 @@ files herd built. Each template prints one file for the node: from herd/blobs/ (
 newline that Warewulf's Include removes) or from the node's line in herd/nodes/<node>. A node whose overlay Warewulf's
 build would change fails there with herd's reason instead.
 `;
+
+/** Bump when the twin's templates or layout change for the same input (cached twin hashes are then not reused). */
+export const TWIN_VERSION = 'herd-twin-1';
+
+/** Digests of rendered file lists, by list identity (a built-in shared by many nodes is one list, hashed once). */
+const listDigests = new WeakMap<readonly OverlayFile[], string>();
+
+function listDigest(files: readonly OverlayFile[]): string {
+  let d = listDigests.get(files);
+  if (d === undefined) {
+    const h = createHash('sha256');
+    for (const f of files) {
+      const what = f.type === 'file' ? shaOf(fileBytes(f)) : f.type === 'symlink' ? `>${f.target ?? ''}` : '';
+      h.update(`${f.path}\0${f.type}\0${f.mode}\0${f.uid}\0${f.gid}\0${what}\0${f.hidden ?? ''}\n`);
+    }
+    listDigests.set(files, (d = h.digest('hex')));
+  }
+  return d;
+}
+
+/**
+ * A key over everything warewulfTwins reads: the options, the twinned overlays and every stage's parts in order (each part's
+ * name and files; a stage's entries are composed from its parts). Equal keys give equal twins, so an unchanged cluster
+ * skips making them (they are made again, byte for byte, when apply asks for their bytes).
+ */
+export function twinKey(twinned: ReadonlySet<string>, stages: readonly TwinStage[], opts: TwinOptions): string {
+  const h = createHash('sha256').update(`${TWIN_VERSION}\0${opts.overlayDir}\0${opts.includeBase}\0${opts.umask ?? WAREWULF_UMASK}\0${[...twinned].sort().join(',')}\n`);
+  for (const st of stages) {
+    let line = `${st.node}\0${st.stage}`;
+    for (const p of st.parts) line += `\0${p.name}\0${p.builtin ? 1 : 0}\0${listDigest(p.files)}`;
+    h.update(`${line}\n`);
+  }
+  return h.digest('hex');
+}

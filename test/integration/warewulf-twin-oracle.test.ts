@@ -177,7 +177,12 @@ describe.skipIf(!HAVE && !REQUIRED)("wwctl overlay build on herd's head makes th
     expect(refused.code).not.toBe(0);
     expect(readFileSync(ours('c1', '__RUNTIME__.img.gz'))).toEqual(readFileSync(join(wwOut, 'overlays/c2/__RUNTIME__.img.gz')));
     copyFileSync(join(wwOut, 'overlays/c1/__RUNTIME__.img.gz'), ours('c1', '__RUNTIME__.img.gz'));
+    // A twin removed by hand: apply makes it again from an unchanged spec (its hash from the build cache, its bytes made anew).
+    const hostsTwin = join(root, 'var/lib/warewulf/overlays/hosts');
+    const hostsTemplate = readFileSync(join(hostsTwin, 'rootfs/etc/hosts.ww'));
+    rmSync(hostsTwin, { recursive: true });
     const applied = await runHerd(['apply', specDir, '--root', root, '--yes'], work, env);
+    expect(readFileSync(join(hostsTwin, 'rootfs/etc/hosts.ww'))).toEqual(hostsTemplate);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect((await runHerd(['plan', specDir, '--root', root, '--detailed-exitcode'], work, env)).code).toBe(0);
   });

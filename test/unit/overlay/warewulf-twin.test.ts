@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { composeStage, type ComposedEntry, type OverlayPart } from '../../../src/overlay/compose.ts';
 import type { OverlayFile } from '../../../src/overlay/types.ts';
-import { warewulfTwins, whyNotTemplatable, type TwinStage } from '../../../src/overlay/warewulf-twin.ts';
+import { twinKey, warewulfTwins, whyNotTemplatable, type TwinStage } from '../../../src/overlay/warewulf-twin.ts';
 
 const enc = new TextEncoder();
 const sha = (s: string | Uint8Array): string => createHash('sha256').update(s).digest('hex');
@@ -127,5 +127,24 @@ describe("warewulfTwins: stages Warewulf's merge would build differently fail wi
   it('a setuid bit does not survive Warewulf (umask and chown), so the stage is refused', () => {
     const r = warewulfTwins(new Set(['o']), [stage('a', [part('o', [f('bin/x', 'x', 0o4755)])])], OPTS);
     expect(r.refusals[0]?.reason).toBe("/bin/x would be file 0755 0:0 where herd's is file 4755 0:0");
+  });
+});
+
+describe('twinKey: what lets an unchanged cluster skip making its twins', () => {
+  const key = (parts: OverlayPart[][]) => twinKey(new Set(['a', 'b']), parts.map((p, i) => stage(`n${i}`, p)), OPTS);
+  const base = () => [[part('a', [f('etc/x', 'one\n')]), part('b', [f('etc/y', 'two\n')])], [part('a', [f('etc/x', 'one\n')])]];
+  it('is the same for equal inputs (other objects, same content)', () => {
+    expect(key(base())).toBe(key(base()));
+  });
+  it('changes with a node\'s content, mode, owner, a file moving to another overlay, or a file hidden by a later overlay', () => {
+    const k = key(base());
+    const variants: OverlayPart[][][] = [
+      [[part('a', [f('etc/x', 'one!\n')]), part('b', [f('etc/y', 'two\n')])], [part('a', [f('etc/x', 'one\n')])]],
+      [[part('a', [f('etc/x', 'one\n', 0o600)]), part('b', [f('etc/y', 'two\n')])], [part('a', [f('etc/x', 'one\n')])]],
+      [[part('a', [f('etc/x', 'one\n', 0o644, 7)]), part('b', [f('etc/y', 'two\n')])], [part('a', [f('etc/x', 'one\n')])]],
+      [[part('a', []), part('b', [f('etc/y', 'two\n'), f('etc/x', 'one\n')])], [part('a', [f('etc/x', 'one\n')])]],
+      [[part('a', [f('etc/x', 'one\n'), f('etc/y', 'hidden\n')]), part('b', [f('etc/y', 'two\n')])], [part('a', [f('etc/x', 'one\n')])]],
+    ];
+    for (const v of variants) expect(key(v)).not.toBe(k);
   });
 });
