@@ -30,8 +30,8 @@ export interface ArchiveChangeOptions {
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** The archive at `rel` on the target, indexed, keeping the files `keep` names (up to `max` bytes each); undefined when unreadable. */
-async function readTargetArchive(dir: ConfinedDir, rel: string, keep: (path: string) => boolean, max: number): Promise<CpioIndex | undefined> {
+/** `use` applied to a stream of the file at `rel` on the target (opened without following symlinks); undefined when it cannot be read. */
+async function readTarget<T>(dir: ConfinedDir, rel: string, use: (stream: ReturnType<typeof createReadStream>) => Promise<T | undefined>): Promise<T | undefined> {
   let fd: number | undefined;
   try {
     const o = dir.openRead(rel);
@@ -39,12 +39,21 @@ async function readTargetArchive(dir: ConfinedDir, rel: string, keep: (path: str
     fd = o.fd;
     const stream = createReadStream('', { fd, highWaterMark: 1024 * 1024 });
     fd = undefined; // the stream owns it now and closes it when it ends or is destroyed
-    return await readCpioIndex(stream, { keep, maxKeepBytes: max });
+    try {
+      return await use(stream);
+    } finally {
+      stream.destroy();
+    }
   } catch {
     return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** The archive at `rel` on the target, indexed, keeping the files `keep` names (up to `max` bytes each); undefined when unreadable. */
+function readTargetArchive(dir: ConfinedDir, rel: string, keep: (path: string) => boolean, max: number): Promise<CpioIndex | undefined> {
+  return readTarget(dir, rel, (stream) => readCpioIndex(stream, { keep, maxKeepBytes: max }));
 }
 
 /** The planned archive, indexed from its bytes or its producer, keeping the files `keep` names; undefined when it cannot be produced. */
@@ -158,30 +167,17 @@ function sameEntries(live: readonly ContentEntry[], planned: readonly ContentEnt
 }
 
 /** sha256 of the gunzipped file at `rel` (at most `max` bytes out), or undefined when it cannot be read or is not gzip. */
-async function gunzipHash(dir: ConfinedDir, rel: string, max: number): Promise<string | undefined> {
-  let fd: number | undefined;
-  try {
-    const o = dir.openRead(rel);
-    if (!o) return undefined;
-    fd = o.fd;
-    const stream = createReadStream('', { fd, highWaterMark: 1024 * 1024 });
-    fd = undefined;
+function gunzipHash(dir: ConfinedDir, rel: string, max: number): Promise<string | undefined> {
+  return readTarget(dir, rel, async (stream) => {
     const h = createHash('sha256');
     let n = 0;
     for await (const c of stream.pipe(createGunzip()) as AsyncIterable<Buffer>) {
       n += c.length;
-      if (n > max) {
-        stream.destroy();
-        return undefined;
-      }
+      if (n > max) return undefined;
       h.update(c);
     }
     return h.digest('hex');
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
+  });
 }
 
 /**
