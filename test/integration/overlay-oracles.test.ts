@@ -385,8 +385,11 @@ it.runIf(wwMissing !== undefined && process.env['CI_REQUIRE_ORACLE'] === '1')('t
   expect.fail(`CI_REQUIRE_ORACLE=1 but the Warewulf oracle is missing: ${wwMissing}`);
 });
 
+/** One nodes.conf folder per model (two models may share a name and stack: the lab and its networks copy). */
+const wwDirs = new Map<ClusterModel, string>();
 function wwRender(m: ClusterModel, n: string, overlay: string, template: string): string {
-  const dir = join(work, `ww-${m.name}-${m.network.stack}`);
+  let dir = wwDirs.get(m);
+  if (dir === undefined) wwDirs.set(m, (dir = join(work, `ww-${m.name}-${m.network.stack}-${wwDirs.size}`)));
   if (!existsSync(join(dir, 'etc/warewulf/nodes.conf'))) {
     for (const a of compileCluster(m, { specDisplayPath: m.specFile }).artifacts) if (a.path.startsWith('etc/warewulf/') && a.bytes) put(dir, a.path, new TextDecoder().decode(a.bytes));
   }
@@ -615,5 +618,32 @@ describe('networks: udev names the other NICs too (udevadm test-builtin net_setu
     const nic = readFileSync(join(conf, 'nic'), 'utf8');
     expect(nic).toContain('ID_NET_LINK_FILE=/etc/systemd/network/10-herd-eno2.link');
     expect(nic).toContain('ID_NET_NAME=eno2\n');
+  });
+});
+
+// issue, resolv and udev.netname: herd renders Warewulf's own templates to the same bytes, from the same nodes.conf.
+describe.skipIf(wwMissing !== undefined)("issue, resolv and udev.netname: the bytes Warewulf's own templates render from herd's nodes.conf", () => {
+  const TEMPLATES: [string, string, string][] = [
+    ['issue', 'etc/issue.ww', 'etc/issue'],
+    ['resolv', 'etc/resolv.conf.ww', 'etc/resolv.conf'],
+    ['udev.netname', 'etc/udev/rules.d/70-persistent-net.rules.ww', 'etc/udev/rules.d/70-persistent-net.rules'],
+  ];
+  const cases: [string, ClusterModel, string[]][] = [
+    ['lab', CLUSTERS.lab!, SAMPLE.lab!],
+    ['condo', CLUSTERS.condo!, SAMPLE.condo!],
+    ['lab with a bond, a VLAN, InfiniBand and IPv6', NET.NetworkManager, ['c1', 'c2']],
+  ];
+  for (const [label, m, nodes] of cases) {
+    for (const [overlay, template, path] of TEMPLATES) {
+      it(`${overlay} ${label}: ${nodes.join(', ')}`, () => {
+        for (const nn of nodes) expect(one(m, node(m, nn), overlay, path), `${overlay} ${nn}`).toBe(wwRender(m, nn, overlay, template));
+      });
+    }
+  }
+  it("the comparison sees the netdevs: the lab variant's second NIC rule, its bond, VLAN and IPv6 lines are there", () => {
+    const m = NET.NetworkManager;
+    expect(one(m, node(m, 'c2'), 'udev.netname', 'etc/udev/rules.d/70-persistent-net.rules')).toMatch(/NAME="eno2"/);
+    const text = one(m, node(m, 'c2'), 'issue', 'etc/issue');
+    for (const re of [/\\6\{enp1s0\} \(configured: fd00::3\)/, /bond0: \\4\{bond0\} \(configured: 172\.16\.0\.3\)/, /eno2: \\4\{eno2\} \(configured: <nil>\)/]) expect(text).toMatch(re);
   });
 });

@@ -9,6 +9,7 @@ import { hostname, hosts } from './identity.ts';
 import { networkManager } from './network-manager.ts';
 import { systemdNetname, systemdNetworkd } from './networkd.ts';
 import { sshAuthorizedKeys, sshHostKeys } from './ssh.ts';
+import { issue, resolv, udevNetname } from './warewulf-templates.ts';
 
 export { accountLabels, accountLookup, mergeAccounts, type AccountLabels, type ImageAccountsInput } from './accounts.ts';
 
@@ -24,6 +25,10 @@ const GENERATORS: Readonly<Record<string, (input: BuiltinInput & ImageAccountsIn
   'ssh.authorized_keys': sshAuthorizedKeys,
   syncuser,
   'herd-slurm': herdSlurm,
+  // Warewulf's own templates, rendered to the same bytes (a site's default profile lists them).
+  issue,
+  resolv,
+  'udev.netname': udevNetname,
 };
 
 /** The names herd generates here, sorted. */
