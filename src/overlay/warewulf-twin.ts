@@ -7,7 +7,8 @@
 // the same name the way `wwctl overlay edit` does:
 //   rootfs/                 the directories of every node's files, and one `.ww` template per file
 //   herd/nodes/<node>       the node's lines, `<key> <payload>`, for the templates whose output differs between nodes
-//   herd/blobs/<sha256>     a content shared by several nodes (or large, or secret), plus one newline (Include trims one)
+//   herd/blobs/<sha256>     a content shared by several nodes (or large, or secret), after a `herd-blob` line and before
+//                           one newline (Include trims one)
 // A template prints its file's bytes for the node and nothing else: a content all of its nodes share comes from its blob
 // (`Include`, which reads relative to /etc/warewulf); otherwise it finds the node's line (`regexFind` over `Include` of the
 // node's file) and prints the blob it names (`@sha`) or the bytes it carries (`=base64`, `b64dec`), or `abort`s (the node
@@ -120,6 +121,10 @@ function scan(content: Uint8Array): string | undefined {
 }
 
 const quote = (s: string): string => JSON.stringify(s); // Go template string literals read JSON's escapes
+
+/** The first line of every blob and node file: a template that does not find it fails instead of printing nothing. */
+const BLOB_MARK = 'herd-blob\n';
+const NODE_MARK = 'herd-node\n';
 
 /** Directory attributes, the implied parents of a file being 0755 root:root as herd's composition makes them. */
 function dirsOf(files: readonly OverlayFile[], into: Map<string, Map<string, number>>, weight: number): void {
@@ -283,7 +288,13 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
   for (const [name, nodes] of byOverlay) {
     const top = posix.join(opts.overlayDir, name);
     const rel = posix.relative(opts.includeBase, top);
-    const nodeLines = `(Include (print ${quote(`${rel}/herd/nodes/`)} .Id))`;
+    // Every read is checked: a blob or node file Warewulf cannot read (a copied or half-removed overlay folder) fails the
+    // build with herd's words instead of giving the node an empty file or none (Include returns "" for a missing file).
+    const unreadable = (what: string): string => `{{ fail (print "herd: wwctl overlay build cannot read " ${what} " (herd apply writes it)") }}`;
+    const nodeFile = `${quote(`/${top}/herd/nodes/`)} .Id`;
+    const nodeRead = `{{ $n := Include (print ${quote(`${rel}/herd/nodes/`)} .Id) }}{{ if not (hasPrefix ${quote(NODE_MARK)} $n) }}${unreadable(nodeFile)}{{ end }}`;
+    const nodeLines = '$n';
+    const blobRead = (name: string): string => `{{ $b := Include (print ${quote(`${rel}/herd/blobs/`)} ${name}) }}{{ if not (hasPrefix ${quote(BLOB_MARK)} $b) }}${unreadable(`${quote(`/${top}/herd/blobs/`)} ${name}`)}{{ end }}{{ trimPrefix ${quote(BLOB_MARK)} $b }}`;
     const entries: ComposedEntry[] = [];
     const blobs = new Map<string, { content: Uint8Array; hidden?: OverlayFile['hidden'] }>();
     const lines = new Map<string, string[]>(); // node -> its lines
@@ -374,16 +385,16 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
           const arg = quote(p.slice(1));
           text = p.startsWith('!')
             ? `{{ fail ${arg} }}`
-            : `{{ nobackup }}${marker}${v.type === 'symlink' ? `{{ softlink (b64dec ${arg}) }}` : p.startsWith('@') ? `{{ Include ${quote(`${rel}/herd/blobs/${p.slice(1)}`)} }}` : `{{ b64dec ${arg} }}`}`;
+            : `{{ nobackup }}${marker}${v.type === 'symlink' ? `{{ softlink (b64dec ${arg}) }}` : p.startsWith('@') ? blobRead(arg) : `{{ b64dec ${arg} }}`}`;
         } else {
           const key = `k${++keyCount}`;
           for (const [f, p] of payloads) for (const node of v.files.get(f)!) addLine(node, `${key} ${p}`);
           const out =
             v.type === 'symlink'
               ? `{{ softlink (b64dec (trimPrefix "=" $v)) }}`
-              : `{{ if hasPrefix "@" $v }}{{ Include (print ${quote(`${rel}/herd/blobs/`)} (trimPrefix "@" $v)) }}{{ else }}{{ b64dec (trimPrefix "=" $v) }}{{ end }}`;
+              : `{{ if hasPrefix "@" $v }}${blobRead('(trimPrefix "@" $v)')}{{ else }}{{ b64dec (trimPrefix "=" $v) }}{{ end }}`;
           text =
-            `{{ nobackup }}{{ $v := trimPrefix ${quote(`${key} `)} (regexFind ${quote(`(?m)^${key} .*$`)} ${nodeLines}) }}` +
+            `{{ nobackup }}${nodeRead}{{ $v := trimPrefix ${quote(`${key} `)} (regexFind ${quote(`(?m)^${key} .*$`)} ${nodeLines}) }}` +
             `{{ if not $v }}{{ abort }}{{ else if hasPrefix "!" $v }}{{ fail (trimPrefix "!" $v) }}{{ else }}${marker}${out}{{ end }}`;
         }
         file(tpl, encoder.encode(text), { mode: v.type === 'symlink' ? 0o644 : v.mode, uid: v.type === 'symlink' ? 0 : v.uid, gid: v.type === 'symlink' ? 0 : v.gid });
@@ -394,7 +405,7 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
     if (refusedHere) {
       for (const node of refusedHere) addLine(node, `check !${refused.get(node)!}`);
       const check = `rootfs/.herd-check.ww`;
-      file(check, encoder.encode(`{{ $v := trimPrefix "check " (regexFind "(?m)^check .*$" ${nodeLines}) }}{{ if hasPrefix "!" $v }}{{ fail (trimPrefix "!" $v) }}{{ end }}{{ abort }}`), { mode: 0o644, uid: 0, gid: 0 });
+ file(check, encoder.encode(`${nodeRead}{{ $v := trimPrefix "check " (regexFind "(?m)^check .*$" ${nodeLines}) }}{{ if hasPrefix "!" $v }}{{ fail (trimPrefix "!" $v) }}{{ end }}{{ abort }}`), { mode: 0o644, uid: 0, gid: 0 });
     }
     dir('herd', { mode: 0o700, uid: 0, gid: 0 });
     file('herd/README', encoder.encode(README(name)), { mode: 0o600, uid: 0, gid: 0 });
@@ -402,15 +413,18 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
       dir('herd/blobs', { mode: 0o700, uid: 0, gid: 0 });
       for (const sha of [...blobs.keys()].sort()) {
         const b = blobs.get(sha)!;
-        const withNl = new Uint8Array(b.content.length + 1);
-        withNl.set(b.content);
-        withNl[b.content.length] = 0x0a;
-        file(`herd/blobs/${sha}`, withNl, { mode: 0o600, uid: 0, gid: 0 }, b.hidden);
+        const mark = encoder.encode(BLOB_MARK);
+        const blob = new Uint8Array(mark.length + b.content.length + 1);
+        blob.set(mark);
+        blob.set(b.content, mark.length);
+        blob[blob.length - 1] = 0x0a;
+        file(`herd/blobs/${sha}`, blob, { mode: 0o600, uid: 0, gid: 0 }, b.hidden);
       }
     }
+    // Every node of the overlay has its file once any template looks a line up (a node without lines still proves the read).
     if (lines.size > 0) {
       dir('herd/nodes', { mode: 0o700, uid: 0, gid: 0 });
-      for (const node of [...lines.keys()].sort()) file(`herd/nodes/${node}`, encoder.encode(`${lines.get(node)!.join('\n')}\n`), { mode: 0o600, uid: 0, gid: 0 });
+      for (const node of [...nodes.keys()].sort()) file(`herd/nodes/${node}`, encoder.encode(`${NODE_MARK}${(lines.get(node) ?? []).map((l) => `${l}\n`).join('')}`), { mode: 0o600, uid: 0, gid: 0 });
     }
     // rootfs/ sorted parents first; herd/ (which sorts before it) was appended in that order already.
     const herdAt = entries.findIndex((e) => e.path === 'herd');
@@ -423,13 +437,14 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
 const README = (name: string): string => `Written by herd; do not edit (change the cluster spec and run herd apply).
 
 rootfs/ holds overlay ${name} as Warewulf templates, so that \`wwctl overlay build\` makes every node's overlay with the
-files herd built. Each template prints one file for the node: from herd/blobs/ (a content several nodes share, plus one
-newline that Warewulf's Include removes) or from the node's line in herd/nodes/<node>. A node whose overlay Warewulf's
-build would change fails there with herd's reason instead.
+files herd built. Each template prints one file for the node: from herd/blobs/ (a content several nodes share, after a
+herd-blob line and before one newline that Warewulf's Include removes) or from the node's line in herd/nodes/<node>. A
+template that cannot read these files fails, and so does a node whose overlay Warewulf's build would change, with herd's
+reason, instead of building other files.
 `;
 
 /** Bump when the twin's templates or layout change for the same input (cached twin hashes are then not reused). */
-export const TWIN_VERSION = 'herd-twin-1';
+export const TWIN_VERSION = 'herd-twin-2';
 
 /** Digests of rendered file lists, by list identity (a built-in shared by many nodes is one list, hashed once). */
 const listDigests = new WeakMap<readonly OverlayFile[], string>();

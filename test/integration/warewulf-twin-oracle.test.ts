@@ -9,7 +9,7 @@
 // builds every node, and every archive equals herd's. Needs root (owners) and the oracle.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,6 +187,20 @@ describe.skipIf(!HAVE && !REQUIRED)("wwctl overlay build on herd's head makes th
     expect(readFileSync(join(hostsTwin, 'rootfs/etc/hosts.ww'))).toEqual(hostsTemplate);
     expect(applied.code, applied.stdout + applied.stderr).toBe(0);
     expect((await runHerd(['plan', specDir, '--root', root, '--detailed-exitcode'], work, env)).code).toBe(0);
+  });
+  it("a twin whose data Warewulf cannot read fails the build with herd's words, rather than giving nodes empty files", () => {
+    const data = join(root, 'var/lib/warewulf/overlays/hosts/herd');
+    renameSync(data, `${data}.aside`);
+    try {
+      const out = join(work, 'ww-unreadable');
+      mkdirSync(out, { recursive: true });
+      const r = spawnSync('bash', [join(ORACLE!, 'run.sh'), 'overlay-build', join(root, 'etc/warewulf/nodes.conf'), join(root, 'var/lib/warewulf/overlays'), out, 'c1'], { encoding: 'utf8', maxBuffer: 256 << 20 });
+      expect(r.status).not.toBe(0);
+      expect(`${r.stdout}${r.stderr}`).toMatch(/herd: wwctl overlay build cannot read \/var\/lib\/warewulf\/overlays\/hosts\/herd\/blobs\/[0-9a-f]{64} \(herd apply writes it\)/);
+      expect(existsSync(join(out, 'overlays/c1/__RUNTIME__.img'))).toBe(false);
+    } finally {
+      renameSync(`${data}.aside`, data);
+    }
   });
 });
 

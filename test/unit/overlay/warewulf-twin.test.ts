@@ -63,17 +63,26 @@ describe('warewulfTwins: one template per file', () => {
     expect(r.refusals).toEqual([]);
   });
   it('a content every node shares is included from its blob (plus the newline Include trims), without a lookup', () => {
-    expect(text(tree, 'rootfs/etc/shared.ww')).toBe(`{{ nobackup }}{{ Include "${blobs}${sha(shared)}" }}`);
-    expect(text(tree, `herd/blobs/${sha(shared)}`)).toBe(`${shared}\n`);
+    const tpl = text(tree, 'rootfs/etc/shared.ww')!;
+    expect(tpl).toMatch(/^\{\{ nobackup \}\}\{\{ \$b := Include \(print "([^"]+)" "([0-9a-f]{64})"\) \}\}/);
+    expect(tpl).toContain(`(print "${blobs}" "${sha(shared)}")`);
+    expect(tpl).not.toContain('regexFind');
+    // A blob Warewulf cannot read fails the build: it must start with the mark, which is not printed.
+    expect(tpl).toContain('{{ if not (hasPrefix "herd-blob\\n" $b) }}{{ fail (print "herd: wwctl overlay build cannot read " "/var/lib/warewulf/overlays/o/herd/blobs/"');
+    expect(tpl).toMatch(/\{\{ trimPrefix "herd-blob\\n" \$b \}\}$/);
+    expect(text(tree, `herd/blobs/${sha(shared)}`)).toBe(`herd-blob\n${shared}\n`);
     expect(tree.find((e) => e.path === `herd/blobs/${sha(shared)}`)).toMatchObject({ mode: 0o600, uid: 0, gid: 0 });
   });
   it("a node's own small content is carried in its line; a node without the file has no line, so the template aborts", () => {
     const tpl = text(tree, 'rootfs/etc/name.ww')!;
     const key = /regexFind "\(\?m\)\^(k\d+) /.exec(tpl)![1]!;
-    expect(tpl).toContain(`(regexFind "(?m)^${key} .*$" (Include (print "${nodes}" .Id)))`);
+    expect(tpl).toContain(`{{ $n := Include (print "${nodes}" .Id) }}{{ if not (hasPrefix "herd-node\\n" $n) }}{{ fail`);
+    expect(tpl).toContain(`(regexFind "(?m)^${key} .*$" $n)`);
     expect(tpl).toContain('{{ if not $v }}{{ abort }}');
     expect(text(tree, 'herd/nodes/n1')).toContain(`${key} =${Buffer.from('n1\n').toString('base64')}\n`);
-    expect(text(tree, 'herd/nodes/n3') ?? '').not.toMatch(new RegExp(`^${key} `, 'm'));
+    // n3 has no such file, yet has its node file (the read is checked): the template finds no line and aborts.
+    expect(text(tree, 'herd/nodes/n3')).toMatch(/^herd-node\n/);
+    expect(text(tree, 'herd/nodes/n3')).not.toMatch(new RegExp(`^${key} `, 'm'));
   });
   it('a path whose owner differs between nodes gets one template per owner, the later ones naming their output', () => {
     expect(tree.find((e) => e.path === 'rootfs/etc/owned.ww')).toMatchObject({ mode: 0o640, uid: 202, gid: 202 });
