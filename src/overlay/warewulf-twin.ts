@@ -12,10 +12,12 @@
 // A template prints its file's bytes for the node and nothing else: a content all of its nodes share comes from its blob
 // (`Include`, which reads relative to /etc/warewulf); otherwise it finds the node's line (`regexFind` over `Include` of the
 // node's file) and prints the blob it names (`@sha`) or the bytes it carries (`=base64`, `b64dec`), or `abort`s (the node
-// has no such file), or `fail`s with herd's reason (`!why`). Every template calls `nobackup` (no `.wwbackup` copies).
+// has no such file), or `fail`s with herd's reason (`!why`). Every template calls `nobackup` (no `.wwbackup` copies), and
+// fails when a blob or node file does not start with its `herd-blob`/`herd-node` line (Include gives "" for a missing one).
 // Warewulf gives a template's output the template's own mode and owner, so a path whose mode or owner differs between
-// nodes (the munge key of two images with different munge ids) has one template per variant; the later ones name their
-// output with Warewulf's `{{ file "name" }}` marker.
+// nodes (a site file owned by slurm on two images with different slurm ids) has one template per variant; the later ones
+// name their output with Warewulf's `{{ file "name" }}` marker. Folders have one mode and owner per overlay: a node whose
+// folder differs (the munge key's, on images with different munge ids) is refused, below.
 //
 // What Warewulf 4.6.5 does to a template's output, and herd checks per content (overlay.go BuildOverlayIndir):
 // - it splits the output into lines with a bufio.Scanner of the default 64 KiB limit and never checks its error, so a line
@@ -28,8 +30,7 @@
 // herd built, the twin makes Warewulf's build of that node fail, with the reason, rather than build something else.
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { ComposedEntry, OverlayPart } from './compose.ts';
-import { compareParentsFirst, DIR_MTIME, fileBytes, mtimeOf, shaOf } from './compose.ts';
+import { compareParentsFirst, DIR_MTIME, fileBytes, mtimeOf, shaOf, type ComposedEntry, type OverlayPart } from './compose.ts';
 import type { OverlayFile } from './types.ts';
 
 /** The process umask Warewulf's overlay build runs with (root's usual). */
@@ -269,13 +270,13 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
     refusedStages.add(`${node}\0${stage}`);
     refusals.push({ node, stage, reason });
   };
-  const refused = new Map<string, string>(); // node -> reason (the first stage's)
+  const refused = new Map<string, string>(); // `${node}\0${stage}` -> the words Warewulf's build fails with
   const refusedOverlays = new Map<string, Set<string>>(); // overlay -> nodes whose build must fail there
   for (const st of stages) {
     const why = simulate(st, twinDirs, umask);
     if (why === undefined) continue;
     refuse(st.node, st.stage, why);
-    if (!refused.has(st.node)) refused.set(st.node, `herd: wwctl overlay build cannot make node ${st.node}'s ${st.stage} overlay as herd built it: ${why}; run herd apply instead`);
+    refused.set(`${st.node}\0${st.stage}`, `herd: wwctl overlay build cannot make node ${st.node}'s ${st.stage} overlay as herd built it: ${why}; run herd apply instead`);
     for (const p of st.parts) {
       if (!twinned.has(p.name)) continue;
       let s = refusedOverlays.get(p.name);
@@ -293,8 +294,7 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
     const unreadable = (what: string): string => `{{ fail (print "herd: wwctl overlay build cannot read " ${what} " (herd apply writes it)") }}`;
     const nodeFile = `${quote(`/${top}/herd/nodes/`)} .Id`;
     const nodeRead = `{{ $n := Include (print ${quote(`${rel}/herd/nodes/`)} .Id) }}{{ if not (hasPrefix ${quote(NODE_MARK)} $n) }}${unreadable(nodeFile)}{{ end }}`;
-    const nodeLines = '$n';
-    const blobRead = (name: string): string => `{{ $b := Include (print ${quote(`${rel}/herd/blobs/`)} ${name}) }}{{ if not (hasPrefix ${quote(BLOB_MARK)} $b) }}${unreadable(`${quote(`/${top}/herd/blobs/`)} ${name}`)}{{ end }}{{ trimPrefix ${quote(BLOB_MARK)} $b }}`;
+    const blobRead = (sha: string): string => `{{ $b := Include (print ${quote(`${rel}/herd/blobs/`)} ${sha}) }}{{ if not (hasPrefix ${quote(BLOB_MARK)} $b) }}${unreadable(`${quote(`/${top}/herd/blobs/`)} ${sha}`)}{{ end }}{{ trimPrefix ${quote(BLOB_MARK)} $b }}`;
     const entries: ComposedEntry[] = [];
     const blobs = new Map<string, { content: Uint8Array; hidden?: OverlayFile['hidden'] }>();
     const lines = new Map<string, string[]>(); // node -> its lines
@@ -394,7 +394,7 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
               ? `{{ softlink (b64dec (trimPrefix "=" $v)) }}`
               : `{{ if hasPrefix "@" $v }}${blobRead('(trimPrefix "@" $v)')}{{ else }}{{ b64dec (trimPrefix "=" $v) }}{{ end }}`;
           text =
-            `{{ nobackup }}${nodeRead}{{ $v := trimPrefix ${quote(`${key} `)} (regexFind ${quote(`(?m)^${key} .*$`)} ${nodeLines}) }}` +
+            `{{ nobackup }}${nodeRead}{{ $v := trimPrefix ${quote(`${key} `)} (regexFind ${quote(`(?m)^${key} .*$`)} $n) }}` +
             `{{ if not $v }}{{ abort }}{{ else if hasPrefix "!" $v }}{{ fail (trimPrefix "!" $v) }}{{ else }}${marker}${out}{{ end }}`;
         }
         file(tpl, encoder.encode(text), { mode: v.type === 'symlink' ? 0o644 : v.mode, uid: v.type === 'symlink' ? 0 : v.uid, gid: v.type === 'symlink' ? 0 : v.gid });
@@ -403,9 +403,9 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
     // The nodes Warewulf must not build: a check that runs first (`.` sorts before letters) and fails with herd's reason.
     const refusedHere = refusedOverlays.get(name);
     if (refusedHere) {
-      for (const node of refusedHere) addLine(node, `check !${refused.get(node)!}`);
+      for (const node of refusedHere) addLine(node, `check !${refused.get(`${node}\0${stageOf.get(`${name}\0${node}`)}`)!}`);
       const check = `rootfs/.herd-check.ww`;
- file(check, encoder.encode(`${nodeRead}{{ $v := trimPrefix "check " (regexFind "(?m)^check .*$" ${nodeLines}) }}{{ if hasPrefix "!" $v }}{{ fail (trimPrefix "!" $v) }}{{ end }}{{ abort }}`), { mode: 0o644, uid: 0, gid: 0 });
+      file(check, encoder.encode(`${nodeRead}{{ $v := trimPrefix "check " (regexFind "(?m)^check .*$" $n) }}{{ if hasPrefix "!" $v }}{{ fail (trimPrefix "!" $v) }}{{ end }}{{ abort }}`), { mode: 0o644, uid: 0, gid: 0 });
     }
     dir('herd', { mode: 0o700, uid: 0, gid: 0 });
     file('herd/README', encoder.encode(README(name)), { mode: 0o600, uid: 0, gid: 0 });
