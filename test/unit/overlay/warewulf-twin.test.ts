@@ -121,6 +121,14 @@ describe("warewulfTwins: stages Warewulf's merge would build differently fail wi
     expect(text(tree, 'herd/nodes/c')).toMatch(/^check !herd: wwctl overlay build cannot make node c's system overlay as herd built it: \/etc\/munge would be/m);
     expect(text(tree, 'herd/nodes/a') ?? '').not.toContain('check');
   });
+  it("a node refused in both stages fails each stage's build with that stage's words", () => {
+    const sys = (n: string, uid: number) => stage(n, [part('s', [d('etc/a', 0o700, uid, uid), f('etc/a/x', 'x')])], 'system');
+    const run = (n: string, uid: number) => stage(n, [part('r', [d('etc/b', 0o700, uid, uid), f('etc/b/y', 'y')])], 'runtime');
+    const r = warewulfTwins(new Set(['s', 'r']), [sys('a', 1), run('a', 1), sys('b', 1), run('b', 1), sys('c', 2), run('c', 2)], OPTS);
+    expect(r.refusals.map((x) => `${x.node} ${x.stage}`)).toEqual(['c system', 'c runtime']);
+    expect(text(r.trees.get('s')!, 'herd/nodes/c')).toMatch(/^check !herd: wwctl overlay build cannot make node c's system overlay as herd built it: \/etc\/a would be/m);
+    expect(text(r.trees.get('r')!, 'herd/nodes/c')).toMatch(/^check !herd: wwctl overlay build cannot make node c's runtime overlay as herd built it: \/etc\/b would be/m);
+  });
   it("a twin's file over a file of Warewulf's own overlay keeps the first mode; over a later one Warewulf keeps a .wwbackup", () => {
     const ww = part('wwinit', [f('etc/x', 'warewulf\n', 0o600)], true);
     const first = warewulfTwins(new Set(['o']), [stage('n', [ww, part('o', [f('etc/x', 'herd\n', 0o644)])])], OPTS);
