@@ -7,7 +7,10 @@
 // node's system overlay build fails with herd's reason and leaves its images as they were. Then the condo example itself
 // (312 nodes, two images, inventory, site overlays with Handlebars), its images built from the same small rootfs: Warewulf
 // builds every node, and every archive equals herd's. Needs root (owners) and the oracle.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +28,46 @@ const ORACLE = warewulfOracleDir();
 const BIN = join(process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle', 'bin', 'wworacle');
 const HAVE = ORACLE !== undefined && existsSync(BIN) && process.getuid?.() === 0;
 const REQUIRED = process.env.CI_REQUIRE_ORACLE === '1';
+
+const WORK = process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle';
+
+function get(port: number, path: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Until warewulfd answers /status (a readiness check, not a timing assumption: the deadline only ends a hung start). */
+async function waitUntilUp(port: number, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`warewulfd exited ${child.exitCode}:\n${log()}`);
+    try {
+      await get(port, '/status');
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`warewulfd did not listen on ${port}:\n${log()}`);
+}
 
 const work = mkdtempSync(join(tmpdir(), 'herd-ww-twin-'));
 let head = '';
@@ -200,6 +243,38 @@ describe.skipIf(!HAVE && !REQUIRED)("wwctl overlay build on herd's head makes th
       expect(existsSync(join(out, 'overlays/c1/__RUNTIME__.img'))).toBe(false);
     } finally {
       renameSync(`${data}.aside`, data);
+    }
+  });
+  it("warewulfd builds a node's missing overlay from herd's templates, and serves what herd built", async () => {
+    // warewulfd (Warewulf's own `wwctl server`) builds an overlay image that is missing when a node asks for it. Its
+    // provision folder is a copy of herd's without c1's __SYSTEM__; the iPXE templates sit beside nodes.conf, so run.sh
+    // serves that nodes.conf where it is (herd's templates read relative to it).
+    cpSync(join(WORK, 'root/etc/warewulf/ipxe'), join(root, 'etc/warewulf/ipxe'), { recursive: true });
+    const prov = join(work, 'prov-ww');
+    cpSync(join(root, 'var/lib/warewulf/provision'), prov, { recursive: true });
+    for (const f of ['__SYSTEM__.img', '__SYSTEM__.img.gz']) rmSync(join(prov, 'overlays/c1', f));
+    const port = await freePort();
+    let log = '';
+    const server = spawn('bash', [join(ORACLE!, 'run.sh'), 'server', join(root, 'etc/warewulf/nodes.conf'), join(root, 'var/lib/warewulf/overlays'), prov, String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    server.stdout!.on('data', (c) => (log += String(c)));
+    server.stderr!.on('data', (c) => (log += String(c)));
+    try {
+      await waitUntilUp(port, server, () => log);
+      const r = await get(port, '/provision/52:54:00:12:34:56?stage=system&compress=gz');
+      expect(r.status, log.slice(-2000)).toBe(200);
+      const img = join(work, 'served-c1-system.img');
+      writeFileSync(img, gunzipSync(r.body));
+      const served = unpack(img, join(work, 'x-served'));
+      const ours = unpack(join(root, 'var/lib/warewulf/provision/overlays/c1/__SYSTEM__.img'), join(work, 'x-ours-served'));
+      expect(Object.fromEntries(served)).toEqual(Object.fromEntries(ours));
+      expect(existsSync(join(prov, 'overlays/c1/__SYSTEM__.img'))).toBe(true);
+    } finally {
+      try {
+        process.kill(-server.pid!, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      rmSync(join(root, 'etc/warewulf/ipxe'), { recursive: true, force: true });
     }
   });
 });
