@@ -4,8 +4,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,56 +13,13 @@ import { compileSpecAt } from '../../src/pipeline.ts';
 import { startServe, type RunningServer } from '../../src/serve/http-server.ts';
 import { serveModelOf } from '../../src/serve/serve-model.ts';
 import { applyTinyCluster, TINY_MACS, type AppliedRoot } from '../fixtures/applied-root.ts';
+import { freePort, get, waitUntilUp, type Reply } from '../fixtures/local-http.ts';
 
 const CACHE = fileURLToPath(new URL('../.cache', import.meta.url));
 const ORACLE_WORK = process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle';
 const ORACLE_BIN = join(ORACLE_WORK, 'bin', 'wworacle');
 const haveOracle = existsSync(ORACLE_BIN);
 if (!haveOracle && process.env.CI_REQUIRE_ORACLE === '1') throw new Error(`CI_REQUIRE_ORACLE=1 but the Warewulf oracle ${ORACLE_BIN} is missing (run ../shared/oracles/warewulf/build.sh)`);
-
-interface Reply {
-  readonly status: number;
-  readonly body: Buffer;
-  readonly headers: Record<string, string | string[] | undefined>;
-}
-
-function get(port: number, path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitUntilUp(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`warewulfd exited ${child.exitCode}:\n${log()}`);
-    try {
-      await get(port, '/status');
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`warewulfd did not listen on ${port}:\n${log()}`);
-}
 
 let applied: AppliedRoot;
 let herd: RunningServer;
@@ -104,7 +59,7 @@ async function startOracle(root: string): Promise<void> {
   oracle = spawn(ORACLE_BIN, ['--warewulfconf', join(etc, 'warewulf/warewulf.conf'), 'server'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   oracle.stdout!.on('data', (c) => (oracleLog += String(c)));
   oracle.stderr!.on('data', (c) => (oracleLog += String(c)));
-  await waitUntilUp(oraclePort, oracle, () => oracleLog);
+  await waitUntilUp(oraclePort, oracle, () => oracleLog, 60_000);
 }
 
 beforeAll(async () => {

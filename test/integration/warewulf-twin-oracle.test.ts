@@ -7,9 +7,7 @@
 // node's system overlay build fails with herd's reason and leaves its images as they were. Then the condo example itself
 // (312 nodes, two images, inventory, site overlays with Handlebars), its images built from the same small rootfs: Warewulf
 // builds every node, and every archive equals herd's. Needs root (owners) and the oracle.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -22,52 +20,14 @@ import { buildTinyRootfs } from './qemu/tiny-rootfs.ts';
 import { makeHeadRoot, warewulfOracleDir } from '../fixtures/head-root.ts';
 import { addSlurmStubs } from '../fixtures/stub-rootfs.ts';
 import { runHerd } from '../fixtures/run-herd.ts';
+import { freePort, get, waitUntilUp } from '../fixtures/local-http.ts';
 
 const CACHE = fileURLToPath(new URL('../.cache', import.meta.url));
 const ORACLE = warewulfOracleDir();
-const BIN = join(process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle', 'bin', 'wworacle');
+const ORACLE_WORK = process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle';
+const BIN = join(ORACLE_WORK, 'bin', 'wworacle');
 const HAVE = ORACLE !== undefined && existsSync(BIN) && process.getuid?.() === 0;
 const REQUIRED = process.env.CI_REQUIRE_ORACLE === '1';
-
-const WORK = process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle';
-
-function get(port: number, path: string): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Until warewulfd answers /status (a readiness check, not a timing assumption: the deadline only ends a hung start). */
-async function waitUntilUp(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`warewulfd exited ${child.exitCode}:\n${log()}`);
-    try {
-      await get(port, '/status');
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`warewulfd did not listen on ${port}:\n${log()}`);
-}
 
 const work = mkdtempSync(join(tmpdir(), 'herd-ww-twin-'));
 let head = '';
@@ -249,7 +209,7 @@ describe.skipIf(!HAVE && !REQUIRED)("wwctl overlay build on herd's head makes th
     // warewulfd (Warewulf's own `wwctl server`) builds an overlay image that is missing when a node asks for it. Its
     // provision folder is a copy of herd's without c1's __SYSTEM__; the iPXE templates sit beside nodes.conf, so run.sh
     // serves that nodes.conf where it is (herd's templates read relative to it).
-    cpSync(join(WORK, 'root/etc/warewulf/ipxe'), join(root, 'etc/warewulf/ipxe'), { recursive: true });
+    cpSync(join(ORACLE_WORK, 'root/etc/warewulf/ipxe'), join(root, 'etc/warewulf/ipxe'), { recursive: true });
     const prov = join(work, 'prov-ww');
     cpSync(join(root, 'var/lib/warewulf/provision'), prov, { recursive: true });
     for (const f of ['__SYSTEM__.img', '__SYSTEM__.img.gz']) rmSync(join(prov, 'overlays/c1', f));
