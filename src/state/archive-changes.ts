@@ -12,7 +12,7 @@ import { contentEntries, type Artifact, type ArtifactSet, type ContentEntry } fr
 import type { ConfinedDir } from '../fs/confined-dir.ts';
 import { readCpioIndex, type CpioIndex } from '../image/verify/read-cpio.ts';
 import { ARCHIVE_TEXT_MAX, changeKey, fileChangesOf, textPaths, withTextDiffs } from '../plan/archive-diff.ts';
-import { diffContents } from '../plan/content-diff.ts';
+import { diffContents, isEmptyContentDiff } from '../plan/content-diff.ts';
 import type { ArchiveChanges, Plan, PlanAction } from '../plan/plan-types.ts';
 
 /** Distinct change sets whose archives are read for text diffs; the same count always gives the same plan (a count, not a timeout). */
@@ -157,14 +157,6 @@ export async function addArchiveChanges(dir: ConfinedDir | undefined, desired: A
 /** Overlay archives looked at per plan for a Warewulf rebuild (a count, so the same target always gives the same plan). */
 export const MAX_REBUILT_READS = 200;
 
-/** What must agree for two archives to give a node the same tree: each entry's type, mode, owner and content or target. */
-const entryKey = (e: ContentEntry): string => `${e.path}\0${e.type}\0${e.mode}\0${e.uid}\0${e.gid}\0${e.type === 'directory' ? '' : (e.sha256 ?? '?')}`;
-
-function sameEntries(live: readonly ContentEntry[], planned: readonly ContentEntry[]): boolean {
-  if (live.length !== planned.length) return false;
-  const want = new Set(planned.map(entryKey));
-  return live.every((e) => e.sha256 !== undefined || e.type === 'directory' ? want.has(entryKey(e)) : false);
-}
 
 /** sha256 of the gunzipped file at `rel` (at most `max` bytes out), or undefined when it cannot be read or is not gzip. */
 function gunzipHash(dir: ConfinedDir, rel: string, max: number): Promise<string | undefined> {
@@ -197,8 +189,15 @@ export async function recognizeRebuilt(dir: ConfinedDir | undefined, desired: Ar
     const d = wanted.get(a.path);
     if (!d?.contents || d.overlay!.gzipOf !== undefined || a.before === null || a.before.size > HASH_ARCHIVE_MAX || reads <= 0) continue;
     reads--;
-    const live = await readTargetArchive(dir, a.path, () => true, HASH_READ_MAX);
-    if (live && sameEntries(entriesOf(live), contentEntries(d.contents))) rebuilt.set(a.path, a.drift!.liveSha256!);
+    // addArchiveChanges has compared the live archive's entries with the planned ones already (its file changes: every
+    // entry's type, mode, owner, size and hash); the archive is read here only where it did not (past its reading cap).
+    let same: boolean;
+    if (a.archiveChanges) same = a.archiveChanges.files.length === 0;
+    else {
+      const live = await readTargetArchive(dir, a.path, () => true, HASH_READ_MAX);
+      same = live !== undefined && isEmptyContentDiff(diffContents(entriesOf(live), contentEntries(d.contents)));
+    }
+    if (same) rebuilt.set(a.path, a.drift!.liveSha256!);
   }
   const soft = new Set(rebuilt.keys());
   for (const a of drifted) {

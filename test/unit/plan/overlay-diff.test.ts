@@ -10,7 +10,8 @@ import { renderPlanJson } from '../../../src/plan/render-json.ts';
 import { renderPlanMarkdown } from '../../../src/plan/render-markdown.ts';
 import { renderPlanText } from '../../../src/plan/render-text.ts';
 import { ConfinedDir } from '../../../src/fs/confined-dir.ts';
-import { addArchiveChanges } from '../../../src/state/archive-changes.ts';
+import { addArchiveChanges, recognizeRebuilt } from '../../../src/state/archive-changes.ts';
+import { planChanges } from '../../../src/plan/plan-changes.ts';
 import { CONTENTS_REL } from '../../../src/state/paths.ts';
 import { applyTo, planOf } from '../state/target-helpers.ts';
 import { overlayPair, type OverlayFileSpec, type OverlayPair } from './overlay-fixtures.ts';
@@ -186,6 +187,35 @@ describe('overlay updates as text diffs', () => {
         expect(text).toMatch(/~ etc\/munge\/munge\.key {2}\(secret sha256:[0-9a-f]{12}…\) → \(secret sha256:[0-9a-f]{12}…\)/);
         expect(text).not.toContain('address1');
       }
+    } finally {
+      dir.close();
+    }
+  });
+
+  it("tells an archive rebuilt with the same entries (Warewulf's rebuild) from an edit, with or without archive-changes' reading", async () => {
+    const a = (await clusterSet(['c1', 'c2'], 'A')).set;
+    await applyTo(root, a);
+    const put = async (node: string, mtime: number, v: Version): Promise<void> => {
+      const p = await overlayPair(node, 'system', systemFiles(node, v), 'srv/warewulf', ['wwinit', 'site'], mtime);
+      for (const art of [p.img, p.gz]) {
+        const parts: Uint8Array[] = [];
+        for await (const c of art.produce!()) parts.push(c);
+        writeFileSync(join(root, art.path), Buffer.concat(parts));
+      }
+    };
+    await put('c1', 1_700_000_000, 'A'); // the same entries, other bytes: rebuilt
+    await put('c2', 1_700_000_000, 'B'); // other entries: an edit
+    const kinds = (p: Awaited<ReturnType<typeof planOf>>['plan']) =>
+      Object.fromEntries(p.actions.filter((x) => x.drift).map((x) => [x.path.replace('srv/warewulf/provision/overlays/', ''), `${x.drift!.kind}${x.drift!.blocking ? '!' : ''} ${x.impact.class}`]));
+    const want = { 'c1/__SYSTEM__.img': 'rebuilt none', 'c1/__SYSTEM__.img.gz': 'rebuilt none', 'c2/__SYSTEM__.img': 'content! reboot', 'c2/__SYSTEM__.img.gz': 'content! reboot' };
+    // Through openTarget: the entries compared by addArchiveChanges are used, not read again.
+    const { plan, stored, live } = await planOf(root, a);
+    expect(kinds(plan)).toEqual(want);
+    // Without archive-changes (past its reading cap): recognizeRebuilt reads the archives itself, with the same verdicts.
+    const dir = ConfinedDir.open(root, { what: 'target root' });
+    try {
+      expect(kinds(await recognizeRebuilt(dir, a, planChanges(a, stored.manifest, live)))).toEqual(want);
+      expect(kinds(await recognizeRebuilt(dir, a, planChanges(a, stored.manifest, live), 0))).toEqual({ ...want, 'c1/__SYSTEM__.img': 'content! reboot', 'c1/__SYSTEM__.img.gz': 'content! reboot' });
     } finally {
       dir.close();
     }

@@ -28,16 +28,16 @@ async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
 }
 
 /** Parent directories first, then the files, as the overlay packer lays them out. */
-function entriesOf(files: readonly OverlayFileSpec[]): CpioEntry[] {
+function entriesOf(files: readonly OverlayFileSpec[], mtime: number): CpioEntry[] {
   const dirs = new Set<string>();
   for (const f of files) {
     const parts = f.path.split('/');
     for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
   }
-  const entries: CpioEntry[] = [...dirs].filter((d) => !files.some((f) => f.path === d)).map((d) => ({ path: d, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime: 0 }));
+  const entries: CpioEntry[] = [...dirs].filter((d) => !files.some((f) => f.path === d)).map((d) => ({ path: d, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime }));
   for (const f of files) {
     const type = f.type ?? 'file';
-    const base = { path: f.path, type, mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: f.uid ?? 0, gid: 0, mtime: 0 } as const;
+    const base = { path: f.path, type, mode: f.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: f.uid ?? 0, gid: 0, mtime } as const;
     if (type === 'file') {
       const data = typeof f.content === 'string' ? Buffer.from(f.content) : (f.content ?? new Uint8Array(0));
       entries.push({ ...base, data });
@@ -47,9 +47,12 @@ function entriesOf(files: readonly OverlayFileSpec[]): CpioEntry[] {
   return sortCpioEntries(entries);
 }
 
-/** One node's overlay archive at `<stateDir>/provision/overlays/<node>/__SYSTEM__.img` (or __RUNTIME__) and its gzip twin. */
-export async function overlayPair(node: string, stage: 'system' | 'runtime', files: readonly OverlayFileSpec[], stateDir = 'srv/warewulf', overlays = ['wwinit', 'site']): Promise<OverlayPair> {
-  const stream = cpioNewc(entriesOf(files));
+/**
+ * One node's overlay archive at `<stateDir>/provision/overlays/<node>/__SYSTEM__.img` (or __RUNTIME__) and its gzip twin.
+ * Another `mtime` gives the same entries in other bytes (as Warewulf's own rebuild of them would).
+ */
+export async function overlayPair(node: string, stage: 'system' | 'runtime', files: readonly OverlayFileSpec[], stateDir = 'srv/warewulf', overlays = ['wwinit', 'site'], mtime = 0): Promise<OverlayPair> {
+  const stream = cpioNewc(entriesOf(files, mtime));
   const bytes = await collect(stream.chunks);
   const meta = new Map(files.map((f) => [f.path, f]));
   const contents: ContentEntry[] = stream.contents().map((e) => {
