@@ -169,7 +169,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
   const fresh: Record<string, PackedStage> = {};
   let built = 0;
   let reused = 0;
-  const pendingBy = new Map<string, string[]>();
+  const pendingStages: { node: string; stage: string; reason: string }[] = [];
   const reported = new Map<string, number>();
   const seen = new Set<string>();
   const report = (p: OverlayProblem, at: SourceRef | undefined): void => {
@@ -253,9 +253,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
       }
       if (reasons.length > 0) {
         const reason = [...new Set(reasons)].join('; ');
-        const l = pendingBy.get(`${stage}\0${reason}`) ?? [];
-        l.push(node.name);
-        pendingBy.set(`${stage}\0${reason}`, l);
+        pendingStages.push({ node: node.name, stage, reason });
         out.pending.push({ prefix: paths.img, reason });
         continue;
       }
@@ -278,8 +276,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
     }
   }
   for (const [code, n] of reported) if (n > MAX_REPORTED) out.diagnostics.push(diagnosticAt(model.warewulf.at, code, 'error', `and ${n - MAX_REPORTED} more ${code} problems on other nodes`));
-  for (const [k, nodes] of pendingBy) {
-    const [stage, reason] = k.split('\0') as [string, string];
+  for (const { stage, reason, nodes } of byStageAndReason(pendingStages)) {
     out.diagnostics.push(diagnosticAt(pendingRef(model, reason), 'overlay/pending', 'warning', `the ${stage} overlays of ${compressHostlist(nodes)} are pending: ${reason}`, 'nothing is written for them; they are built where these inputs exist (on the head, as root)'));
   }
   await addTwins(model, twinStages, out, opts.cacheDir);
@@ -301,7 +298,7 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
 async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: ClusterOverlays, cacheDir: string): Promise<void> {
   // A built stage rendered every overlay of its list: an overlay is built for all its nodes when each stage listing it is.
   const builtStages = new Set(stages.map((st) => `${st.node}\0${st.stage}`));
-  const users = new Set<string>();
+  const twinned = new Set<string>();
   const missing: string[] = [];
   for (const n of model.nodes) {
     let lacking = false;
@@ -309,20 +306,19 @@ async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: 
       let twinnedHere = false;
       for (const o of list) {
         if (o === 'wwinit' || o === 'wwclient' || !model.overlays[o]) continue;
-        users.add(o);
+        twinned.add(o);
         twinnedHere = true;
       }
       if (twinnedHere && !builtStages.has(`${n.name}\0${stage}`)) lacking = true;
     }
     if (lacking) missing.push(n.name);
   }
-  if (users.size === 0) return;
+  if (twinned.size === 0) return;
   // All or none: the twins are one picture of what herd built (a node's overlays that are not built keep every twin as applied).
   if (missing.length > 0) {
     out.pending.push({ prefix: `${model.warewulf.stateDir}/overlays/`, reason: `the Warewulf templates of herd's overlays (for wwctl overlay build) wait until the overlays of ${compressHostlist(missing)} are built` });
     return;
   }
-  const twinned = users;
   const opts = { overlayDir: `${model.warewulf.stateDir}/overlays`, includeBase: 'etc/warewulf' };
   // The twins of an unchanged cluster are not made again: their hashes and refusals come from the cache, keyed by every
   // input (twinKey); their bytes are made when apply asks for them, and must hash as cached (apply checks every stream).
@@ -337,15 +333,7 @@ async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: 
     cached = { builder: TWIN_VERSION, key, trees, refusals: [...r.refusals] };
     writeTwinCache(cacheDir, cached);
   }
-  const byReason = new Map<string, string[]>();
-  for (const x of cached.refusals) {
-    const k = `${x.stage}\0${x.reason}`;
-    const l = byReason.get(k) ?? [];
-    l.push(x.node);
-    byReason.set(k, l);
-  }
-  for (const [k, nodes] of byReason) {
-    const [stage, reason] = k.split('\0') as [string, string];
+  for (const { stage, reason, nodes } of byStageAndReason(cached.refusals)) {
     out.diagnostics.push(
       diagnosticAt(model.warewulf.at, 'overlay/warewulf-rebuild', 'warning', `wwctl overlay build cannot make the ${stage} overlay of ${compressHostlist(nodes)} as herd built it: ${reason}`, "herd's twin makes Warewulf's build of these nodes fail with this reason, so it never replaces herd's images with other files; herd apply builds them"),
     );
@@ -367,6 +355,18 @@ async function addTwins(model: ClusterModel, stages: readonly TwinStage[], out: 
       description: `overlay ${name} as Warewulf templates (what wwctl overlay build reads)`,
     });
   }
+}
+
+/** Node stages with the same stage and reason together (one diagnostic names them all), in first-seen order. */
+function byStageAndReason(items: Iterable<{ readonly node: string; readonly stage: string; readonly reason: string }>): { stage: string; reason: string; nodes: string[] }[] {
+  const groups = new Map<string, { stage: string; reason: string; nodes: string[] }>();
+  for (const x of items) {
+    const k = `${x.stage}\0${x.reason}`;
+    const g = groups.get(k);
+    if (g) g.nodes.push(x.node);
+    else groups.set(k, { stage: x.stage, reason: x.reason, nodes: [x.node] });
+  }
+  return [...groups.values()];
 }
 
 /** The last twins made: their key, each tree's archive hash and size, and the stages Warewulf would not reproduce. */

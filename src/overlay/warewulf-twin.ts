@@ -168,12 +168,6 @@ interface Sim {
   target?: string;
 }
 
-/** A file's bytes and their hash (both memoised: compose took them already for the node's archive). */
-function bytesOf(f: OverlayFile): { readonly content: Uint8Array; readonly sha: string } {
-  const content = fileBytes(f);
-  return { content, sha: shaOf(content) };
-}
-
 const modeText = (m: number): string => m.toString(8).padStart(4, '0');
 const attrText = (s: { type: string; mode: number; uid: number; gid: number }): string => `${s.type} ${s.type === 'symlink' ? '' : `${modeText(s.mode)} `}${s.uid}:${s.gid}`;
 
@@ -209,7 +203,8 @@ function simulate(st: TwinStage, twinDirs: ReadonlyMap<string, ReadonlyMap<strin
         tree.set(f.path, { type: 'symlink', mode: 0o777, uid: 0, gid: 0, target: f.target ?? '' });
         continue;
       }
-      const sha = bytesOf(f).sha;
+      // fileBytes and shaOf are memoised: compose took both already for the node's archive.
+      const sha = shaOf(fileBytes(f));
       if (ex === undefined) tree.set(f.path, { type: 'file', mode: f.mode & 0o777 & ~umask, uid: f.uid, gid: f.gid, sha256: sha });
       else if (ex.type !== 'file') return `/${f.path} from overlay ${part.name} is a file over an earlier overlay's ${ex.type}`;
       else if (!dirs) return `/${f.path} from overlay ${part.name} replaces an earlier overlay's file, and Warewulf's own template keeps a .wwbackup of it`;
@@ -354,7 +349,11 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
         used.add(tpl);
         // What each file prints: '@sha' (a blob), '=base64' (its own bytes), '!why' (Warewulf would change it).
         const count = new Map<string, number>();
-        for (const [f, of] of v.files) if (f.type === 'file') count.set(bytesOf(f).sha, (count.get(bytesOf(f).sha) ?? 0) + of.length);
+        for (const [f, of] of v.files) {
+          if (f.type !== 'file') continue;
+          const sha = shaOf(fileBytes(f));
+          count.set(sha, (count.get(sha) ?? 0) + of.length);
+        }
         const payloads = new Map<OverlayFile, string>();
         for (const [f, of] of v.files) {
           let why: string | undefined;
@@ -364,7 +363,8 @@ export function warewulfTwins(twinned: ReadonlySet<string>, stages: readonly Twi
             why = t === '' || t.includes('\n') ? 'is a symlink whose target Warewulf cannot write' : undefined;
             p = why ? `!herd: /${path} ${why}; run herd apply instead` : `=${Buffer.from(t).toString('base64')}`;
           } else {
-            const { content, sha } = bytesOf(f);
+            const content = fileBytes(f);
+            const sha = shaOf(content);
             const cannot = whyNotTemplatable(content);
             why = cannot && `holds ${cannot}`;
             if (why) p = `!herd: /${path} ${why}; run herd apply instead`;
