@@ -14,7 +14,9 @@ export interface DnsmasqPaths {
 const DROP = /^(enable-tftp|tftp-root=)/;
 
 export function bootTestDnsmasqConf(model: ClusterModel, bridge: string, p: DnsmasqPaths): string {
-  const compiled = renderDnsmasqHosts(model, '# herd boot-test: herd\'s compiled ww4-hosts.conf follows, TFTP lines removed')
+  // Template static whatever warewulf.dhcp_template says: the boot test checks each VM boots with the address the spec
+  // gives it, from its first DHCP answer on (a site's dynamic range is the head's business, not the sandbox's).
+  const compiled = renderDnsmasqHosts(model, '# herd boot-test: herd\'s compiled ww4-hosts.conf follows, TFTP lines removed', 'static')
     .split('\n')
     .map((l) => (DROP.test(l) ? `# (boot-test: no TFTP) ${l}` : l))
     .join('\n');

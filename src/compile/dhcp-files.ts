@@ -1,4 +1,5 @@
-// The head's DHCP configuration from the resolved model (pure), as Warewulf 4.6.5's host overlay writes it with `dhcp: template: static`:
+// The head's DHCP configuration from the resolved model (pure), as Warewulf 4.6.5's host overlay writes it for warewulf.conf's
+// `dhcp: template` (static, herd's default, or default: the range without per-node entries):
 // dnsmasq's /etc/dnsmasq.d/ww4-hosts.conf (EL10, OpenHPC 4, Warewulf >= 4.6.4) or ISC dhcpd's /etc/dhcp/dhcpd.conf. Warewulf owns each whole (no marker),
 // so herd writes the same text after its own header line, and `wwctl configure dhcp` afterwards changes nothing of meaning.
 import { compareHostnames } from '../spec/hostlist.ts';
@@ -23,8 +24,8 @@ export function usesDnsmasq(model: ClusterModel): boolean {
 
 const sortedNodes = (model: ClusterModel) => [...model.nodes].sort((a, b) => compareHostnames(a.name, b.name));
 
-/** Warewulf's `etc/dnsmasq.d/ww4-hosts.conf.ww` for an IPv4 head, template static: one `dhcp-host` per node (MAC, client id, tag, address, name). */
-export function renderDnsmasqHosts(model: ClusterModel, header: string): string {
+/** Warewulf's `etc/dnsmasq.d/ww4-hosts.conf.ww` for an IPv4 head; template static adds one `dhcp-host` per node (MAC, client id, tag, address, name). */
+export function renderDnsmasqHosts(model: ClusterModel, header: string, template: 'static' | 'default' = model.warewulf.dhcpTemplate): string {
   const ip = model.head.address;
   const lines = [
     header.trimEnd(),
@@ -53,9 +54,11 @@ export function renderDnsmasqHosts(model: ClusterModel, header: string): string 
     '# define the dhcp range',
     `dhcp-range=${model.network.dhcpRange.start},${model.network.dhcpRange.end},${model.network.netmask},6h`,
     '',
-    '# hosts',
-    // One line per netdev, as the template ranges over them all (a netdev without MAC or address just leaves those out).
-    ...sortedNodes(model).flatMap((n) => netdevsOf(n).map((d) => `dhcp-host=${d.mac ? `${d.mac},id:00:03:00:01:${d.mac},` : ''}set:warewulf,${d.address ? `${d.address},` : ''}${d.address6 ? `[${d.address6}],` : ''}${n.name},infinite`)),
+    ...(template === 'static' ? [
+      '# hosts',
+      // One line per netdev, as the template ranges over them all (a netdev without MAC or address just leaves those out).
+      ...sortedNodes(model).flatMap((n) => netdevsOf(n).map((d) => `dhcp-host=${d.mac ? `${d.mac},id:00:03:00:01:${d.mac},` : ''}set:warewulf,${d.address ? `${d.address},` : ''}${d.address6 ? `[${d.address6}],` : ''}${n.name},infinite`)),
+    ] : []),
   ];
   return lines.join('\n') + '\n';
 }
@@ -65,8 +68,9 @@ export function renderDnsmasqListen(model: ClusterModel, header: string): string
   return `${header}listen-address=${model.head.address}\n`;
 }
 
-/** Warewulf's `etc/dhcp/dhcpd.conf.ww` (no grub boot), template static: one host block per node. */
+/** Warewulf's `etc/dhcp/dhcpd.conf.ww` (no grub boot); template static adds one host block per node. */
 export function renderDhcpdConf(model: ClusterModel, header: string): string {
+  const template = model.warewulf.dhcpTemplate;
   const ip = model.head.address;
   const net = model.network;
   const out = [
@@ -102,7 +106,7 @@ export function renderDhcpdConf(model: ClusterModel, header: string): string {
     `    next-server ${ip};`,
     '}',
   ];
-  for (const n of sortedNodes(model)) {
+  for (const n of template === 'static' ? sortedNodes(model) : []) {
     for (const d of netdevsOf(n)) {
       out.push(`host ${n.name}-${d.name}`, '{', ...(d.mac ? [`    hardware ethernet ${d.mac};`] : []), ...(d.address ? [`    fixed-address ${d.address};`] : []), ...(d.primary ? [`    option host-name "${n.name}";`] : []), '}', '');
     }

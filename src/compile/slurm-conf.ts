@@ -131,7 +131,9 @@ export function renderSlurmConf(model: ClusterModel, header: string): string {
     if (j >= 0) rest[j] = [rest[j]![0], rest[j]![1].split(',').includes('enable_configless') ? rest[j]![1] : `${rest[j]![1]},enable_configless`];
     else if (i < 0) global.push(['SlurmctldParameters', 'enable_configless']);
   }
-  const lines = [...global.map(([k, v]) => `${k}=${v}`), ...rest.map(([k, v]) => `${k}=${v}`)];
+  // slurm.extra's nulls: herd defaults the spec leaves to Slurm (an imported site that never set them).
+  const omit = new Set(s.omit.map((k) => k.toLowerCase()));
+  const lines = [...global.filter(([k]) => !omit.has(k.toLowerCase())).map(([k, v]) => `${k}=${v}`), ...rest.map(([k, v]) => `${k}=${v}`)];
   lines.push('#', '# Nodes: one line per hardware class, literal NodeAddr in the order the names expand.');
   for (const l of nodeLines(model)) lines.push(l); // one line per hardware group: unbounded, so no push(...spread)
   lines.push('#', '# Partitions: owners (higher PriorityTier) preempt guests when preemption is on.');

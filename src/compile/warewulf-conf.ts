@@ -17,15 +17,17 @@ export function renderWarewulfConf(model: ClusterModel, header: string): string 
       port: 9873,
       secure: false,
       'update interval': 60,
-      // Off: warewulfd would rebuild a node's overlays from its own templates whenever nodes.conf is newer than them,
-      // silently replacing the overlays herd built (and it misses image and template changes anyway: warewulf#1018).
-      'autobuild overlays': false,
+      // Off by default: herd builds the overlays (Warewulf's autobuild misses image changes: warewulf#1018). On, for a site
+      // that had it, warewulfd rebuilds a node's overlays from herd's Warewulf templates (overlay/warewulf-twin.ts) to the
+      // same files whenever nodes.conf is newer than them.
+      'autobuild overlays': model.warewulf.autobuildOverlays,
       'host overlay': true,
     },
     dhcp: {
       enabled: true,
-      // static: one DHCP entry per node (MAC → address), which herd writes itself (dhcp-files.ts), so a MAC or address change is planned.
-      template: 'static',
+      // static (herd's default): one DHCP entry per node (MAC → address), which herd writes itself (dhcp-files.ts), so a MAC
+      // or address change is planned; default: the dynamic range only, as a site that had it keeps.
+      template: model.warewulf.dhcpTemplate,
       'range start': net.dhcpRange.start,
       'range end': net.dhcpRange.end,
       'systemd name': dnsmasq ? 'dnsmasq' : 'dhcpd',
@@ -36,7 +38,7 @@ export function renderWarewulfConf(model: ClusterModel, header: string): string 
       'export paths': headExports(model).map((m) => ({ path: m.export, 'export options': m.exportOptions })),
       'systemd name': 'nfs-server',
     },
-    ssh: { 'key types': ['ed25519', 'ecdsa', 'rsa'] },
+    ssh: { 'key types': [...model.warewulf.sshKeyTypes] },
   };
   // herd's own emitter when every free-text value (paths, export options) is one both emitters write plain; otherwise the
   // yaml package, as ever: the bytes are the same either way, and a short command does not load the yaml package for this.

@@ -251,7 +251,7 @@ function partFields(p: SlurmSite['partitions'][number], allNodes: readonly strin
  * DEFAULT_* and slurmctld's `scontrol show config` of a slurm.conf without them, as test/integration/import-oracles.test.ts
  * checks on real slurmctld): writing them out changes nothing. Keyed by the lower-cased key.
  */
-const SLURM_DEFAULTS: Readonly<Record<string, string>> = {
+export const SLURM_DEFAULTS: Readonly<Record<string, string>> = {
   authtype: 'auth/munge',
   credtype: 'cred/munge',
   mpidefault: 'none',
@@ -417,7 +417,15 @@ function effectiveWwConf(m: Map<string, string>): Map<string, string> {
   return out;
 }
 
-export function compareWarewulfConf(source: WarewulfConf, rebuiltText: string): Diagnostic[] {
+/** What the warewulf.conf comparison knows of the rest of the site and of herd's layout. */
+export interface WarewulfConfContext {
+  /** The TFTP root herd's layout assumes (/var/lib/tftpboot: Warewulf's EL build default; /srv/tftpboot for OpenHPC). */
+  readonly tftproot: string;
+  /** The site's /etc/exports, which Warewulf writes from warewulf.conf's export paths (and an admin may have edited). */
+  readonly exports?: readonly ExportLine[];
+}
+
+export function compareWarewulfConf(source: WarewulfConf, rebuiltText: string, context?: WarewulfConfContext): Diagnostic[] {
   const rebuilt = readWarewulfConf('(rebuilt)', rebuiltText);
   const written = new Map<string, string>();
   const b0 = new Map<string, string>();
@@ -433,12 +441,37 @@ export function compareWarewulfConf(source: WarewulfConf, rebuiltText: string): 
   }
   const a = effectiveWwConf(written);
   const b = effectiveWwConf(b0);
+  const top: SourceRef = { file: source.file, path: [], line: 1, column: 1 };
+  // tftproot unset is the build's TFTPDIR; herd's layout states the one its packages use (the same assumption as for the
+  // provisioning folder), so writing it out is no change on such a head, but it is an assumption: said, not hidden.
+  const tftp = b.get('tftp/tftproot');
+  if (context && !a.has('tftp/tftproot') && tftp === context.tftproot) {
+    a.set('tftp/tftproot', tftp);
+    ignored.push(diagnosticAt(top, 'import/inferred-value', 'warning', `warewulf.conf sets no tftp/tftproot, so Warewulf uses its build's default; herd writes ${tftp}, the default of the packages its layout assumes`, 'if the head serves TFTP from elsewhere (/srv/tftp on Debian and Ubuntu builds, /srv/tftpboot on SUSE and OpenHPC), say so with warewulf.layout'));
+  }
+  // Export paths Warewulf reads only to write /etc/exports: an export the admin added there by hand, which herd lists in
+  // warewulf.conf too, leaves what the head exports unchanged (and survives the next wwctl configure nfs).
+  const exportsA = a.get('nfs/export paths');
+  const exportsB = b.get('nfs/export paths');
+  if (context?.exports && exportsB !== undefined && exportsA !== exportsB) {
+    type Ex = { path?: string; 'export options'?: string };
+    const listA = exportsA === undefined ? [] : (JSON.parse(exportsA) as Ex[]);
+    const listB = JSON.parse(exportsB) as Ex[];
+    const key = (e: Ex): string => `${e.path} ${e['export options'] ?? ''}`;
+    const inA = new Set(listA.map(key));
+    const added = listB.filter((e) => !inA.has(key(e)));
+    const byHand = (e: Ex): boolean => context.exports!.some((l) => l.path === e.path && l.clients.length > 0 && l.clients.every((c) => c.options === e['export options']));
+    if (listB.filter((e) => inA.has(key(e))).length === listA.length && added.every(byHand)) {
+      a.set('nfs/export paths', exportsB);
+      for (const e of added) ignored.push(diagnosticAt(at('nfs/export paths'), 'import/inferred-value', 'warning', `warewulf.conf nfs/export paths: herd adds ${e.path} (${e['export options']}), which the site's /etc/exports already exports by hand; Warewulf reads export paths only to write /etc/exports`, 'nothing the head exports changes; wwctl configure nfs would have dropped the hand-made line, and now keeps it'));
+    }
+  }
   for (const [p, v] of a) {
     const w = b.get(p);
     if (w === undefined) d.add(`drop:${p}`, at(p), `warewulf.conf ${p}: ${show(v)} is dropped`);
     else if (w !== v) d.add(`change:${p}`, at(p), `warewulf.conf ${p}: ${show(v)} becomes ${show(w)}`);
   }
-  for (const [p, w] of b) if (!a.has(p)) d.add(`add:${p}`, { file: source.file, path: [], line: 1, column: 1 }, `warewulf.conf ${p}: herd adds ${show(w)}`);
+  for (const [p, w] of b) if (!a.has(p)) d.add(`add:${p}`, top, `warewulf.conf ${p}: herd adds ${show(w)}`);
   return [...ignored, ...d.diagnostics('herd writes warewulf.conf whole; check that this difference is intended')];
 }
 

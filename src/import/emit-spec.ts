@@ -11,7 +11,7 @@ const QUOTED_KEYS = new Set(['mac']);
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function scalar(v: unknown, flow: boolean, quote: boolean): string {
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
   const s = String(v);
   // Inside [...] or {...} a comma or bracket would end the scalar.
   if (flow && /[,[\]{}]/.test(s)) return JSON.stringify(s);

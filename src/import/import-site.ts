@@ -9,13 +9,13 @@ import { defaultDhcpRange } from '../spec/resolve.ts';
 import { parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
 import { configSources, generatedHeader } from '../compile/compile-cluster.ts';
-import { HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
+import { canonicalKey, HERD_DEFAULT_GLOBAL, HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
 import { modelNodeViews, primaryNetdev, readNodesConf } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, type SlurmSite, type SlurmSources } from './slurm-conf.ts';
 import { confString, parseExports, parseHosts, readWarewulfConf, zoneMeaning } from './head-files.ts';
 import { mapSite, type ParsedSite, type SpecDraft } from './map-spec.ts';
 import { emitSpec } from './emit-spec.ts';
-import { compareExports, compareGresConf, compareNodesConf, compareSlurmConf, compareWarewulfConf, type FileVerdict } from './compare.ts';
+import { compareExports, compareGresConf, compareNodesConf, compareSlurmConf, compareWarewulfConf, SLURM_DEFAULTS, type FileVerdict } from './compare.ts';
 
 export interface TextFile {
   readonly file: string;
@@ -145,12 +145,18 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
 
   // What herd would write for slurm.conf's general keys and the DHCP pool if the spec said nothing: a one-node copy of the
   // spec is enough (those keys do not depend on the nodes), and the pool is herd's own rule over every address.
-  const slurmExtra: Record<string, string> = {};
+  const slurmExtra: Record<string, string | null> = {};
   if (slurm) {
     const baseline = baselineGlobals(draft1, check);
     if (baseline) {
       const last = new Map(slurm.globals.map((g) => [g.key.toLowerCase(), g]));
       for (const [k, g] of [...last].sort(([a], [b]) => (a < b ? -1 : 1))) if (!DERIVED_GLOBALS.has(k) && baseline.get(k) !== g.value) slurmExtra[g.key] = g.value;
+      // herd's defaults the site never set, where Slurm's own default differs (log and pid files, say): left out (null), so
+      // slurm.conf keeps meaning what it meant. A key slurmctld defaults to herd's very value is written out harmlessly.
+      for (const [k, v] of [...baseline].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const canon = canonicalKey(k, HERD_DEFAULT_GLOBAL);
+        if (canon !== undefined && !last.has(k) && SLURM_DEFAULTS[k] !== v) slurmExtra[canon] = null;
+      }
     }
   }
   const start = confString(warewulfConf, ['dhcp', 'range start']);
@@ -187,7 +193,7 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
   };
   judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, { nodes: modelNodeViews(model) }, primaryOf, new Map(model.nodes.map((n) => [n.name, n.netname])), { address: model.head.address, name: model.head.name }));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
-  judge('etc/warewulf/warewulf.conf', wwText, () => (warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '') : []));
+  judge('etc/warewulf/warewulf.conf', wwText, () => (warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '', { tftproot: `/${model.warewulf.tftpDir}`, ...(parsed.exports ? { exports: parsed.exports } : {}) }) : []));
   const slurmText = slurmSources && slurmSources.includes.size === 0 ? slurmSources.main.text : slurmSources ? `${slurmSources.main.text}\u0000includes` : undefined;
   judge('etc/slurm/slurm.conf', slurmText, () => (slurm ? compareSlurmConf(slurm, built.get('etc/slurm/slurm.conf') ?? '') : []));
   judge('etc/slurm/gres.conf', gresText, () => (gresText !== undefined || built.has('etc/slurm/gres.conf') ? compareGresConf(gresText !== undefined ? { file: input.gresConf!.file, text: gresText } : undefined, built.get('etc/slurm/gres.conf')) : []));

@@ -65,7 +65,7 @@ export function slurmNodeFields(s: SlurmNodeDef, gresLine: GresLine | undefined,
 }
 
 /** The spec's slurm: section. `members` of each herd profile let a partition name profiles instead of a hostlist. */
-export function mapSlurm(slurm: SlurmSite, name: string, profilesOf: ReadonlyMap<string, readonly string[]>, allNodes: readonly string[], slurmExtra: Readonly<Record<string, string>> | undefined): Record<string, unknown> {
+export function mapSlurm(slurm: SlurmSite, name: string, profilesOf: ReadonlyMap<string, readonly string[]>, allNodes: readonly string[], slurmExtra: Readonly<Record<string, string | null>> | undefined): Record<string, unknown> {
   const slurmDoc: Record<string, unknown> = {};
   const cn = globalValue(slurm, 'ClusterName')?.value;
   if (cn && cn !== name) slurmDoc.cluster_name = cn;

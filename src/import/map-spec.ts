@@ -33,7 +33,7 @@ export interface MapOptions {
   /** More nodes than this move their MACs to inventory.csv. */
   readonly inventoryThreshold?: number;
   /** Extra global slurm.conf keys (decided after a first compile) and a DHCP range to pin. */
-  readonly slurmExtra?: Readonly<Record<string, string>>;
+  readonly slurmExtra?: Readonly<Record<string, string | null>>;
   readonly dhcpRange?: { readonly start: string; readonly end: string };
 }
 
@@ -296,7 +296,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     const rt = wwList(n.merged, 'runtime overlay').filter((o) => keepOverlay(n, o, 'runtime'));
     const present = new Set([...sys, ...rt]);
     const extras = [...sys, ...rt].filter((o) => !base.includes(o));
-    const removed = base.filter((o) => !present.has(o) && HERD_OVERLAYS[o] === undefined);
+    const removed = base.filter((o) => !present.has(o));
     const mapped = [...new Set(extras), ...removed.map((o) => `~${o}`)];
     inner.set(rtList, mapped);
     overlaysOf.set(n.name, mapped);
@@ -455,6 +455,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   // Slurm: cluster name, preemption, partitions; extra global keys come from the caller's first compile.
   const name = firstWith((n) => wwString(n.merged, 'cluster name')) ?? (slurm ? globalValue(slurm, 'ClusterName')?.value : undefined) ?? 'cluster';
   const slurmDoc = slurm ? mapSlurm(slurm, name, profilesOf, [...slurmNodes.keys()], options.slurmExtra) : undefined;
+  for (const [k, v] of Object.entries(options.slurmExtra ?? {})) if (v === null) note(['slurm', 'extra', k], `slurm.conf leaves ${k} to Slurm's default; null keeps it out of herd's slurm.conf`);
 
   const overlaysDoc: Record<string, unknown> = {};
   for (const [o, kind] of [...siteKinds].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -473,8 +474,21 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   }
   if (base !== herdDefault) {
     wwDoc.base_overlays = base;
-    note(['warewulf', 'base_overlays'], 'inferred: the overlays herd builds, in the order most nodes list them in nodes.conf (herd-boot and herd-slurm added where missing)');
+    const without = Object.keys(HERD_OVERLAYS).filter((o) => !base.includes(o));
+    note(['warewulf', 'base_overlays'], `inferred: the overlays herd builds, in the order most nodes list them in nodes.conf${without.length > 0 ? `; without ${without.join(' and ')}, as there: add ${without.length > 1 ? 'them' : 'it'} to have herd ship ${without.map((o) => HERD_OVERLAY_SHIPS[o]).join(' and ')}` : ''}`);
   }
+  // warewulf.conf settings herd writes from the spec: the site's, where they differ from herd's defaults (Warewulf's own
+  // defaults where the site sets none: autobuild on, the default DHCP template, four key types).
+  const autobuild = confString(ww, ['warewulf', 'autobuild overlays']) ?? 'true';
+  if (autobuild === 'true') {
+    wwDoc.autobuild_overlays = true;
+    note(['warewulf', 'autobuild_overlays'], 'warewulfd rebuilds overlays itself, as on the site; from herd\'s templates, to the same files');
+  }
+  const template = confString(ww, ['dhcp', 'template']) ?? 'default';
+  if (template === 'default') wwDoc.dhcp_template = 'default';
+  const keyTypes = confList(ww, ['ssh', 'key types']) ?? ['ed25519', 'ecdsa', 'rsa', 'dsa'];
+  const herdKeys = ['ed25519', 'ecdsa', 'rsa'];
+  if (keyTypes.length > 0 && keyTypes.every((k) => KEY_TYPES.has(k)) && (keyTypes.length !== herdKeys.length || keyTypes.some((k, i) => herdKeys[i] !== k))) wwDoc.ssh_key_types = keyTypes;
   if (!wwNodes.some((n) => wwString(n.merged, 'cluster name') !== undefined)) {
     wwDoc.cluster_name = '';
     note(['warewulf', 'cluster_name'], 'the nodes in nodes.conf have no cluster name; herd writes none either');
@@ -494,10 +508,24 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   return { doc, comments, ...(inventory ? { inventory } : {}), siteOverlays: [...siteKinds.keys()].sort(), diagnostics: ds, version };
 }
 
+const KEY_TYPES = new Set(['ed25519', 'ecdsa', 'rsa', 'dsa']);
+
+/** A list of warewulf.conf by path, its items as strings; undefined when absent or not a list of scalars. */
+function confList(conf: WarewulfConf | undefined, path: readonly string[]): string[] | undefined {
+  let cur: unknown = conf?.value;
+  for (const p of path) cur = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[p] : undefined;
+  return Array.isArray(cur) && cur.every((x) => typeof x === 'string') ? (cur as string[]) : undefined;
+}
+
+/** What each of herd's own overlays brings the nodes (the import's note when a site lacks one). */
+const HERD_OVERLAY_SHIPS: Readonly<Record<string, string>> = {
+  'herd-boot': 'the munge key',
+  'herd-slurm': 'slurm.conf',
+};
+
 /**
  * The overlays herd builds, in the order the most common pair of overlay lists in nodes.conf gives them (system, then
- * runtime), with herd's own overlays appended to their kind where the site lacks them; undefined when that is herd's
- * default order anyway, or no node lists any.
+ * runtime); undefined when that is herd's default order anyway and lists herd's own overlays, or no node lists any.
  */
 function siteBaseOverlays(nodes: readonly WwNodeView[], builtins: Readonly<Record<string, 'system' | 'runtime'>>, herdDefault: readonly string[]): string[] | undefined {
   const counts = new Map<unknown, Map<unknown, { n: WwNodeView; count: number }>>();
@@ -513,7 +541,6 @@ function siteBaseOverlays(nodes: readonly WwNodeView[], builtins: Readonly<Recor
   if (!best) return undefined;
   const pick = (kind: 'system' | 'runtime'): string[] => {
     const listed = wwList(best!.n.merged, `${kind} overlay`).filter((o) => HERD_BUILT_OVERLAYS.has(o) && builtins[o] === kind);
-    for (const [o, k] of Object.entries(HERD_OVERLAYS)) if (k === kind && !listed.includes(o)) listed.push(o);
     return [...new Set(listed)];
   };
   const list = [...pick('system'), ...pick('runtime')];
@@ -522,8 +549,10 @@ function siteBaseOverlays(nodes: readonly WwNodeView[], builtins: Readonly<Recor
     const xa = xs.filter((x) => ys.includes(x));
     return xa.length === ya.length && xa.every((x, i) => x === ya[i]);
   };
-  // Only the order matters here: overlays the site adds or lacks are each node's own additions and `~` removals.
-  return sameOrder(list, herdDefault) ? undefined : list;
+  // Only the order matters here: overlays the site adds or lacks are each node's own additions and `~` removals. But a site
+  // without herd's own overlays (any Warewulf site not yet run by herd) keeps its list: its nodes get their munge key and
+  // slurm.conf some other way today, and the import changes nothing of that.
+  return sameOrder(list, herdDefault) && Object.keys(HERD_OVERLAYS).every((o) => list.includes(o)) ? undefined : list;
 }
 
 

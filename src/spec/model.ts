@@ -15,6 +15,12 @@ export interface WarewulfModel {
   readonly baseOverlays: readonly string[];
   /** `cluster name` on every node in nodes.conf; '' for none (warewulf.cluster_name, default the spec's name). */
   readonly clusterName: string;
+  /** warewulf.conf `autobuild overlays` (warewulf.autobuild_overlays, default false). */
+  readonly autobuildOverlays: boolean;
+  /** warewulf.conf `dhcp: template`, which the head's DHCP files follow (warewulf.dhcp_template, default static). */
+  readonly dhcpTemplate: 'static' | 'default';
+  /** warewulf.conf `ssh: key types` (warewulf.ssh_key_types, default ed25519, ecdsa, rsa). */
+  readonly sshKeyTypes: readonly string[];
   readonly at: SourceRef;
 }
 
@@ -233,6 +239,8 @@ export interface SlurmModel {
   readonly preemptMode: string;
   readonly partitions: readonly PartitionModel[];
   readonly extra: Readonly<Record<string, string>>;
+  /** General keys herd writes by default that slurm.extra sets to null: left out, so Slurm uses its own default. */
+  readonly omit: readonly string[];
   readonly at: SourceRef;
 }
 

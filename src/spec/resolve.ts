@@ -306,7 +306,9 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
   const model: ClusterModel = {
     name: spec.name,
     specFile,
-    warewulf: { version, layout, stateDir: layout === 'openhpc' ? 'srv/warewulf' : 'var/lib/warewulf', tftpDir: layout === 'openhpc' ? 'srv/tftpboot' : 'var/lib/tftpboot', baseOverlays, clusterName: spec.warewulf?.cluster_name ?? spec.name, at: index.at(['warewulf']) },
+    warewulf: { version, layout, stateDir: layout === 'openhpc' ? 'srv/warewulf' : 'var/lib/warewulf', tftpDir: layout === 'openhpc' ? 'srv/tftpboot' : 'var/lib/tftpboot', baseOverlays, clusterName: spec.warewulf?.cluster_name ?? spec.name,
+      autobuildOverlays: spec.warewulf?.autobuild_overlays ?? false, dhcpTemplate: spec.warewulf?.dhcp_template ?? 'static', sshKeyTypes: spec.warewulf?.ssh_key_types ?? ['ed25519', 'ecdsa', 'rsa'],
+      at: index.at(['warewulf']) },
     head: { name: spec.head.name, address: spec.head.address, files: resolveHeadFiles(spec, index, diagnostics), at: index.at(['head']) },
     network: {
       cidr: `${formatIPv4(net.network)}/${net.prefix}`,
@@ -340,7 +342,8 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       preemptType: preemptMode === 'OFF' ? 'preempt/none' : 'preempt/partition_prio',
       preemptMode,
       partitions,
-      extra: Object.fromEntries(Object.entries(slurm?.extra ?? {}).map(([k, v]) => [k, String(v)])),
+      extra: Object.fromEntries(Object.entries(slurm?.extra ?? {}).flatMap(([k, v]) => (v === null ? [] : [[k, String(v)]]))),
+      omit: Object.entries(slurm?.extra ?? {}).flatMap(([k, v]) => (v === null ? [k] : [])),
       at: index.at(['slurm']),
     },
   };

@@ -18,6 +18,11 @@ const extras = z
   .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
   .describe('Slurm keys passed through verbatim (checked against the keys Slurm knows and the keys herd owns).');
 
+/** slurm.extra: as extras, and null leaves out a general key herd would otherwise write (Slurm takes its own default). */
+const globalExtras = z
+  .record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))
+  .describe('Slurm keys passed through verbatim (checked against the keys Slurm knows and the keys herd owns). null leaves out a key herd writes by default (its log and pid files, TaskPlugin...), so Slurm uses its own default: what herd import writes for a site that relies on the default.');
+
 export const gpuSchema = z.strictObject({
   type: z.string().min(1).describe('GRES type, e.g. a100.'),
   count: z.number().int().min(1).max(64),
@@ -185,6 +190,9 @@ export const clusterSchema = z.strictObject({
       layout: z.enum(['upstream', 'openhpc']).optional().describe('upstream: /var/lib/warewulf; openhpc: /srv/warewulf. Default upstream.'),
       base_overlays: z.array(z.string().min(1)).optional().describe("Overlays every node starts with; default Warewulf's default profile for the version."),
       cluster_name: z.string().optional().describe("Warewulf's cluster name on every node in nodes.conf (iPXE and templates see it); default the spec's name; \"\" writes none."),
+      autobuild_overlays: z.boolean().optional().describe("warewulf.conf's autobuild overlays: warewulfd rebuilds a node's overlays when nodes.conf is newer than them. Default false (herd builds them). Safe either way: Warewulf rebuilds them from herd's templates (var/lib/warewulf/overlays) to the same files, and herd plan calls such a rebuilt archive rebuilt, not drift."),
+      dhcp_template: z.enum(['static', 'default']).optional().describe("warewulf.conf's dhcp template, as the head's DHCP configuration herd writes follows it: static (default) gives every node's MAC its address; default serves the dynamic range only (wwinit then sets each node's address from nodes.conf)."),
+      ssh_key_types: z.array(z.enum(['ed25519', 'ecdsa', 'rsa', 'dsa'])).min(1).optional().describe("warewulf.conf's ssh key types: the host keys wwctl configure ssh makes on the head. Default ed25519, ecdsa, rsa."),
     })
     .optional(),
   head: z.strictObject({
@@ -244,7 +252,7 @@ export const clusterSchema = z.strictObject({
       configless: z.boolean().optional().describe("Slurm's configless mode: slurmd fetches slurm.conf from slurmctld (--conf-server), so a Slurm change needs no overlay refresh on the nodes. Default false: the nodes get slurm.conf in their runtime overlay."),
       preempt_mode: z.enum(['OFF', 'CANCEL', 'REQUEUE', 'SUSPEND,GANG']).optional().describe('Global PreemptMode for the condo model; default REQUEUE when priority tiers differ.'),
       partitions: z.record(z.string(), partitionSchema),
-      extra: extras.optional(),
+      extra: globalExtras.optional(),
     })
     .optional(),
 });

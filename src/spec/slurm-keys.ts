@@ -114,6 +114,17 @@ export const HERD_OWNED_GLOBAL = ['ClusterName', 'SlurmctldHost', 'ControlMachin
 export const HERD_OWNED_NODE = ['NodeName', 'NodeAddr', 'NodeHostname', 'CPUs', 'Procs', 'Sockets', 'CoresPerSocket', 'ThreadsPerCore', 'RealMemory', 'Gres', 'Features', 'Feature', 'Weight', 'State'];
 export const HERD_OWNED_PARTITION = ['PartitionName', 'Nodes', 'Default', 'MaxTime', 'DefaultTime', 'PriorityTier', 'PreemptMode', 'State'];
 
+/**
+ * General keys herd writes with its own defaults (src/compile/slurm-conf.ts), which slurm.extra may set to null to leave
+ * out so Slurm takes its own default: what an imported site that never set them keeps. Not GresTypes (the GPUs need it)
+ * nor SlurmctldParameters (configless needs it); the owned keys above are the spec's.
+ */
+export const HERD_DEFAULT_GLOBAL = [
+  'SlurmUser', 'SlurmdUser', 'AuthType', 'CredType', 'StateSaveLocation', 'SlurmdSpoolDir', 'SlurmctldPidFile', 'SlurmdPidFile',
+  'SlurmctldLogFile', 'SlurmdLogFile', 'ProctrackType', 'TaskPlugin', 'SelectType', 'SelectTypeParameters', 'SchedulerType',
+  'MpiDefault', 'SlurmdTimeout', 'SlurmctldTimeout', 'PriorityType',
+];
+
 /** Case-insensitive lookup (slurm.conf keys are case-insensitive) returning Slurm's canonical spelling. */
 export function canonicalKey(key: string, known: readonly string[]): string | undefined {
   const k = key.toLowerCase();

@@ -3,7 +3,7 @@
 // as herd's head files: so `wwctl configure` after herd apply changes nothing of meaning. Compared by meaning: address → names (hosts block),
 // export path → network and options, MAC → address → name (DHCP), and every other DHCP line as written.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,13 +63,26 @@ describe.skipIf(!HAVE && !REQUIRED)("Warewulf 4.6.5's host overlay agrees with h
   });
 
   // The examples, and two labs with other network devices and IPv6 (a bond, its member, a VLAN, InfiniBand; dnsmasq and dhcpd).
-  for (const cluster of ['lab', 'condo', 'net-clusters/dnsmasq', 'net-clusters/dhcpd']) {
+  // The two DHCP servers again with `dhcp_template: default` (what Warewulf takes when warewulf.conf names none, so what an
+  // imported site mostly keeps): the range only, no host entries, in Warewulf's render and in herd's file alike.
+  const withDefaultTemplate = (cluster: string): string => {
+    const dir = join(work, `${cluster.replace('/', '-')}-default-template`);
+    mkdirSync(dir, { recursive: true });
+    const text = readFileSync(join(REPO, 'test/fixtures', cluster, 'cluster.yaml'), 'utf8');
+    const edited = text.replace(/layout: (\w+) \}/, 'layout: $1, dhcp_template: default }');
+    if (edited === text) throw new Error(`${cluster}: no warewulf: line to edit`);
+    writeFileSync(join(dir, 'cluster.yaml'), edited);
+    return dir;
+  };
+  for (const cluster of ['lab', 'condo', 'net-clusters/dnsmasq', 'net-clusters/dhcpd', 'net-clusters/dnsmasq default', 'net-clusters/dhcpd default']) {
     it(`${cluster}: hosts block, exports and DHCP entries`, async () => {
-      const r = await compileSpecAt(join(REPO, cluster.startsWith('net-') ? 'test/fixtures' : 'clusters', cluster), REPO, { images: false });
+      const [name, variant] = cluster.split(' ');
+      const dir = variant ? withDefaultTemplate(name!) : join(REPO, cluster.startsWith('net-') ? 'test/fixtures' : 'clusters', cluster);
+      const r = await compileSpecAt(dir, REPO, { images: false });
       expect(r.artifacts, JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error'))).toBeDefined();
       const art = (p: string) => r.artifacts!.artifacts.find((a) => a.path === p);
       const text = (p: string) => new TextDecoder().decode(art(p)!.bytes!);
-      const etc = join(work, cluster.replace('/', '-'), 'etc', 'warewulf');
+      const etc = join(work, cluster.replace(/[/ ]/g, '-'), 'etc', 'warewulf');
       mkdirSync(etc, { recursive: true });
       for (const f of ['nodes.conf', 'warewulf.conf']) writeFileSync(join(etc, f), art(`etc/warewulf/${f}`)!.bytes!);
       const nodesConf = join(etc, 'nodes.conf');
@@ -94,10 +107,11 @@ describe.skipIf(!HAVE && !REQUIRED)("Warewulf 4.6.5's host overlay agrees with h
         const ww = meaningful(render(nodesConf, node, `${p}.ww`)).sort();
         expect(ww).toEqual(meaningful(text(p)).sort());
       }
+      const entries = meaningful(text(dhcp[0]!)).filter((l) => l.startsWith('dhcp-host=') || l.startsWith('host '));
+      expect(entries.length).toBe(variant ? 0 : netdevs.length);
       if (dhcp[0]!.includes('dnsmasq')) {
         const hostsLines = meaningful(text(dhcp[0]!)).filter((l) => l.startsWith('dhcp-host='));
-        expect(hostsLines.length).toBe(netdevs.length);
-        for (const n of model.nodes) expect(hostsLines).toContain(`dhcp-host=${n.mac},id:00:03:00:01:${n.mac},set:warewulf,${n.address},${n.address6 ? `[${n.address6}],` : ''}${n.name},infinite`);
+        for (const n of variant ? [] : model.nodes) expect(hostsLines).toContain(`dhcp-host=${n.mac},id:00:03:00:01:${n.mac},set:warewulf,${n.address},${n.address6 ? `[${n.address6}],` : ''}${n.name},infinite`);
       }
     });
   }

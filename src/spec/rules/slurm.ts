@@ -2,7 +2,7 @@
 import { diagnosticAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { parseSlurmTime } from '../units.ts';
 import { didYouMean } from '../did-you-mean.ts';
-import { canonicalKey, DEFAULT_SLURM_VERSION, HERD_OWNED_GLOBAL, HERD_OWNED_NODE, HERD_OWNED_PARTITION, SLURM_KEYS, SLURM_VERSIONS, type SlurmKeyTable, type SlurmVersion } from '../slurm-keys.ts';
+import { canonicalKey, DEFAULT_SLURM_VERSION, HERD_DEFAULT_GLOBAL, HERD_OWNED_GLOBAL, HERD_OWNED_NODE, HERD_OWNED_PARTITION, SLURM_KEYS, SLURM_VERSIONS, type SlurmKeyTable, type SlurmVersion } from '../slurm-keys.ts';
 import type { RuleCheck } from './rule.ts';
 
 /** Exactly one default partition: with none jobs without -p are rejected; with two the last silently wins. */
@@ -73,6 +73,14 @@ function checkExtras(extra: Record<string, unknown> | undefined, path: (string |
 export const checkSlurmExtras: RuleCheck = ({ spec, model, index }) => {
   const v = model.slurm.version;
   const out = checkExtras(spec.slurm?.extra, ['slurm', 'extra'], 'global', v, HERD_OWNED_GLOBAL, 'slurm.extra', index);
+  for (const [key, value] of Object.entries(spec.slurm?.extra ?? {})) {
+    if (value !== null) continue;
+    const canon = canonicalKey(key, SLURM_KEYS[v].global);
+    if (canon === undefined || HERD_OWNED_GLOBAL.includes(canon)) continue; // reported above
+    if (!HERD_DEFAULT_GLOBAL.includes(canon)) {
+      out.push(diagnosticAt(index.keyAt(['slurm', 'extra', key]), 'slurm/omit-unwritten', 'error', `slurm.extra ${canon}: null leaves out a key herd writes by default, and herd writes no ${canon}`, `remove it (herd leaves out only ${HERD_DEFAULT_GLOBAL.join(', ')})`));
+    }
+  }
   for (const [name, p] of Object.entries(spec.slurm?.partitions ?? {})) for (const d of checkExtras(p.extra, ['slurm', 'partitions', name, 'extra'], 'partition', v, HERD_OWNED_PARTITION, `partition ${name}'s extra`, index)) out.push(d);
   const layers: [(string | number)[], Record<string, unknown> | undefined][] = [[['defaults', 'slurm', 'extra'], spec.defaults?.slurm?.extra]];
   for (const [n, p] of Object.entries(spec.profiles ?? {})) layers.push([['profiles', n, 'slurm', 'extra'], p.slurm?.extra]);

@@ -76,3 +76,31 @@ slurm: { partitions: { p: { nodes: "n[1-3,10]", default: true } } }
     expect(renderGresConf(loadSpecFromDisk('clusters/lab', root).model!, '')).toBeUndefined();
   });
 });
+
+describe('slurm.extra null: a herd default left to Slurm', () => {
+  const nodes = `defaults: { image: i, cpus: 4 }
+nodes: { c1: { mac: "02:00:00:00:00:01", address: 10.0.0.11 } }
+`;
+  it('leaves the key out of slurm.conf, and only that key', () => {
+    const plain = renderSlurmConf(miniModel(`${nodes}slurm: { partitions: { p: { nodes: c1, default: true } } }`), '');
+    const left = renderSlurmConf(miniModel(`${nodes}slurm: { partitions: { p: { nodes: c1, default: true } }, extra: { slurmctldlogfile: null, SlurmdPidFile: null } }`), '');
+    expect(plain).toContain('SlurmctldLogFile=/var/log/slurm/slurmctld.log\n');
+    expect(plain).toContain('SlurmdPidFile=/run/slurmd.pid\n');
+    expect(left.split('\n').filter((l) => !plain.split('\n').includes(l))).toEqual([]);
+    expect(plain.split('\n').filter((l) => !left.split('\n').includes(l))).toEqual(['SlurmdPidFile=/run/slurmd.pid', 'SlurmctldLogFile=/var/log/slurm/slurmctld.log']);
+  });
+  it('is refused on a key herd does not write, and on a key the spec owns', () => {
+    const text = (extra: string) => `apiVersion: herd.dev/v1alpha1
+kind: Cluster
+name: t
+head: { name: h, address: 10.0.0.1 }
+network: { cidr: 10.0.0.0/24, interface: eth0 }
+images: { i: { source: "oci:x" } }
+${nodes}slurm: { partitions: { p: { nodes: c1, default: true } }, extra: { ${extra} } }
+`;
+    const rules = (extra: string) => checkSpec('x.yaml', text(extra), () => ({ overlayFiles: {} })).diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.rule} ${d.line}:${d.column}`);
+    expect(rules('SchedulerParameters: null')).toEqual(['slurm/omit-unwritten 9:68']);
+    expect(rules('ClusterName: null')).toEqual(['slurm/owned-key 9:68']);
+    expect(rules('TaskPlugin: null')).toEqual([]);
+  });
+});
