@@ -60,6 +60,8 @@ const SHARED: Readonly<Record<string, (n: NodeModel) => string>> = {
   syncuser: (n) => n.image,
   'herd-slurm': (n) => (n.partitions.length > 0 ? 'slurm' : ''),
   'herd-boot': (n) => `${n.image}\0${n.partitions.length > 0 ? 'slurm' : ''}`,
+  // Without disks (herd's nodes.conf has none) Warewulf's ignition templates render the same files for every node.
+  ignition: () => '',
 };
 
 const encoder = new TextEncoder();

@@ -59,7 +59,7 @@ export const HERD_OVERLAYS: Readonly<Record<string, OverlayKind>> = { 'herd-boot
  */
 export const HERD_BUILT_OVERLAYS: ReadonlySet<string> = new Set([
   'wwinit', 'wwclient', 'hostname', 'systemd.netname', 'NetworkManager', 'systemd.networkd', 'fstab', 'ssh.host_keys',
-  'hosts', 'ssh.authorized_keys', 'syncuser', 'issue', 'resolv', 'udev.netname', ...Object.keys(HERD_OVERLAYS),
+  'hosts', 'ssh.authorized_keys', 'syncuser', 'issue', 'resolv', 'udev.netname', 'ifcfg', 'ifupdown', 'debian.interfaces', 'wicked', 'ignition', ...Object.keys(HERD_OVERLAYS),
 ]);
 
 /**

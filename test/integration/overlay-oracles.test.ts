@@ -5,14 +5,17 @@
 // (nmcli --offline) reads the keyfile back; glibc resolves names through the hosts file. Warewulf 4.6.5 itself renders
 // its NetworkManager, fstab and hosts overlays from herd's nodes.conf, and the meaning is compared.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { loadSpecFromDisk } from '../../src/spec/load-from-disk.ts';
 import { compileCluster } from '../../src/compile/compile-cluster.ts';
 import { accountLookup, builtinOverlay } from '../../src/overlay/builtins/index.ts';
-import type { AccountTexts, HeadInputs, OverlayFile } from '../../src/overlay/types.ts';
+import { ifcfgFiles, ifupdownFiles, ignitionFiles, wickedFiles } from '../../src/overlay/builtins/warewulf-network-templates.ts';
+import type { WwSettings } from '../../src/overlay/builtins/warewulf-templates.ts';
+import type { AccountTexts, BuiltinResult, HeadInputs, OverlayFile } from '../../src/overlay/types.ts';
 import type { ClusterModel, NodeModel } from '../../src/spec/model.ts';
 import { labVariant } from '../fixtures/lab-variant.ts';
 
@@ -387,13 +390,17 @@ it.runIf(wwMissing !== undefined && process.env['CI_REQUIRE_ORACLE'] === '1')('t
 
 /** One nodes.conf folder per model (two models may share a name and stack: the lab and its networks copy). */
 const wwDirs = new Map<ClusterModel, string>();
-function wwRender(m: ClusterModel, n: string, overlay: string, template: string): string {
+/** herd's nodes.conf (and warewulf.conf) for the model, written once under etc/warewulf/ as Warewulf reads them. */
+function wwNodesConf(m: ClusterModel): string {
   let dir = wwDirs.get(m);
   if (dir === undefined) wwDirs.set(m, (dir = join(work, `ww-${m.name}-${m.network.stack}-${wwDirs.size}`)));
   if (!existsSync(join(dir, 'etc/warewulf/nodes.conf'))) {
     for (const a of compileCluster(m, { specDisplayPath: m.specFile }).artifacts) if (a.path.startsWith('etc/warewulf/') && a.bytes) put(dir, a.path, new TextDecoder().decode(a.bytes));
   }
-  const r = run('bash', [join(WW_DIR!, 'run.sh'), 'render', join(dir, 'etc/warewulf/nodes.conf'), '-', n, overlay, template]);
+  return join(dir, 'etc/warewulf/nodes.conf');
+}
+function wwRender(m: ClusterModel, n: string, overlay: string, template: string): string {
+  const r = run('bash', [join(WW_DIR!, 'run.sh'), 'render', wwNodesConf(m), '-', n, overlay, template]);
   expect(r.status, r.stderr).toBe(0);
   // `overlay show --render` prints backupFile/writeFile/Filename before each file it renders.
   return r.stdout.split('\n').filter((l) => !/^(backupFile|writeFile|Filename): /.test(l)).join('\n');
@@ -645,5 +652,221 @@ describe.skipIf(wwMissing !== undefined)("issue, resolv and udev.netname: the by
     expect(one(m, node(m, 'c2'), 'udev.netname', 'etc/udev/rules.d/70-persistent-net.rules')).toMatch(/NAME="eno2"/);
     const text = one(m, node(m, 'c2'), 'issue', 'etc/issue');
     for (const re of [/\\6\{enp1s0\} \(configured: fd00::3\)/, /bond0: \\4\{bond0\} \(configured: 172\.16\.0\.3\)/, /eno2: \\4\{eno2\} \(configured: <nil>\)/]) expect(text).toMatch(re);
+  });
+});
+
+// ifcfg, ifupdown (and its old name debian.interfaces), wicked and ignition: Warewulf's own overlay build (`wwctl overlay
+// build -O NAME -o DIR NODE`, which cuts multi-file templates at their `{{ file }}` markers) writes a tree from herd's
+// nodes.conf; herd's files must be that tree exactly: the same paths (no more, no fewer), bytes, modes, owners and
+// symlink targets, every folder Warewulf makes being one herd's composition makes too (0755 root).
+const NET_TEMPLATES = ['ifcfg', 'ifupdown', 'debian.interfaces', 'wicked', 'ignition'] as const;
+
+/**
+ * The lab with every netdev field herd's spec can set: a bond (gateway, two route tags, its own DNS tags in an order where
+ * Go's sorted DNS1, DNS10, DNS2 shows, a DNSSEARCH with `;`), its member (no type, no address), a VLAN with IPv6 and a
+ * /80 prefix and an upper-case gateway6 (Go prints it lower-case), InfiniBand with an MTU, InfiniBand with onboot false and
+ * IPv6 without a prefix, an ethernet with a MAC only and onboot false; the provisioning NIC with MTU, DNS search, IPv6
+ * with prefix and gateway.
+ */
+function labWwNet(): ClusterModel {
+  const edits: [RegExp, string][] = [
+    [/^(\s+)version: "4\.6\.4".*$/m, '$1version: "4.6.5"'],
+    [/^(\s+)interface: enp2s0.*$/m, '$&\n$1mtu: 9000\n$1domain: lab.example'],
+    [/^(\s+)threads_per_core: 1.*$/m, [
+      '$&', '$1prefix6: 64', '$1gateway6: "fd00::1"', '$1networks:',
+      '$1  eno2: { device: eno2, tags: { master: bond0 } }',
+      '$1  bond0: { type: bond, device: bond0, netmask: 255.255.0.0, gateway: 172.16.0.1, tags: { mode: active-backup, miimon: "200", route1: "192.168.5.0/24,172.16.0.254", route2: "192.168.6.0/24,172.16.0.253", DNS1: 172.16.0.1, DNS10: 172.16.0.10, DNS2: 172.16.0.2, DNSSEARCH: "a.example;b.example; c.example" } }',
+      '$1  vlan20: { type: vlan, device: bond0.20, netmask: 255.255.255.0, prefix6: 80, gateway6: "FD20::1", tags: { parent_device: bond0, vlan_id: "20" } }',
+      '$1  ib0: { type: infiniband, device: ib0, netmask: 255.255.0.0, mtu: 2044 }',
+      '$1  ib1: { type: infiniband, device: ib1, onboot: false }',
+      '$1  ethx: { type: ethernet, onboot: false }',
+    ].join('\n')],
+    [/^\s+c1: \{ profiles: \[compute\].*\n\s+c2: \{ profiles: \[compute\].*$/m, [
+      '  "c[1-2]":', '    profiles: [compute]', '    mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"]', '    address: 10.0.0.2', '    address6: "fd00::2"',
+      '    networks:', '      eno2: { mac: ["52:54:00:bb:00:01", "52:54:00:bb:00:02"] }', '      bond0: { address: 172.16.0.2 }',
+      '      vlan20: { address: 172.20.0.2, address6: "fd20::10" }', '      ib0: { address: 10.30.0.2 }', '      ib1: { address6: "fd30::5" }',
+      '      ethx: { mac: ["52:54:00:cc:00:01", "52:54:00:cc:00:02"] }',
+    ].join('\n')],
+  ];
+  const dir = labVariant(join(work, 'lab-ww-net'), edits);
+  const s = loadSpecFromDisk(dir, root);
+  if (!s.model) throw new Error(`the Warewulf-networks copy of the lab does not validate: ${s.diagnostics.map((d) => d.message).join('; ')}`);
+  return s.model;
+}
+const WW_NET = labWwNet();
+
+interface TreeEntry { type: 'file' | 'directory' | 'symlink'; mode: number; uid: number; gid: number; content?: Buffer; target?: string }
+/** A folder as Warewulf built it: every entry by relative path (lstat: symlinks are not followed). */
+function readTree(dir: string): Map<string, TreeEntry> {
+  const out = new Map<string, TreeEntry>();
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const p = rel === '' ? name : `${rel}/${name}`;
+      const st = lstatSync(join(dir, p));
+      const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      if (st.isDirectory()) {
+        out.set(p, { type: 'directory', ...base });
+        walk(p);
+      } else if (st.isSymbolicLink()) out.set(p, { type: 'symlink', ...base, target: readlinkSync(join(dir, p)) });
+      else out.set(p, { type: 'file', ...base, content: readFileSync(join(dir, p)) });
+    }
+  };
+  walk('');
+  return out;
+}
+/** Warewulf's own build of one overlay for one node from a nodes.conf: its tree, or its error. */
+function wwBuild(nodesConf: string, n: string, overlay: string): { tree: Map<string, TreeEntry>; r: Run } {
+  const out = fresh(`ww-build-${overlay}`);
+  const r = run('bash', [join(WW_DIR!, 'run.sh'), 'overlay-dir', nodesConf, '-', out, n, overlay]);
+  return { tree: readTree(out), r };
+}
+/** Where herd's files differ from Warewulf's tree (empty: the same). Folders: Warewulf's must be the parents herd implies, 0755 root. */
+function treeDifferences(ww: Map<string, TreeEntry>, ours: readonly OverlayFile[]): string[] {
+  const out: string[] = [];
+  const parents = new Set<string>();
+  for (const f of ours) for (let d = dirname(f.path); d !== '.'; d = dirname(d)) parents.add(d);
+  for (const [p, e] of ww) {
+    if (e.type === 'directory') {
+      if (!parents.has(p)) out.push(`${p}/: a folder of Warewulf's with nothing of herd's in it`);
+      else if (e.mode !== 0o755 || e.uid !== 0 || e.gid !== 0) out.push(`${p}/: Warewulf's folder is ${e.mode.toString(8)} ${e.uid}:${e.gid}, herd's parents are 755 0:0`);
+    } else if (!ours.some((f) => f.path === p)) out.push(`${p}: only Warewulf writes it`);
+  }
+  for (const f of ours) {
+    const e = ww.get(f.path);
+    if (!e) {
+      out.push(`${f.path}: only herd writes it`);
+      continue;
+    }
+    if (e.type !== f.type) out.push(`${f.path}: Warewulf's is a ${e.type}, herd's a ${f.type}`);
+    else if (f.type === 'symlink') {
+      if (e.target !== f.target) out.push(`${f.path}: Warewulf's points to ${e.target}, herd's to ${f.target}`);
+    } else {
+      if (e.mode !== f.mode || e.uid !== f.uid || e.gid !== f.gid) out.push(`${f.path}: Warewulf's is ${e.mode.toString(8)} ${e.uid}:${e.gid}, herd's ${f.mode.toString(8)} ${f.uid}:${f.gid}`);
+      const mine = Buffer.from(typeof f.content === 'string' ? f.content : (f.content ?? new Uint8Array(0)));
+      if (!mine.equals(e.content!)) out.push(`${f.path}: bytes differ: Warewulf ${JSON.stringify(e.content!.toString('utf8'))}, herd ${JSON.stringify(mine.toString('utf8'))}`);
+    }
+  }
+  return out;
+}
+
+describe.skipIf(wwMissing !== undefined)("ifcfg, ifupdown, debian.interfaces, wicked and ignition: the tree Warewulf's own overlay build writes from herd's nodes.conf", () => {
+  const cases: [string, ClusterModel, string[]][] = [
+    ['lab', CLUSTERS.lab!, SAMPLE.lab!],
+    ['condo', CLUSTERS.condo!, SAMPLE.condo!],
+    ['lab with a bond, a VLAN, InfiniBand and IPv6', NET.NetworkManager, ['c1', 'c2']],
+    ['lab with every netdev field', WW_NET, ['c1', 'c2']],
+  ];
+  for (const [label, m, nodes] of cases) {
+    for (const overlay of NET_TEMPLATES) {
+      it(`${overlay} ${label}: ${nodes.join(', ')}`, () => {
+        for (const nn of nodes) {
+          const { tree, r } = wwBuild(wwNodesConf(m), nn, overlay);
+          expect(r.status, r.stderr).toBe(0);
+          expect([nn, treeDifferences(tree, generate(m, node(m, nn), overlay))]).toEqual([nn, []]);
+        }
+      });
+    }
+  }
+
+  it('the comparison sees every netdev file and field: one file per netdev, IPv6 with and without prefix, onboot false, routes, MTU, DNS', () => {
+    const m = WW_NET;
+    const files = generate(m, node(m, 'c2'), 'ifcfg');
+    const devs = ['bond0', 'default', 'eno2', 'ethx', 'ib0', 'ib1', 'vlan20'];
+    expect(files.map((f) => f.path).sort()).toEqual(['etc/sysconfig/network', ...devs.flatMap((d) => [`etc/sysconfig/network-scripts/ifcfg-${d}.conf`, `etc/sysconfig/network-scripts/route-${d}.conf`])].sort());
+    const ifcfgOf = (d: string): string => one(m, node(m, 'c2'), 'ifcfg', `etc/sysconfig/network-scripts/ifcfg-${d}.conf`);
+    expect(ifcfgOf('bond0')).toContain('\nGATEWAY=172.16.0.1\n');
+    expect(ifcfgOf('bond0')).toMatch(/\nDNS1=172\.16\.0\.1\nDNS10=172\.16\.0\.10\nDNS2=172\.16\.0\.2\nDOMAIN="a\.example b\.example c\.example"\n$/);
+    expect(ifcfgOf('ethx')).toContain('\nONBOOT=false\n');
+    expect(ifcfgOf('ib1')).toContain('\nIPV6ADDR="fd30::6"\n');
+    expect(ifcfgOf('default')).toContain('\nMTU=9000\n');
+    expect(one(m, node(m, 'c2'), 'ifcfg', 'etc/sysconfig/network-scripts/route-bond0.conf')).toBe('\n# This file is autogenerated by warewulf\n192.168.5.0/24 via 172.16.0.254\n192.168.6.0/24 via 172.16.0.253\n\n');
+    const iface = (d: string): string => one(m, node(m, 'c2'), 'ifupdown', `etc/network/interfaces.d/${d}`);
+    expect(iface('vlan20')).toContain('iface bond0.20 inet6 static\n  address fd20::11/80\n  gateway fd20::1\n');
+    expect(iface('ib1')).toBe('# This file is autogenerated by warewulf\nallow-hotplug ib1\niface ib1 inet6 static\n  address \n  \n  \n\n');
+    expect(one(m, node(m, 'c2'), 'wicked', 'etc/wicked/ifconfig/ifcfg-ib0.xml')).toContain('<mtu>2044</mtu>');
+  });
+
+  it('the comparison can fail: one byte, a mode, a missing or an extra file, a symlink target', () => {
+    const m = WW_NET;
+    const { tree } = wwBuild(wwNodesConf(m), 'c1', 'ifcfg');
+    const ours = generate(m, node(m, 'c1'), 'ifcfg');
+    const edit = (path: string, f: (x: OverlayFile) => OverlayFile | undefined): OverlayFile[] => ours.flatMap((x) => (x.path === path ? [f(x)].filter((y): y is OverlayFile => y !== undefined) : [x]));
+    const p = 'etc/sysconfig/network-scripts/ifcfg-vlan20.conf';
+    expect(treeDifferences(tree, edit(p, (x) => ({ ...x, content: String(x.content).replace('VLAN=yes', 'VLAN=yeS') })))).toEqual([expect.stringMatching(/^etc\/sysconfig\/network-scripts\/ifcfg-vlan20\.conf: bytes differ/)]);
+    expect(treeDifferences(tree, edit(p, (x) => ({ ...x, mode: 0o600 })))).toEqual([`${p}: Warewulf's is 644 0:0, herd's 600 0:0`]);
+    expect(treeDifferences(tree, edit(p, () => undefined))).toEqual([`${p}: only Warewulf writes it`]);
+    expect(treeDifferences(tree, [...ours, { ...ours[0]!, path: 'etc/sysconfig/network-scripts/ifcfg' }])).toEqual(['etc/sysconfig/network-scripts/ifcfg: only herd writes it']);
+    const ign = wwBuild(wwNodesConf(m), 'c1', 'ignition').tree;
+    const link = 'etc/systemd/system/local-fs.target.wants/ww-ignition.service';
+    expect(treeDifferences(ign, generate(m, node(m, 'c1'), 'ignition').map((x) => (x.path === link ? { ...x, target: '/usr/lib/systemd/system/ww-ignition.service' } : x)))).toEqual([`${link}: Warewulf's points to ../ww-ignition.service, herd's to /usr/lib/systemd/system/ww-ignition.service`]);
+  });
+});
+
+// The same templates on settings herd's spec never writes or refuses (a nodes.conf of nodes without profiles, so a node's
+// settings are its own entry): no netdevs at all (the unsplit `ifcfg`/`route`/`default`/`ifcfg.xml` files), a VLAN
+// without its tags (`<no value>`), a device-less netdev, a non-contiguous netmask (IpCIDR's hex mask), onboot "no" and
+// "on", an out-of-range prefix, IPv4-mapped and unspecified addresses, a route tag without a comma (Warewulf fails).
+const EDGE_NODES_CONF = `nodes:
+  n0:
+    image name: x
+  n1:
+    network devices:
+      v:
+        type: vlan
+        device: eth0.5
+      x:
+        type: Ethernet
+        onboot: "no"
+        ipaddr: 10.1.0.5
+        netmask: 255.0.255.0
+        ipaddr6: "2001:DB8:0:0:1::1"
+        prefixlen6: "200"
+        gateway6: "::ffff:10.0.0.1"
+        mtu: "1500"
+      y:
+        onboot: "on"
+        ipaddr6: "::ffff:10.0.0.9"
+        prefixlen6: "64"
+        netmask: 255.255.255.0
+      z:
+        ipaddr6: "::"
+        prefixlen6: "64"
+        ipaddr: 0.0.0.0
+        netmask: 255.255.255.0
+        gateway: 0.0.0.0
+  n2:
+    network devices:
+      r:
+        device: eth9
+        tags:
+          route1: "10.0.0.0/8"
+      s:
+        device: eth8
+        ipaddr6: "fd00:0::0:7"
+        prefixlen6: "+064"
+`;
+describe.skipIf(wwMissing !== undefined)("the same templates on edge-case settings: Warewulf's tree, or its failure", () => {
+  const conf = put(fresh('ww-edge'), 'etc/warewulf/nodes.conf', EDGE_NODES_CONF);
+  const settings = (parseYaml(EDGE_NODES_CONF) as { nodes: Record<string, WwSettings> }).nodes;
+  const GEN: Record<(typeof NET_TEMPLATES)[number], (s: WwSettings, id: string) => BuiltinResult> = {
+    ifcfg: ifcfgFiles, ifupdown: (s) => ifupdownFiles(s), 'debian.interfaces': (s) => ifupdownFiles(s), wicked: (s) => wickedFiles(s), ignition: (s) => ignitionFiles(s),
+  };
+  for (const n of Object.keys(settings)) {
+    for (const overlay of NET_TEMPLATES) {
+      it(`${overlay} ${n}`, () => {
+        const { tree, r } = wwBuild(conf, n, overlay);
+        const ours = GEN[overlay](settings[n]!, n);
+        if (r.status !== 0) {
+          // Warewulf stops at the route tag; herd reports it.
+          expect(r.stderr).toMatch(/error calling index: reflect: slice index out of range/);
+          expect('problems' in ours ? ours.problems.map((p) => p.code) : 'files').toEqual(['overlay/template-error']);
+          return;
+        }
+        expect('files' in ours ? treeDifferences(tree, ours.files) : ours.problems).toEqual([]);
+      });
+    }
+  }
+  it('n2 fails in Warewulf for ifcfg and wicked, and for ifupdown only where the netdev has an address (it does not)', () => {
+    expect(NET_TEMPLATES.map((o) => `${o} ${wwBuild(conf, 'n2', o).r.status}`)).toEqual(['ifcfg 255', 'ifupdown 0', 'debian.interfaces 0', 'wicked 255', 'ignition 0']);
   });
 });

@@ -9,6 +9,7 @@ import { hostname, hosts } from './identity.ts';
 import { networkManager } from './network-manager.ts';
 import { systemdNetname, systemdNetworkd } from './networkd.ts';
 import { sshAuthorizedKeys, sshHostKeys } from './ssh.ts';
+import { ifcfg, ifupdown, ignition, wicked } from './warewulf-network-templates.ts';
 import { issue, resolv, udevNetname } from './warewulf-templates.ts';
 
 export { accountLabels, accountLookup, mergeAccounts, type AccountLabels, type ImageAccountsInput } from './accounts.ts';
@@ -29,6 +30,12 @@ const GENERATORS: Readonly<Record<string, (input: BuiltinInput & ImageAccountsIn
   issue,
   resolv,
   'udev.netname': udevNetname,
+  ifcfg,
+  // 4.6.5 renamed debian.interfaces ifupdown and still installs the old name as a copy: the same files under both names.
+  ifupdown,
+  'debian.interfaces': ifupdown,
+  wicked,
+  ignition,
 };
 
 /** The names herd generates here, sorted. */

@@ -7,26 +7,36 @@ import { nodeSettings } from '../../compile/nodes-conf.ts';
 import type { BuiltinInput, BuiltinResult } from '../types.ts';
 import { file } from './entries.ts';
 
-interface WwNetdev {
+/** One netdev of nodes.conf as herd writes it (every value a string; shared with warewulf-network-templates.ts). */
+export interface WwNetdev {
   readonly type?: string;
+  readonly onboot?: string;
   readonly device?: string;
   readonly hwaddr?: string;
   readonly ipaddr?: string;
+  readonly netmask?: string;
+  readonly gateway?: string;
+  readonly mtu?: string;
   readonly ipaddr6?: string;
+  readonly prefixlen6?: string;
+  readonly gateway6?: string;
   readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** The node's merged nodes.conf settings, the part these templates read. */
-interface WwSettings {
+export interface WwSettings {
   readonly 'image name'?: string;
   readonly kernel?: { readonly version?: string; readonly args?: readonly string[] };
   readonly 'network devices'?: Readonly<Record<string, WwNetdev>>;
+  readonly disks?: unknown;
+  readonly filesystems?: unknown;
+  readonly resources?: Readonly<Record<string, unknown>>;
 }
 
-const settingsOf = (input: BuiltinInput): WwSettings => nodeSettings(input.model, input.node) as WwSettings;
+export const settingsOf = (input: BuiltinInput): WwSettings => nodeSettings(input.model, input.node) as WwSettings;
 
 /** The node's netdevs as a Go template ranges over them: sorted by name (Go sorts map keys). */
-function netdevs(s: WwSettings): [string, WwNetdev][] {
+export function netdevs(s: WwSettings): [string, WwNetdev][] {
   return Object.entries(s['network devices'] ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 

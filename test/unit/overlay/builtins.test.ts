@@ -186,7 +186,7 @@ describe('which overlays are generated here', () => {
   });
 
   it('undefined for the others, including names inherited from Object', () => {
-    for (const n of ['wwinit', 'wwclient', 'ifcfg', 'slurm-node', 'toString', '__proto__', 'constructor']) expect(builtinOverlay(n, inputFor(lab, c1))).toBeUndefined();
+    for (const n of ['wwinit', 'wwclient', 'netplan', 'slurm-node', 'toString', '__proto__', 'constructor']) expect(builtinOverlay(n, inputFor(lab, c1))).toBeUndefined();
   });
 
   it('the head inputs each overlay needs', () => {
