@@ -74,7 +74,8 @@ export function configSources(model: ClusterModel, ctx: CompileContext): ConfigS
     },
     {
       path: 'etc/firewalld/zones/trusted.xml',
-      render: () => renderTrustedZone(model, header),
+      // network.trusted_zone: false leaves the head's firewall as the site keeps it.
+      render: () => (model.network.trustedZone ? renderTrustedZone(model, header) : undefined),
       impact: { class: 'daemon-reload', service: 'firewalld', reason: 'firewall-cmd --reload' },
       description: 'cluster NIC in the trusted zone',
     },

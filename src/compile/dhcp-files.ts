@@ -53,8 +53,8 @@ export function renderDnsmasqHosts(model: ClusterModel, header: string, template
     '',
     '# define the dhcp range',
     `dhcp-range=${model.network.dhcpRange.start},${model.network.dhcpRange.end},${model.network.netmask},6h`,
-    '',
     ...(template === 'static' ? [
+      '',
       '# hosts',
       // One line per netdev, as the template ranges over them all (a netdev without MAC or address just leaves those out).
       ...sortedNodes(model).flatMap((n) => netdevsOf(n).map((d) => `dhcp-host=${d.mac ? `${d.mac},id:00:03:00:01:${d.mac},` : ''}set:warewulf,${d.address ? `${d.address},` : ''}${d.address6 ? `[${d.address6}],` : ''}${n.name},infinite`)),
@@ -65,7 +65,8 @@ export function renderDnsmasqHosts(model: ClusterModel, header: string, template
 
 /** Warewulf's `etc/dnsmasq.d/ww4-listen.conf.ww`: dnsmasq answers on the head's cluster address. */
 export function renderDnsmasqListen(model: ClusterModel, header: string): string {
-  return `${header}listen-address=${model.head.address}\n`;
+  // The blank line is the template's `{{ nobackup }}` line.
+  return `${header.trimEnd()}\n\nlisten-address=${model.head.address}\n`;
 }
 
 /** Warewulf's `etc/dhcp/dhcpd.conf.ww` (no grub boot); template static adds one host block per node. */
@@ -106,10 +107,16 @@ export function renderDhcpdConf(model: ClusterModel, header: string): string {
     `    next-server ${ip};`,
     '}',
   ];
-  for (const n of template === 'static' ? sortedNodes(model) : []) {
+  if (template !== 'static') return out.join('\n') + '\n';
+  // The template's whitespace, byte for byte: each netdev's block opens with a newline and ends with one, each node adds
+  // one more, and so does the end of the list (so blocks of one node are one blank line apart, nodes two).
+  const hosts: string[] = [];
+  for (const n of sortedNodes(model)) {
     for (const d of netdevsOf(n)) {
-      out.push(`host ${n.name}-${d.name}`, '{', ...(d.mac ? [`    hardware ethernet ${d.mac};`] : []), ...(d.address ? [`    fixed-address ${d.address};`] : []), ...(d.primary ? [`    option host-name "${n.name}";`] : []), '}', '');
+      const body = [...(d.mac ? [`hardware ethernet ${d.mac};`] : []), ...(d.address ? [`fixed-address ${d.address};`] : []), ...(d.primary ? [`option host-name "${n.name}";`] : [])];
+      hosts.push(`\nhost ${n.name}-${d.name}\n{${body.map((l) => `\n    ${l}`).join('')}\n}\n`);
     }
+    hosts.push('\n');
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}${hosts.join('')}\n\n`;
 }

@@ -199,7 +199,9 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
   judge('etc/slurm/gres.conf', gresText, () => (gresText !== undefined || built.has('etc/slurm/gres.conf') ? compareGresConf(gresText !== undefined ? { file: input.gresConf!.file, text: gresText } : undefined, built.get('etc/slurm/gres.conf')) : []));
   judge('etc/exports', exportsText, () => (parsed.exports ? compareExports(parsed.exports, input.exports!.file, built.get('etc/exports')) : []));
   // Files herd writes whole that the import does not read for meaning: compared line by line, comments and blank lines aside.
-  const meaningful = (t: string): string => t.split('\n').map((l) => l.replace(/#.*$/, '').trim()).filter((l) => l !== '' && !/^<!--.*-->$/.test(l)).join('\n');
+  // A MAC's case means nothing to dhcpd (`hardware ethernet`) or dnsmasq (`dhcp-host`), and herd writes MACs in lower case.
+  const mac = /\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b/g;
+  const meaningful = (t: string): string => t.split('\n').map((l) => l.replace(/#.*$/, '').trim().replace(mac, (m) => m.toLowerCase())).filter((l) => l !== '' && !/^<!--.*-->$/.test(l)).join('\n');
   for (const [path, f] of [...(input.others ?? new Map<string, TextFile>())].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const rebuilt = built.get(path);
     const t = text(f);

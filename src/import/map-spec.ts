@@ -254,6 +254,10 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     note(['network', 'interface'], 'inferred: the head\'s cluster NIC is in none of the site files; set it');
     ds.push(diagnosticAt(atFile(ww?.file ?? nodesFile), 'import/inferred-value', 'warning', 'the head\'s cluster NIC is in none of the site files; the spec says eth0', 'set network.interface to the head\'s NIC on the provisioning network'));
   }
+  if (site.trustedZone === undefined) {
+    network.trusted_zone = false;
+    note(['network', 'trusted_zone'], 'the site has no firewalld trusted zone of its own, so herd writes none; true trusts the cluster NIC, so firewalld never drops Slurm or munge traffic');
+  }
   const netname = mostCommon([...netOf.values()]);
   if (netname !== undefined && netname !== NETNAME) network.netname = netname;
   const stack = overlaysEverywhere.has('systemd.networkd') && !overlaysEverywhere.has('NetworkManager') ? 'networkd' : 'NetworkManager';

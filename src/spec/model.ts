@@ -34,6 +34,8 @@ export interface NetworkModel {
   readonly dns: readonly string[];
   readonly domain?: string;
   readonly interface: string;
+  /** herd writes firewalld's trusted zone (network.trusted_zone, default true). */
+  readonly trustedZone: boolean;
   /** firewalld's trusted zone names the network as a source too (network.trust_source, default true). */
   readonly trustSource: boolean;
   /** The network stack herd configures on the nodes. */

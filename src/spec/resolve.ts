@@ -320,6 +320,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
       dns: spec.network.dns ?? [],
       ...(spec.network.domain ? { domain: spec.network.domain } : {}),
       interface: spec.network.interface,
+      trustedZone: spec.network.trusted_zone ?? true,
       trustSource: spec.network.trust_source ?? true,
       stack: spec.network.stack ?? 'NetworkManager',
       ...(spec.network.mtu !== undefined ? { mtu: spec.network.mtu } : {}),
@@ -391,7 +392,7 @@ function specRelativeHeadPath(raw: string, stateOnly: boolean): { path: string }
   return { path: norm };
 }
 
-/** A Warewulf distribution overlay herd does not build (ifcfg, wicked, ignition...): say what to do instead. */
+/** A Warewulf distribution overlay herd does not build (netplan, localtime, sfdisk...): say what to do instead. */
 function notBuilt(name: string, at: SourceRef | undefined): Diagnostic {
   return diagnosticAt(at, 'overlay/not-built-by-herd', 'error', `herd does not build Warewulf's ${name} overlay: herd renders every node's overlays itself, from the spec`, `remove ${name} from the list (herd builds ${[...HERD_BUILT_OVERLAYS].join(', ')}), or define a site overlay named ${name} under overlays: with your own files`);
 }

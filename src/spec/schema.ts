@@ -218,6 +218,7 @@ export const clusterSchema = z.strictObject({
     dns: z.array(z.string()).optional(),
     domain: z.string().optional(),
     interface: z.string().min(1).describe('Head NIC serving the provisioning network (put in the trusted firewall zone).'),
+    trusted_zone: z.boolean().optional().describe("herd writes firewalld's trusted zone (etc/firewalld/zones/trusted.xml) with the cluster NIC, so firewalld never drops Slurm, munge, NFS or Warewulf traffic from the nodes (the seed's malformed RPC); default true. false: herd writes no zone, and the head's firewall stays as the site keeps it (what herd import writes for a site without one)."),
     trust_source: z.boolean().optional().describe("firewalld's trusted zone also trusts the provisioning network as a source, so its traffic is accepted on any head interface; default true. false: the interface alone (as a zone with just the NIC)."),
     stack: z.enum(['NetworkManager', 'networkd']).optional().describe('Network stack configured on the nodes: NetworkManager keyfiles (default, as on EL10) or systemd-networkd.'),
     mtu: z.number().int().min(576).max(65535).optional().describe('MTU of the provisioning NIC on the nodes.'),

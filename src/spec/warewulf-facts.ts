@@ -64,8 +64,8 @@ export const HERD_BUILT_OVERLAYS: ReadonlySet<string> = new Set([
 
 /**
  * The overlays every node starts with: what boots the node the Warewulf way (wwinit, wwclient), one network stack, and
- * herd's configuration. Warewulf's default profile lists four network stacks and a dozen templates herd does not build;
- * herd picks one stack from the spec instead.
+ * herd's configuration. Warewulf's default profile lists all four network stacks (herd builds each, so an imported site
+ * keeps them); a new spec gets the one its network.stack picks.
  */
 export function defaultBaseOverlays(stack: 'NetworkManager' | 'networkd' = 'NetworkManager'): string[] {
   return [

@@ -33,7 +33,17 @@ export interface WwSettings {
   readonly resources?: Readonly<Record<string, unknown>>;
 }
 
-export const settingsOf = (input: BuiltinInput): WwSettings => nodeSettings(input.model, input.node) as WwSettings;
+/**
+ * The node's merged nodes.conf settings, IPv6 in 4.6.5's field names: before 4.6.5 nodes.conf spells them `ip6addr` and
+ * `prefix`, but the templates read the same Go fields (Ipaddr6, PrefixLen6) whatever the YAML key.
+ */
+export function settingsOf(input: BuiltinInput): WwSettings {
+  const s = nodeSettings(input.model, input.node) as WwSettings & { 'network devices'?: Record<string, WwNetdev & { ip6addr?: string; prefix?: string }> };
+  const devs = s['network devices'];
+  if (!devs || !Object.values(devs).some((d) => d.ip6addr !== undefined || d.prefix !== undefined)) return s;
+  const renamed = Object.fromEntries(Object.entries(devs).map(([k, { ip6addr, prefix, ...d }]) => [k, { ...d, ...(ip6addr !== undefined ? { ipaddr6: ip6addr } : {}), ...(prefix !== undefined ? { prefixlen6: prefix } : {}) }]));
+  return { ...s, 'network devices': renamed };
+}
 
 /** The node's netdevs as a Go template ranges over them: sorted by name (Go sorts map keys). */
 export function netdevs(s: WwSettings): [string, WwNetdev][] {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { checkSpec } from '../../../src/spec/check-spec.ts';
 import { loadSpecFromDisk } from '../../../src/spec/load-from-disk.ts';
 import { nodeLines, realMemoryMiB, renderGresConf, renderSlurmConf } from '../../../src/compile/slurm-conf.ts';
+import { configSources } from '../../../src/compile/compile-cluster.ts';
 import { expandHostlist } from '../../../src/spec/hostlist.ts';
 import { generateRangedSpec } from '../../../bench/validate.ts';
 import { miniModel } from './mini-spec.ts';
@@ -102,5 +103,26 @@ ${nodes}slurm: { partitions: { p: { nodes: c1, default: true } }, extra: { ${ext
     expect(rules('SchedulerParameters: null')).toEqual(['slurm/omit-unwritten 9:68']);
     expect(rules('ClusterName: null')).toEqual(['slurm/owned-key 9:68']);
     expect(rules('TaskPlugin: null')).toEqual([]);
+  });
+});
+
+describe('network.trusted_zone', () => {
+  const spec = (network: string) => `apiVersion: herd.dev/v1alpha1
+kind: Cluster
+name: t
+head: { name: h, address: 10.0.0.1 }
+network: ${network}
+images: { i: { source: "oci:x" } }
+defaults: { image: i, cpus: 4 }
+nodes: { c1: { mac: "02:00:00:00:00:01", address: 10.0.0.11 } }
+`;
+  const paths = (network: string): string[] => {
+    const model = checkSpec('x.yaml', spec(network), () => ({ overlayFiles: {} })).model!;
+    return configSources(model, { specDisplayPath: 'x.yaml' }).filter((c) => c.render() !== undefined).map((c) => c.path);
+  };
+  it('false: herd writes no firewalld zone, and every other head file as before', () => {
+    const on = paths('{ cidr: 10.0.0.0/24, interface: eth0 }');
+    expect(on).toContain('etc/firewalld/zones/trusted.xml');
+    expect(paths('{ cidr: 10.0.0.0/24, interface: eth0, trusted_zone: false }')).toEqual(on.filter((p) => p !== 'etc/firewalld/zones/trusted.xml'));
   });
 });

@@ -198,3 +198,21 @@ describe('ignition', () => {
     expect(files(ignitionFiles({ resources: { fstab: [] } })).length).toBe(8);
   });
 });
+
+describe('releases before 4.6.5 (nodes.conf spells IPv6 ip6addr and prefix)', () => {
+  it('the templates still see the node\'s IPv6 address and prefix, as Warewulf\'s Go fields hold them whatever the key', () => {
+    const model = { ...lab, warewulf: { ...lab.warewulf, version: '4.6.3' as const } };
+    const node = { ...c1, address6: 'fd00::11', prefix6: 64 };
+    const input = { model: { ...model, nodes: model.nodes.map((n) => (n.name === 'c1' ? node : n)) }, node, accounts: accountLookup({ passwd: '', group: '' }), imageAccounts: { passwd: '', group: '' }, head: {}, config: new Map<string, string>() };
+    const modern = { ...input, model: { ...input.model, warewulf: lab.warewulf } };
+    const text = (r: BuiltinResult | undefined, path: string): string => {
+      const f = files(r!).find((x) => x.path === path)!;
+      return typeof f.content === 'string' ? f.content : new TextDecoder().decode(f.content);
+    };
+    expect(text(builtinOverlay('issue', input), 'etc/issue')).toContain('(configured: fd00::11)');
+    expect(text(builtinOverlay('issue', input), 'etc/issue')).toBe(text(builtinOverlay('issue', modern), 'etc/issue'));
+    const ifcfg = tree(builtinOverlay('ifcfg', input)!);
+    expect(ifcfg).toEqual(tree(builtinOverlay('ifcfg', modern)!));
+    expect(ifcfg['etc/sysconfig/network-scripts/ifcfg-default.conf']).toContain('IPV6ADDR="fd00::11"');
+  });
+});
