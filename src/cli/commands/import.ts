@@ -2,6 +2,7 @@
 // a ConfinedDir, turn it into a spec (src/import, pure), and write the spec, its inventory and the site overlays it uses, all at
 // once at the end: every fallible step runs before the first write, and an existing output is replaced only when told.
 import { basename, dirname, join, posix, resolve } from 'node:path';
+import { redactSecrets } from '../../artifacts/secret-lines.ts';
 import type { Command } from '../command.ts';
 import { EXIT } from '../exit-codes.ts';
 import { ConfinedDir, isPathBlocked } from '../../fs/confined-dir.ts';
@@ -149,7 +150,8 @@ export const command: Command = {
     const result = { ...imported, diagnostics: sortDiagnostics([...imported.diagnostics, ...skipped]) };
     const sources = new Map<string, string>();
     for (const f of [site.input.nodesConf, site.input.warewulfConf, site.input.slurm?.main, ...(site.input.slurm?.includes.values() ?? []), site.input.gresConf, site.input.exports, site.input.hosts]) {
-      if (f) sources.set(f.file, new TextDecoder().decode(f.bytes));
+      // Code frames quote the site's lines: an IPMI password in nodes.conf is shown by its hash only.
+      if (f) sources.set(f.file, redactSecrets(f.file, new TextDecoder().decode(f.bytes)));
     }
     if (result.draftText) sources.set(outName, result.draftText);
     const failed = hasErrors(result.diagnostics) || !result.specText;

@@ -38,6 +38,24 @@ describe('herd import', () => {
     expect(v.code, v.stderr).toBe(0);
   });
 
+  it('never shows an IPMI password: the import\'s code frames and the plan\'s diffs of the site\'s nodes.conf give its hash', async () => {
+    const cwd = fresh();
+    cpSync(join(FIXTURES, 'rich'), join(cwd, 'site'), { recursive: true, filter: (p) => !p.includes('/expected') });
+    const conf = join(cwd, 'site/etc/warewulf/nodes.conf');
+    const text = readFileSync(conf, 'utf8');
+    writeFileSync(conf, text.replace('      username: admin\n', '      username: admin\n      password: "Sup3r-Secret-BMC"\n'));
+    expect(readFileSync(conf, 'utf8')).toContain('Sup3r-Secret-BMC');
+    const imp = await herd(cwd, 'import', '--from', 'site', '--out', 'spec/cluster.yaml', '--no-color');
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stderr).toContain('password: <secret sha256:');
+    for (const format of ['text', 'json', 'markdown']) {
+      const plan = await herd(cwd, 'plan', 'spec', '--root', 'site', '--format', format, '--no-color');
+      expect([0, 2], plan.stderr).toContain(plan.code);
+      expect(plan.stdout, format).toContain('password: <secret sha256:');
+      for (const out of [imp.stdout, imp.stderr, plan.stdout, plan.stderr]) expect(out).not.toContain('Sup3r-Secret');
+    }
+  });
+
   it('is deterministic: two imports of one site are byte-identical', async () => {
     const a = fresh();
     const b = fresh();
