@@ -5,11 +5,14 @@ import type { ArtifactSet } from './artifacts/artifact.ts';
 import type { ClusterModel } from './spec/model.ts';
 import { loadSpecFromDisk, sourceTexts } from './spec/load-from-disk.ts';
 import { compileConfig } from './compile/compile-cluster.ts';
+import { readIpmiPasswords } from './overlay/head-inputs.ts';
 import { artifactSet } from './artifacts/artifact.ts';
 import { buildClusterImages, confinedCacheDir, defaultCacheDir } from './image/build/build-images.ts';
 import type { BuildProgress } from './image/build/build-image.ts';
 import { availableParallelism } from 'node:os';
 import { buildClusterOverlays } from './overlay/build-overlays.ts';
+
+const NODES_CONF = 'etc/warewulf/nodes.conf';
 
 export interface CompileOptions {
   /** SOURCE_DATE_EPOCH (seconds) for archive timestamps; from the environment at the CLI edge. */
@@ -56,8 +59,13 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
   const sources = sourceTexts(spec, cwd);
   const base = { diagnostics: spec.diagnostics, specFile: spec.specPath, specDir: spec.specDir, displayPath: spec.displayPath, specHash: spec.specHash, sources };
   if (!spec.model || hasErrors(spec.diagnostics)) return { ...base, ...(spec.spec ? { clusterName: spec.spec.name } : {}) };
-  const config = compileConfig(spec.model, { specDisplayPath: spec.displayPath });
-  if (options.images === false) return { ...base, clusterName: spec.model.name, model: spec.model, artifacts: { ...artifactSet(config), slurmVersion: spec.model.slurm.version } };
+  // BMC passwords (ipmi.password_file) are read on the head; where one is absent nodes.conf waits as pending, never
+  // compiled without it.
+  const bmc = readIpmiPasswords(spec.model, options.headRoot ?? '/', spec.specDir);
+  if (hasErrors(bmc.diagnostics)) return { ...base, diagnostics: [...spec.diagnostics, ...bmc.diagnostics], clusterName: spec.model.name, model: spec.model };
+  const bmcPending = bmc.missing !== undefined ? [{ prefix: NODES_CONF, reason: bmc.missing }] : [];
+  const config = compileConfig(spec.model, { specDisplayPath: spec.displayPath, ...(bmc.passwords.size > 0 ? { ipmiPasswords: bmc.passwords } : {}) }).filter((a) => bmc.missing === undefined || a.path !== NODES_CONF);
+  if (options.images === false) return { ...base, clusterName: spec.model.name, model: spec.model, artifacts: { ...artifactSet(config, bmcPending), slurmVersion: spec.model.slurm.version } };
   // Images: built offline (registry images come from the cache `herd pull` fills), reused when unchanged.
   // The default cache sits beside the spec, whose content may come from a pull request: a committed `.herd` symlink out of the
   // folder is refused here (exit 3, like any unsafe path), before anything is written through it.
@@ -79,11 +87,12 @@ export async function compileSpecAt(path: string, cwd: string, options: CompileO
     inputModes: spec.inputModes,
     symlinks: spec.symlinks,
     imageAccounts: images.accounts,
+    ipmiPasswords: bmc,
     config: new Map(config.flatMap((a) => (a.bytes ? [[a.path, Buffer.from(a.bytes).toString('utf8')] as const] : []))),
   });
   const diagnostics = [...spec.diagnostics, ...images.diagnostics, ...overlays.diagnostics];
   const withImages = { ...base, diagnostics, clusterName: spec.model.name, model: spec.model, imageSummary: [...images.summary, ...overlays.summary], imageKeys: images.keys };
   if (hasErrors(images.diagnostics) || hasErrors(overlays.diagnostics)) return withImages;
-  const set = artifactSet([...config, ...images.artifacts, ...overlays.artifacts], [...images.pending, ...overlays.pending]);
+  const set = artifactSet([...config, ...images.artifacts, ...overlays.artifacts], [...bmcPending, ...images.pending, ...overlays.pending]);
   return { ...withImages, artifacts: { ...set, slurmVersion: spec.model.slurm.version } };
 }

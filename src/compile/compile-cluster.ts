@@ -1,7 +1,7 @@
 // Compile the resolved model into the artifact set of head-node configuration files (pure).
 import { artifactSet, textArtifact, type Artifact, type ArtifactSet, type TextArtifactInput } from '../artifacts/artifact.ts';
 import type { ClusterModel } from '../spec/model.ts';
-import { renderNodesConf } from './nodes-conf.ts';
+import { renderNodesConf, type IpmiPasswordValues } from './nodes-conf.ts';
 import { renderWarewulfConf } from './warewulf-conf.ts';
 import { cgroupConfImpact, renderCgroupConf, renderGresConf, renderSlurmConf } from './slurm-conf.ts';
 import { HOSTS_MARKER, renderExports, renderHostsBlock, renderTrustedZone } from './head-files.ts';
@@ -10,6 +10,11 @@ import { renderDhcpdConf, renderDnsmasqHosts, renderDnsmasqListen, usesDnsmasq }
 export interface CompileContext {
   /** The spec path as the user knows it (relative), named in every file's header. */
   readonly specDisplayPath: string;
+  /**
+   * BMC passwords read on the head (head-inputs.ts readIpmiPasswords), by ipmi.password_file. Without them nodes.conf is
+   * written without passwords: the pipeline then lists it as pending rather than compile that.
+   */
+  readonly ipmiPasswords?: IpmiPasswordValues;
 }
 
 /** The header names the cluster and the spec's file name only: the bytes must not depend on the directory herd runs from. */
@@ -47,7 +52,7 @@ export function configSources(model: ClusterModel, ctx: CompileContext): ConfigS
   const out: ConfigSource[] = [
     {
       path: 'etc/warewulf/nodes.conf',
-      render: () => renderNodesConf(model, header),
+      render: () => renderNodesConf(model, header, ctx.ipmiPasswords),
       mode: 0o640,
       group: 'warewulf',
       impact: { class: 'daemon-reload', service: 'warewulfd', reason: 'warewulfd reads nodes.conf only at start or reload' },

@@ -37,7 +37,7 @@ function fstabOf(model: ClusterModel): unknown[] {
 }
 
 /** Flatten one node's Warewulf settings into `a/b/c` paths so profiles can take the shared ones. */
-function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
+function nodeFields(model: ClusterModel, n: NodeModel, passwords?: IpmiPasswordValues): FieldMap {
   const im = model.images[n.image]!;
   const nd = `network devices/${n.netname}`;
   const f: FieldMap = {
@@ -64,6 +64,9 @@ function nodeFields(model: ClusterModel, n: NodeModel): FieldMap {
       if (v !== undefined) f[`ipmi/${key}`] = String(v);
     }
     for (const [k, v] of Object.entries(n.ipmi.tags)) f[`ipmi/tags/${k}`] = v;
+    // The BMC password, only when herd read it on the head (the pipeline marks nodes.conf pending otherwise).
+    const pw = n.ipmi.passwordFile !== undefined ? passwords?.get(n.ipmi.passwordFile) : undefined;
+    if (pw !== undefined) f['ipmi/password'] = pw;
   }
   // Client NFS mounts ride in the fstab resource that Warewulf's fstab overlay renders (with nofail,_netdev by default,
   // so a /home that is not up yet never blocks boot).
@@ -103,7 +106,7 @@ function ipv6Fields(f: FieldMap, p: string, address6: string | undefined, prefix
 }
 
 const KEY_ORDER = ['comment', 'profiles', 'discoverable', 'cluster name', 'image name', 'ipxe template', 'init', 'root', 'kernel', 'ipmi', 'system overlay', 'runtime overlay', 'network devices', 'primary network', 'tags', 'resources'];
-const IPMI_ORDER = [...Object.keys(IPMI_SETTINGS), 'tags'];
+const IPMI_ORDER = ['username', 'password', ...Object.keys(IPMI_SETTINGS).filter((k) => k !== 'username'), 'tags'];
 const NETDEV_ORDER = ['type', 'onboot', 'device', 'hwaddr', 'ipaddr', 'netmask', 'gateway', 'mtu', 'ipaddr6', 'prefixlen6', 'gateway6', 'ip6addr', 'prefix', 'tags'];
 
 function ordered(obj: Record<string, unknown>, order: readonly string[]): Record<string, unknown> {
@@ -126,10 +129,13 @@ function shape(fields: FieldMap, extra: Record<string, unknown> = {}): Record<st
  * Render nodes.conf. Every node lists `default` first (Warewulf applies only listed profiles), then its spec profiles.
  * Settings shared by all nodes of a profile move into that profile; the rest stays on the node.
  */
-export function renderNodesConf(model: ClusterModel, header: string): string {
+export function renderNodesConf(model: ClusterModel, header: string, passwords?: IpmiPasswordValues): string {
   // MACs are always quoted: a YAML 1.1 reader could take an all-digit MAC such as 52:54:00:00:00:01 for a base-60 number.
-  return header + emitYaml(nodesConfDocument(model) as YamlValue, { quoteKeys: new Set(['hwaddr']) });
+  return header + emitYaml(nodesConfDocument(model, passwords) as YamlValue, { quoteKeys: new Set(['hwaddr']) });
 }
+
+/** BMC passwords read on the head, by the ipmi.password_file that names them. */
+export type IpmiPasswordValues = ReadonlyMap<string, string>;
 
 /**
  * One node's settings as Warewulf has them once its profiles are merged: what nodesConfDocument factors into profiles and the
@@ -137,8 +143,8 @@ export function renderNodesConf(model: ClusterModel, header: string): string {
  * document back; a property test holds the two equal (test/unit/import/round-trip.test.ts), and the oracle tests hold the
  * document to real Warewulf's merge.
  */
-export function nodeSettings(model: ClusterModel, n: NodeModel): Record<string, unknown> {
-  const o = unflatten(nodeFields(model, n));
+export function nodeSettings(model: ClusterModel, n: NodeModel, passwords?: IpmiPasswordValues): Record<string, unknown> {
+  const o = unflatten(nodeFields(model, n, passwords));
   if (n.discoverable !== undefined) o.discoverable = String(n.discoverable);
   return o;
 }
@@ -149,13 +155,14 @@ const documents = new WeakMap<ClusterModel, { nodeprofiles: Record<string, unkno
  * nodes.conf as the document renderNodesConf writes (computed once per model): `herd import` merges it the way Warewulf
  * does to compare with a site's nodes.conf, instead of reading the rendered text back.
  */
-export function nodesConfDocument(model: ClusterModel): { readonly nodeprofiles: Record<string, unknown>; readonly nodes: Record<string, unknown> } {
-  const known = documents.get(model);
+export function nodesConfDocument(model: ClusterModel, passwords?: IpmiPasswordValues): { readonly nodeprofiles: Record<string, unknown>; readonly nodes: Record<string, unknown> } {
+  const withPasswords = passwords !== undefined && passwords.size > 0;
+  const known = withPasswords ? undefined : documents.get(model);
   if (known) return known;
   const nodes = [...model.nodes].sort((a, b) => compareHostnames(a.name, b.name));
   const profilesOf = new Map(nodes.map((n) => [n.name, ['default', ...n.profiles]]));
   const factored = factorProfiles({
-    nodes: new Map(nodes.map((n) => [n.name, nodeFields(model, n)])),
+    nodes: new Map(nodes.map((n) => [n.name, nodeFields(model, n, passwords)])),
     profilesOf,
     listFields: new Set(['system overlay', 'runtime overlay', 'kernel/args', 'resources/fstab']),
   });
@@ -169,6 +176,6 @@ export function nodesConfDocument(model: ClusterModel): { readonly nodeprofiles:
   // discoverable is a node-only key in Warewulf 4.6 (profiles cannot carry it), so it is never factored.
   for (const n of nodes) nodesOut[n.name] = shape(factored.nodes.get(n.name) ?? {}, { profiles: profilesOf.get(n.name), ...(n.discoverable !== undefined ? { discoverable: String(n.discoverable) } : {}) });
   const doc = { nodeprofiles, nodes: nodesOut };
-  documents.set(model, doc);
+  if (!withPasswords) documents.set(model, doc);
   return doc;
 }

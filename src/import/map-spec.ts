@@ -1,5 +1,6 @@
 // From a site's parsed files to the cluster spec an expert would write (pure): merged Warewulf nodes plus slurm.conf
 // hardware and partitions, factored into defaults, profiles and node entries, with a comment on every inferred value.
+import { createHash } from 'node:crypto';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { API_VERSION } from '../spec/schema.ts';
 import type { WarewulfVersion } from '../spec/model.ts';
@@ -8,7 +9,7 @@ import { formatIPv4, netmaskToPrefix, parseIPv4, prefixToNetmask } from '../spec
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { IPMI_SETTINGS } from '../compile/warewulf-keys.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
-import { isMapV, primaryNetdev, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
+import { isMapV, primaryNetdev, sitePasswordFiles, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
 import { globalValue, type GresLine, type SlurmSite } from './slurm-conf.ts';
 import { confString, trustedInterfaces, trustedSources, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
 import { placeFields, type Fields } from './factor.ts';
@@ -95,6 +96,13 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   };
   const nodesConf = site.nodesConf;
   const wwNodes = nodesConf.nodes;
+  const passwordFiles = sitePasswordFiles(wwNodes);
+  for (const [pw, file] of passwordFiles) {
+    const first = wwNodes.filter((n) => isMapV(n.merged.ipmi) && n.merged.ipmi.password === pw);
+    // The start of the line only: a span's width would tell the password's length.
+    const { endLine: _endLine, endColumn: _endColumn, ...at } = first[0]!.from.get('ipmi/password') ?? first[0]!.at;
+    ds.push(diagnosticAt(at, 'import/inferred-value', 'warning', `the BMC password of ${first.length} node(s) (sha256 ${createHash('sha256').update(pw).digest('hex').slice(0, 12)}) stays out of the spec: it names ${file}, which herd reads on the head when it builds`, `put that password in ${file} on the head (its first line; mode 0600, root's): until then herd plan lists nodes.conf as pending`));
+  }
   const overlaysEverywhere = overlayNames(wwNodes);
   const { version, why } = inferVersion(site, options.warewulfVersion, overlaysEverywhere);
   const nodesFile = nodesConf.file;
@@ -365,6 +373,9 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     let ipmiAddr: string | undefined;
     const ipmi = n.merged.ipmi;
     if (isMapV(ipmi)) {
+      // The password: the file on the head that will hold it (the import reports where to put it, by hash).
+      const pw = ipmi.password;
+      if (typeof pw === 'string' && pw !== '') f['ipmi\u0001password_file'] = passwordFiles.get(pw)!;
       for (const [k, v] of Object.entries(ipmi)) {
         const key = (IPMI_SETTINGS as Readonly<Record<string, string>>)[k];
         if (key === undefined || typeof v !== 'string' || v === '') continue;

@@ -227,10 +227,10 @@ export interface WwMergedNode {
  * the model's lists are final, with no `~item` left to remove): the same views as mergeNodesDocument(nodesConfDocument(model)),
  * without factoring 10,000 nodes into profiles and merging them back (issue 16: about a fifth of the import).
  */
-export function modelNodeViews(model: ClusterModel): WwMergedNode[] {
+export function modelNodeViews(model: ClusterModel, passwords?: ReadonlyMap<string, string>): WwMergedNode[] {
   return model.nodes.map((n) => {
     // Every value is a string, a list of strings or a map of them already, but for the fstab resource's numbers (freq, passno).
-    const merged = nodeSettings(model, n) as WwMap;
+    const merged = nodeSettings(model, n, passwords) as WwMap;
     if (merged.resources !== undefined) merged.resources = toWw(merged.resources);
     return { name: n.name, merged };
   });
@@ -381,4 +381,19 @@ function readFast(file: string, bytes: Uint8Array | string): LoadedYaml | undefi
   const r = readSimpleYaml(file, text);
   if (!r || r.value === null || typeof r.value !== 'object' || Array.isArray(r.value)) return undefined;
   return { text, value: r.value, index: r.index, diagnostics: [] };
+}
+
+/**
+ * The site's BMC passwords as the files the spec names for them, in the order nodes first have them:
+ * /etc/herd/ipmi-password, then /etc/herd/ipmi-password-2... (password -> file). The passwords stay in memory: the
+ * spec names the file, and the admin puts the password there on the head.
+ */
+export function sitePasswordFiles(nodes: readonly WwMergedNode[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const n of nodes) {
+    const ipmi = n.merged.ipmi;
+    const pw = ipmi !== null && typeof ipmi === 'object' && !Array.isArray(ipmi) ? (ipmi as WwMap).password : undefined;
+    if (typeof pw === 'string' && pw !== '' && !out.has(pw)) out.set(pw, `/etc/herd/ipmi-password${out.size === 0 ? '' : `-${out.size + 1}`}`);
+  }
+  return out;
 }

@@ -15,7 +15,7 @@ import { treeSha256, type Artifact, type PendingArtifacts } from '../artifacts/a
 import type { ClusterModel, NodeModel, OverlayModel } from '../spec/model.ts';
 import { compressHostlist } from '../spec/hostlist.ts';
 import type { AccountLookup, AccountTexts, BuiltinResult, HeadInputs, OverlayFile, OverlayProblem } from './types.ts';
-import { readHeadInputs } from './head-inputs.ts';
+import { readHeadInputs, type IpmiPasswords } from './head-inputs.ts';
 import { composeStage, stageKey, type ComposedEntry, type OverlayPart } from './compose.ts';
 import { cpioChunks, gzipReusing, measureCpio, measureStage, stageContents, type PackedStage } from './pack.ts';
 import { overlayArtifacts, overlayPaths } from '../compile/overlay-artifacts.ts';
@@ -42,6 +42,8 @@ export interface OverlayBuildOptions {
   readonly imageAccounts: ReadonlyMap<string, AccountTexts>;
   /** herd's compiled configuration files by path (warewulf.conf, slurm.conf...). */
   readonly config: ReadonlyMap<string, string>;
+  /** The BMC passwords read on the head (the pipeline reads them once, for nodes.conf too); absent: none in the spec. */
+  readonly ipmiPasswords?: IpmiPasswords;
 }
 
 export interface ClusterOverlays {
@@ -218,9 +220,16 @@ export async function buildClusterOverlays(model: ClusterModel, opts: OverlayBui
             reasons.push(`${name}: ${inst?.missing ?? 'not read'}`);
             continue;
           }
+          // wwinit's config carries the BMC password (ipmi write sets it): read on the head, or the overlay waits.
+          const pwFile = name === 'wwinit' ? node.ipmi?.passwordFile : undefined;
+          const password = pwFile !== undefined ? opts.ipmiPasswords?.passwords.get(pwFile) : undefined;
+          if (pwFile !== undefined && password === undefined) {
+            reasons.push(opts.ipmiPasswords?.missing ?? `the BMC password ${pwFile} was not read`);
+            continue;
+          }
           const key = name === 'wwclient' ? 'wwclient' : undefined;
           const render = (): BuiltinResult =>
-            renderInstallOverlay(inst, model.warewulf.version, { imageName: node.image, id: node.name, root: 'initramfs', init: '/sbin/init', ...(node.ipmi ? { ipmi: node.ipmi } : {}), warewulfConf }, installDirs.get(name) ?? model.head.files.warewulfOverlays.path);
+            renderInstallOverlay(inst, model.warewulf.version, { imageName: node.image, id: node.name, root: 'initramfs', init: '/sbin/init', ...(node.ipmi ? { ipmi: node.ipmi } : {}), ...(password !== undefined ? { ipmiPassword: password } : {}), warewulfConf }, installDirs.get(name) ?? model.head.files.warewulfOverlays.path);
           r = key ? memo(shared, key, () => freeze(render())) : render();
         } else {
           // herd-boot needs the munge key only where munge runs: Slurm nodes, or an image with a munge user.

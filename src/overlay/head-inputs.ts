@@ -129,3 +129,72 @@ export function readHeadInputs(model: ClusterModel, headRoot: string, specDir: s
     spec?.close();
   }
 }
+
+/** The BMC passwords the nodes' ipmi.password_file name, by that path as the spec gives it. */
+export interface IpmiPasswords {
+  readonly passwords: ReadonlyMap<string, string>;
+  /** Why one is absent (nodes.conf and the nodes' wwinit config then wait as pending); undefined when all were read. */
+  readonly missing?: string;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** IPMI 2.0 (RAKP) passwords are at most 20 bytes; ipmitool refuses longer ones. */
+const IPMI_PASSWORD_MAX = 20;
+
+/** The files the model's nodes name for their BMC password, each with where it is first set. */
+export function ipmiPasswordFiles(model: ClusterModel): Map<string, HeadFileRef> {
+  const out = new Map<string, HeadFileRef>();
+  for (const n of model.nodes) {
+    const p = n.ipmi?.passwordFile;
+    if (p !== undefined && !out.has(p)) out.set(p, { path: p.startsWith('/') ? p : p.replace(/^\.\//, ''), inSpec: !p.startsWith('/'), at: n.at.ipmi ?? n.at.name ?? model.head.at });
+  }
+  return out;
+}
+
+/**
+ * Read each BMC password file (its first line) under the head root, or the spec folder for a stand-in head. Never quoted
+ * in a message; a password Warewulf could not carry (too long, or a character that breaks wwinit's shell-quoted config)
+ * is an error naming the file.
+ */
+export function readIpmiPasswords(model: ClusterModel, headRoot: string, specDir: string): IpmiPasswords {
+  const files = ipmiPasswordFiles(model);
+  const passwords = new Map<string, string>();
+  const diagnostics: Diagnostic[] = [];
+  const missing: string[] = [];
+  if (files.size === 0) return { passwords, diagnostics };
+  let head: ConfinedDir | undefined;
+  let spec: ConfinedDir | undefined;
+  try {
+    try {
+      head = ConfinedDir.open(headRoot, { what: 'head root' });
+    } catch {
+      head = undefined;
+    }
+    if ([...files.values()].some((r) => r.inSpec)) {
+      try {
+        spec = ConfinedDir.open(specDir, { what: 'spec folder' });
+      } catch {
+        spec = undefined;
+      }
+    }
+    for (const [key, ref] of files) {
+      const r = readRef({ head, spec }, ref, 4096);
+      if ('absent' in r) {
+        missing.push(`the BMC password: ${r.absent}`);
+        continue;
+      }
+      if ('error' in r) {
+        diagnostics.push(diagnosticAt(ref.at, 'overlay/head-file', 'error', `ipmi.password_file: ${r.error}`, 'the BMC password must be a regular file (its first line is the password)'));
+        continue;
+      }
+      const line = r.bytes.toString('utf8').split('\n')[0]!.replace(/\r$/, '');
+      const bad = line === '' ? 'is empty' : Buffer.byteLength(line) > IPMI_PASSWORD_MAX ? `is ${Buffer.byteLength(line)} bytes; IPMI 2.0 passwords are at most ${IPMI_PASSWORD_MAX}` : /["\\$`]|[^\x20-\x7e]/.test(line) ? 'holds a character wwinit\'s shell-quoted config cannot carry (" \\ $ ` or one outside printable ASCII)' : undefined;
+      if (bad) diagnostics.push(diagnosticAt(ref.at, 'overlay/head-file', 'error', `the BMC password in ${ref.path} ${bad}`, 'set the BMC password to at most 20 printable ASCII characters without " \\ $ `, and write it as the first line of the file'));
+      else passwords.set(key, line);
+    }
+    return { passwords, ...(missing.length > 0 ? { missing: [...new Set(missing)].join('; ') } : {}), diagnostics };
+  } finally {
+    head?.close();
+    spec?.close();
+  }
+}

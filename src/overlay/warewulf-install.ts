@@ -38,8 +38,10 @@ export interface InstallTemplateData {
   readonly id: string;
   readonly root: string;
   readonly init: string;
-  /** The node's BMC settings (no password: herd never has one). */
+  /** The node's BMC settings. */
   readonly ipmi?: IpmiModel;
+  /** The BMC password read on the head (ipmi.password_file): the rendered file holding it is hidden and root-only. */
+  readonly ipmiPassword?: string;
   /** herd's compiled warewulf.conf, the text `Include "warewulf.conf"` reads on the head. */
   readonly warewulfConf: string;
 }
@@ -92,7 +94,7 @@ function templateData(d: InstallTemplateData): GoValue {
     type: '*node.IpmiConf',
     fields: {
       UserName: str(b?.username),
-      Password: empty,
+      Password: str(d.ipmiPassword),
       Ipaddr: ip(b?.address),
       Gateway: ip(b?.gateway),
       Netmask: ip(b?.netmask),
@@ -210,7 +212,10 @@ export function renderInstallOverlay(o: InstallOverlay, version: WarewulfVersion
         problems.push({ code: 'overlay/template-construct', message: `${shown(e.path)}: rendered line ${long + 1} is 64 KiB or longer; Warewulf ${version} would cut the file there`, hint: 'shorten that line of the included file' });
         continue;
       }
-      if (place(out, e.path)) files.push({ path: out, type: 'file', ...base, content: r.text });
+      // The config holding a BMC password is a secret: plans show its hash only (Warewulf installs the template 0600, so
+      // it is root's alone on the node already).
+      const secret = data.ipmiPassword !== undefined && data.ipmiPassword !== '' && r.text.includes(data.ipmiPassword) && /(^|\/)warewulf\/config$/.test(out);
+      if (place(out, e.path)) files.push({ path: out, type: 'file', ...base, ...(secret ? { hidden: 'secret' as const } : {}), content: r.text });
       continue;
     }
     if (!place(e.path, e.path)) continue;

@@ -138,8 +138,10 @@ export interface GpuModel {
   readonly file: string;
 }
 
-/** A node's BMC as Warewulf's ipmi settings (never a password). */
+/** A node's BMC as Warewulf's ipmi settings (the password never: only the head file that holds it). */
 export interface IpmiModel {
+  /** ipmi.password_file: an absolute path on the head, or relative to the spec folder (under .herd/). */
+  readonly passwordFile?: string;
   readonly address?: string;
   readonly netmask?: string;
   readonly gateway?: string;

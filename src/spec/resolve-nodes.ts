@@ -48,6 +48,7 @@ export interface DraftNode {
 
 /** IPMI settings merged by key down the chain (tags by tag), the port as Warewulf's string. */
 export interface DraftIpmi {
+  passwordFile?: string;
   address?: string;
   netmask?: string;
   gateway?: string;
@@ -284,8 +285,9 @@ function mergeLayers(layers: readonly Layer[], own: Layer, refOf: (l: Layer, f: 
     if (s.discoverable !== undefined) (node.discoverable = s.discoverable), (at.discoverable = refOf(l, 'discoverable'));
     if (s.ipmi) {
       const i: DraftIpmi = node.ipmi ? { ...node.ipmi, tags: { ...node.ipmi.tags } } : { tags: {} };
-      const { address, port, tags, ...rest } = s.ipmi;
+      const { address, port, tags, password_file: passwordFile, ...rest } = s.ipmi;
       Object.assign(i, rest);
+      if (passwordFile !== undefined) i.passwordFile = passwordFile;
       if (typeof address === 'string') (i.address = address), (at['ipmi.address'] = refOf(l, 'ipmi'));
       if (port !== undefined) i.port = String(port);
       if (tags) Object.assign(i.tags, tags);

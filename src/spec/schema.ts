@@ -44,8 +44,9 @@ export const ipmiSchema = z
     write: z.boolean().optional().describe("wwinit writes the address, netmask, gateway, user and VLAN into the BMC at boot (Warewulf's ipmi write)."),
     template: z.string().min(1).optional().describe("Warewulf's IPMI command template (wwctl power/console)."),
     tags: z.record(z.string(), z.string()).optional().describe('IPMI tags (vlan: the BMC VLAN wwinit sets).'),
+    password_file: z.string().min(1).optional().describe("The BMC password's file on the head (its first line), read when herd builds, never from git: a file directly in /etc/herd/ (e.g. /etc/herd/ipmi-password, 0600), or for a stand-in head a file under the spec folder's .herd/. It reaches nodes.conf (wwctl power and console) and wwinit's config (ipmi write); plans show its hash only, and where the file is absent (a pull-request runner) nodes.conf waits as pending."),
   })
-  .describe("The node's BMC, as Warewulf's ipmi settings (no password: herd keeps secrets out of the spec and nodes.conf).");
+  .describe("The node's BMC, as Warewulf's ipmi settings (the password by file only: herd keeps secrets out of the spec).");
 const macValue = z
   .union([z.string(), z.array(z.string()), z.record(z.string(), z.string())])
   .describe('MAC of a single node; a list in hostlist order for a range; or a map node name -> MAC.');

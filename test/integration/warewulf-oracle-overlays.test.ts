@@ -186,6 +186,39 @@ describe('wwinit and wwclient: herd = Warewulf 4.6.5', () => {
     }
   });
 
+  it.skipIf(!haveOracle)("a BMC password (ipmi.password_file, read on the head) reaches nodes.conf and wwinit's config as Warewulf renders it; both root-only", () => {
+    const dir = labVariant(join(scratch, 'lab-ipmi-password'), [
+      ['    threads_per_core: 1\n', '    threads_per_core: 1\n    ipmi: { netmask: 255.255.255.0, username: admin, write: true, password_file: .herd/bmc-password }\n'],
+      [/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c[1-2]: { profiles: [compute], mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }\n'],
+    ]);
+    const spec = loadSpecFromDisk(dir, repo);
+    expect(spec.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    const password = 'bmc-Pass.1';
+    const config = compileConfig(spec.model!, { specDisplayPath: spec.displayPath, ipmiPasswords: new Map([['.herd/bmc-password', password]]) });
+    const text = (p: string): string => new TextDecoder().decode(config.find((a) => a.path === p)!.bytes!);
+    expect(text('etc/warewulf/nodes.conf')).toContain(`password: ${password}\n`);
+    for (const node of ['c1', 'c2']) {
+      const n = spec.model!.nodes.find((x) => x.name === node)!;
+      const ww = oracleRender(`ipmi-pw-${node}`, text('etc/warewulf/nodes.conf'), text('etc/warewulf/warewulf.conf'), node);
+      expect(ww.get('warewulf/config')!.content).toContain(`WWIPMI_PASSWORD="${password}"\n`);
+      const herd = herdRender(ORACLE_RELEASE, { imageName: n.image, id: node, root: 'initramfs', init: '/sbin/init', ...(n.ipmi ? { ipmi: n.ipmi } : {}), ipmiPassword: password, warewulfConf: text('etc/warewulf/warewulf.conf') });
+      // The template is installed 0600, so the password is root's alone on the node.
+      expect(ww.get('warewulf/config')!.mode).toBe('600');
+      expectSame(herd, ww);
+      // And herd marks the file secret: a plan shows its hash, never a diff.
+      const head = ConfinedDir.open(join(WORK, 'root'), { what: 'head root' });
+      try {
+        const o = readInstallOverlay(head, INSTALL, 'wwinit');
+        if ('missing' in o) throw new Error(o.missing);
+        const r = renderInstallOverlay(o, ORACLE_RELEASE, { imageName: n.image, id: node, root: 'initramfs', init: '/sbin/init', ...(n.ipmi ? { ipmi: n.ipmi } : {}), ipmiPassword: password, warewulfConf: text('etc/warewulf/warewulf.conf') }, INSTALL);
+        if ('problems' in r) throw new Error(r.problems.map((p) => p.message).join('\n'));
+        expect(r.files.filter((f) => f.hidden === 'secret').map((f) => f.path)).toEqual(['warewulf/config']);
+      } finally {
+        head.close();
+      }
+    }
+  });
+
   it.skipIf(!haveOracle)("Include's one-newline trim: warewulf.conf with no or two trailing newlines (one: the lab case above)", () => {
     const { model, nodesConf, warewulfConf } = lab();
     const conf = warewulfConf.replace(/\n+$/, '');

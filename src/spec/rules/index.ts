@@ -5,10 +5,10 @@ import { checkDhcpRange, checkNetworkDevices, checkNetworkUniqueness } from './n
 import { checkCpuTopology, checkDefaultPartition, checkPreemption, checkSlurmExtras, checkSlurmTimes } from './slurm.ts';
 import { checkMemoryForImage, checkNfsClient, checkPinCollisions, checkPinnedSources, checkSlurmPrograms } from './images.ts';
 import { checkEarlyBootFiles, checkOverlayNames } from './overlays.ts';
-import { checkIpmi } from './ipmi.ts';
+import { checkIpmi, checkIpmiPasswordFiles } from './ipmi.ts';
 
 export const RULE_CHECKS: readonly RuleCheck[] = [
-  checkNetworkUniqueness, checkDhcpRange, checkNetworkDevices, checkIpmi,
+  checkNetworkUniqueness, checkDhcpRange, checkNetworkDevices, checkIpmi, checkIpmiPasswordFiles,
   checkDefaultPartition, checkSlurmTimes, checkSlurmExtras, checkPreemption, checkCpuTopology,
   checkPinnedSources, checkPinCollisions, checkNfsClient, checkSlurmPrograms, checkMemoryForImage,
   checkEarlyBootFiles, checkOverlayNames,

@@ -2,6 +2,7 @@
 // with every other address of the cluster, in checkNetworkUniqueness (network.ts).
 import { diagnosticAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { netmaskToPrefix, parseIPv4 } from '../ipv4.ts';
+import { posix } from 'node:path';
 import type { RuleCheck } from './rule.ts';
 
 /**
@@ -30,6 +31,33 @@ export const checkIpmi: RuleCheck = ({ model }) => {
       reported.add(`mask|${String(n.at.ipmi?.line)}`);
       out.push(diagnosticAt(n.at.ipmi, 'ipmi/missing-netmask', 'warning', `ipmi write is on for ${n.name} but no ipmi netmask is set: wwinit sets the BMC's address and leaves whatever mask it had`, 'set ipmi.netmask (on defaults or a profile, like the other shared settings)'));
     }
+  }
+  return out;
+};
+
+/**
+ * Why a BMC password file may not be read there, or undefined. herd also runs in CI on pull requests anyone can open, and
+ * the file's first line goes into nodes.conf and every node's wwinit config: so it must be a file of its own, directly in
+ * /etc/herd/ on the head, or (a stand-in head) under the spec folder's .herd/, which is never committed.
+ */
+export function ipmiPasswordPathProblem(raw: string): string | undefined {
+  const norm = posix.normalize(raw);
+  if (raw.startsWith('/')) return /^\/etc\/herd\/[^/]+$/.test(norm) && norm !== '/etc/herd/..' ? undefined : 'is not a file directly in /etc/herd/';
+  if (norm === '..' || norm.startsWith('../')) return 'climbs out of the spec folder';
+  return norm.startsWith('.herd/') && norm !== '.herd/' ? undefined : "is in the spec folder but not under its .herd/ state folder: a password there would be committed to git";
+}
+
+/** ipmi.password_file where herd may read it (see ipmiPasswordPathProblem), on defaults, profiles and node entries alike. */
+export const checkIpmiPasswordFiles: RuleCheck = ({ spec, index }) => {
+  const out: Diagnostic[] = [];
+  const layers: [(string | number)[], { ipmi?: { password_file?: string } } | undefined][] = [[['defaults'], spec.defaults]];
+  for (const [n, p] of Object.entries(spec.profiles ?? {})) layers.push([['profiles', n], p]);
+  for (const [n, e] of Object.entries(spec.nodes)) layers.push([['nodes', n], e]);
+  for (const [path, layer] of layers) {
+    const raw = layer?.ipmi?.password_file;
+    if (raw === undefined) continue;
+    const problem = ipmiPasswordPathProblem(raw);
+    if (problem) out.push(diagnosticAt(index.at([...path, 'ipmi', 'password_file']), 'paths/head-file-not-allowed', 'error', `ipmi.password_file "${raw}" ${problem}`, 'keep the BMC password in a file of its own in /etc/herd/ on the head (e.g. /etc/herd/ipmi-password, mode 0600), or for a stand-in head under the spec folder\'s .herd/'));
   }
   return out;
 };

@@ -15,9 +15,12 @@ function sink(): { stream: Writable; text: () => string } {
   return { stream: new Writable({ write(c: Buffer | string, _e, cb) { chunks.push(Buffer.from(c)); cb(); } }), text: () => Buffer.concat(chunks).toString('utf8') };
 }
 async function herd(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return herdEnv({}, cwd, ...args);
+}
+async function herdEnv(env: Record<string, string>, cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = sink();
   const err = sink();
-  const code = await main(args, { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env: {}, cwd });
+  const code = await main(args, { stdin: Readable.from([]), stdout: out.stream, stderr: err.stream, env, cwd });
   return { code, stdout: out.text(), stderr: err.text() };
 }
 let n = 0;
@@ -38,7 +41,7 @@ describe('herd import', () => {
     expect(v.code, v.stderr).toBe(0);
   });
 
-  it('never shows an IPMI password: the import\'s code frames and the plan\'s diffs of the site\'s nodes.conf give its hash', async () => {
+  it('never shows an IPMI password: the import names a head file for it, and code frames and plan diffs give its hash', async () => {
     const cwd = fresh();
     cpSync(join(FIXTURES, 'rich'), join(cwd, 'site'), { recursive: true, filter: (p) => !p.includes('/expected') });
     const conf = join(cwd, 'site/etc/warewulf/nodes.conf');
@@ -48,12 +51,28 @@ describe('herd import', () => {
     const imp = await herd(cwd, 'import', '--from', 'site', '--out', 'spec/cluster.yaml', '--no-color');
     expect(imp.code, imp.stderr).toBe(0);
     expect(imp.stderr).toContain('password: <secret sha256:');
-    for (const format of ['text', 'json', 'markdown']) {
-      const plan = await herd(cwd, 'plan', 'spec', '--root', 'site', '--format', format, '--no-color');
+    expect(imp.stdout).toContain('etc/warewulf/nodes.conf: differs in bytes only');
+    // The spec names the head file the import told the admin to create; without it nodes.conf waits as pending.
+    expect(readFileSync(join(cwd, 'spec/cluster.yaml'), 'utf8')).toContain('password_file: /etc/herd/ipmi-password');
+    expect(imp.stderr).toContain('put that password in /etc/herd/ipmi-password on the head');
+    const before = await herd(cwd, 'plan', 'spec', '--root', 'site', '--format', 'json');
+    const pending = (JSON.parse(before.stdout) as { result: { pending: { prefix: string; reason: string }[] } }).result.pending;
+    expect(pending).toContainEqual({ prefix: 'etc/warewulf/nodes.conf', reason: 'the BMC password: /etc/herd/ipmi-password does not exist on this machine' });
+    // With it on the (stand-in) head, nodes.conf is planned against the site's: the same password, an unchanged line.
+    mkdirSync(join(cwd, 'site/etc/herd'));
+    writeFileSync(join(cwd, 'site/etc/herd/ipmi-password'), 'Sup3r-Secret-BMC\n', { mode: 0o600 });
+    const env = { HERD_HEAD_ROOT: join(cwd, 'site') };
+    const text1 = await herdEnv(env, cwd, 'plan', 'spec', '--root', 'site', '--no-color');
+    expect(text1.stdout).toContain('etc/warewulf/nodes.conf  update');
+    expect(text1.stdout).toMatch(/\n {15}password: <secret sha256:[0-9a-f]{12}>\n/);
+    expect(text1.stdout).not.toMatch(/[-+] *password:/);
+    for (const format of ['json', 'markdown']) {
+      const plan = await herdEnv(env, cwd, 'plan', 'spec', '--root', 'site', '--format', format, '--no-color');
       expect([0, 2], plan.stderr).toContain(plan.code);
       expect(plan.stdout, format).toContain('password: <secret sha256:');
-      for (const out of [imp.stdout, imp.stderr, plan.stdout, plan.stderr]) expect(out).not.toContain('Sup3r-Secret');
+      for (const out of [plan.stdout, plan.stderr]) expect(out).not.toContain('Sup3r-Secret');
     }
+    for (const out of [imp.stdout, imp.stderr, before.stdout, before.stderr, text1.stdout, text1.stderr]) expect(out).not.toContain('Sup3r-Secret');
   });
 
   it('is deterministic: two imports of one site are byte-identical', async () => {

@@ -6,18 +6,19 @@ import { compileConfig } from '../../../src/compile/compile-cluster.ts';
 import type { ClusterModel } from '../../../src/spec/model.ts';
 import { importSite, type ImportResult, type SiteInput, type TextFile } from '../../../src/import/import-site.ts';
 import { slurmIncludes } from '../../../src/import/slurm-conf.ts';
+import { readNodesConf, sitePasswordFiles } from '../../../src/import/nodes-conf.ts';
 
 export const ROUND_TRIP_FILES = ['etc/warewulf/nodes.conf', 'etc/warewulf/warewulf.conf', 'etc/slurm/slurm.conf', 'etc/slurm/gres.conf', 'etc/hosts', 'etc/exports'];
 
 /** Validate and compile spec text (with its inventory and overlay listings); throws with the errors when it does not validate. */
-export function compileText(specText: string, inventory: string | undefined, overlays: Readonly<Record<string, readonly string[]>> = {}, name = 'cluster.yaml'): { model: ClusterModel; files: Map<string, string> } {
+export function compileText(specText: string, inventory: string | undefined, overlays: Readonly<Record<string, readonly string[]>> = {}, name = 'cluster.yaml', ipmiPasswords?: ReadonlyMap<string, string>): { model: ClusterModel; files: Map<string, string> } {
   const check = checkSpec(name, specText, (paths) => ({
     ...(paths.inventory !== undefined ? { inventory: { file: paths.inventory, text: inventory } } : {}),
     overlayFiles: Object.fromEntries(Object.keys(paths.overlays).map((o) => [o, overlays[o] ?? []])),
   }));
   if (!check.model) throw new Error(`spec does not validate:\n${check.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.rule} ${d.line}:${d.column} ${d.message}`).join('\n')}`);
   const files = new Map<string, string>();
-  for (const a of compileConfig(check.model, { specDisplayPath: name })) if (a.bytes) files.set(a.path, new TextDecoder().decode(a.bytes));
+  for (const a of compileConfig(check.model, { specDisplayPath: name, ...(ipmiPasswords ? { ipmiPasswords } : {}) })) if (a.bytes) files.set(a.path, new TextDecoder().decode(a.bytes));
   return { model: check.model, files };
 }
 
@@ -62,11 +63,16 @@ export function readTree(root: string): Map<string, string> {
   return out;
 }
 
-/** Import a site, then compile the imported spec; throws when the import failed. */
+/**
+ * Import a site, then compile the imported spec; throws when the import failed. The site's BMC passwords are in the files
+ * the import named for them, as the admin puts them on the head.
+ */
 export function importAndBuild(site: SiteInput, options: Parameters<typeof importSite>[1] = {}): { result: ImportResult; files: Map<string, string>; model: ClusterModel } {
   const result = importSite(site, options);
   if (!result.specText) throw new Error(`import failed:\n${result.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.rule} ${d.file}:${d.line}:${d.column} ${d.message}`).join('\n')}\n${result.draftText ?? ''}`);
   const overlays = Object.fromEntries(result.overlays.map((o) => [o, [...(site.siteOverlays.get(o) ?? [])]]));
-  const built = compileText(result.specText, result.inventoryText, overlays);
+  const nodes = readNodesConf(site.nodesConf.file, new TextDecoder().decode(site.nodesConf.bytes), options.warewulfVersion).nodes;
+  const passwords = new Map([...sitePasswordFiles(nodes)].map(([pw, file]) => [file, pw]));
+  const built = compileText(result.specText, result.inventoryText, overlays, 'cluster.yaml', passwords.size > 0 ? passwords : undefined);
   return { result, ...built };
 }
