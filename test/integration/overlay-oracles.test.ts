@@ -5,7 +5,7 @@
 // (nmcli --offline) reads the keyfile back; glibc resolves names through the hosts file. Warewulf 4.6.5 itself renders
 // its NetworkManager, fstab and hosts overlays from herd's nodes.conf, and the meaning is compared.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import type { WwSettings } from '../../src/overlay/builtins/warewulf-templates.t
 import type { AccountTexts, BuiltinResult, HeadInputs, OverlayFile } from '../../src/overlay/types.ts';
 import type { ClusterModel, NodeModel } from '../../src/spec/model.ts';
 import { labVariant } from '../fixtures/lab-variant.ts';
+import { readTreeEntries, type TreeEntry } from '../fixtures/tree-hash.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'herd-overlay-oracles-'));
@@ -695,30 +696,11 @@ function labWwNet(): ClusterModel {
 }
 const WW_NET = labWwNet();
 
-interface TreeEntry { type: 'file' | 'directory' | 'symlink'; mode: number; uid: number; gid: number; content?: Buffer; target?: string }
-/** A folder as Warewulf built it: every entry by relative path (lstat: symlinks are not followed). */
-function readTree(dir: string): Map<string, TreeEntry> {
-  const out = new Map<string, TreeEntry>();
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      const p = rel === '' ? name : `${rel}/${name}`;
-      const st = lstatSync(join(dir, p));
-      const base = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-      if (st.isDirectory()) {
-        out.set(p, { type: 'directory', ...base });
-        walk(p);
-      } else if (st.isSymbolicLink()) out.set(p, { type: 'symlink', ...base, target: readlinkSync(join(dir, p)) });
-      else out.set(p, { type: 'file', ...base, content: readFileSync(join(dir, p)) });
-    }
-  };
-  walk('');
-  return out;
-}
 /** Warewulf's own build of one overlay for one node from a nodes.conf: its tree, or its error. */
 function wwBuild(nodesConf: string, n: string, overlay: string): { tree: Map<string, TreeEntry>; r: Run } {
   const out = fresh(`ww-build-${overlay}`);
   const r = run('bash', [join(WW_DIR!, 'run.sh'), 'overlay-dir', nodesConf, '-', out, n, overlay]);
-  return { tree: readTree(out), r };
+  return { tree: readTreeEntries(out), r };
 }
 /** Where herd's files differ from Warewulf's tree (empty: the same). Folders: Warewulf's must be the parents herd implies, 0755 root. */
 function treeDifferences(ww: Map<string, TreeEntry>, ours: readonly OverlayFile[]): string[] {

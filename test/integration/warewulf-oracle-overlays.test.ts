@@ -5,7 +5,7 @@
 // warewulf.conf (Warewulf's Include reads it from beside nodes.conf). The oracle has no wwclient binary (not buildable
 // offline), so neither side has /warewulf/wwclient. Skipped when the oracle is not built, unless CI_REQUIRE_ORACLE=1.
 import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { ConfinedDir } from '../../src/fs/confined-dir.ts';
 import { readInstallOverlay, renderInstallOverlay } from '../../src/overlay/warewulf-install.ts';
 import type { OverlayFile } from '../../src/overlay/types.ts';
 import { labVariant } from '../fixtures/lab-variant.ts';
+import { readTreeEntries } from '../fixtures/tree-hash.ts';
 
 const repo = new URL('../../', import.meta.url).pathname;
 const WORK = process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle';
@@ -38,22 +39,7 @@ interface Seen {
 
 /** The tree Warewulf wrote, as comparable records (content as text when printable, so a diff is readable). */
 function readTree(dir: string): Map<string, Seen> {
-  const out = new Map<string, Seen>();
-  const walk = (rel: string): void => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      const p = rel === '' ? name : `${rel}/${name}`;
-      const st = lstatSync(join(dir, p));
-      const base = { mode: (st.mode & 0o7777).toString(8), uid: st.uid, gid: st.gid };
-      if (st.isDirectory()) {
-        out.set(p, { type: 'directory', ...base });
-        walk(p);
-      } else if (st.isSymbolicLink()) out.set(p, { type: 'symlink', ...base, target: readlinkSync(join(dir, p)) });
-      else if (st.isFile()) out.set(p, { type: 'file', ...base, content: readFileSync(join(dir, p)).toString('latin1') });
-      else throw new Error(`${p}: unexpected file type in Warewulf's output`);
-    }
-  };
-  walk('');
-  return out;
+  return new Map([...readTreeEntries(dir)].map(([p, e]) => [p, { type: e.type, mode: e.mode.toString(8), uid: e.uid, gid: e.gid, ...(e.target !== undefined ? { target: e.target } : {}), ...(e.content !== undefined ? { content: e.content.toString('latin1') } : {}) }]));
 }
 
 function herdTree(files: readonly OverlayFile[]): Map<string, Seen> {
