@@ -11,6 +11,8 @@ export interface ConsoleFacts {
   readonly ipxeAddress?: string;
   /** iPXE could not configure the NIC (`No configuration methods succeeded`, `Connection timed out` at DHCP). */
   readonly dhcpFailed: boolean;
+  /** iPXE began configuring a NIC (`Configuring (net0 ...)`): it got past its banner and asked for an address. */
+  readonly dhcpTried?: boolean;
   /** iPXE's own error line for a failed fetch (`http://... Error 0x2d12608e`, `No such file`). */
   readonly fetchError?: string;
   /** The kernel's `Initramfs unpacking failed: ...` line: the image did not fit in the VM's RAM. */
@@ -68,6 +70,7 @@ export function consoleFacts(text: string): ConsoleFacts {
   const failedUnits: string[] = [];
   let ipxeAddress: string | undefined;
   let dhcpFailed = false;
+  let dhcpTried = false;
   let fetchError: string | undefined;
   let initramfsFailed: string | undefined;
   let panic: string | undefined;
@@ -77,6 +80,7 @@ export function consoleFacts(text: string): ConsoleFacts {
     for (const [m, re] of RULES) if (!milestones.has(m) && re.test(line)) milestones.set(m, i);
     const addr = /^net\d+: (\d+\.\d+\.\d+\.\d+)\//.exec(line);
     if (addr && ipxeAddress === undefined) ipxeAddress = addr[1];
+    if (/^Configuring \(net\d+/.test(line)) dhcpTried = true;
     if (/No configuration methods succeeded|^Configuring \(net\d+ .*\)\.*\s*(Connection timed out|No such device|Error)/.test(line)) dhcpFailed = true;
     if (fetchError === undefined && /^https?:\/\/\S+\.{3}\s*(Error|No such file|Permission denied|Connection)|Could not boot image|No more network devices/.test(line)) fetchError = line;
     if (initramfsFailed === undefined && /Initramfs unpacking failed/.test(line)) initramfsFailed = line.replace(/^\[\s*[\d.]+\]\s*/, '');
@@ -90,6 +94,7 @@ export function consoleFacts(text: string): ConsoleFacts {
     milestones,
     ...(ipxeAddress !== undefined ? { ipxeAddress } : {}),
     dhcpFailed,
+    ...(dhcpTried ? { dhcpTried } : {}),
     ...(fetchError !== undefined ? { fetchError } : {}),
     ...(initramfsFailed !== undefined ? { initramfsFailed } : {}),
     ...(panic !== undefined ? { panic } : {}),

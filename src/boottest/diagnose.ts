@@ -25,6 +25,8 @@ export interface NodeObservation {
   readonly slurmReason?: string;
   /** QEMU exited (the guest powered off, rebooted with -no-reboot, or QEMU failed) before the node was ready. */
   readonly qemuExited?: { readonly code: number | null; readonly stderr: string };
+  /** What QEMU printed on stderr so far (its warnings). */
+  readonly qemuStderr?: string;
   /** The test's deadline passed before the node was ready. */
   readonly timedOut: boolean;
   /** Kernel arguments carry console=ttyS0 (the console can be read at all). */
@@ -48,6 +50,11 @@ export function diagnose(o: NodeObservation): Diagnosis | undefined {
   const refused = o.requests.find((r) => r.problem !== undefined && r.sent === undefined && r.stage !== 'runtime');
   if (o.qemuExited && !f.milestones.has('ipxe') && o.requests.length === 0) {
     return { problem: `QEMU exited (code ${o.qemuExited.code ?? 'killed'}) before the NIC's boot ROM ran${o.qemuExited.stderr.trim() ? `: ${o.qemuExited.stderr.trim().split('\n').pop()}` : ''}`, hint: 'check that qemu-system-x86 and ipxe-qemu are installed and the spec names a NIC driver QEMU emulates' };
+  }
+  // The ROM's banner and then nothing: iPXE never asked for an address. Seen where /dev/kvm opens but KVM cannot run the
+  // guest's firmware (nested virtualisation: QEMU warns the host lacks CPU features); software emulation boots.
+  if (!f.dhcpTried && !f.dhcpFailed && f.milestones.has('ipxe') && !f.milestones.has('dhcp') && o.dhcpAck === undefined && o.requests.length === 0) {
+    return { problem: 'iPXE stopped after its banner and never asked for an address', hint: `the VM's firmware hangs: on a machine whose KVM cannot run it (nested virtualisation), pass --accel tcg${o.qemuStderr?.trim() ? ` (QEMU said: ${o.qemuStderr.trim().split('\n').pop()})` : ''}` };
   }
   if (f.dhcpFailed || (o.dhcpAck === undefined && served('ipxe') === undefined && f.milestones.has('ipxe') && !f.milestones.has('dhcp'))) {
     return { problem: `no DHCP answer for ${o.mac}: iPXE could not configure the NIC`, hint: 'the node\'s MAC in the spec must be the one the NIC sends; dnsmasq answered only the MACs herd compiled' };

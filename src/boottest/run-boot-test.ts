@@ -270,6 +270,7 @@ export async function runBootTest(i: BootTestInput): Promise<BootTestResult> {
       ...(s?.upMs !== undefined ? { slurmUpMs: s.upMs } : {}),
       ...(s ? { slurmState: s.state, slurmReason: s.reason } : {}),
       ...(vm.exited && s?.upMs === undefined ? { qemuExited: { code: vm.exited.code, stderr: vm.stderr } } : {}),
+      ...(vm.stderr.trim() !== '' ? { qemuStderr: vm.stderr } : {}),
       timedOut: !settled(vm),
       serialConsole: serial(n),
       ...(strayAddress(n) !== undefined && s?.upMs === undefined ? { neighborAddress: strayAddress(n)! } : {}),

@@ -244,9 +244,10 @@ describe.skipIf(bootTestMissing.length > 0 && !REQUIRED)('herd boot-test cluster
   beforeAll(async () => {
     if (bootTestMissing.length > 0 || build?.code !== 0) return;
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
-    md = await runHerd(['boot-test', specDir, 'c1', 'c2', '--format', 'markdown'], work, { env });
+    // Software emulation: /dev/kvm may open on a machine whose KVM cannot run iPXE (nested virtualisation).
+    md = await runHerd(['boot-test', specDir, 'c1', 'c2', '--format', 'markdown', '--accel', 'tcg'], work, { env });
     if (existsSync(ORACLE_BIN)) {
-      ww = await runHerd(['boot-test', specDir, 'c[1-2]', '--warewulfd', ORACLE_BIN, '--warewulf-install', join(process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle', 'root')], work, { env });
+      ww = await runHerd(['boot-test', specDir, 'c[1-2]', '--accel', 'tcg', '--warewulfd', ORACLE_BIN, '--warewulf-install', join(process.env.WW_ORACLE_WORK ?? '/tmp/ww-oracle', 'root')], work, { env });
     }
   }, 1_800_000);
 

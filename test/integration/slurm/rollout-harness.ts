@@ -60,7 +60,15 @@ function slurmdPidsIn(netInode: string): number[] {
   return out;
 }
 
-const alive = (pid: number): boolean => existsSync(`/proc/${pid}`);
+/** Running, not a zombie waiting for its parent to reap it (it has exited: the node's slurmd is down). */
+const alive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
 
 /** Runs `fn` against a live cluster of `names` (c1, c2, ...) whose nodes reboot through slurmd restarts; always tears everything down. */
 export async function withRolloutCluster(names: readonly string[], opts: RolloutClusterOptions, fn: (c: RolloutCluster) => Promise<void>): Promise<void> {
@@ -100,7 +108,14 @@ export async function withRolloutCluster(names: readonly string[], opts: Rollout
         }
         const pids = slurmdPidsIn(inode(name));
         for (const pid of pids) process.kill(pid, 'SIGTERM');
-        await pollUntil(() => pids.every((p) => !alive(p)), { timeoutMs: 30_000, what: `slurmd of ${name} to stop` });
+        // A slurmd on a loaded machine may take its time over SIGTERM (it finishes talking to slurmctld first); what the
+        // test needs is the node down, as a reboot would leave it, so a slurmd still up after a grace period is killed.
+        try {
+          await pollUntil(() => pids.every((p) => !alive(p)), { timeoutMs: 30_000, what: `slurmd of ${name} to stop` });
+        } catch {
+          for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+          await pollUntil(() => pids.every((p) => !alive(p)), { timeoutMs: 60_000, what: `slurmd of ${name} to die after SIGKILL` });
+        }
       };
       const startNode = (name: string, args: readonly string[]): void => {
         const fd = openSync(`${ctx.dir}/log/${name}.out`, 'a');

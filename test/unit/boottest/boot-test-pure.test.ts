@@ -105,6 +105,15 @@ describe('diagnose: the first thing that went wrong, in an admin\'s words', () =
     expect(d?.problem).toBe('no DHCP answer for 52:54:00:aa:00:01: iPXE could not configure the NIC');
   });
 
+  it('iPXE stopping after its banner (a KVM that cannot run it) is no DHCP problem: the hint says --accel tcg, with QEMU\'s warning', () => {
+    const banner = 'iPXE initialising devices...ok\niPXE 1.0.0+git-20190125.36a4c85-5.1 -- Open Source Network Boot Firmware -- http://ipxe.org\nPress Ctrl-B for the iPXE command line..\n';
+    const d = diagnose(base({ facts: consoleFacts(banner), timedOut: true, qemuStderr: 'qemu-system-x86_64: warning: host doesn\'t support requested feature: CPUID.01H:ECX.pni [bit 0]\n' }));
+    expect(d?.problem).toBe('iPXE stopped after its banner and never asked for an address');
+    expect(d?.hint).toContain('pass --accel tcg (QEMU said: qemu-system-x86_64: warning: host doesn\'t support requested feature');
+    // Once iPXE asked (Configuring ...), silence from DHCP is a DHCP problem again.
+    expect(diagnose(base({ facts: consoleFacts(`${banner}Configuring (net0 52:54:00:aa:00:01)......\n`), timedOut: true }))?.problem).toBe('no DHCP answer for 52:54:00:aa:00:01: iPXE could not configure the NIC');
+  });
+
   it('a 404 for a stage names the stage and the server\'s words', () => {
     const reqs = [...served(['ipxe', 'kernel', 'image']), { mac: '52:54:00:aa:00:01', stage: 'system', problem: 'Not found: overlays/c1/__SYSTEM__.img', atMs: 4000 }];
     const d = diagnose(base({ requests: reqs, facts: consoleFacts('iPXE initialising devices\nnet0: 10.0.0.2/255.255.255.0 gw 10.0.0.1\n'), timedOut: true }));
