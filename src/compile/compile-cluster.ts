@@ -93,8 +93,10 @@ export function configSources(model: ClusterModel, ctx: CompileContext): ConfigS
   } else {
     out.push({ path: 'etc/dhcp/dhcpd.conf', render: () => renderDhcpdConf(model, header), impact: { class: 'daemon-restart', service: 'dhcpd', reason: 'dhcpd reads dhcpd.conf only at start' }, description: 'DHCP for the nodes (ISC dhcpd)' });
   }
-  const slurmNodes = model.nodes.filter((n) => n.partitions.length > 0).map((n) => n.name);
-  out.push({ path: 'etc/slurm/cgroup.conf', render: () => renderCgroupConf(model, header), nodes: slurmNodes, impact: cgroupConfImpact(model), description: 'Slurm cgroup settings (job confinement)' });
+  // cgroup.conf is read by slurmd on the nodes it reaches: through herd-slurm, or from slurmctld in configless mode. A
+  // spec without either (an imported site whose images bring their own) changes no node with it.
+  const slurmNodes = model.nodes.filter((n) => n.partitions.length > 0 && (model.slurm.configless || n.runtimeOverlays.includes('herd-slurm') || n.systemOverlays.includes('herd-slurm'))).map((n) => n.name);
+  out.push({ path: 'etc/slurm/cgroup.conf', render: () => renderCgroupConf(model, header), nodes: slurmNodes, impact: slurmNodes.length > 0 ? cgroupConfImpact(model) : { class: 'none', reason: 'no node gets it: none lists herd-slurm, and Slurm is not configless' }, description: 'Slurm cgroup settings (job confinement)' });
   const gpuNodes = model.nodes.filter((n) => n.gpus).map((n) => n.name);
   out.push({ path: 'etc/slurm/gres.conf', render: () => renderGresConf(model, header) || undefined, nodes: gpuNodes, impact: { class: 'daemon-restart', service: 'slurmctld', reason: 'GRES changes need slurmctld and the GPU nodes\' slurmd restarted' }, description: 'Slurm GPU resources' });
   out.push({ path: 'etc/exports', render: () => renderExports(model, header) || undefined, impact: { class: 'daemon-reload', service: 'nfs-server', reason: 'exportfs -ra' }, description: 'NFS exports' });

@@ -37,31 +37,63 @@ export function slurmRules(version: SlurmVersion): SlurmRules {
 /** slurm.conf keys no scontrol reconfigure applies: the daemons' listening ports and addresses and the authentication plugins. */
 const RESTART_KEYS = /^[+-](SlurmctldHost|SlurmctldAddr|SlurmctldPort|SlurmdPort|AuthType|AuthAltTypes|AuthAltParameters|AuthInfo|CredType|CommunicationParameters)=/i;
 
-/** Keys of restart-only settings the slurm.conf diff adds, removes or changes (sorted, canonical as written). */
+/** What slurmctld takes for a restart-only key that is absent (read_config.h), so writing it out changes nothing. */
+const RESTART_DEFAULTS: Readonly<Record<string, string>> = { authtype: 'auth/munge', credtype: 'cred/munge' };
+
+/**
+ * Keys of restart-only settings whose value the slurm.conf diff changes (sorted, canonical as written). A line that only
+ * moves (the same key and value removed and added), or a key written out with the value Slurm takes without it (as on a
+ * site adopted by herd import), changes nothing.
+ */
 function restartKeyChanges(diff: string | undefined): string[] {
-  const keys = new Set<string>();
+  const before = new Map<string, { key: string; value: string }>();
+  const after = new Map<string, { key: string; value: string }>();
   for (const line of (diff ?? '').split('\n')) {
     if (line.startsWith('+++') || line.startsWith('---')) continue;
     const m = RESTART_KEYS.exec(line);
-    if (m) keys.add(m[1]!);
+    if (!m) continue;
+    const value = line.slice(m[0].length).replace(/\s+#.*$/, '').trim();
+    (line[0] === '-' ? before : after).set(m[1]!.toLowerCase(), { key: m[1]!, value });
+  }
+  const keys = new Set<string>();
+  for (const k of new Set([...before.keys(), ...after.keys()])) {
+    const a = before.get(k)?.value ?? RESTART_DEFAULTS[k];
+    const b = after.get(k)?.value ?? RESTART_DEFAULTS[k];
+    if (a === undefined || b === undefined || a.toLowerCase() !== b.toLowerCase()) keys.add((after.get(k) ?? before.get(k))!.key);
   }
   return [...keys].sort();
 }
 
-/** Nodes whose host entry appears, goes or changes in the /etc/hosts block diff (`# Entry for <node>` and `<address> <node> ...` lines). */
-export function hostEntryChanges(diff: string | undefined): { added: string[]; removed: string[]; changed: string[] } | undefined {
+/**
+ * Nodes whose host entry appears, goes or changes in the /etc/hosts block diff (`# Entry for <node>` and `<address> <node> ...`
+ * lines). A line of another netdev names `<node>-<netname>` first (`172.16.0.11 node1-bond0`): it counts for its node, the
+ * entry it sits in, or else the node in `nodes` its name extends.
+ */
+export function hostEntryChanges(diff: string | undefined, nodes: ReadonlySet<string> = new Set()): { added: string[]; removed: string[]; changed: string[] } | undefined {
   if (diff === undefined) return undefined;
   const plus = new Set<string>();
   const minus = new Set<string>();
   const touched = new Set<string>();
+  let current: string | undefined;
+  const nodeOf = (name: string): string => {
+    if (nodes.has(name) || name === current) return name;
+    if (current !== undefined && name.startsWith(`${current}-`)) return current;
+    let best: string | undefined;
+    for (const n of nodes) if (name.startsWith(`${n}-`) && (best === undefined || n.length > best.length)) best = n;
+    return best ?? name;
+  };
   for (const line of diff.split('\n')) {
-    if (line.startsWith('+++') || line.startsWith('---')) continue;
+    if (line.startsWith('+++') || line.startsWith('---') || line.startsWith('@@')) {
+      if (line.startsWith('@@')) current = undefined;
+      continue;
+    }
     const sign = line[0];
-    if (sign !== '+' && sign !== '-') continue;
     const entry = /^# Entry for (\S+)$/.exec(line.slice(1));
+    if (entry) current = entry[1]!;
+    if (sign !== '+' && sign !== '-') continue;
     if (entry) (sign === '+' ? plus : minus).add(entry[1]!);
     const host = /^\d+\.\d+\.\d+\.\d+ (\S+) /.exec(line.slice(1));
-    if (host && !line.slice(1).endsWith(' warewulf')) touched.add(host[1]!);
+    if (host && !line.slice(1).endsWith(' warewulf')) touched.add(nodeOf(host[1]!));
   }
   const sort = (s: Iterable<string>) => [...s].sort(compareHostnames);
   const added = sort([...plus].filter((n) => !minus.has(n)));
@@ -101,7 +133,12 @@ export function nextSteps(plan: Plan): NextStep[] {
   const steps: NextStep[] = [];
   const byPath = new Map(changes.map((a) => [a.path, a]));
   const hosts = byPath.get('etc/hosts');
-  const entries = hostEntryChanges(hosts?.diff) ?? { added: [], removed: [], changed: [] };
+  const known = new Set(plan.actions.flatMap((a) => a.nodes));
+  // Adopting a running site (herd import): herd's hosts block is new, but nodes.conf was there already, so its nodes are
+  // not new nodes to power on, nor nodes whose address changed.
+  const nodesConf = plan.actions.find((a) => a.path === 'etc/warewulf/nodes.conf');
+  const adopting = hosts?.diff !== undefined && /^--- \/dev\/null\t/m.test(hosts.diff) && nodesConf !== undefined && nodesConf.before !== null;
+  const entries = (adopting ? undefined : hostEntryChanges(hosts?.diff, known)) ?? { added: [], removed: [], changed: [] };
   const removed = new Set(entries.removed);
   const added = new Set(entries.added);
 

@@ -126,3 +126,18 @@ nodes: { c1: { mac: "02:00:00:00:00:01", address: 10.0.0.11 } }
     expect(paths('{ cidr: 10.0.0.0/24, interface: eth0, trusted_zone: false }')).toEqual(on.filter((p) => p !== 'etc/firewalld/zones/trusted.xml'));
   });
 });
+
+describe('cgroup.conf reaches the nodes herd ships it to', () => {
+  const rest = (base: string, configless = false) => `warewulf: { base_overlays: [${base}] }
+defaults: { image: i, cpus: 4 }
+nodes: { c1: { mac: "02:00:00:00:00:01", address: 10.0.0.11 } }
+slurm: { configless: ${configless}, partitions: { p: { nodes: c1, default: true } } }
+`;
+  const cgroup = (text: string) => configSources(miniModel(text), { specDisplayPath: 'x.yaml' }).find((c) => c.path === 'etc/slurm/cgroup.conf')!;
+  it('with herd-slurm (or configless) slurmd on the nodes reads it; without either (an imported site) no node does', () => {
+    expect([cgroup(rest('wwinit, wwclient, herd-boot, herd-slurm')).nodes, cgroup(rest('wwinit, wwclient, herd-boot, herd-slurm')).impact.class]).toEqual([['c1'], 'daemon-restart']);
+    expect(cgroup(rest('wwinit, wwclient', true)).nodes).toEqual(['c1']);
+    const none = cgroup(rest('wwinit, wwclient'));
+    expect([none.nodes, none.impact.class]).toEqual([[], 'none']);
+  });
+});

@@ -92,3 +92,29 @@ describe('hostEntryChanges', () => {
     expect(hostEntryChanges(undefined)).toBeUndefined();
   });
 });
+
+describe('the runbook of a site adopted by herd import', () => {
+  it("a netdev's host line (node1-bond0) counts for its node: from the entry it sits in, or the node its name extends", () => {
+    const diff = ['--- a/etc/hosts', '+++ b/etc/hosts', '@@ -1,3 +1,3 @@', ' # Entry for c1', ' 10.0.0.2 c1 c1-default', '-172.16.0.2 c1-bond0 c1-bond0', '+172.16.0.22 c1-bond0 c1-bond0', '@@ -9,2 +9,2 @@', '-172.16.0.3 c2-ib0 c2-ib0', '+172.16.0.33 c2-ib0 c2-ib0'].join('\n');
+    expect(hostEntryChanges(diff, new Set(['c1', 'c2', 'c2-x']))).toEqual({ added: [], removed: [], changed: ['c1', 'c2'] });
+  });
+
+  it('herd\'s hosts block appears where nodes.conf already was: no node is new, none is powered on or rebooted for it', async () => {
+    const site = textArtifact({ path: 'etc/warewulf/nodes.conf', text: '# the site\'s\n', impact: { class: 'daemon-reload', service: 'warewulfd' } });
+    const disk = await diskOf(artifactSet([site]));
+    const plan = planChanges(artifactSet([hosts('10.0.0.3', '172.16.0.2 c1-bond0 c1-bond0\n'), nodesConf('herd'), slurmConf('NodeName=c[1-2]\n')]), manifestOf(artifactSet([])), live(disk));
+    const steps = nextSteps(plan);
+    expect(steps.map((s) => s.command)).toEqual(['systemctl reload warewulfd', 'scontrol reconfigure']);
+    // A new cluster (no nodes.conf yet) still powers its nodes on.
+    const fresh = nextSteps(planChanges(artifactSet([hosts('10.0.0.3'), nodesConf('herd')]), manifestOf(artifactSet([])), live(await diskOf(artifactSet([])))));
+    expect(fresh.map((s) => s.description).join('\n')).toContain('power on c[1-2]');
+  });
+
+  it('slurm.conf lines that only move, or a restart-only key written with the value Slurm takes anyway, restart nothing', async () => {
+    const before = [slurmConf('AuthType=auth/munge\nSlurmUser=slurm\n')];
+    const after = [slurmConf('SlurmUser=slurm\nAuthType=auth/munge\nCredType=cred/munge\n')];
+    expect((await stepsOf(before, after)).map((s) => s.command)).toEqual(['scontrol reconfigure']);
+    const changed = await stepsOf(before, [slurmConf('SlurmUser=slurm\nAuthType=auth/munge\nCredType=cred/none\n')]);
+    expect(changed[0]!.description).toContain('CredType changed');
+  });
+});
