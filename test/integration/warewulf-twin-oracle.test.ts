@@ -39,7 +39,11 @@ afterAll(() => {
 const SPEC = `apiVersion: herd.dev/v1alpha1
 kind: Cluster
 name: twin
-warewulf: { version: "4.6.5", layout: upstream }
+# Warewulf's own default profile's overlays (every network stack among them), herd's two added.
+warewulf:
+  version: "4.6.5"
+  layout: upstream
+  base_overlays: [wwinit, wwclient, fstab, hostname, ssh.host_keys, issue, resolv, udev.netname, systemd.netname, ifcfg, NetworkManager, ifupdown, wicked, ignition, herd-boot, hosts, ssh.authorized_keys, syncuser, herd-slurm]
 head: { name: head, address: 10.9.0.1 }
 network: { cidr: 10.9.0.0/24, interface: eth0, gateway: 10.9.0.1, dns: [10.9.0.1] }
 images:
@@ -165,6 +169,9 @@ describe.skipIf(!HAVE && !REQUIRED)("wwctl overlay build on herd's head makes th
     expect(c1.get('etc/site/node.conf')?.content).toBe('node=c1\naddress=10.9.0.2\n');
     const motd = unpack(join(wwOut, 'overlays/c2/__RUNTIME__.img'), join(work, 'z')).get('etc/motd');
     expect(motd?.content).toBe('Welcome to c2\n');
+    // Every network stack of Warewulf's default profile, as herd renders Warewulf's own templates (several files each).
+    for (const p of ['etc/sysconfig/network-scripts/ifcfg-default.conf', 'etc/sysconfig/network', 'etc/network/interfaces.d/default', 'etc/wicked/ifconfig/ifcfg-default.xml', 'warewulf/ignition.json', 'etc/issue', 'etc/resolv.conf']) expect(c1.has(p), p).toBe(true);
+    expect(c1.get('etc/sysconfig/network-scripts/ifcfg-default.conf')?.content).toContain('IPADDR=10.9.0.2\n');
   });
 
   it("herd's plan tells Warewulf's rebuild of an archive (same entries, other bytes) from an edit; apply writes its own back without --overwrite-drift", async () => {
