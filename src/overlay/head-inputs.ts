@@ -2,6 +2,7 @@
 // authorized_keys and the site's users. Paths come from the spec (held to their usual folders by resolve.ts) and are read
 // under the head root (`/` on the head; a test's folder elsewhere) through one ConfinedDir: no symlink is followed, no FIFO
 // or device is opened, sizes are capped. Contents are never quoted in any message; secrets are never kept beyond the build.
+import { posix } from 'node:path';
 import { ConfinedDir, isPathBlocked } from '../fs/confined-dir.ts';
 import { diagnosticAt, type Diagnostic } from '../diagnostics/diagnostic.ts';
 import type { ClusterModel, HeadFileRef } from '../spec/model.ts';
@@ -146,7 +147,8 @@ export function ipmiPasswordFiles(model: ClusterModel): Map<string, HeadFileRef>
   const out = new Map<string, HeadFileRef>();
   for (const n of model.nodes) {
     const p = n.ipmi?.passwordFile;
-    if (p !== undefined && !out.has(p)) out.set(p, { path: p.startsWith('/') ? p : p.replace(/^\.\//, ''), inSpec: !p.startsWith('/'), at: n.at.ipmi ?? n.at.name ?? model.head.at });
+    // The path as the rule checked it (spec/rules/ipmi.ts normalises it the same way).
+    if (p !== undefined && !out.has(p)) out.set(p, { path: posix.normalize(p), inSpec: !p.startsWith('/'), at: n.at.ipmi ?? n.at.name ?? model.head.at });
   }
   return out;
 }
