@@ -4,6 +4,7 @@
 // default profile keeps them with the same meaning. test/integration/overlay-oracles.test.ts renders Warewulf's own
 // templates from herd's nodes.conf for every node of the examples and compares the bytes.
 import { nodeSettings } from '../../compile/nodes-conf.ts';
+import type { ClusterModel, NodeModel } from '../../spec/model.ts';
 import type { BuiltinInput, BuiltinResult } from '../types.ts';
 import { file } from './entries.ts';
 
@@ -33,12 +34,23 @@ export interface WwSettings {
   readonly resources?: Readonly<Record<string, unknown>>;
 }
 
+/** Each node's settings once per model: a node listing Warewulf's default profile renders six of these templates. */
+const settingsMemo = new WeakMap<ClusterModel, WeakMap<NodeModel, WwSettings>>();
+
 /**
  * The node's merged nodes.conf settings, IPv6 in 4.6.5's field names: before 4.6.5 nodes.conf spells them `ip6addr` and
- * `prefix`, but the templates read the same Go fields (Ipaddr6, PrefixLen6) whatever the YAML key.
+ * `prefix`, but the templates read the same Go fields (Ipaddr6, PrefixLen6) whatever the YAML key. Computed once per
+ * node and model (the templates only read it).
  */
 export function settingsOf(input: BuiltinInput): WwSettings {
-  const s = nodeSettings(input.model, input.node) as WwSettings & { 'network devices'?: Record<string, WwNetdev & { ip6addr?: string; prefix?: string }> };
+  const byNode = settingsMemo.get(input.model) ?? settingsMemo.set(input.model, new WeakMap()).get(input.model)!;
+  let s = byNode.get(input.node);
+  if (s === undefined) byNode.set(input.node, (s = templateSettings(input.model, input.node)));
+  return s;
+}
+
+function templateSettings(model: ClusterModel, node: NodeModel): WwSettings {
+  const s = nodeSettings(model, node) as WwSettings & { 'network devices'?: Record<string, WwNetdev & { ip6addr?: string; prefix?: string }> };
   const devs = s['network devices'];
   if (!devs || !Object.values(devs).some((d) => d.ip6addr !== undefined || d.prefix !== undefined)) return s;
   const renamed = Object.fromEntries(Object.entries(devs).map(([k, { ip6addr, prefix, ...d }]) => [k, { ...d, ...(ip6addr !== undefined ? { ipaddr6: ip6addr } : {}), ...(prefix !== undefined ? { prefixlen6: prefix } : {}) }]));
