@@ -25,10 +25,15 @@ function unquote(v: string): string {
   return v;
 }
 
+/** How herd names a secret it must not show: the first 12 hex digits of its sha256. */
+export function secretHash(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 12);
+}
+
 /** The value as herd shows it: `<secret sha256:0123456789ab>` (or `<secret: empty>`). */
 export function secretMark(value: string): string {
   const v = unquote(value);
-  return v === '' ? '<secret: empty>' : `<secret sha256:${createHash('sha256').update(v).digest('hex').slice(0, 12)}>`;
+  return v === '' ? '<secret: empty>' : `<secret sha256:${secretHash(v)}>`;
 }
 
 /** Whether herd hides values in this file's text. */

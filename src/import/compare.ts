@@ -1,11 +1,12 @@
 // What the imported spec changes in meaning (pure): the files herd builds from it are read back the way Warewulf and slurmctld
 // read them and compared, node by node and key by key, with the site's originals; each difference is reported at the
 // original's file:line (one report per key, counting the nodes it touches).
-import { createHash } from 'node:crypto';
+import { secretHash } from '../artifacts/secret-lines.ts';
+import { SLURM_DEFAULTS } from '../spec/slurm-keys.ts';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { parseSlurmTime } from '../spec/units.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
-import { wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
+import { WAREWULF_SSH_KEY_TYPES, wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { formatIPv4, netmaskToPrefix, parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { isMapV, type WwMap, type WwMergedNode, type WwNodesConf, type WwValue } from './nodes-conf.ts';
@@ -179,7 +180,7 @@ export function compareNodesConf(source: WwNodesConf, rebuilt: { readonly nodes:
       if (v === undefined && w !== undefined && isWarewulfDefault(renamed, p, w)) return;
       if (p === 'resources/fstab' && v !== undefined && w !== undefined && fstabMeaning(v, head) === fstabMeaning(w, head)) return;
       if (v === undefined) d.add(`add:${p}:${w}`, n.at, `nodes.conf ${p}: herd adds ${show(w!)}`);
-      else if (w === undefined && /(^|\/)password$/.test(p)) d.add(`drop:${p}`, setAt(n, p, primary, netname), `nodes.conf ${p} (sha256 ${createHash('sha256').update(v).digest('hex').slice(0, 12)}) is dropped: herd keeps secrets out of the spec and of nodes.conf, so wwctl power and wwinit's ipmi write go without it`);
+      else if (w === undefined && /(^|\/)password$/.test(p)) d.add(`drop:${p}`, setAt(n, p, primary, netname), `nodes.conf ${p} (sha256 ${secretHash(v)}) is dropped: wwctl power and wwinit's ipmi write go without it`);
       else if (w === undefined) d.add(`drop:${p}`, setAt(n, p, primary, netname), `nodes.conf ${p}: ${show(v)} is dropped (herd does not model it)`);
       else if (normWw(p, w) !== normWw(p, v)) d.add(`change:${p}:${v}:${w}`, setAt(n, p, primary, netname), `nodes.conf ${p}: ${show(v)} becomes ${show(w)}`);
     });
@@ -245,24 +246,6 @@ function partFields(p: SlurmSite['partitions'][number], allNodes: readonly strin
   for (const [k, v] of Object.entries(dflt)) if (!out.has(k)) out.set(k, { value: v, at: p.at });
   return out;
 }
-
-/**
- * slurm.conf keys herd states whose value is what slurmctld 22.05 and 24.11 take when the key is absent (read_config.h's
- * DEFAULT_* and slurmctld's `scontrol show config` of a slurm.conf without them, as test/integration/import-oracles.test.ts
- * checks on real slurmctld): writing them out changes nothing. Keyed by the lower-cased key.
- */
-export const SLURM_DEFAULTS: Readonly<Record<string, string>> = {
-  authtype: 'auth/munge',
-  credtype: 'cred/munge',
-  mpidefault: 'none',
-  preempttype: 'preempt/none',
-  proctracktype: 'proctrack/cgroup',
-  schedulertype: 'sched/backfill',
-  slurmdspooldir: '/var/spool/slurmd',
-  slurmduser: 'root',
-  slurmctldtimeout: '120',
-  slurmdtimeout: '300',
-};
 
 function globalsOf(s: SlurmSite): Map<string, SlurmPair> {
   const m = new Map<string, SlurmPair>();
@@ -366,7 +349,7 @@ export function compareGresConf(source: { file: string; text: string } | undefin
  * JSON the comparison flattens them to. Not tftproot: its default is the build's TFTPDIR (/var/lib/tftpboot on EL,
  * /srv/tftpboot on SUSE), so a site that leaves it unset says nothing herd can rely on.
  */
-const WW_CONF_DEFAULTS: Readonly<Record<string, string>> = {
+export const WW_CONF_DEFAULTS: Readonly<Record<string, string>> = {
   'warewulf/port': '9873',
   'warewulf/secure': 'true',
   'warewulf/update interval': '60',
@@ -380,7 +363,7 @@ const WW_CONF_DEFAULTS: Readonly<Record<string, string>> = {
   'tftp/systemd name': 'tftp',
   'nfs/enabled': 'true',
   'nfs/systemd name': 'nfsd',
-  'ssh/key types': JSON.stringify(['ed25519', 'ecdsa', 'rsa', 'dsa']),
+  'ssh/key types': JSON.stringify(WAREWULF_SSH_KEY_TYPES),
   'api/enabled': 'false',
 };
 

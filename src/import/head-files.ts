@@ -18,14 +18,26 @@ export function readWarewulfConf(file: string, bytes: Uint8Array | string): Ware
   return { file, value: ok ? (v as Record<string, unknown>) : undefined, index: loaded.index, diagnostics: loaded.diagnostics };
 }
 
-/** A value of warewulf.conf by path, as a string (numbers and booleans as written), or undefined. */
-export function confString(conf: WarewulfConf | undefined, path: readonly string[]): string | undefined {
+/** A value of warewulf.conf by path, as parsed, or undefined. */
+function confValue(conf: WarewulfConf | undefined, path: readonly string[]): unknown {
   let cur: unknown = conf?.value;
   for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
     cur = (cur as Record<string, unknown>)[p];
   }
-  return cur === undefined || cur === null || typeof cur === 'object' ? undefined : String(cur);
+  return cur;
+}
+
+/** A value of warewulf.conf by path, as a string (numbers and booleans as written), or undefined. */
+export function confString(conf: WarewulfConf | undefined, path: readonly string[]): string | undefined {
+  const v = confValue(conf, path);
+  return v === undefined || v === null || typeof v === 'object' ? undefined : String(v);
+}
+
+/** A list of warewulf.conf by path, its items as strings; undefined when absent or not a list of strings. */
+export function confList(conf: WarewulfConf | undefined, path: readonly string[]): string[] | undefined {
+  const v = confValue(conf, path);
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined;
 }
 
 export interface ExportLine {

@@ -9,13 +9,13 @@ import { defaultDhcpRange } from '../spec/resolve.ts';
 import { parseCidr, parseIPv4 } from '../spec/ipv4.ts';
 import { expandHostlist } from '../spec/hostlist.ts';
 import { configSources, generatedHeader } from '../compile/compile-cluster.ts';
-import { canonicalKey, HERD_DEFAULT_GLOBAL, HERD_OWNED_GLOBAL } from '../spec/slurm-keys.ts';
-import { modelNodeViews, primaryNetdev, readNodesConf, sitePasswordFiles } from './nodes-conf.ts';
+import { canonicalKey, HERD_DEFAULT_GLOBAL, HERD_OWNED_GLOBAL, SLURM_DEFAULTS } from '../spec/slurm-keys.ts';
+import { modelNodeViews, primaryNetdev, readNodesConf, sitePasswordsByFile } from './nodes-conf.ts';
 import { parseGresConf, parseSlurmConf, type SlurmSite, type SlurmSources } from './slurm-conf.ts';
 import { confString, parseExports, parseHosts, readWarewulfConf, zoneMeaning } from './head-files.ts';
 import { mapSite, type ParsedSite, type SpecDraft } from './map-spec.ts';
 import { emitSpec } from './emit-spec.ts';
-import { compareExports, compareGresConf, compareNodesConf, compareSlurmConf, compareWarewulfConf, SLURM_DEFAULTS, type FileVerdict } from './compare.ts';
+import { compareExports, compareGresConf, compareNodesConf, compareSlurmConf, compareWarewulfConf, type FileVerdict } from './compare.ts';
 
 export interface TextFile {
   readonly file: string;
@@ -191,7 +191,7 @@ export function importSite(input: SiteInput, options: ImportOptions = {}): Impor
     // Only a changed value changes meaning; a key the program never read (import/unknown-key) is left out without effect.
     files.push({ path, verdict: same ? 'identical' : findings.some((f) => f.rule === 'import/changed-value') ? 'changed' : 'bytes-only' });
   };
-  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, { nodes: modelNodeViews(model, new Map([...sitePasswordFiles(nodesConf.nodes)].map(([pw, file]) => [file, pw]))) }, primaryOf, new Map(model.nodes.map((n) => [n.name, n.netname])), { address: model.head.address, name: model.head.name }));
+  judge('etc/warewulf/nodes.conf', nodesText, () => compareNodesConf(nodesConf, { nodes: modelNodeViews(model, sitePasswordsByFile(nodesConf.nodes)) }, primaryOf, new Map(model.nodes.map((n) => [n.name, n.netname])), { address: model.head.address, name: model.head.name }));
   const wwText = input.warewulfConf ? new TextDecoder().decode(input.warewulfConf.bytes) : undefined;
   judge('etc/warewulf/warewulf.conf', wwText, () => (warewulfConf ? compareWarewulfConf(warewulfConf, built.get('etc/warewulf/warewulf.conf') ?? '', { tftproot: `/${model.warewulf.tftpDir}`, ...(parsed.exports ? { exports: parsed.exports } : {}) }) : []));
   const slurmText = slurmSources && slurmSources.includes.size === 0 ? slurmSources.main.text : slurmSources ? `${slurmSources.main.text}\u0000includes` : undefined;

@@ -1,18 +1,19 @@
 // From a site's parsed files to the cluster spec an expert would write (pure): merged Warewulf nodes plus slurm.conf
 // hardware and partitions, factored into defaults, profiles and node entries, with a comment on every inferred value.
-import { createHash } from 'node:crypto';
+import { secretHash } from '../artifacts/secret-lines.ts';
 import { diagnosticAt, type Diagnostic, type SourceRef } from '../diagnostics/diagnostic.ts';
 import { API_VERSION } from '../spec/schema.ts';
 import type { WarewulfVersion } from '../spec/model.ts';
-import { builtinOverlays, defaultBaseOverlays, HERD_BUILT_OVERLAYS, HERD_OVERLAYS, wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
+import { builtinOverlays, defaultBaseOverlays, HERD_BUILT_OVERLAYS, HERD_OVERLAYS, HERD_SSH_KEY_TYPES, WAREWULF_SSH_KEY_TYPES, wwBool, wwBoolDefaultTrue } from '../spec/warewulf-facts.ts';
 import { formatIPv4, netmaskToPrefix, parseIPv4, prefixToNetmask } from '../spec/ipv4.ts';
 import { NETNAME } from '../compile/nodes-conf.ts';
 import { IPMI_SETTINGS } from '../compile/warewulf-keys.ts';
 import { compareHostnames } from '../spec/hostlist.ts';
 import { isMapV, primaryNetdev, sitePasswordFiles, wwList, wwString, type WwMap, type WwNodesConf, type WwNodeView } from './nodes-conf.ts';
 import { globalValue, type GresLine, type SlurmSite } from './slurm-conf.ts';
-import { confString, trustedInterfaces, trustedSources, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
+import { confList, confString, trustedInterfaces, trustedSources, type ExportLine, type HostsEntry, type WarewulfConf } from './head-files.ts';
 import { placeFields, type Fields } from './factor.ts';
+import { WW_CONF_DEFAULTS } from './compare.ts';
 import { mapSlurm, slurmNodeFields } from './map-slurm.ts';
 import { nodeEntries, orderNetworkKeys, setPath } from './node-entries.ts';
 
@@ -101,7 +102,7 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
     const first = wwNodes.filter((n) => isMapV(n.merged.ipmi) && n.merged.ipmi.password === pw);
     // The start of the line only: a span's width would tell the password's length.
     const { endLine: _endLine, endColumn: _endColumn, ...at } = first[0]!.from.get('ipmi/password') ?? first[0]!.at;
-    ds.push(diagnosticAt(at, 'import/inferred-value', 'warning', `the BMC password of ${first.length} node(s) (sha256 ${createHash('sha256').update(pw).digest('hex').slice(0, 12)}) stays out of the spec: it names ${file}, which herd reads on the head when it builds`, `put that password in ${file} on the head (its first line; mode 0600, root's): until then herd plan lists nodes.conf as pending`));
+    ds.push(diagnosticAt(at, 'import/inferred-value', 'warning', `the BMC password of ${first.length} node(s) (sha256 ${secretHash(pw)}) stays out of the spec: it names ${file}, which herd reads on the head when it builds`, `put that password in ${file} on the head (its first line; mode 0600, root's): until then herd plan lists nodes.conf as pending`));
   }
   const overlaysEverywhere = overlayNames(wwNodes);
   const { version, why } = inferVersion(site, options.warewulfVersion, overlaysEverywhere);
@@ -494,16 +495,16 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   }
   // warewulf.conf settings herd writes from the spec: the site's, where they differ from herd's defaults (Warewulf's own
   // defaults where the site sets none: autobuild on, the default DHCP template, four key types).
-  const autobuild = confString(ww, ['warewulf', 'autobuild overlays']) ?? 'true';
+  const autobuild = confString(ww, ['warewulf', 'autobuild overlays']) ?? WW_CONF_DEFAULTS['warewulf/autobuild overlays'];
   if (autobuild === 'true') {
     wwDoc.autobuild_overlays = true;
     note(['warewulf', 'autobuild_overlays'], 'warewulfd rebuilds overlays itself, as on the site; from herd\'s templates, to the same files');
   }
-  const template = confString(ww, ['dhcp', 'template']) ?? 'default';
+  const template = confString(ww, ['dhcp', 'template']) ?? WW_CONF_DEFAULTS['dhcp/template'];
   if (template === 'default') wwDoc.dhcp_template = 'default';
-  const keyTypes = confList(ww, ['ssh', 'key types']) ?? ['ed25519', 'ecdsa', 'rsa', 'dsa'];
-  const herdKeys = ['ed25519', 'ecdsa', 'rsa'];
-  if (keyTypes.length > 0 && keyTypes.every((k) => KEY_TYPES.has(k)) && (keyTypes.length !== herdKeys.length || keyTypes.some((k, i) => herdKeys[i] !== k))) wwDoc.ssh_key_types = keyTypes;
+  const keyTypes = confList(ww, ['ssh', 'key types']) ?? [...WAREWULF_SSH_KEY_TYPES];
+  const known: readonly string[] = WAREWULF_SSH_KEY_TYPES;
+  if (keyTypes.length > 0 && keyTypes.every((k) => known.includes(k)) && keyTypes.join() !== HERD_SSH_KEY_TYPES.join()) wwDoc.ssh_key_types = keyTypes;
   if (!wwNodes.some((n) => wwString(n.merged, 'cluster name') !== undefined)) {
     wwDoc.cluster_name = '';
     note(['warewulf', 'cluster_name'], 'the nodes in nodes.conf have no cluster name; herd writes none either');
@@ -521,15 +522,6 @@ export function mapSite(site: ParsedSite, options: MapOptions = {}): SpecDraft {
   doc.nodes = entries;
   if (slurmDoc) doc.slurm = slurmDoc;
   return { doc, comments, ...(inventory ? { inventory } : {}), siteOverlays: [...siteKinds.keys()].sort(), diagnostics: ds, version };
-}
-
-const KEY_TYPES = new Set(['ed25519', 'ecdsa', 'rsa', 'dsa']);
-
-/** A list of warewulf.conf by path, its items as strings; undefined when absent or not a list of scalars. */
-function confList(conf: WarewulfConf | undefined, path: readonly string[]): string[] | undefined {
-  let cur: unknown = conf?.value;
-  for (const p of path) cur = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? (cur as Record<string, unknown>)[p] : undefined;
-  return Array.isArray(cur) && cur.every((x) => typeof x === 'string') ? (cur as string[]) : undefined;
 }
 
 /** What each of herd's own overlays brings the nodes (the import's note when a site lacks one). */

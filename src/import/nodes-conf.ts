@@ -397,3 +397,8 @@ export function sitePasswordFiles(nodes: readonly WwMergedNode[]): Map<string, s
   }
   return out;
 }
+
+/** The same by file (file -> password): what the head's files hold once the admin has put the passwords there. */
+export function sitePasswordsByFile(nodes: readonly WwMergedNode[]): Map<string, string> {
+  return new Map([...sitePasswordFiles(nodes)].map(([pw, file]) => [file, pw]));
+}

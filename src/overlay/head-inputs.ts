@@ -53,6 +53,27 @@ const readRef = (p: Places, ref: HeadFileRef, max: number): ReadOutcome => {
   return readAt(at.dir, at.rel, ref.path, max);
 };
 
+/**
+ * Open the head root and, when some file is read from a stand-in head in the spec folder, the spec folder; a place that
+ * cannot be opened is undefined (what would be read there is absent), the head root's error kept for a message.
+ */
+function openPlaces(headRoot: string, specDir: string, needSpec: boolean): Places & { readonly headError?: unknown; close(): void } {
+  let head: ConfinedDir | undefined;
+  let spec: ConfinedDir | undefined;
+  let headError: unknown;
+  try {
+    head = ConfinedDir.open(headRoot, { what: 'head root' });
+  } catch (e) {
+    headError = e;
+  }
+  try {
+    if (needSpec) spec = ConfinedDir.open(specDir, { what: 'spec folder' });
+  } catch {
+    spec = undefined;
+  }
+  return { head, spec, ...(headError !== undefined ? { headError } : {}), close: () => { head?.close(); spec?.close(); } };
+}
+
 /** Site users and groups from the head (or a file in the spec folder). Absent files simply mean no site accounts. */
 function readAccounts(places: Places, passwd: HeadFileRef, group: HeadFileRef, diagnostics: Diagnostic[]): AccountTexts | undefined {
   const one = (ref: HeadFileRef): string | undefined => {
@@ -73,22 +94,9 @@ export function readHeadInputs(model: ClusterModel, headRoot: string, specDir: s
   const diagnostics: Diagnostic[] = [];
   const missing = new Map<keyof HeadInputs, string>();
   const f = model.head.files;
-  let head: ConfinedDir | undefined;
-  let spec: ConfinedDir | undefined;
+  const places = openPlaces(headRoot, specDir, [f.mungeKey, f.sshHostKeys, f.authorizedKeys, f.passwd, f.group].some((r) => r.inSpec));
   try {
-    try {
-      head = ConfinedDir.open(headRoot, { what: 'head root' });
-    } catch (e) {
-      diagnostics.push(diagnosticAt(model.head.at, 'overlay/head-root', 'error', `the head root ${headRoot} cannot be opened (${errno(e)})`, 'pass --head-root DIR naming a directory (default /)'));
-    }
-    if ([f.mungeKey, f.sshHostKeys, f.authorizedKeys, f.passwd, f.group].some((r) => r.inSpec)) {
-      try {
-        spec = ConfinedDir.open(specDir, { what: 'spec folder' });
-      } catch {
-        spec = undefined;
-      }
-    }
-    const places: Places = { head, spec };
+    if (places.headError !== undefined) diagnostics.push(diagnosticAt(model.head.at, 'overlay/head-root', 'error', `the head root ${headRoot} cannot be opened (${errno(places.headError)})`, 'pass --head-root DIR naming a directory (default /)'));
     const inputs: { -readonly [K in keyof HeadInputs]: HeadInputs[K] } = {};
     const munge = readRef(places, f.mungeKey, MUNGE_MAX + 1);
     if ('bytes' in munge) {
@@ -126,8 +134,7 @@ export function readHeadInputs(model: ClusterModel, headRoot: string, specDir: s
     if (site) inputs.siteAccounts = site;
     return { inputs, missing, diagnostics };
   } finally {
-    head?.close();
-    spec?.close();
+    places.close();
   }
 }
 
@@ -164,23 +171,11 @@ export function readIpmiPasswords(model: ClusterModel, headRoot: string, specDir
   const diagnostics: Diagnostic[] = [];
   const missing: string[] = [];
   if (files.size === 0) return { passwords, diagnostics };
-  let head: ConfinedDir | undefined;
-  let spec: ConfinedDir | undefined;
+  // A head root that cannot be opened leaves the passwords absent (nodes.conf pending); the overlays' read reports it.
+  const places = openPlaces(headRoot, specDir, [...files.values()].some((r) => r.inSpec));
   try {
-    try {
-      head = ConfinedDir.open(headRoot, { what: 'head root' });
-    } catch {
-      head = undefined;
-    }
-    if ([...files.values()].some((r) => r.inSpec)) {
-      try {
-        spec = ConfinedDir.open(specDir, { what: 'spec folder' });
-      } catch {
-        spec = undefined;
-      }
-    }
     for (const [key, ref] of files) {
-      const r = readRef({ head, spec }, ref, 4096);
+      const r = readRef(places, ref, 4096);
       if ('absent' in r) {
         missing.push(`the BMC password: ${r.absent}`);
         continue;
@@ -196,7 +191,6 @@ export function readIpmiPasswords(model: ClusterModel, headRoot: string, specDir
     }
     return { passwords, ...(missing.length > 0 ? { missing: [...new Set(missing)].join('; ') } : {}), diagnostics };
   } finally {
-    head?.close();
-    spec?.close();
+    places.close();
   }
 }

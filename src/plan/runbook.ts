@@ -5,7 +5,7 @@ import type { ImpactClass } from '../artifacts/artifact.ts';
 import { codeUnitOrder } from '../diagnostics/diagnostic.ts';
 import { compareHostnames, compressHostlist } from '../spec/hostlist.ts';
 import { isChange, type Plan, type PlanAction } from './plan-types.ts';
-import { DEFAULT_SLURM_VERSION, type SlurmVersion } from '../spec/slurm-keys.ts';
+import { DEFAULT_SLURM_VERSION, SLURM_DEFAULTS, type SlurmVersion } from '../spec/slurm-keys.ts';
 
 export interface NextStep {
   readonly class: ImpactClass;
@@ -37,9 +37,6 @@ export function slurmRules(version: SlurmVersion): SlurmRules {
 /** slurm.conf keys no scontrol reconfigure applies: the daemons' listening ports and addresses and the authentication plugins. */
 const RESTART_KEYS = /^[+-](SlurmctldHost|SlurmctldAddr|SlurmctldPort|SlurmdPort|AuthType|AuthAltTypes|AuthAltParameters|AuthInfo|CredType|CommunicationParameters)=/i;
 
-/** What slurmctld takes for a restart-only key that is absent (read_config.h), so writing it out changes nothing. */
-const RESTART_DEFAULTS: Readonly<Record<string, string>> = { authtype: 'auth/munge', credtype: 'cred/munge' };
-
 /**
  * Keys of restart-only settings whose value the slurm.conf diff changes (sorted, canonical as written). A line that only
  * moves (the same key and value removed and added), or a key written out with the value Slurm takes without it (as on a
@@ -57,8 +54,9 @@ function restartKeyChanges(diff: string | undefined): string[] {
   }
   const keys = new Set<string>();
   for (const k of new Set([...before.keys(), ...after.keys()])) {
-    const a = before.get(k)?.value ?? RESTART_DEFAULTS[k];
-    const b = after.get(k)?.value ?? RESTART_DEFAULTS[k];
+    // An absent key is what slurmctld takes without it (AuthType, CredType: munge).
+    const a = before.get(k)?.value ?? SLURM_DEFAULTS[k];
+    const b = after.get(k)?.value ?? SLURM_DEFAULTS[k];
     if (a === undefined || b === undefined || a.toLowerCase() !== b.toLowerCase()) keys.add((after.get(k) ?? before.get(k))!.key);
   }
   return [...keys].sort();

@@ -7,7 +7,7 @@ import type { ClusterModel, HeadFileRef, HeadModel, ImageModel, ImageSourceKind,
 import { deepFreeze } from './model.ts';
 import { parseInventory, type InventoryRow } from './inventory.ts';
 import { resolveNodes, type DraftNetwork, type DraftNode } from './resolve-nodes.ts';
-import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION, HERD_BUILT_OVERLAYS } from './warewulf-facts.ts';
+import { builtinOverlays, defaultBaseOverlays, DEFAULT_WAREWULF_VERSION, HERD_BUILT_OVERLAYS, HERD_SSH_KEY_TYPES } from './warewulf-facts.ts';
 import { formatIPv4, inNetwork, netmaskToPrefix, normalizeMac, parseCidr, parseIPv4, prefixToNetmask, type IPv4Network } from './ipv4.ts';
 import { expandHostlist } from './hostlist.ts';
 import { parseSizeMiB, parseSlurmTime } from './units.ts';
@@ -307,7 +307,7 @@ export function resolveSpec(specFile: string, spec: ClusterSpec, index: Position
     name: spec.name,
     specFile,
     warewulf: { version, layout, stateDir: layout === 'openhpc' ? 'srv/warewulf' : 'var/lib/warewulf', tftpDir: layout === 'openhpc' ? 'srv/tftpboot' : 'var/lib/tftpboot', baseOverlays, clusterName: spec.warewulf?.cluster_name ?? spec.name,
-      autobuildOverlays: spec.warewulf?.autobuild_overlays ?? false, dhcpTemplate: spec.warewulf?.dhcp_template ?? 'static', sshKeyTypes: spec.warewulf?.ssh_key_types ?? ['ed25519', 'ecdsa', 'rsa'],
+      autobuildOverlays: spec.warewulf?.autobuild_overlays ?? false, dhcpTemplate: spec.warewulf?.dhcp_template ?? 'static', sshKeyTypes: spec.warewulf?.ssh_key_types ?? HERD_SSH_KEY_TYPES,
       at: index.at(['warewulf']) },
     head: { name: spec.head.name, address: spec.head.address, files: resolveHeadFiles(spec, index, diagnostics), at: index.at(['head']) },
     network: {

@@ -2,6 +2,7 @@
 // Shape only: no refine/transform, because JSON Schema cannot carry them and ajv must agree with zod.
 // Cross-field and value checks (addresses, MACs, hostlists, Slurm times) live in src/spec/rules with their own rule ids.
 import { z } from 'zod';
+import { WAREWULF_SSH_KEY_TYPES } from './warewulf-facts.ts';
 
 export const API_VERSION = 'herd.dev/v1alpha1';
 
@@ -193,7 +194,7 @@ export const clusterSchema = z.strictObject({
       cluster_name: z.string().optional().describe("Warewulf's cluster name on every node in nodes.conf (iPXE and templates see it); default the spec's name; \"\" writes none."),
       autobuild_overlays: z.boolean().optional().describe("warewulf.conf's autobuild overlays: warewulfd rebuilds a node's overlays when nodes.conf is newer than them. Default false (herd builds them). Safe either way: Warewulf rebuilds them from herd's templates (var/lib/warewulf/overlays) to the same files, and herd plan calls such a rebuilt archive rebuilt, not drift."),
       dhcp_template: z.enum(['static', 'default']).optional().describe("warewulf.conf's dhcp template, as the head's DHCP configuration herd writes follows it: static (default) gives every node's MAC its address; default serves the dynamic range only (wwinit then sets each node's address from nodes.conf)."),
-      ssh_key_types: z.array(z.enum(['ed25519', 'ecdsa', 'rsa', 'dsa'])).min(1).optional().describe("warewulf.conf's ssh key types: the host keys wwctl configure ssh makes on the head. Default ed25519, ecdsa, rsa."),
+      ssh_key_types: z.array(z.enum(WAREWULF_SSH_KEY_TYPES)).min(1).optional().describe("warewulf.conf's ssh key types: the host keys wwctl configure ssh makes on the head. Default ed25519, ecdsa, rsa."),
     })
     .optional(),
   head: z.strictObject({

@@ -125,6 +125,24 @@ export const HERD_DEFAULT_GLOBAL = [
   'MpiDefault', 'SlurmdTimeout', 'SlurmctldTimeout', 'PriorityType',
 ];
 
+/**
+ * slurm.conf keys herd states whose value is what slurmctld 22.05 and 24.11 take when the key is absent (read_config.h's
+ * DEFAULT_* and slurmctld's `scontrol show config` of a slurm.conf without them, as test/integration/import-oracles.test.ts
+ * checks on real slurmctld): writing them out changes nothing. Keyed by the lower-cased key.
+ */
+export const SLURM_DEFAULTS: Readonly<Record<string, string>> = {
+  authtype: 'auth/munge',
+  credtype: 'cred/munge',
+  mpidefault: 'none',
+  preempttype: 'preempt/none',
+  proctracktype: 'proctrack/cgroup',
+  schedulertype: 'sched/backfill',
+  slurmdspooldir: '/var/spool/slurmd',
+  slurmduser: 'root',
+  slurmctldtimeout: '120',
+  slurmdtimeout: '300',
+};
+
 /** Case-insensitive lookup (slurm.conf keys are case-insensitive) returning Slurm's canonical spelling. */
 export function canonicalKey(key: string, known: readonly string[]): string | undefined {
   const k = key.toLowerCase();

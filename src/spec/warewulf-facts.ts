@@ -23,6 +23,11 @@ export function wwBoolDefaultTrue(s: string): boolean {
   return v === 'yes' || v === '' || (GO_PARSE_BOOL.get(v) ?? true);
 }
 
+/** The SSH host key types Warewulf 4.6 knows, in its default `ssh: key types` order (config/ssh.go). */
+export const WAREWULF_SSH_KEY_TYPES = ['ed25519', 'ecdsa', 'rsa', 'dsa'] as const;
+/** The ones herd's warewulf.conf names unless warewulf.ssh_key_types says otherwise: no DSA. */
+export const HERD_SSH_KEY_TYPES: readonly string[] = ['ed25519', 'ecdsa', 'rsa'];
+
 /** The release herd targets when the spec does not name one. */
 export const DEFAULT_WAREWULF_VERSION: WarewulfVersion = '4.6.5';
 

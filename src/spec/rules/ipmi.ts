@@ -3,7 +3,7 @@
 import { diagnosticAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { netmaskToPrefix, parseIPv4 } from '../ipv4.ts';
 import { posix } from 'node:path';
-import type { RuleCheck } from './rule.ts';
+import { settingsLayers, type RuleCheck } from './rule.ts';
 
 /**
  * Malformed BMC address, netmask or gateway (Warewulf's nodes.conf parse fails on them); a BMC written at boot without a
@@ -50,10 +50,7 @@ export function ipmiPasswordPathProblem(raw: string): string | undefined {
 /** ipmi.password_file where herd may read it (see ipmiPasswordPathProblem), on defaults, profiles and node entries alike. */
 export const checkIpmiPasswordFiles: RuleCheck = ({ spec, index }) => {
   const out: Diagnostic[] = [];
-  const layers: [(string | number)[], { ipmi?: { password_file?: string } } | undefined][] = [[['defaults'], spec.defaults]];
-  for (const [n, p] of Object.entries(spec.profiles ?? {})) layers.push([['profiles', n], p]);
-  for (const [n, e] of Object.entries(spec.nodes)) layers.push([['nodes', n], e]);
-  for (const [path, layer] of layers) {
+  for (const [path, layer] of settingsLayers(spec)) {
     const raw = layer?.ipmi?.password_file;
     if (raw === undefined) continue;
     const problem = ipmiPasswordPathProblem(raw);

@@ -3,7 +3,7 @@ import { diagnosticAt, type Diagnostic } from '../../diagnostics/diagnostic.ts';
 import { parseSlurmTime } from '../units.ts';
 import { didYouMean } from '../did-you-mean.ts';
 import { canonicalKey, DEFAULT_SLURM_VERSION, HERD_DEFAULT_GLOBAL, HERD_OWNED_GLOBAL, HERD_OWNED_NODE, HERD_OWNED_PARTITION, SLURM_KEYS, SLURM_VERSIONS, type SlurmKeyTable, type SlurmVersion } from '../slurm-keys.ts';
-import type { RuleCheck } from './rule.ts';
+import { settingsLayers, type RuleCheck } from './rule.ts';
 
 /** Exactly one default partition: with none jobs without -p are rejected; with two the last silently wins. */
 export const checkDefaultPartition: RuleCheck = ({ spec, index }) => {
@@ -82,10 +82,7 @@ export const checkSlurmExtras: RuleCheck = ({ spec, model, index }) => {
     }
   }
   for (const [name, p] of Object.entries(spec.slurm?.partitions ?? {})) for (const d of checkExtras(p.extra, ['slurm', 'partitions', name, 'extra'], 'partition', v, HERD_OWNED_PARTITION, `partition ${name}'s extra`, index)) out.push(d);
-  const layers: [(string | number)[], Record<string, unknown> | undefined][] = [[['defaults', 'slurm', 'extra'], spec.defaults?.slurm?.extra]];
-  for (const [n, p] of Object.entries(spec.profiles ?? {})) layers.push([['profiles', n, 'slurm', 'extra'], p.slurm?.extra]);
-  for (const [n, e] of Object.entries(spec.nodes)) layers.push([['nodes', n, 'slurm', 'extra'], e.slurm?.extra]);
-  for (const [path, extra] of layers) for (const d of checkExtras(extra, path, 'node', v, HERD_OWNED_NODE, 'node slurm.extra', index)) out.push(d);
+  for (const [path, layer] of settingsLayers(spec)) for (const d of checkExtras(layer?.slurm?.extra, [...path, 'slurm', 'extra'], 'node', v, HERD_OWNED_NODE, 'node slurm.extra', index)) out.push(d);
   return out;
 };
 

@@ -6,7 +6,7 @@ import { compileConfig } from '../../../src/compile/compile-cluster.ts';
 import type { ClusterModel } from '../../../src/spec/model.ts';
 import { importSite, type ImportResult, type SiteInput, type TextFile } from '../../../src/import/import-site.ts';
 import { slurmIncludes } from '../../../src/import/slurm-conf.ts';
-import { readNodesConf, sitePasswordFiles } from '../../../src/import/nodes-conf.ts';
+import { readNodesConf, sitePasswordsByFile } from '../../../src/import/nodes-conf.ts';
 
 export const ROUND_TRIP_FILES = ['etc/warewulf/nodes.conf', 'etc/warewulf/warewulf.conf', 'etc/slurm/slurm.conf', 'etc/slurm/gres.conf', 'etc/hosts', 'etc/exports'];
 
@@ -72,7 +72,7 @@ export function importAndBuild(site: SiteInput, options: Parameters<typeof impor
   if (!result.specText) throw new Error(`import failed:\n${result.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.rule} ${d.file}:${d.line}:${d.column} ${d.message}`).join('\n')}\n${result.draftText ?? ''}`);
   const overlays = Object.fromEntries(result.overlays.map((o) => [o, [...(site.siteOverlays.get(o) ?? [])]]));
   const nodes = readNodesConf(site.nodesConf.file, new TextDecoder().decode(site.nodesConf.bytes), options.warewulfVersion).nodes;
-  const passwords = new Map([...sitePasswordFiles(nodes)].map(([pw, file]) => [file, pw]));
+  const passwords = sitePasswordsByFile(nodes);
   const built = compileText(result.specText, result.inventoryText, overlays, 'cluster.yaml', passwords.size > 0 ? passwords : undefined);
   return { result, ...built };
 }
