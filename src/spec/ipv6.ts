@@ -1,22 +1,33 @@
 // IPv6 addresses as 128-bit values (pure): strict parsing, RFC 5952 text, counting for ranges.
 
+import { parseIPv4 } from './ipv4.ts';
+
 const MAX = (1n << 128n) - 1n;
 
-/** Parse an IPv6 address in hex groups (`::` shorthand allowed; no embedded IPv4, zone or prefix). */
-export function parseIPv6(s: string): bigint | undefined {
+/**
+ * Parse an IPv6 address in hex groups (`::` shorthand allowed; no zone or prefix). `embeddedIPv4` also takes a dotted
+ * IPv4 address as the last two groups (`::ffff:10.0.0.1`), as Go's net.ParseIP does; the spec's own addresses never may.
+ */
+export function parseIPv6(s: string, options: { readonly embeddedIPv4?: boolean } = {}): bigint | undefined {
   const halves = s.split('::');
   if (halves.length > 2) return undefined;
-  const part = (t: string): number[] | undefined => {
+  const part = (t: string, last: boolean): number[] | undefined => {
     if (t === '') return [];
     const out: number[] = [];
-    for (const g of t.split(':')) {
-      if (!/^[0-9A-Fa-f]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
+    const gs = t.split(':');
+    for (let i = 0; i < gs.length; i++) {
+      const g = gs[i]!;
+      if (options.embeddedIPv4 && last && i === gs.length - 1 && g.includes('.')) {
+        const v4 = parseIPv4(g);
+        if (v4 === undefined) return undefined;
+        out.push(Math.floor(v4 / 0x10000), v4 % 0x10000);
+      } else if (/^[0-9A-Fa-f]{1,4}$/.test(g)) out.push(parseInt(g, 16));
+      else return undefined;
     }
     return out;
   };
-  const h = part(halves[0]!);
-  const t = halves.length === 2 ? part(halves[1]!) : [];
+  const h = part(halves[0]!, halves.length === 1);
+  const t = halves.length === 2 ? part(halves[1]!, true) : [];
   if (!h || !t) return undefined;
   const given = h.length + t.length;
   if (halves.length === 1 ? given !== 8 : given > 7) return undefined;

@@ -19,7 +19,8 @@
 // and compares every file's bytes and mode.
 import { posix } from 'node:path';
 import type { SourceRef } from '../../diagnostics/diagnostic.ts';
-import { formatIPv6 } from '../../spec/ipv6.ts';
+import { parseIPv4 } from '../../spec/ipv4.ts';
+import { formatIPv6, parseIPv6 } from '../../spec/ipv6.ts';
 import { wwBoolDefaultTrue } from '../../spec/warewulf-facts.ts';
 import type { BuiltinInput, BuiltinResult, OverlayFile, OverlayProblem } from '../types.ts';
 import { file, symlink } from './entries.ts';
@@ -30,41 +31,10 @@ import { netdevs, settingsOf, type WwNetdev, type WwSettings } from './warewulf-
 
 /** net.ParseIP: the 16 bytes of an IPv4 (as ::ffff:a.b.c.d) or IPv6 address; undefined for anything else. */
 function parseIP(s: string): number[] | undefined {
-  const v4 = parseIPv4Bytes(s);
-  if (v4) return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v4];
-  const halves = s.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (t: string, last: boolean): number[] | undefined => {
-    if (t === '') return [];
-    const parts = t.split(':');
-    const out: number[] = [];
-    for (let i = 0; i < parts.length; i++) {
-      const g = parts[i]!;
-      if (last && i === parts.length - 1 && g.includes('.')) {
-        const b = parseIPv4Bytes(g);
-        if (!b) return undefined;
-        out.push((b[0]! << 8) | b[1]!, (b[2]! << 8) | b[3]!);
-      } else if (/^[0-9A-Fa-f]{1,4}$/.test(g)) out.push(parseInt(g, 16));
-      else return undefined;
-    }
-    return out;
-  };
-  const head = groups(halves[0]!, halves.length === 1);
-  const tail = halves.length === 2 ? groups(halves[1]!, true) : [];
-  if (!head || !tail) return undefined;
-  const given = head.length + tail.length;
-  // Without `::` all 8 groups; with it, `::` stands for at least one group of zeros.
-  if (halves.length === 1 ? given !== 8 : given > 7) return undefined;
-  const all = [...head, ...new Array<number>(8 - given).fill(0), ...tail];
-  return all.flatMap((g) => [g >> 8, g & 0xff]);
-}
-
-/** Four decimal octets, no leading zero (Go refuses them), each at most 255. */
-function parseIPv4Bytes(s: string): number[] | undefined {
-  const m = /^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/.exec(s);
-  if (!m) return undefined;
-  const b = m.slice(1).map(Number);
-  return b.every((x) => x <= 255) ? b : undefined;
+  const v4 = parseIPv4(s);
+  const v = v4 !== undefined ? (0xffffn << 32n) | BigInt(v4) : parseIPv6(s, { embeddedIPv4: true });
+  if (v === undefined) return undefined;
+  return Array.from({ length: 16 }, (_, i) => Number((v >> BigInt(8 * (15 - i))) & 0xffn));
 }
 
 /** net.IP.To4: the 4 bytes of an IPv4 address (or an IPv4-mapped IPv6 one), else undefined. */

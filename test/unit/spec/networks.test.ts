@@ -171,6 +171,10 @@ describe('IPv6 values', () => {
   it('parses strictly and writes RFC 5952 text', () => {
     expect(['fd00:0:0:0:0:0:0:1', '2001:DB8:0:0:1:0:0:1', '::', 'fd00::'].map((s) => formatIPv6(parseIPv6(s)!))).toEqual(['fd00::1', '2001:db8::1:0:0:1', '::', 'fd00::']);
     for (const bad of ['fd00::g', '1::2::3', '1:2:3:4:5:6:7:8:9', '10.0.0.1', 'fd00::1/64', '']) expect([bad, parseIPv6(bad)]).toEqual([bad, undefined]);
+    // Go's net.ParseIP form (the Warewulf templates' addresses): a dotted IPv4 as the last two groups, only when asked.
+    expect(parseIPv6('::ffff:10.0.0.1')).toBeUndefined();
+    expect(['::ffff:10.0.0.1', '64:ff9b::192.0.2.33', '1:2:3:4:5:6:1.2.3.4'].map((s) => formatIPv6(parseIPv6(s, { embeddedIPv4: true })!))).toEqual(['::ffff:a00:1', '64:ff9b::c000:221', '1:2:3:4:5:6:102:304']);
+    for (const bad of ['::10.0.0.1:1', '::ffff:10.0.0.01', '::ffff:256.0.0.1', '1:2:3:4:5:6:7:1.2.3.4']) expect([bad, parseIPv6(bad, { embeddedIPv4: true })]).toEqual([bad, undefined]);
     expect([addIPv6('fd00::ffff', 1), addIPv6('ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 1)]).toEqual(['fd00::1:0', undefined]);
   });
 });
