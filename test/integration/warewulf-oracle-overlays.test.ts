@@ -111,6 +111,21 @@ function expectSame(herd: Map<string, Seen>, ww: Map<string, Seen>): void {
   for (const [p, seen] of ww) expect(herd.get(p), p).toEqual(seen);
 }
 
+/**
+ * The lab with IPMI: `profileIpmi` on the compute profile, the BMC addresses counted from a range entry; compiled (with
+ * `passwords` as read on the head) into its configuration files.
+ */
+function labWithIpmi(name: string, profileIpmi: string, passwords?: ReadonlyMap<string, string>): { model: ClusterModel; text: (path: string) => string } {
+  const dir = labVariant(join(scratch, name), [
+    ['    threads_per_core: 1\n', `    threads_per_core: 1\n    ipmi: { ${profileIpmi} }\n`],
+    [/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c[1-2]: { profiles: [compute], mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }\n'],
+  ]);
+  const spec = loadSpecFromDisk(dir, repo);
+  expect(spec.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+  const config = compileConfig(spec.model!, { specDisplayPath: spec.displayPath, ...(passwords ? { ipmiPasswords: passwords } : {}) });
+  return { model: spec.model!, text: (p) => new TextDecoder().decode(config.find((a) => a.path === p)!.bytes!) };
+}
+
 describe('wwinit and wwclient: herd = Warewulf 4.6.5', () => {
   it.runIf(required && !haveOracle)('the oracle is built (CI_REQUIRE_ORACLE=1)', () => {
     expect.fail(`CI_REQUIRE_ORACLE=1 but the Warewulf oracle is missing (${BIN} ${existsSync(BIN) ? 'exists' : 'missing'}, run.sh ${oracleDir ?? 'not found'}); run build.sh (see its NOTES.md)`);
@@ -149,17 +164,9 @@ describe('wwinit and wwclient: herd = Warewulf 4.6.5', () => {
   });
 
   it.skipIf(!haveOracle)("a node's BMC settings reach wwinit's /warewulf/config as Warewulf renders them (ipmi write, VLAN tag)", () => {
-    // The lab with IPMI: shared settings on the profile, the addresses counted from a range entry.
-    const dir = labVariant(join(scratch, 'lab-ipmi'), [
-      ['    threads_per_core: 1\n', '    threads_per_core: 1\n    ipmi: { netmask: 255.255.255.0, gateway: 10.1.0.254, username: admin, interface: lanplus, write: true, tags: { vlan: "7" } }\n'],
-      [/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c[1-2]: { profiles: [compute], mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }\n'],
-    ]);
-    const spec = loadSpecFromDisk(dir, repo);
-    expect(spec.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
-    const config = compileConfig(spec.model!, { specDisplayPath: spec.displayPath });
-    const text = (p: string): string => new TextDecoder().decode(config.find((a) => a.path === p)!.bytes!);
+    const { model, text } = labWithIpmi('lab-ipmi', 'netmask: 255.255.255.0, gateway: 10.1.0.254, username: admin, interface: lanplus, write: true, tags: { vlan: "7" }');
     for (const node of ['c1', 'c2']) {
-      const n = spec.model!.nodes.find((x) => x.name === node)!;
+      const n = model.nodes.find((x) => x.name === node)!;
       const ww = oracleRender(`ipmi-${node}`, text('etc/warewulf/nodes.conf'), text('etc/warewulf/warewulf.conf'), node);
       const herd = herdRender(ORACLE_RELEASE, { imageName: n.image, id: node, root: 'initramfs', init: '/sbin/init', ...(n.ipmi ? { ipmi: n.ipmi } : {}), warewulfConf: text('etc/warewulf/warewulf.conf') });
       expectSame(herd, ww);
@@ -173,18 +180,11 @@ describe('wwinit and wwclient: herd = Warewulf 4.6.5', () => {
   });
 
   it.skipIf(!haveOracle)("a BMC password (ipmi.password_file, read on the head) reaches nodes.conf and wwinit's config as Warewulf renders it; both root-only", () => {
-    const dir = labVariant(join(scratch, 'lab-ipmi-password'), [
-      ['    threads_per_core: 1\n', '    threads_per_core: 1\n    ipmi: { netmask: 255.255.255.0, username: admin, write: true, password_file: .herd/bmc-password }\n'],
-      [/  c1: \{[^\n]*\n  c2: \{[^\n]*\n/, '  c[1-2]: { profiles: [compute], mac: ["52:54:00:aa:00:01", "52:54:00:aa:00:02"], address: 10.0.0.2, ipmi: { address: 10.1.0.11 } }\n'],
-    ]);
-    const spec = loadSpecFromDisk(dir, repo);
-    expect(spec.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
     const password = 'bmc-Pass.1';
-    const config = compileConfig(spec.model!, { specDisplayPath: spec.displayPath, ipmiPasswords: new Map([['.herd/bmc-password', password]]) });
-    const text = (p: string): string => new TextDecoder().decode(config.find((a) => a.path === p)!.bytes!);
+    const { model, text } = labWithIpmi('lab-ipmi-password', 'netmask: 255.255.255.0, username: admin, write: true, password_file: .herd/bmc-password', new Map([['.herd/bmc-password', password]]));
     expect(text('etc/warewulf/nodes.conf')).toContain(`password: ${password}\n`);
     for (const node of ['c1', 'c2']) {
-      const n = spec.model!.nodes.find((x) => x.name === node)!;
+      const n = model.nodes.find((x) => x.name === node)!;
       const ww = oracleRender(`ipmi-pw-${node}`, text('etc/warewulf/nodes.conf'), text('etc/warewulf/warewulf.conf'), node);
       expect(ww.get('warewulf/config')!.content).toContain(`WWIPMI_PASSWORD="${password}"\n`);
       const herd = herdRender(ORACLE_RELEASE, { imageName: n.image, id: node, root: 'initramfs', init: '/sbin/init', ...(n.ipmi ? { ipmi: n.ipmi } : {}), ipmiPassword: password, warewulfConf: text('etc/warewulf/warewulf.conf') });
